@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""Set up the course and open it, or run every test. Needs only Python 3.11+.
+
+    python3 course.py lab     # make .venv, install the course, open JupyterLab at lesson 00
+    python3 course.py test    # make .venv, install the course and its test tools, run pytest
+
+Extra arguments go to JupyterLab or pytest: `python3 course.py test -k server`.
+The virtual environment is reinstalled only when pyproject.toml changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+STAMP = VENV / ".installed"
+FIRST_LESSON = "notebooks/00_start_here.ipynb"
+
+
+def say(message: str) -> None:
+    print(f"course: {message}", flush=True)
+
+
+def ensure_environment(extras: str = "") -> None:
+    """Create .venv and install the course (with ``extras``) unless already up to date."""
+    if sys.version_info < (3, 11):  # noqa: UP036 - this script runs before any install
+        sys.exit(f"course: Python 3.11 or newer is needed, this is {sys.version.split()[0]}")
+    if not PYTHON.exists():
+        say(f"creating a virtual environment in {VENV.name}/")
+        venv.create(VENV, with_pip=True)
+    wanted = (
+        f"{extras or 'course'}:{hashlib.sha256((ROOT / 'pyproject.toml').read_bytes()).hexdigest()}"
+    )
+    if STAMP.exists() and wanted in STAMP.read_text().split():
+        return
+    say(
+        "installing the course"
+        + (f" with its {extras} tools" if extras else "")
+        + " (the first time takes a few minutes)"
+    )
+    pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "--quiet"]
+    subprocess.run([*pip, "--upgrade", "pip"], check=True)
+    subprocess.run([*pip, "--editable", f"{ROOT}[{extras}]" if extras else str(ROOT)], check=True)
+    known = STAMP.read_text().split() if STAMP.exists() else []
+    STAMP.write_text("\n".join([*known, wanted]) + "\n")
+
+
+def run(command: list[str]) -> int:
+    """Run ``command`` with the virtual environment first on PATH (kernels find its python)."""
+    env = dict(os.environ, VIRTUAL_ENV=str(VENV), PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
+    try:
+        return subprocess.run(command, cwd=ROOT, env=env).returncode
+    except KeyboardInterrupt:
+        return 130
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in {"lab", "test"}:
+        print(__doc__)
+        return 2
+    what, extra = argv[0], argv[1:]
+    if what == "lab":
+        ensure_environment()
+        return run([str(PYTHON), "-m", "jupyter", "lab", FIRST_LESSON, *extra])
+    ensure_environment("test")
+    return run([str(PYTHON), "-m", "pytest", *extra])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,31 @@
+"""pyproject.toml and environment.yml name the same packages with the same minimum versions."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+ROOT = Path(__file__).resolve().parent.parent
+NOT_PACKAGES = {"python", "pip"}
+
+
+def requirements(lines: list[str]) -> dict[str, str]:
+    parsed = [Requirement(line) for line in lines]
+    return {canonicalize_name(req.name): str(req.specifier) for req in parsed}
+
+
+def test_pyproject_and_environment_yml_agree() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = [line for extra in project["optional-dependencies"].values() for line in extra]
+    wanted = requirements(project["dependencies"] + extras)
+    environment = yaml.safe_load((ROOT / "environment.yml").read_text())["dependencies"]
+    conda = [line for line in environment if isinstance(line, str)]
+    pip = next(entry["pip"] for entry in environment if isinstance(entry, dict))
+    listed = requirements(conda + [line for line in pip if not line.startswith("-")])
+    for name in NOT_PACKAGES:
+        listed.pop(name, None)
+    assert listed == wanted

@@ -1,0 +1,275 @@
+"""ws_lessons.server against a real uvicorn on loopback and real clients."""
+
+from __future__ import annotations
+
+import _thread
+import asyncio
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+from fastapi.testclient import TestClient
+from websockets.asyncio.client import connect as connect_async
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from ws_lessons.server import RunningServer, ServerError, running, serve, stop_all
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def make_app() -> FastAPI:
+    app = FastAPI()
+    app.state.seen = []
+
+    @app.get("/")
+    async def root() -> dict[str, bool]:
+        return {"ok": True}
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("kaboom from the endpoint")
+
+    @app.websocket("/echo")
+    async def echo(websocket: WebSocket) -> None:
+        await websocket.accept()
+        try:
+            while True:
+                text = await websocket.receive_text()
+                app.state.seen.append(text)
+                await websocket.send_text(text)
+        except WebSocketDisconnect:
+            pass
+
+    return app
+
+
+def server_threads() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name.startswith("ws_lessons")]
+
+
+def refuses_connections(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+@pytest.fixture
+def server() -> Iterator[RunningServer]:
+    with serve(make_app(), name="test") as handle:
+        yield handle
+
+
+@pytest.fixture(autouse=True)
+def no_servers_left() -> Iterator[None]:
+    yield
+    stop_all()
+    assert not server_threads()
+
+
+def test_serve_returns_a_server_that_accepts(server: RunningServer) -> None:
+    assert server.port > 0
+    assert server.running
+    assert server.url == f"http://127.0.0.1:{server.port}"
+    assert server.ws_url("/echo") == f"ws://127.0.0.1:{server.port}/echo"
+    assert httpx.get(server.url).json() == {"ok": True}
+
+
+def test_blocking_clients_in_the_calling_thread_do_not_deadlock(server: RunningServer) -> None:
+    with connect(server.ws_url("/echo"), open_timeout=5) as ws:
+        ws.send("sync client")
+        assert ws.recv(timeout=5) == "sync client"
+        assert httpx.get(server.url, timeout=5).status_code == 200  # while the socket is open
+    with TestClient(make_app()) as client, client.websocket_connect("/echo") as ws:
+        ws.send_text("test client")
+        assert ws.receive_text() == "test client"
+
+
+@pytest.mark.anyio
+async def test_serve_from_a_running_event_loop_like_a_notebook_cell() -> None:
+    with serve(make_app(), name="in a loop") as server:
+        async with connect_async(server.ws_url("/echo")) as ws:
+            await ws.send("async client")
+            assert await ws.recv() == "async client"
+        async with httpx.AsyncClient() as client:
+            assert (await client.get(server.url)).json() == {"ok": True}
+        assert httpx.get(server.url, timeout=5).status_code == 200  # blocking call in a loop
+
+
+def test_run_executes_on_the_server_loop(server: RunningServer) -> None:
+    async def where() -> tuple[str, asyncio.AbstractEventLoop]:
+        return threading.current_thread().name, asyncio.get_running_loop()
+
+    thread_name, loop = server.run(where())
+    assert thread_name.startswith("ws_lessons server")
+    assert loop.is_running()
+
+    async def slow() -> None:
+        await asyncio.sleep(10)
+
+    with pytest.raises(TimeoutError):
+        server.run(slow(), timeout=0.1)
+
+
+def test_run_on_a_stopped_server_says_so(server: RunningServer) -> None:
+    server.stop()
+
+    async def nothing() -> None:
+        pass
+
+    with pytest.raises(ServerError, match="not running"):
+        server.run(nothing())
+
+
+def test_serving_again_under_the_same_name_replaces_the_old_server() -> None:
+    first = serve(make_app(), name="cell")
+    second = serve(make_app(), name="cell")
+    assert not first.running
+    assert refuses_connections(first.port)
+    assert second.running
+    assert running() == [second]
+
+
+def test_serving_again_on_the_same_fixed_port_replaces_the_old_server() -> None:
+    first = serve(make_app())
+    second = serve(make_app(), port=first.port)
+    assert second.port == first.port
+    assert not first.running
+    assert httpx.get(second.url).json() == {"ok": True}
+
+
+def test_a_port_held_by_another_program_gives_a_clear_error() -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        with pytest.raises(ServerError, match=f"port {port} .* already in use"):
+            serve(make_app(), port=port)
+    assert running() == []
+
+
+def test_a_failing_lifespan_gives_a_clear_error() -> None:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        raise RuntimeError("database unreachable")
+        yield
+
+    with pytest.raises(ServerError, match="database unreachable"):
+        serve(FastAPI(lifespan=lifespan), name="broken lifespan")
+    assert running() == []
+
+
+def test_an_app_that_fails_to_import_gives_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "broken_app.py").write_text("import not_a_module_anywhere\napp = None\n")
+    (tmp_path / "fine_app.py").write_text("app = None\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ServerError, match=r"broken_app:app.*not_a_module_anywhere"):
+        serve("broken_app:app")
+    with pytest.raises(ServerError, match='Could not import module "no_such_module"'):
+        serve("no_such_module:app")
+    with pytest.raises(ServerError, match='Attribute "nope" not found'):
+        serve("fine_app:nope")
+    assert running() == []
+
+
+def test_logs_go_to_the_handle_and_not_to_the_root_logger(
+    server: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    httpx.get(server.url)
+    assert httpx.get(f"{server.url}/boom").status_code == 500
+    logs = "\n".join(server.logs)
+    assert "Application startup complete" in logs
+    assert '"GET / HTTP/1.1" 200' in logs
+    assert "kaboom from the endpoint" in logs
+    assert not [record for record in caplog.records if record.name.startswith("uvicorn")]
+
+
+def test_two_servers_keep_their_logs_apart() -> None:
+    with serve(make_app(), name="a") as a, serve(make_app(), name="b") as b:
+        httpx.get(f"{a.url}/only-on-a")
+        assert any("/only-on-a" in line for line in a.logs)
+        assert not any("/only-on-a" in line for line in b.logs)
+
+
+def test_the_kernel_keeps_its_sigint_handler(server: RunningServer) -> None:
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_interrupting_a_slow_start_leaves_nothing_behind() -> None:
+    @asynccontextmanager
+    async def slow_start(app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.sleep(1)
+        yield
+
+    timer = threading.Timer(0.2, _thread.interrupt_main)
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        serve(FastAPI(lifespan=slow_start), name="interrupted")
+    timer.join()
+    assert running() == []
+    assert not server_threads()
+
+
+def test_stop_closes_open_connections_and_frees_the_port() -> None:
+    server = serve(make_app(), name="busy")
+    with connect(server.ws_url("/echo")) as ws:
+        ws.send("hi")
+        assert ws.recv(timeout=5) == "hi"
+        server.stop()
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=5)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1012  # uvicorn's "service restart" on shutdown
+    assert refuses_connections(server.port)
+    server.stop()  # a second stop is harmless
+
+
+def test_a_hundred_start_stop_cycles_leak_nothing() -> None:
+    app = make_app()
+    serve(app, name="warm-up").stop()
+    threads, descriptors = threading.active_count(), len(os.listdir("/proc/self/fd"))
+    for _ in range(100):
+        with serve(app, name="cycle") as server, connect(server.ws_url("/echo")) as ws:
+            ws.send("x")
+            ws.recv(timeout=5)
+    assert threading.active_count() == threads
+    assert len(os.listdir("/proc/self/fd")) == descriptors
+    assert running() == []
+
+
+def test_servers_stop_when_the_interpreter_exits(tmp_path: Path) -> None:
+    marker = tmp_path / "shutdown-ran"
+    script = textwrap.dedent(
+        f"""
+        from contextlib import asynccontextmanager
+        from fastapi import FastAPI
+        from ws_lessons import serve
+
+        @asynccontextmanager
+        async def lifespan(app):
+            yield
+            open({str(marker)!r}, "w").close()
+
+        server = serve(FastAPI(lifespan=lifespan))
+        print(server.port)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 0, result.stderr
+    assert marker.exists(), "the app's lifespan shutdown did not run at exit"
+    assert refuses_connections(int(result.stdout))

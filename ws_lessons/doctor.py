@@ -1,0 +1,190 @@
+"""Check that this machine can run the course, and say how to fix what is missing.
+
+From a shell: ``python -m ws_lessons doctor``. In a notebook: ``doctor.run()`` shows the
+same report as a table.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import platform
+import shutil
+import socket
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
+
+from fastapi import FastAPI, WebSocket
+from packaging.version import Version
+from websockets.sync.client import connect
+
+from ws_lessons.server import serve
+
+OK, OPTIONAL, PROBLEM = "ok", "optional", "problem"
+ICONS = {OK: "✅", OPTIONAL: "⚪", PROBLEM: "❌"}
+SETUP = "python3 course.py lab"
+
+# (distribution, minimum version, why the course needs it)
+REQUIRED = [
+    ("fastapi", "0.115", "the web framework of the course"),
+    ("uvicorn", "0.30", "the ASGI server"),
+    ("websockets", "14", "the WebSocket client (and uvicorn's protocol)"),
+    ("pydantic", "2.7", "message validation"),
+    ("httpx", "0.27", "HTTP client and TestClient"),
+    ("jupyterlab", "4.1", "the notebooks (4.1+ renders Mermaid diagrams)"),
+    ("ipykernel", "6.29", "the notebook kernel"),
+]
+
+
+@dataclass(frozen=True)
+class Finding:
+    name: str
+    status: str
+    detail: str
+    fix: str = ""
+
+
+@dataclass(frozen=True, repr=False)
+class Report:
+    findings: list[Finding]
+
+    @property
+    def healthy(self) -> bool:
+        return all(finding.status != PROBLEM for finding in self.findings)
+
+    def __str__(self) -> str:
+        width = max(len(finding.name) for finding in self.findings)
+        lines = []
+        for finding in self.findings:
+            lines.append(f"{ICONS[finding.status]} {finding.name:<{width}}  {finding.detail}")
+            if finding.fix:
+                lines.append(f"   {'':<{width}}  fix: {finding.fix}")
+        verdict = "ready for the course" if self.healthy else "fix the ❌ lines above first"
+        return "\n".join([*lines, "", f"Verdict: {verdict}."])
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><td>{ICONS[f.status]}</td><td>{html.escape(f.name)}</td>"
+            f"<td>{html.escape(f.detail)}</td><td><code>{html.escape(f.fix)}</code></td></tr>"
+            for f in self.findings
+        )
+        verdict = "Ready for the course." if self.healthy else "Fix the ❌ rows first."
+        return (
+            "<table><thead><tr><th></th><th>check</th><th>found</th><th>fix</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table><p><b>{verdict}</b></p>"
+        )
+
+
+def check_python() -> Finding:
+    # The package itself needs 3.11+, so if this runs, the version is fine.
+    return Finding("python", OK, f"{platform.python_version()} at {sys.executable}")
+
+
+def check_package(name: str, minimum: str, why: str) -> Finding:
+    try:
+        version = metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return Finding(name, PROBLEM, f"missing ({why})", SETUP)
+    if Version(version) < Version(minimum):
+        return Finding(name, PROBLEM, f"{version}, need {minimum}+ ({why})", SETUP)
+    return Finding(name, OK, version)
+
+
+def check_kernel() -> Finding:
+    """The ``python3`` kernel JupyterLab starts must be this Python, with the course installed."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        spec = KernelSpecManager().get_kernel_spec("python3")
+    except NoSuchKernel:
+        return Finding("kernel", PROBLEM, "no python3 kernel found", SETUP)
+    program = shutil.which(spec.argv[0]) or spec.argv[0]
+    # Compare paths as written: a virtual environment's python is a link to the base one.
+    same = os.path.abspath(program) == os.path.abspath(sys.executable)
+    where = "this notebook's kernel" if "ipykernel" in sys.modules else "the python3 kernel"
+    if same:
+        return Finding("kernel", OK, f"{where} runs {sys.executable}")
+    return Finding(
+        "kernel",
+        PROBLEM,
+        f"the python3 kernel runs {program}, not {sys.executable}",
+        f"start JupyterLab with `{SETUP}` (it puts the course's Python first)",
+    )
+
+
+def check_loopback() -> Finding:
+    """Serve a real app on 127.0.0.1 and do a WebSocket round trip with it."""
+    app = FastAPI()
+
+    @app.websocket("/echo")
+    async def echo(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.send_text(await websocket.receive_text())
+
+    try:
+        started = time.perf_counter()
+        with serve(app, name="doctor") as server, connect(server.ws_url("/echo")) as ws:
+            ws.send("ping")
+            reply = ws.recv(timeout=5)
+        elapsed = (time.perf_counter() - started) * 1000
+    except Exception as exc:
+        return Finding("loopback", PROBLEM, f"{type(exc).__name__}: {exc}", "allow 127.0.0.1")
+    if reply != "ping":
+        return Finding("loopback", PROBLEM, f"echo answered {reply!r}")
+    return Finding(
+        "loopback", OK, f"server + WebSocket round trip on 127.0.0.1 in {elapsed:.0f} ms"
+    )
+
+
+def check_port(port: int = 8000) -> Finding:
+    """The standalone chat listens on 8000 by default."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return Finding(
+                f"port {port}", OPTIONAL, "in use (the standalone chat needs another --port)"
+            )
+    return Finding(f"port {port}", OK, "free")
+
+
+def check_program(name: str, paths: list[str], lessons: str, fix: str) -> Finding:
+    found = next((path for path in map(shutil.which, paths) if path), None)
+    if found:
+        return Finding(name, OK, found)
+    return Finding(name, OPTIONAL, f"not found (needed only for {lessons})", fix)
+
+
+def checks() -> list[Callable[[], Finding]]:
+    return [
+        check_python,
+        *[lambda row=row: check_package(*row) for row in REQUIRED],
+        check_kernel,
+        check_loopback,
+        check_port,
+        lambda: check_program(
+            "chromium",
+            ["chromium", "chromium-browser", "google-chrome"],
+            "browser tests",
+            "sudo apt-get install chromium (Debian/Ubuntu) or install Chrome",
+        ),
+        lambda: check_program(
+            "redis-server",
+            ["redis-server"],
+            "lesson 12",
+            "sudo apt-get install redis-server, or conda install -c conda-forge redis-server",
+        ),
+        lambda: check_program(
+            "nginx", ["nginx"], "the reverse-proxy part of lesson 12", "sudo apt-get install nginx"
+        ),
+    ]
+
+
+def run() -> Report:
+    """Run every check and return the report (it renders as a table in a notebook)."""
+    return Report([check() for check in checks()])

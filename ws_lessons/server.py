@@ -1,0 +1,337 @@
+"""Run an ASGI app inside the current process: a notebook kernel, a script or a test.
+
+``serve(app)`` starts uvicorn on its own event loop in a background thread and
+returns once the server accepts connections. The calling thread stays free, so a
+client in the same cell (async, or synchronous like httpx and
+``websockets.sync.client``) can talk to it without deadlocking.
+
+Why a thread and not ``uvicorn.run()``: a Jupyter kernel already runs an event loop
+in its main thread, so ``uvicorn.run()`` (which calls ``asyncio.run()``) refuses to
+start there, and even if it started it would block the cell and take over the
+kernel's Ctrl-C handler. uvicorn only installs signal handlers in the main thread,
+so a server in another thread leaves the kernel's SIGINT alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import collections
+import concurrent.futures
+import contextlib
+import errno
+import logging
+import socket
+import threading
+from collections.abc import Coroutine, Iterable
+from typing import Any, TypeVar
+
+import uvicorn
+from uvicorn.importer import ImportFromStringError, import_from_string
+
+__all__ = ["RunningServer", "ServerError", "running", "serve", "stop_all"]
+
+T = TypeVar("T")
+
+LOOPBACK = "127.0.0.1"
+START_TIMEOUT = 10.0
+STOP_TIMEOUT = 10.0
+LOG_LINES_KEPT = 1000
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
+
+
+class ServerError(RuntimeError):
+    """The server could not start (busy port, failing lifespan, bad app)."""
+
+
+class _Uvicorn(uvicorn.Server):
+    """uvicorn's server, told apart from its siblings and quick to start and stop."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.ready = threading.Event()
+        self.wake: asyncio.Event | None = None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        self.wake = asyncio.Event()
+        try:
+            await super().startup(sockets=sockets)
+        finally:
+            self.ready.set()
+
+    async def main_loop(self) -> None:
+        # uvicorn polls `should_exit` every 100 ms; waking on an event makes stop() prompt
+        # while keeping uvicorn's once-a-tick housekeeping (Date header, request limits).
+        assert self.wake is not None
+        counter = 0
+        while not await self.on_tick(counter):
+            counter = (counter + 1) % 864_000
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), 0.1)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self.server_state.connections or self.server_state.tasks:
+            await super().shutdown(sockets=sockets)  # uvicorn's graceful drain
+            return
+        # Nothing to drain: skip uvicorn's fixed 100 ms grace period.
+        logging.getLogger("uvicorn.error").info("Shutting down")
+        for server in self.servers:
+            server.close()
+            await server.wait_closed()
+        if not self.force_exit:
+            await self.lifespan.shutdown()
+
+
+class RunningServer:
+    """A handle on a server started by :func:`serve`. Use it as a context manager to stop it."""
+
+    def __init__(self, name: str, uvicorn_server: _Uvicorn, sock: socket.socket) -> None:
+        self.name = name
+        self.host, self.port = sock.getsockname()[:2]
+        self._server = uvicorn_server
+        self._socket = sock
+        self._records: collections.deque[logging.LogRecord] = collections.deque(
+            maxlen=LOG_LINES_KEPT
+        )
+        self._loop = asyncio.new_event_loop()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._run, name=f"ws_lessons server {name}", daemon=True
+        )
+
+    # -- addresses ---------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The server's HTTP base URL, e.g. ``http://127.0.0.1:8000``."""
+        return f"http://{self.host}:{self.port}"
+
+    def ws_url(self, path: str = "/") -> str:
+        """The WebSocket URL of ``path`` on this server, e.g. ``ws://127.0.0.1:8000/ws``."""
+        return f"ws://{self.host}:{self.port}/{path.lstrip('/')}"
+
+    # -- state -------------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive() and self._server.started and not self._server.should_exit
+
+    @property
+    def logs(self) -> list[str]:
+        """Log lines the server wrote (uvicorn's own and access lines), oldest first."""
+        return _format(self._records)
+
+    def print_logs(self, last: int | None = None) -> None:
+        """Print the server's log lines, or only the ``last`` few."""
+        lines = self.logs if last is None else self.logs[-last:]
+        print("\n".join(lines) if lines else "(no log lines yet)")
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"<RunningServer {self.name!r} {state} at {self.url}>"
+
+    # -- control -----------------------------------------------------------------------------
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = 10.0) -> T:
+        """Run ``coro`` on the server's event loop and return its result.
+
+        Use it to read or change state that lives on that loop (queues, connected
+        WebSockets) from a cell or a test.
+        """
+        if not self.running:
+            coro.close()
+            raise ServerError(f"server {self.name!r} is not running; start it with serve()")
+        if threading.current_thread() is self._thread:
+            coro.close()
+            raise RuntimeError("run() was called from the server's own loop: await the coroutine")
+        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise TimeoutError(f"the coroutine did not finish within {timeout} s") from None
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+        """Stop the server: close the port, end connections, run the lifespan shutdown.
+
+        Safe to call twice. Connections still open after ``timeout`` seconds are cut.
+        """
+        if self._thread.is_alive():
+            self._server.should_exit = True
+            with contextlib.suppress(RuntimeError):  # the loop closed in the meantime
+                self._loop.call_soon_threadsafe(self._wake)
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                self._server.force_exit = True
+                self._thread.join(timeout)
+        self._socket.close()
+        _forget(self)
+
+    def __enter__(self) -> RunningServer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- the server thread -------------------------------------------------------------------
+
+    def _wake(self) -> None:
+        if self._server.wake is not None:
+            self._server.wake.set()
+
+    def _run(self) -> None:
+        try:
+            self._loop.run_until_complete(self._server.serve(sockets=[self._socket]))
+        except BaseException as exc:  # uvicorn calls sys.exit() when startup fails
+            self._error = exc
+        finally:
+            self._server.ready.set()
+            _close_loop(self._loop)
+
+    def _start(self) -> None:
+        _log_router.attach(self._thread, self._records)
+        self._thread.start()
+        try:
+            if not self._server.ready.wait(START_TIMEOUT):
+                raise ServerError(f"server {self.name!r} did not start within {START_TIMEOUT} s")
+        except BaseException:  # including KeyboardInterrupt: leave no half-started server
+            self.stop()
+            raise
+        if not self._server.started or self._server.should_exit:
+            self.stop()
+            problems = [record for record in self._records if record.levelno >= logging.WARNING]
+            reason = "\n".join(_format(problems)) or repr(self._error)
+            raise ServerError(f"server {self.name!r} failed to start:\n{reason}")
+
+
+def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel what the app left running on ``loop``, then close it."""
+    tasks = asyncio.all_tasks(loop)
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+    loop.run_until_complete(loop.shutdown_asyncgens())
+    loop.run_until_complete(loop.shutdown_default_executor())
+    loop.close()
+
+
+_formatter = logging.Formatter("%(levelname)-7s %(name)s: %(message)s")
+
+
+def _format(records: Iterable[logging.LogRecord]) -> list[str]:
+    return [line for record in records for line in _formatter.format(record).splitlines()]
+
+
+class _LogRouter(logging.Filter):
+    """Send uvicorn's records from each server thread to that server's log, and nowhere else.
+
+    Records from other threads pass through untouched, so a uvicorn started by other
+    means logs as usual.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.destinations: dict[int, collections.deque[logging.LogRecord]] = {}
+        for name in UVICORN_LOGGERS:
+            logging.getLogger(name).addFilter(self)
+
+    def attach(
+        self, thread: threading.Thread, records: collections.deque[logging.LogRecord]
+    ) -> None:
+        # Called before thread.start(), when the ident is not known yet: key on the object.
+        self.destinations[id(thread)] = records
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        records = self.destinations.get(id(threading.current_thread()))
+        if records is None:
+            return True
+        records.append(record)
+        return False
+
+
+_log_router = _LogRouter()
+_servers: dict[str, RunningServer] = {}
+_lock = threading.Lock()
+
+
+def _forget(server: RunningServer) -> None:
+    with _lock:
+        if _servers.get(server.name) is server:
+            del _servers[server.name]
+    _log_router.destinations.pop(id(server._thread), None)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ServerError(
+                f"port {port} on {host} is already in use by another program. "
+                "Pick another port, or pass port=0 to get a free one."
+            ) from None
+        raise ServerError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    return sock
+
+
+def serve(
+    app: Any,
+    *,
+    port: int = 0,
+    host: str = LOOPBACK,
+    name: str | None = None,
+    **uvicorn_options: Any,
+) -> RunningServer:
+    """Start ``app`` with uvicorn in the background; return once it accepts connections.
+
+    ``app`` is an ASGI app or an import string such as ``"ws_lessons.chat:app"``.
+    ``port=0`` picks a free port (read it from the handle). Serving again under the
+    same ``name``, or on a fixed port one of these servers holds, stops the old
+    server first, so a notebook cell can be run again. Extra keyword arguments go to
+    ``uvicorn.Config`` (for example ``ws_max_size=1024`` or ``ws_ping_interval=5``).
+    """
+    if isinstance(app, str):
+        try:
+            app = import_from_string(app)
+        except (ImportError, ImportFromStringError) as exc:
+            raise ServerError(f"cannot import the app {app!r}: {exc}") from exc
+    with _lock:
+        replaced = [
+            server
+            for server in _servers.values()
+            if server.name == name or (port and (server.host, server.port) == (host, port))
+        ]
+    for server in replaced:
+        server.stop()
+
+    options: dict[str, Any] = {"log_level": "info", "lifespan": "auto"}
+    options.update(uvicorn_options)
+    config = uvicorn.Config(app, log_config=None, **options)
+    sock = _bind(host, port)
+    if name is None:
+        name = f"server-{sock.getsockname()[1]}"
+    handle = RunningServer(name, _Uvicorn(config), sock)
+    with _lock:
+        _servers[name] = handle
+    handle._start()
+    return handle
+
+
+def running() -> list[RunningServer]:
+    """The servers started by :func:`serve` that are still running."""
+    with _lock:
+        return list(_servers.values())
+
+
+def stop_all() -> None:
+    """Stop every server started by :func:`serve`."""
+    for server in running():
+        server.stop()
+
+
+atexit.register(stop_all)
