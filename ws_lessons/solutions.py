@@ -1,71 +1,31 @@
-"""Reference answers to the exercises, one function each; the tests run them through the checks.
+"""Reference answers to the exercises, for when a hint is not enough: ``show("06.1")``.
 
-``show("06.1")`` prints the answer's source in a notebook, for when a hint is not enough.
+Each lesson's answers sit beside its checks in ``ws_lessons.exercises``, as functions
+named ``solution_<lesson>_<n>`` that return the answer; the tests pass each one to its check.
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import pkgutil
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import FastAPI, WebSocket, WebSocketException, status
-
-from ws_lessons.server import RunningServer, serve
+from ws_lessons import exercises
 
 
-def solution_00_1(app: FastAPI) -> RunningServer:
-    return serve(app, name="exercise 00.1")
+def _collect() -> dict[str, Callable[[], Any]]:
+    found = {}
+    for module_info in pkgutil.iter_modules(exercises.__path__):
+        module = importlib.import_module(f"{exercises.__name__}.{module_info.name}")
+        for name, function in inspect.getmembers(module, inspect.isfunction):
+            if name.startswith("solution_") and function.__module__ == module.__name__:
+                found[name.removeprefix("solution_").replace("_", ".")] = function
+    return dict(sorted(found.items()))
 
 
-def solution_06_1() -> FastAPI:
-    app = FastAPI()
-
-    @app.websocket("/shout")
-    async def shout(websocket: WebSocket) -> None:
-        await websocket.accept()
-        while True:
-            text = await websocket.receive_text()
-            await websocket.send_text(text.upper())
-
-    return app
-
-
-def solution_06_2() -> FastAPI:
-    app = FastAPI()
-
-    @app.websocket("/rooms/{room}")
-    async def room_echo(websocket: WebSocket, room: str) -> None:
-        await websocket.accept()
-        while True:
-            message = await websocket.receive_json()
-            text = message["text"]
-            await websocket.send_json({"room": room, "text": text, "length": len(text)})
-
-    return app
-
-
-def solution_06_3() -> FastAPI:
-    app = FastAPI()
-
-    @app.websocket("/guarded")
-    async def guarded(websocket: WebSocket, token: str = "") -> None:
-        if token != "sesame":
-            # Raised before accept(): the handshake is refused with HTTP 403.
-            raise WebSocketException(code=status.WS_1008_POLICY_VIOLATION, reason="bad token")
-        await websocket.accept()
-        while True:
-            await websocket.send_text(await websocket.receive_text())
-
-    return app
-
-
-SOLUTIONS: dict[str, Callable[..., Any]] = {
-    "00.1": solution_00_1,
-    "06.1": solution_06_1,
-    "06.2": solution_06_2,
-    "06.3": solution_06_3,
-}
+SOLUTIONS = _collect()
 
 
 def show(exercise: str) -> None:

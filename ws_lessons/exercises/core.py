@@ -1,0 +1,108 @@
+"""What every exercise check is made of.
+
+A check is a function ``answer -> success message`` that raises :class:`Hint` when the
+answer is wrong; :func:`exercise` turns it into ``check_<lesson>_<n>(answer)``, which
+prints a pass or the hint and returns a :class:`Verdict`, and never raises, so a notebook
+with unsolved exercises still runs top to bottom. The helpers below start an app on a
+real server and talk to it with the real ``websockets`` client.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import ClientConnection, connect
+
+from ws_lessons.server import RunningServer, ServerError, serve
+
+TIMEOUT = 2.0
+
+
+class Hint(Exception):
+    """Raised inside a check to say what is wrong with the answer."""
+
+
+class Verdict:
+    """The outcome of a check: true when the answer passed. Already printed, so it shows nothing."""
+
+    def __init__(self, exercise: str, passed: bool, message: str) -> None:
+        self.exercise, self.passed, self.message = exercise, passed, message
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __repr__(self) -> str:
+        mark = "passed" if self.passed else "not yet"
+        return f"<Verdict {self.exercise} {mark}: {self.message}>"
+
+    def _ipython_display_(self) -> None:
+        """The message was printed already: show nothing more when it ends a cell."""
+
+
+def exercise(number: str) -> Callable[[Callable[[Any], str]], Callable[[Any], Verdict]]:
+    """Turn ``check(answer) -> success message`` (raising :class:`Hint`) into a safe check."""
+
+    def decorate(check: Callable[[Any], str]) -> Callable[[Any], Verdict]:
+        @functools.wraps(check)
+        def safe_check(answer: Any) -> Verdict:
+            try:
+                verdict = Verdict(number, True, check(answer))
+            except Hint as hint:
+                verdict = Verdict(number, False, str(hint))
+            except Exception as exc:  # an answer must never crash the notebook
+                verdict = Verdict(number, False, f"checking raised {type(exc).__name__}: {exc}")
+            icon = "✅ passed" if verdict else "❌ not yet"
+            print(f"Exercise {number} {icon}: {verdict.message}")
+            return verdict
+
+        return safe_check
+
+    return decorate
+
+
+@contextmanager
+def served(app: Any, exercise: str) -> Iterator[RunningServer]:
+    if not callable(app):
+        raise Hint(f"pass your FastAPI app (the object you called FastAPI()), not {app!r}")
+    try:
+        server = serve(app, name=f"check {exercise}")
+    except ServerError as exc:
+        raise Hint(f"your app did not start: {exc}") from None
+    with server:
+        yield server
+
+
+@contextmanager
+def connected(server: RunningServer, path: str) -> Iterator[ClientConnection]:
+    try:
+        with connect(server.ws_url(path), open_timeout=TIMEOUT, close_timeout=TIMEOUT) as ws:
+            yield ws
+    except InvalidStatus as exc:
+        status = exc.response.status_code
+        raise Hint(
+            f"the handshake on {path} was refused with HTTP {status}. "
+            + (
+                "Is the path right, and does the endpoint call `await websocket.accept()`?"
+                if status in (403, 404)
+                else "Look at the server logs."
+            )
+        ) from None
+
+
+def exchange(ws: ClientConnection, message: str, after: str) -> str | bytes:
+    """Send ``message`` and return the reply, turning every way of failing into a hint."""
+    try:
+        ws.send(message)
+        return ws.recv(timeout=TIMEOUT)
+    except TimeoutError:
+        raise Hint(f"no reply within {TIMEOUT:.0f} s after {after}") from None
+    except ConnectionClosed as exc:
+        code = exc.rcvd.code if exc.rcvd else "none"
+        raise Hint(
+            f"the server closed the connection (code {code}) after {after}: "
+            "does your endpoint keep looping with `while True`?"
+        ) from None
