@@ -1,0 +1,170 @@
+"""Every lesson run the way a learner runs it: in JupyterLab, in Chromium, with "Run All".
+
+A real ``jupyter lab`` serves a scratch copy of the notebooks (so nothing is saved into
+the repository), Playwright drives Chromium, and each lesson is run through JupyterLab's
+own ``notebook:run-all-cells`` command. Any error or stderr output fails the test.
+Set UPDATE_SCREENSHOT=1 to refresh the README's screenshot.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
+SCREENSHOT = ROOT / "docs" / "lesson-06.png"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+pytestmark = pytest.mark.timeout(300)
+
+CURRENT = "window.jupyterapp.shell.currentWidget"
+KERNEL_IDLE = f"""() => {{
+    const kernel = {CURRENT}?.sessionContext?.session?.kernel;
+    return kernel?.status === 'idle';
+}}"""
+ALL_RAN = f"""() => {{
+    const notebook = {CURRENT};
+    const cells = notebook.content.model.cells;
+    for (let i = 0; i < cells.length; i++) {{
+        const cell = cells.get(i);
+        if (cell.type === 'code' && cell.sharedModel.source.trim() && !cell.executionCount) {{
+            return false;
+        }}
+    }}
+    return notebook.sessionContext.session.kernel.status === 'idle';
+}}"""
+BAD_OUTPUTS = f"""() => {{
+    const cells = {CURRENT}.content.model.cells;
+    const bad = [];
+    for (let i = 0; i < cells.length; i++) {{
+        const cell = cells.get(i);
+        if (cell.type !== 'code') continue;
+        for (const output of cell.toJSON().outputs) {{
+            if (output.output_type === 'error' || output.name === 'stderr') {{
+                bad.push({{cell: i, output}});
+            }}
+        }}
+    }}
+    return bad;
+}}"""
+
+
+def chromium() -> str:
+    found = os.environ.get("CHROMIUM") or next(
+        filter(None, map(shutil.which, ["chromium", "chromium-browser", "google-chrome"])), None
+    )
+    if found:
+        return found
+    if os.environ.get("CI"):
+        pytest.fail("Chromium is missing: CI must install it (apt-get install chromium)")
+    pytest.skip("Chromium is not installed (apt-get install chromium, or set CHROMIUM=path)")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """JupyterLab on loopback, no token, throwaway settings, serving copies of the lessons."""
+    home = tmp_path_factory.mktemp("jupyterlab")
+    shutil.copytree(ROOT / "notebooks", home / "notebooks")
+    settings = home / "settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))
+    env = dict(
+        os.environ,
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        JUPYTER_CONFIG_DIR=str(home / "config"),
+        JUPYTER_RUNTIME_DIR=str(home / "runtime"),
+        JUPYTERLAB_SETTINGS_DIR=str(home / "settings"),
+        JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"),
+    )
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        "--IdentityProvider.token=",
+        "--ServerApp.password=",
+        "--LabApp.expose_app_in_browser=True",
+        f"--ServerApp.root_dir={home / 'notebooks'}",
+    ]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--allow-root")
+    log = (home / "lab.log").open("w")
+    lab = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/api/status", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if lab.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"jupyter lab did not start:\n{(home / 'lab.log').read_text()}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        lab.terminate()
+        lab.wait(30)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    executable = chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
+def test_lesson_runs_in_jupyterlab(path: Path, lab_url: str, browser) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    try:
+        # ?reset: start from an empty workspace, not with the previous lesson still open.
+        page.goto(f"{lab_url}/lab/tree/{path.name}?reset")
+        page.wait_for_function(KERNEL_IDLE, timeout=90_000)
+        page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        page.wait_for_function(ALL_RAN, timeout=120_000, polling=200)
+        bad = page.evaluate(BAD_OUTPUTS)
+        assert not bad, f"{path.name}: error or stderr output:\n{json.dumps(bad, indent=1)}"
+        if path.name.startswith("06") and os.environ.get("UPDATE_SCREENSHOT"):
+            SCREENSHOT.parent.mkdir(exist_ok=True)
+            page.evaluate(f"{CURRENT}.content.scrollToItem(5)")
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(SCREENSHOT))
+        page.evaluate(f"{CURRENT}.sessionContext.shutdown()")
+    finally:
+        page.close()
