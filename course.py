@@ -3,6 +3,7 @@
 
     python3 course.py lab     # make .venv, install the course, open JupyterLab at lesson 00
     python3 course.py test    # make .venv, install the course and its test tools, run pytest
+    python3 course.py html    # make .venv, execute every lesson, write HTML copies to site/
 
 Extra arguments go to JupyterLab or pytest: `python3 course.py test -k server`.
 The virtual environment is reinstalled only when pyproject.toml changes.
@@ -63,13 +64,16 @@ def run(command: list[str]) -> int:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in {"lab", "test"}:
+    if not argv or argv[0] not in {"lab", "test", "html"}:
         print(__doc__)
         return 2
     what, extra = argv[0], argv[1:]
     if what == "lab":
         ensure_environment()
         return run([str(PYTHON), "-m", "jupyter", "lab", FIRST_LESSON, *extra])
+    if what == "html":
+        ensure_environment()
+        return run([str(PYTHON), "tools/build_html.py", *extra])
     ensure_environment("test")
     return run([str(PYTHON), "-m", "pytest", *extra])
 

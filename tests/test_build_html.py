@@ -1,0 +1,23 @@
+"""The instructors' HTML copies: executed, with outputs, linked to each other."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+
+import build_html  # noqa: E402
+
+
+def test_html_copy_of_a_lesson_is_executed_and_linked(tmp_path: Path) -> None:
+    assert build_html.main(["06"], site=tmp_path) == 0
+    page = (tmp_path / "06_fastapi_endpoint.html").read_text(encoding="utf-8")
+    assert "server saw:" in page  # an output, so the lesson really ran
+    assert 'href="00_start_here.html"' in page
+    assert '.ipynb"' not in page
+
+
+def test_an_unknown_lesson_is_an_error(tmp_path: Path) -> None:
+    assert build_html.main(["99"], site=tmp_path) == 2
