@@ -1,0 +1,482 @@
+"""The chat served by real uvicorn on loopback, driven by real ``websockets`` clients."""
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+import signal
+import socket
+import struct
+import sys
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from ws_lessons.chat import create_app, tokens
+from ws_lessons.chat.broker import MemoryBroker
+from ws_lessons.chat.hub import CLOSE_TIMEOUT
+from ws_lessons.chat.models import server_message
+from ws_lessons.server import RunningServer, serve
+
+pytestmark = pytest.mark.anyio
+
+SECRET = "test-secret"
+TIMEOUT = 5.0
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def start(caplog: pytest.LogCaptureFixture):
+    """Start the chat with the given settings; on teardown, stop it and check its logs."""
+    servers: list[RunningServer] = []
+
+    def start(
+        app: FastAPI | None = None, uvicorn_options: dict[str, Any] | None = None, **settings: Any
+    ) -> RunningServer:
+        server = serve(app or create_app(secret=SECRET, **settings), **(uvicorn_options or {}))
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+        assert not [line for line in server.logs if "Traceback" in line or "ERROR" in line]
+    assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
+
+
+class Chatter:
+    """A chat client: its connection and the welcome it got."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.welcome: dict[str, Any] = {}
+
+    async def say(self, text: str) -> None:
+        await self.ws.send(json.dumps({"type": "say", "text": text}))
+
+    async def receive(self, *types: str) -> dict[str, Any]:
+        """The next message (of one of ``types``, skipping others), checked against the models."""
+        async with asyncio.timeout(TIMEOUT):
+            while True:
+                message = json.loads(await self.ws.recv())
+                server_message.validate_python(message)
+                if not types or message["type"] in types:
+                    return message
+
+
+def token(user: str, **kwargs: Any) -> str:
+    return tokens.issue(user, SECRET, **kwargs)
+
+
+@contextlib.asynccontextmanager
+async def join(
+    server: RunningServer, room: str, user: str, *, since: int | None = None, **options: Any
+) -> AsyncIterator[Chatter]:
+    query = f"?token={token(user)}" + ("" if since is None else f"&since={since}")
+    async with asyncio.timeout(TIMEOUT):
+        ws = await connect(server.ws_url(f"/ws/{room}{query}"), **options)
+    async with ws:
+        chatter = Chatter(ws)
+        chatter.welcome = await chatter.receive()
+        assert chatter.welcome["type"] == "welcome"
+        yield chatter
+
+
+async def closed(ws: ClientConnection) -> ConnectionClosed:
+    """Read until the connection closes and return how it closed."""
+    async with asyncio.timeout(TIMEOUT):
+        with pytest.raises(ConnectionClosed) as info:
+            while True:
+                await ws.recv()
+    return info.value
+
+
+async def members(app: FastAPI) -> list[str]:
+    """Who the hub has in the lobby; run it on the server's loop with ``server.run()``."""
+    return app.state.hub.members("lobby")
+
+
+# -- HTTP ------------------------------------------------------------------------------------
+
+
+async def test_page_and_health(start) -> None:
+    server = start()
+    async with httpx.AsyncClient(base_url=server.url, timeout=TIMEOUT) as http:
+        page = await http.get("/")
+        health = await http.get("/healthz")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    for element in ("name", "room", "join", "text", "send", "messages", "members", "status"):
+        assert f'id="{element}"' in page.text
+    assert health.status_code == 200
+    assert health.json() == {"status": "ok"}
+
+
+async def test_token_names_the_user(start) -> None:
+    server = start()
+    async with httpx.AsyncClient(base_url=server.url, timeout=TIMEOUT) as http:
+        response = await http.post("/token", json={"user": "alice_1.b-c"})
+    assert response.status_code == 200
+    assert tokens.verify(response.json()["token"], SECRET) == "alice_1.b-c"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"user": ""},
+        {"user": "a" * 33},
+        {"user": "al ice"},
+        {"user": "zoë"},
+        {"user": "a/b"},
+        {"user": 7},
+    ],
+)
+async def test_token_refuses_bad_names(start, body: dict[str, Any]) -> None:
+    server = start()
+    async with httpx.AsyncClient(base_url=server.url, timeout=TIMEOUT) as http:
+        response = await http.post("/token", json=body)
+    assert response.status_code == 422
+
+
+# -- handshake -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "origin"),
+    [
+        ("", None),
+        ("?token=", None),
+        (f"?token={tokens.issue('alice', 'another secret')}", None),
+        (f"?token={token('alice')}x", None),
+        (f"?token={token('alice', ttl=-1)}", None),
+        (f"?token={token('alice')}", "http://evil.example"),
+        (f"?token={token('alice')}&since=-1", None),
+    ],
+    ids=["no token", "empty token", "forged", "tampered", "expired", "foreign origin", "bad since"],
+)
+async def test_handshake_refused(start, query: str, origin: str | None) -> None:
+    server = start(allowed_origins=["http://chat.example"])
+    with pytest.raises(InvalidStatus) as info:
+        async with asyncio.timeout(TIMEOUT):
+            await connect(server.ws_url(f"/ws/lobby{query}"), origin=origin)
+    assert info.value.response.status_code == 403
+
+
+@pytest.mark.parametrize("origin", ["http://chat.example", None])
+async def test_allowed_origin_or_none_is_accepted(start, origin: str | None) -> None:
+    server = start(allowed_origins=["http://chat.example"])
+    async with join(server, "lobby", "alice", origin=origin) as alice:
+        assert alice.welcome == {
+            "type": "welcome",
+            "room": "lobby",
+            "user": "alice",
+            "seq": 0,
+            "members": ["alice"],
+        }
+
+
+# -- rooms -----------------------------------------------------------------------------------
+
+
+async def test_say_reaches_everyone_with_seq_and_ts(start) -> None:
+    server = start()
+    async with join(server, "lobby", "alice") as alice, join(server, "lobby", "bob") as bob:
+        assert bob.welcome["members"] == ["alice", "bob"]
+        assert await alice.receive() == {"type": "joined", "room": "lobby", "user": "bob"}
+        for text, seq in [("hello", 1), ("again", 2)]:
+            await bob.say(text)  # bob only listens to himself here: no reply is needed
+            for chatter in (alice, bob):
+                said = await chatter.receive()
+                assert {k: said[k] for k in ("type", "room", "user", "text", "seq")} == {
+                    "type": "said",
+                    "room": "lobby",
+                    "user": "bob",
+                    "text": text,
+                    "seq": seq,
+                }
+                assert isinstance(said["ts"], float)
+                assert abs(said["ts"] - time.time()) < 60
+    async with join(server, "lobby", "carol") as carol:
+        assert carol.welcome["seq"] == 2
+
+
+async def test_presence(start) -> None:
+    server = start()
+    async with join(server, "lobby", "alice") as alice:
+        async with join(server, "lobby", "bob") as bob:
+            assert await alice.receive() == {"type": "joined", "room": "lobby", "user": "bob"}
+            async with join(server, "lobby", "bob") as second_bob:  # a second tab: no news
+                assert second_bob.welcome["members"] == ["alice", "bob"]
+            async with join(server, "lobby", "carol"):
+                assert await alice.receive() == {"type": "joined", "room": "lobby", "user": "carol"}
+                assert await bob.receive() == {"type": "joined", "room": "lobby", "user": "carol"}
+            assert await alice.receive() == {"type": "left", "room": "lobby", "user": "carol"}
+            assert await bob.receive() == {"type": "left", "room": "lobby", "user": "carol"}
+        assert await alice.receive() == {"type": "left", "room": "lobby", "user": "bob"}
+        await alice.say("alone")
+        assert (await alice.receive())["text"] == "alone"  # nothing else came in between
+
+
+async def test_rooms_do_not_leak(start) -> None:
+    server = start()
+    async with join(server, "red", "alice") as alice, join(server, "blue", "bob") as bob:
+        assert bob.welcome["members"] == ["bob"]
+        await alice.say("in red")
+        await bob.say("in blue")
+        said_red, said_blue = await alice.receive(), await bob.receive()
+        assert (said_red["room"], said_red["text"], said_red["seq"]) == ("red", "in red", 1)
+        assert (said_blue["room"], said_blue["text"], said_blue["seq"]) == ("blue", "in blue", 1)
+        await alice.say("still red")  # had blue leaked, alice would read it before this
+        assert (await alice.receive())["text"] == "still red"
+
+
+async def test_seq_orders_several_senders(start) -> None:
+    server = start(rate=1000, burst=100)
+    async with (
+        join(server, "lobby", "alice") as alice,
+        join(server, "lobby", "bob") as bob,
+        join(server, "lobby", "carol") as carol,
+    ):
+        chatters = {"alice": alice, "bob": bob, "carol": carol}
+
+        async def talk(name: str) -> None:
+            for n in range(30):
+                await chatters[name].say(f"{name} {n}")
+
+        await asyncio.gather(*(talk(name) for name in chatters))
+        for chatter in chatters.values():
+            received = [await chatter.receive("said") for _ in range(90)]
+            assert [said["seq"] for said in received] == list(range(1, 91))
+            for name in chatters:  # each sender's messages arrive in the order it sent them
+                texts = [said["text"] for said in received if said["user"] == name]
+                assert texts == [f"{name} {n}" for n in range(30)]
+
+
+# -- errors ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("frame", "error"),
+    [
+        ("hello", "invalid_json"),
+        ('{"type": "say", "text": "unfinished', "invalid_json"),
+        ("[1, 2]", "invalid_message"),
+        ('{"type": "shout", "text": "hi"}', "invalid_message"),
+        ('{"type": "say"}', "invalid_message"),
+        ('{"type": "say", "text": 42}', "invalid_message"),
+        ('{"type": "say", "text": ""}', "invalid_message"),
+        (b'{"type": "say", "text": "hi"}', "invalid_message"),
+        (json.dumps({"type": "say", "text": "x" * 11}), "too_long"),
+    ],
+)
+async def test_bad_message_gets_an_error_and_the_connection_stays_open(
+    start, frame: str | bytes, error: str
+) -> None:
+    server = start(max_text=10)
+    async with join(server, "lobby", "alice") as alice:
+        await alice.ws.send(frame)
+        reply = await alice.receive()
+        assert reply["type"] == "error"
+        assert reply["error"] == error
+        assert len(reply["detail"]) > 10
+        if isinstance(frame, bytes):
+            assert "binary" in reply["detail"].lower()
+        await alice.say("x" * 10)
+        said = await alice.receive()
+        assert (said["type"], said["text"], said["seq"]) == ("said", "x" * 10, 1)
+
+
+async def test_rate_limit(start) -> None:
+    server = start(rate=10, burst=3)
+    async with join(server, "lobby", "alice") as alice:
+        for n in range(4):
+            await alice.say(f"{n}")
+        replies = [await alice.receive() for _ in range(4)]
+        assert [reply["type"] for reply in replies] == ["said", "said", "said", "error"]
+        assert replies[-1]["error"] == "rate_limited"
+        await asyncio.sleep(1 / 10)  # one token back
+        await alice.say("later")
+        assert (await alice.receive())["text"] == "later"
+
+
+async def test_oversized_frame_closes_with_1009(start) -> None:
+    server = start(uvicorn_options={"ws_max_size": 1024})
+    async with join(server, "lobby", "alice") as alice, join(server, "lobby", "bob") as bob:
+        await bob.say("y" * 2000)
+        assert (await closed(bob.ws)).rcvd.code == 1009  # RFC 6455 §7.4.1: message too big
+        assert await alice.receive("left") == {"type": "left", "room": "lobby", "user": "bob"}
+
+
+# -- resume ----------------------------------------------------------------------------------
+
+
+async def test_resume_since_replays_without_gap_or_duplicate(start) -> None:
+    server = start()
+    async with join(server, "lobby", "alice") as alice:
+        for n in range(1, 6):
+            await alice.say(f"m{n}")
+            await alice.receive()
+        async with join(server, "lobby", "bob", since=2) as bob:
+            assert bob.welcome["seq"] == 5
+            await alice.say("m6")
+            received = [await bob.receive() for _ in range(4)]
+            assert [(said["seq"], said["text"]) for said in received] == [
+                (3, "m3"),
+                (4, "m4"),
+                (5, "m5"),
+                (6, "m6"),
+            ]
+        async with join(server, "lobby", "carol", since=6) as carol:
+            await alice.say("m7")
+            assert (await carol.receive())["seq"] == 7
+
+
+async def test_resume_is_bounded_by_the_history(start) -> None:
+    server = start(history_size=3)
+    async with join(server, "lobby", "alice") as alice:
+        for n in range(1, 6):
+            await alice.say(f"m{n}")
+            await alice.receive()
+        async with join(server, "lobby", "bob", since=0) as bob:
+            assert [(await bob.receive())["seq"] for _ in range(3)] == [3, 4, 5]
+
+
+class SlowBroker(MemoryBroker):
+    """A broker that takes a while to answer, as one over a network would."""
+
+    async def last_seq(self, room: str) -> int:
+        await asyncio.sleep(0.3)
+        return await super().last_seq(room)
+
+
+async def test_message_published_while_joining_is_sent_once(start) -> None:
+    server = start(broker=SlowBroker())
+    async with join(server, "lobby", "alice") as alice:
+        await alice.say("before")
+        url = server.ws_url(f"/ws/lobby?token={token('bob')}&since=0")
+        async with asyncio.timeout(TIMEOUT), await connect(url) as bob:
+            # bob is in the room but the hub is still reading the history
+            await alice.say("during")
+            messages = [json.loads(await bob.recv()) for _ in range(3)]
+            await alice.say("after")
+            messages.append(json.loads(await bob.recv()))
+    assert messages[0]["type"] == "welcome"
+    assert [(said["seq"], said["text"]) for said in messages[1:]] == [
+        (1, "before"),
+        (2, "during"),
+        (3, "after"),
+    ]
+
+
+# -- slow and dead clients ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("read_again_after", "close_code"),
+    [(0, 1013), (CLOSE_TIMEOUT + 0.5, None)],
+    ids=["close frame sent", "close frame given up"],
+)
+async def test_client_that_stops_reading_is_dropped_without_slowing_the_others(
+    start, read_again_after: float, close_code: int | None
+) -> None:
+    app = create_app(secret=SECRET, queue_size=4, max_text=64 * 1024, rate=10_000, burst=10_000)
+    server = start(app)
+    # No compression, so that every byte sent fills the slow client's socket buffers.
+    async with (
+        join(server, "lobby", "slow", compression=None, max_queue=1) as slow,
+        join(server, "lobby", "alice") as alice,
+        join(server, "lobby", "bob") as bob,
+    ):
+        await alice.receive("joined")
+        text = "x" * (64 * 1024)
+        left = None
+        for n in range(1, 1000):  # up to 64 MB for the slow client, far beyond any buffer
+            await alice.say(text)
+            for chatter in (alice, bob):  # each message reaches the others within TIMEOUT
+                message = await chatter.receive("said", "left")
+                if message["type"] == "left":
+                    left = message
+                    assert (await chatter.receive("said"))["seq"] == n
+            if left:
+                break
+        assert left == {"type": "left", "room": "lobby", "user": "slow"}
+        assert server.run(members(app)) == ["alice", "bob"]
+
+        await asyncio.sleep(read_again_after)
+        # The slow client gets what was buffered, then the close frame (1013 Try Again
+        # Later) if it came back in time, else the end of the TCP connection.
+        close = await closed(slow.ws)
+        assert (close.rcvd and close.rcvd.code) == close_code
+
+
+async def test_client_killed_mid_broadcast_is_announced_as_left(start) -> None:
+    app = create_app(secret=SECRET, rate=10_000, burst=10_000)
+    server = start(app)
+    async with join(server, "lobby", "alice") as alice, join(server, "lobby", "bob") as bob:
+        async with join(server, "lobby", "victim") as victim:
+            for n in range(200):
+                await alice.say(f"{n}")
+                if n == 100:  # abort: the server sees a TCP reset, not a close frame
+                    sock = victim.ws.transport.get_extra_info("socket")
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    victim.ws.transport.abort()
+        for chatter in (alice, bob):
+            messages = [await chatter.receive("said", "left") for _ in range(201)]
+            assert [m["seq"] for m in messages if m["type"] == "said"] == list(range(1, 201))
+            assert {"type": "left", "room": "lobby", "user": "victim"} in messages
+        assert server.run(members(app)) == ["alice", "bob"]
+
+
+# -- shutdown --------------------------------------------------------------------------------
+
+
+async def test_server_stop_closes_connections(start) -> None:
+    server = start()
+    async with join(server, "lobby", "alice") as alice, join(server, "lobby", "bob") as bob:
+        await asyncio.to_thread(server.stop)
+        for chatter in (alice, bob):
+            # uvicorn closes WebSockets with 1012 Service Restart (IANA registry, RFC 6455 §11.7)
+            assert (await closed(chatter.ws)).rcvd.code == 1012
+
+
+async def test_run_closes_with_1001_on_ctrl_c() -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        f"from ws_lessons.chat import run; run(port=0, secret={SECRET!r})",
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stderr is not None
+    try:
+        async with asyncio.timeout(TIMEOUT * 2):
+            async for line in process.stderr:
+                if match := re.search(rb"running on http://([\d.]+:\d+)", line):
+                    break
+            else:
+                pytest.fail("the server did not start")
+        url = f"ws://{match[1].decode()}/ws/lobby?token={token('alice')}"
+        async with asyncio.timeout(TIMEOUT), await connect(url) as alice:
+            assert json.loads(await alice.recv())["type"] == "welcome"
+            process.send_signal(signal.SIGINT)
+            close = await closed(alice)
+        assert close.rcvd.code == 1001  # RFC 6455 §7.4.1: going away
+        async with asyncio.timeout(TIMEOUT):
+            stderr = await process.stderr.read()
+            assert await process.wait() == 0
+        assert b"Traceback" not in stderr
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()

@@ -1,0 +1,180 @@
+"""Rooms, their members, and a fan-out that never waits on a client.
+
+Each connection is a :class:`Member` with a bounded outbox and a task of its own
+that drains the outbox into the socket. Publishing to a room only puts messages into
+outboxes, so a client that stops reading slows down no one else: when its outbox is
+full the hub drops it and tells the room it left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from starlette import status
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from .broker import Broker
+from .models import Joined, Left, Said, ServerMessage, Welcome
+
+GOING_AWAY = status.WS_1001_GOING_AWAY
+"""RFC 6455 §7.4.1: the endpoint is going away, e.g. the server is shutting down."""
+
+TOO_SLOW = status.WS_1013_TRY_AGAIN_LATER
+"""1013 Try Again Later, from the IANA registry of close codes (RFC 6455 §11.7): a
+client that fell too far behind may reconnect and resume with ``?since=``."""
+
+CLOSE_TIMEOUT = 1.0
+"""How long to try to send a close frame; a client that stopped reading never takes it."""
+
+
+class Member:
+    """One WebSocket connection in one room: its outbox and the tasks that serve it."""
+
+    def __init__(self, websocket: WebSocket, room: str, user: str, queue_size: int) -> None:
+        self.websocket = websocket
+        self.room = room
+        self.user = user
+        self.outbox: asyncio.Queue[ServerMessage] = asyncio.Queue(queue_size)
+        self.seq = 0
+        """The last ``seq`` the backlog holds: live messages up to it are not sent again."""
+        self.close_code: int | None = None
+        self.closed = asyncio.Event()
+        self._closing = asyncio.Event()
+
+    def close(self, code: int) -> None:
+        """Stop serving this client and close its connection with ``code``."""
+        if self.close_code is None:
+            self.close_code = code
+            self._closing.set()
+
+    async def run(
+        self,
+        backlog: list[ServerMessage],
+        on_receive: Callable[[str | bytes], Awaitable[None]],
+    ) -> None:
+        """Send ``backlog`` then the outbox, and pass each frame received to ``on_receive``.
+
+        Sending and receiving are two tasks, so a message reaches a client that sends
+        nothing. Returns when the client leaves or once :meth:`close` is called.
+        """
+        tasks = [
+            asyncio.create_task(self._send(backlog)),
+            asyncio.create_task(self._receive(on_receive)),
+            asyncio.create_task(self._closing.wait()),
+        ]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.wait(tasks)
+            if self.close_code is not None:
+                await self._send_close()
+            self.closed.set()
+        for task in done:
+            task.result()  # a task that failed is a bug: let it show
+
+    async def _send(self, backlog: list[ServerMessage]) -> None:
+        with contextlib.suppress(WebSocketDisconnect):  # gone: _receive hears it as well
+            for message in backlog:
+                await self.websocket.send_text(message.model_dump_json())
+            while True:
+                message = await self.outbox.get()
+                if not (isinstance(message, Said) and message.seq <= self.seq):
+                    await self.websocket.send_text(message.model_dump_json())
+                    # Yield between writes: the loop then notices a peer that reset the
+                    # connection before the next write, and other connections get a turn.
+                    await asyncio.sleep(0)
+
+    async def _receive(self, on_receive: Callable[[str | bytes], Awaitable[None]]) -> None:
+        while True:
+            message = await self.websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            text = message.get("text")
+            await on_receive(message["bytes"] if text is None else text)
+            # Frames read in one go are handled without a pause: yield, so that the
+            # senders drain the outboxes before the next frame fills them again.
+            await asyncio.sleep(0)
+
+    async def _send_close(self) -> None:
+        if self.websocket.application_state is not WebSocketState.CONNECTED:
+            return  # a send failed: the connection is gone already
+        # A client that stopped reading has a full socket buffer, so the close frame may
+        # never go out. Give up after a moment: the server then closes the TCP connection.
+        with contextlib.suppress(TimeoutError, WebSocketDisconnect):
+            async with asyncio.timeout(CLOSE_TIMEOUT):
+                await self.websocket.close(self.close_code)
+
+
+class Hub:
+    """The rooms of this server process and who is in them."""
+
+    def __init__(self, broker: Broker) -> None:
+        self.broker = broker
+        self.rooms: dict[str, list[Member]] = {}
+
+    def members(self, room: str) -> list[str]:
+        """Who is in ``room``, sorted; a user connected twice is listed once."""
+        return sorted({member.user for member in self.rooms.get(room, ())})
+
+    @contextlib.asynccontextmanager
+    async def join(
+        self, member: Member, since: int | None = None
+    ) -> AsyncIterator[list[ServerMessage]]:
+        """Keep ``member`` in its room for the ``async with`` block.
+
+        Yields the backlog to send before live messages: the welcome, then the room's
+        history after ``since``. The member joins before the history is read, so no
+        message falls between the two; one that lands in both is sent once.
+        """
+        room, user = member.room, member.user
+        if user not in self.members(room):
+            self._broadcast(room, Joined(room=room, user=user))
+        self.rooms.setdefault(room, []).append(member)
+        try:
+            seq = await self.broker.last_seq(room)
+            replay = [] if since is None else await self.broker.history(room, since)
+            member.seq = max([seq, *(said.seq for said in replay)])
+            yield [Welcome(room=room, user=user, seq=seq, members=self.members(room)), *replay]
+        finally:
+            self._remove(member)
+
+    async def say(self, member: Member, text: str) -> None:
+        """Publish ``text`` from ``member`` to everyone in its room, the sender included."""
+        self._broadcast(member.room, await self.broker.publish(member.room, member.user, text))
+
+    def send(self, member: Member, message: ServerMessage) -> None:
+        """Queue ``message`` for ``member`` without waiting; drop the member if it fell behind."""
+        if member.close_code is not None:
+            return
+        try:
+            member.outbox.put_nowait(message)
+        except asyncio.QueueFull:
+            member.close(TOO_SLOW)
+            self._remove(member)
+
+    async def close_all(self, code: int = GOING_AWAY) -> None:
+        """Close every connection with ``code``; return once their close frames are out."""
+        everyone = [member for members in self.rooms.values() for member in members]
+        for member in everyone:
+            member.close(code)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(2 * CLOSE_TIMEOUT):
+                await asyncio.gather(*(member.closed.wait() for member in everyone))
+
+    def _broadcast(self, room: str, message: ServerMessage) -> None:
+        for member in list(self.rooms.get(room, ())):
+            self.send(member, message)
+
+    def _remove(self, member: Member) -> None:
+        members = self.rooms.get(member.room, [])
+        if member not in members:
+            return
+        members.remove(member)
+        if not members:
+            del self.rooms[member.room]
+        if member.user not in self.members(member.room):
+            self._broadcast(member.room, Left(room=member.room, user=member.user))
