@@ -113,6 +113,11 @@ class RunningServer:
     # -- state -------------------------------------------------------------------------------
 
     @property
+    def app(self) -> Any:
+        """The ASGI app this server runs."""
+        return self._server.config.app
+
+    @property
     def running(self) -> bool:
         return self._thread.is_alive() and self._server.started and not self._server.should_exit
 

@@ -1,0 +1,123 @@
+"""Turn the errors learners meet most into a line that says what to do.
+
+In a notebook, importing ``ws_lessons`` installs a handler: the usual traceback is shown,
+followed by a hint when the error is one of these. ``hint_for(error)`` gives the same
+text anywhere else. Each hint comes from watching the lessons being run and broken.
+"""
+
+from __future__ import annotations
+
+import errno
+import sys
+import warnings
+from typing import Any
+
+import httpx
+from starlette.routing import WebSocketRoute
+from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
+
+from ws_lessons.server import running
+
+HANDLED = (OSError, httpx.ConnectError, InvalidStatus, InvalidURI, ConnectionClosed)
+HANDLED += (RuntimeError, TypeError, AttributeError)
+
+EVENT_LOOP_RUNNING = (
+    "cannot be called from a running event loop",
+    "Cannot run the event loop while another loop is running",
+    "This event loop is already running",
+)
+
+
+def _servers() -> str:
+    servers = running()
+    if not servers:
+        return "No server is running in this kernel: run the cell that calls serve(app) first."
+    listing = "; ".join(f"{server.name!r} at {server.url}" for server in servers)
+    return f"Servers running in this kernel: {listing}."
+
+
+def _websocket_paths() -> str:
+    paths = sorted(
+        {
+            route.path
+            for server in running()
+            for route in getattr(server.app, "routes", [])
+            if isinstance(route, WebSocketRoute) or type(route).__name__ == "APIWebSocketRoute"
+        }
+    )
+    return f" WebSocket routes being served: {', '.join(paths)}." if paths else ""
+
+
+def hint_for(error: BaseException) -> str | None:
+    """What to do about ``error``, or None when there is nothing useful to add."""
+    if isinstance(error, httpx.ConnectError) or (
+        isinstance(error, OSError) and error.errno == errno.ECONNREFUSED
+    ):
+        return f"Nothing is listening at that address. {_servers()}"
+    if isinstance(error, InvalidURI):
+        return "WebSocket URLs start with ws:// (or wss://); server.ws_url('/path') builds one."
+    if isinstance(error, InvalidStatus):
+        status = error.response.status_code
+        if status in (403, 404):
+            return (
+                f"The server refused the WebSocket handshake with HTTP {status}. In FastAPI this "
+                "means no WebSocket route matched the path, a path or query parameter failed "
+                "validation, or the endpoint refused before accept()." + _websocket_paths()
+            )
+        return f"The server answered HTTP {status} instead of 101: see server.print_logs()."
+    if isinstance(error, ConnectionClosed):
+        code = error.rcvd.code if error.rcvd else None
+        if code is None or code == 1011:
+            return (
+                "The server ended the connection without a proper close: the endpoint probably "
+                "raised an exception or returned. server.print_logs() shows what happened."
+            )
+        return None
+    message = str(error)
+    if isinstance(error, RuntimeError) and any(text in message for text in EVENT_LOOP_RUNNING):
+        return (
+            "A notebook already runs an event loop. Write `await some_coroutine()` directly in "
+            "the cell instead of asyncio.run(), and serve(app) instead of uvicorn.run(app)."
+        )
+    if isinstance(error, TypeError):
+        if "does not support the asynchronous context manager protocol" in message:
+            return "This is a blocking (sync) object: use `with`, not `async with`."
+        if "does not support the context manager protocol" in message:
+            return (
+                "This object needs `async with`: the asyncio client is used as "
+                "`async with connect(url) as ws:`. For a plain `with`, use "
+                "websockets.sync.client.connect."
+            )
+        if "can't be used in 'await' expression" in message:
+            return "This is a blocking (sync) object: call it without `await`."
+    if isinstance(error, AttributeError) and message.startswith("'coroutine' object"):
+        return "You got a coroutine, not its result: put `await` before the call."
+    return None
+
+
+def _show_with_hint(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset=None):
+    shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
+    hint = hint_for(value)
+    if hint:
+        print(f"\n💡 Hint: {hint}", file=sys.stderr)
+
+
+def _show_warning_with_hint(original):
+    def show(message, category, filename, lineno, file=None, line=None):
+        original(message, category, filename, lineno, file, line)
+        if category is RuntimeWarning and "was never awaited" in str(message):
+            print("💡 Hint: put `await` before that call, or it never runs.", file=sys.stderr)
+
+    show.ws_lessons_hint = True
+    return show
+
+
+def install() -> None:
+    """Show hints under tracebacks in the current IPython shell; do nothing elsewhere."""
+    shell = sys.modules.get("IPython") and sys.modules["IPython"].get_ipython()
+    if shell is None or getattr(shell, "ws_lessons_hints", False):
+        return
+    shell.set_custom_exc(HANDLED, _show_with_hint)
+    shell.ws_lessons_hints = True
+    if not getattr(warnings.showwarning, "ws_lessons_hint", False):
+        warnings.showwarning = _show_warning_with_hint(warnings.showwarning)
