@@ -442,20 +442,18 @@ async def test_client_killed_mid_broadcast_is_announced_as_left(start) -> None:
 # -- shutdown --------------------------------------------------------------------------------
 
 
-async def test_server_stop_closes_connections(start) -> None:
-    server = start()
+async def test_server_stop_closes_connections_with_1001(start) -> None:
+    app = create_app(secret=SECRET)
+    server = start(app, {"before_stop": app.state.hub.close_all})
     async with join(server, "lobby", "alice") as alice, join(server, "lobby", "bob") as bob:
         await asyncio.to_thread(server.stop)
         for chatter in (alice, bob):
-            # uvicorn closes WebSockets with 1012 Service Restart (IANA registry, RFC 6455 §11.7)
-            assert (await closed(chatter.ws)).rcvd.code == 1012
+            assert (await closed(chatter.ws)).rcvd.code == 1001  # RFC 6455 §7.4.1: going away
 
 
-async def test_run_closes_with_1001_on_ctrl_c() -> None:
+async def test_the_command_line_server_closes_with_1001_on_ctrl_c() -> None:
     process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        f"from ws_lessons.chat import run; run(port=0, secret={SECRET!r})",
+        *[sys.executable, "-m", "ws_lessons", "serve", "chat", "--port", "0", "--secret", SECRET],
         stderr=asyncio.subprocess.PIPE,
     )
     assert process.stderr is not None

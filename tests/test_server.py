@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import _thread
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -235,6 +236,33 @@ def test_stop_closes_open_connections_and_frees_the_port() -> None:
     assert closed.value.rcvd.code == 1012  # uvicorn's "service restart" on shutdown
     assert refuses_connections(server.port)
     server.stop()  # a second stop is harmless
+
+
+def test_before_stop_runs_on_the_server_loop_before_connections_close() -> None:
+    app = make_app()
+    sockets: list[WebSocket] = []
+
+    @app.websocket("/hold")
+    async def hold(websocket: WebSocket) -> None:
+        await websocket.accept()
+        sockets.append(websocket)
+        await websocket.send_text("ready")
+        with contextlib.suppress(WebSocketDisconnect):
+            while True:
+                await websocket.receive_text()
+
+    async def going_away() -> None:
+        for websocket in sockets:
+            await websocket.close(code=1001, reason="server going away")
+
+    server = serve(app, name="polite", before_stop=going_away)
+    with connect(server.ws_url("/hold")) as ws:
+        assert ws.recv(timeout=5) == "ready"
+        server.stop()
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=5)
+    assert closed.value.rcvd is not None
+    assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1001, "server going away")
 
 
 def test_a_hundred_start_stop_cycles_leak_nothing() -> None:

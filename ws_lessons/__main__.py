@@ -1,4 +1,4 @@
-"""The course's command line: ``python -m ws_lessons doctor | bench``."""
+"""The course's command line: ``python -m ws_lessons doctor | bench | serve chat``."""
 
 from __future__ import annotations
 
@@ -12,6 +12,18 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("doctor", help="check this machine for the course and say what to fix")
     bench = commands.add_parser("bench", help="run the benchmarks (ratios against baselines)")
     bench.add_argument("suites", nargs="*", help="which benchmarks (default: all)")
+    serve = commands.add_parser("serve", help="run an app of the course as a standalone server")
+    serve.add_argument("app", choices=["chat"], help="which app")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="port (0: any free port)")
+    serve.add_argument("--secret", help="signs the tokens (default: random, per run)")
+    serve.add_argument(
+        "--allow-origin",
+        action="append",
+        dest="allowed_origins",
+        metavar="ORIGIN",
+        help="a browser origin allowed to connect, e.g. http://localhost:8000 (repeatable)",
+    )
     args = parser.parse_args(argv)
 
     if args.command == "doctor":
@@ -20,6 +32,13 @@ def main(argv: list[str] | None = None) -> int:
         report = doctor.run()
         print(report)
         return 0 if report.healthy else 1
+    if args.command == "serve":
+        from ws_lessons import chat
+
+        chat.run(
+            host=args.host, port=args.port, secret=args.secret, allowed_origins=args.allowed_origins
+        )
+        return 0
     from ws_lessons import bench as benchmarks
 
     return benchmarks.main(args.suites)

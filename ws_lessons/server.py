@@ -23,7 +23,7 @@ import errno
 import logging
 import socket
 import threading
-from collections.abc import Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any, TypeVar
 
 import uvicorn
@@ -47,8 +47,11 @@ class ServerError(RuntimeError):
 class _Uvicorn(uvicorn.Server):
     """uvicorn's server, told apart from its siblings and quick to start and stop."""
 
-    def __init__(self, config: uvicorn.Config) -> None:
+    def __init__(
+        self, config: uvicorn.Config, before_stop: Callable[[], Awaitable[object]] | None = None
+    ) -> None:
         super().__init__(config)
+        self.before_stop = before_stop
         self.ready = threading.Event()
         self.wake: asyncio.Event | None = None
 
@@ -70,6 +73,9 @@ class _Uvicorn(uvicorn.Server):
                 await asyncio.wait_for(self.wake.wait(), 0.1)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self.before_stop is not None and not self.force_exit:
+            # e.g. close WebSockets with 1001 Going Away, before uvicorn's 1012 Service Restart
+            await self.before_stop()
         if self.server_state.connections or self.server_state.tasks:
             await super().shutdown(sockets=sockets)  # uvicorn's graceful drain
             return
@@ -290,6 +296,7 @@ def serve(
     port: int = 0,
     host: str = LOOPBACK,
     name: str | None = None,
+    before_stop: Callable[[], Awaitable[object]] | None = None,
     **uvicorn_options: Any,
 ) -> RunningServer:
     """Start ``app`` with uvicorn in the background; return once it accepts connections.
@@ -297,8 +304,9 @@ def serve(
     ``app`` is an ASGI app or an import string such as ``"ws_lessons.chat:app"``.
     ``port=0`` picks a free port (read it from the handle). Serving again under the
     same ``name``, or on a fixed port one of these servers holds, stops the old
-    server first, so a notebook cell can be run again. Extra keyword arguments go to
-    ``uvicorn.Config`` (for example ``ws_max_size=1024`` or ``ws_ping_interval=5``).
+    server first, so a notebook cell can be run again. ``before_stop`` is awaited on
+    the server's loop when it stops, before uvicorn closes the remaining connections.
+    Extra keyword arguments go to ``uvicorn.Config`` (for example ``ws_max_size=1024``).
     """
     if isinstance(app, str):
         try:
@@ -320,7 +328,7 @@ def serve(
     sock = _bind(host, port)
     if name is None:
         name = f"server-{sock.getsockname()[1]}"
-    handle = RunningServer(name, _Uvicorn(config), sock)
+    handle = RunningServer(name, _Uvicorn(config, before_stop), sock)
     with _lock:
         _servers[name] = handle
     handle._start()
