@@ -33,6 +33,15 @@ def test_a_check_never_raises(exercise: str, capsys: pytest.CaptureFixture[str])
         assert f"Exercise {exercise} ❌ not yet" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("exercise", EXERCISES)
+def test_reveal_gives_a_hint_then_the_answer(exercise: str) -> None:
+    revealed = solutions.reveal(exercise)
+    assert revealed.hint, f"give @exercise({exercise!r}, hint=...) a nudge for solutions.reveal"
+    page = revealed._repr_html_()
+    assert page.index("Hint") < page.index("Answer")
+    assert "def solution_" in page
+
+
 def test_show_prints_the_answer(capsys: pytest.CaptureFixture[str]) -> None:
     solutions.show("06.1")
     assert "text.upper()" in capsys.readouterr().out

@@ -1,4 +1,5 @@
-"""Reference answers to the exercises, for when a hint is not enough: ``show("06.1")``.
+"""Help with the exercises: ``reveal("06.1")`` shows a hint, then the answer, each behind a
+click in a notebook; ``show("06.1")`` prints the answer straight away.
 
 Each lesson's answers sit beside its checks in ``ws_lessons.exercises``, as functions
 named ``solution_<lesson>_<n>`` that return the answer; the tests pass each one to its check.
@@ -6,6 +7,7 @@ named ``solution_<lesson>_<n>`` that return the answer; the tests pass each one 
 
 from __future__ import annotations
 
+import html
 import importlib
 import inspect
 import pkgutil
@@ -13,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ws_lessons import exercises
+from ws_lessons.exercises.core import HINTS
 
 
 def _collect() -> dict[str, Callable[[], Any]]:
@@ -34,3 +37,29 @@ def show(exercise: str) -> None:
         print(f"No exercise {exercise!r}; there are: {', '.join(SOLUTIONS)}")
         return
     print(inspect.getsource(SOLUTIONS[exercise]))
+
+
+class Reveal:
+    """A hint and an answer, each folded away until clicked (in a notebook)."""
+
+    def __init__(self, exercise: str, hint: str, answer: str) -> None:
+        self.exercise, self.hint, self.answer = exercise, hint, answer
+
+    def __repr__(self) -> str:
+        return f"Hint for {self.exercise}: {self.hint}\n\nAnswer:\n{self.answer}"
+
+    def _repr_html_(self) -> str:
+        return (
+            f"<details><summary>💡 Hint for {self.exercise}</summary>"
+            f"<p>{html.escape(self.hint)}</p></details>"
+            f"<details><summary>🔑 Answer to {self.exercise}</summary>"
+            f"<pre>{html.escape(self.answer)}</pre></details>"
+        )
+
+
+def reveal(exercise: str) -> Reveal | None:
+    """A hint, then the answer to ``exercise``; in a notebook each opens with a click."""
+    if exercise not in SOLUTIONS:
+        print(f"No exercise {exercise!r}; there are: {', '.join(SOLUTIONS)}")
+        return None
+    return Reveal(exercise, HINTS.get(exercise, ""), inspect.getsource(SOLUTIONS[exercise]))

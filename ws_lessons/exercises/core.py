@@ -20,6 +20,8 @@ from websockets.sync.client import ClientConnection, connect
 from ws_lessons.server import RunningServer, ServerError, serve
 
 TIMEOUT = 2.0
+HINTS: dict[str, str] = {}
+"""Exercise number → a nudge that does not give the answer away (``solutions.reveal``)."""
 
 
 class Hint(Exception):
@@ -43,10 +45,17 @@ class Verdict:
         """The message was printed already: show nothing more when it ends a cell."""
 
 
-def exercise(number: str) -> Callable[[Callable[[Any], str]], Callable[[Any], Verdict]]:
-    """Turn ``check(answer) -> success message`` (raising :class:`Hint`) into a safe check."""
+def exercise(
+    number: str, hint: str = ""
+) -> Callable[[Callable[[Any], str]], Callable[[Any], Verdict]]:
+    """Turn ``check(answer) -> success message`` (raising :class:`Hint`) into a safe check.
+
+    ``hint`` is the general nudge ``solutions.reveal(number)`` shows before the answer.
+    """
 
     def decorate(check: Callable[[Any], str]) -> Callable[[Any], Verdict]:
+        HINTS[number] = hint
+
         @functools.wraps(check)
         def safe_check(answer: Any) -> Verdict:
             try:

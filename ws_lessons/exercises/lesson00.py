@@ -11,7 +11,7 @@ from ws_lessons.exercises.core import TIMEOUT, Hint, exercise
 from ws_lessons.server import RunningServer, serve
 
 
-@exercise("00.1")
+@exercise("00.1", hint="serve(app) returns a handle: keep it in a variable and pass it on.")
 def check_00_1(server: Any) -> str:
     """Start the lesson's app with serve() and pass the handle."""
     if not isinstance(server, RunningServer):

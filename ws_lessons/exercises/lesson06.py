@@ -12,7 +12,10 @@ from websockets.sync.client import connect
 from ws_lessons.exercises.core import TIMEOUT, Hint, connected, exchange, exercise, served
 
 
-@exercise("06.1")
+@exercise(
+    "06.1",
+    hint="After accept(), loop forever: receive_text(), then send_text() of its .upper().",
+)
 def check_06_1(app: Any) -> str:
     """An endpoint at /shout that sends every text message back in capitals."""
     with served(app, "06.1") as server, connected(server, "/shout") as ws:
@@ -25,7 +28,11 @@ def check_06_1(app: Any) -> str:
     return "/shout answers every message in capitals"
 
 
-@exercise("06.2")
+@exercise(
+    "06.2",
+    hint="Declare room as a parameter of the endpoint; receive_json() and send_json() do "
+    "the (de)serialising.",
+)
 def check_06_2(app: Any) -> str:
     """/rooms/{room} answers {"text": t} with {"room": room, "text": t, "length": len(t)}."""
     with served(app, "06.2") as server, connected(server, "/rooms/lobby") as ws:
@@ -41,7 +48,11 @@ def check_06_2(app: Any) -> str:
     return "the room comes from the path and the reply is JSON"
 
 
-@exercise("06.3")
+@exercise(
+    "06.3",
+    hint="Declare token: str as a parameter (it comes from the query string) and raise "
+    "WebSocketException(code=status.WS_1008_POLICY_VIOLATION) before accept().",
+)
 def check_06_3(app: Any) -> str:
     """/guarded?token=sesame echoes; any other token is refused with 1008 (policy violation)."""
     with served(app, "06.3") as server:
