@@ -70,7 +70,8 @@ def main(argv: list[str]) -> int:
     what, extra = argv[0], argv[1:]
     if what == "lab":
         ensure_environment()
-        return run([str(PYTHON), "-m", "jupyter", "lab", FIRST_LESSON, *extra])
+        as_root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
+        return run([str(PYTHON), "-m", "jupyter", "lab", FIRST_LESSON, *as_root, *extra])
     if what == "html":
         ensure_environment()
         return run([str(PYTHON), "tools/build_html.py", *extra])
