@@ -6,5 +6,6 @@ top to bottom; it returns a verdict that is true when the answer passed.
 
 from ws_lessons.exercises.lesson00 import check_00_1
 from ws_lessons.exercises.lesson06 import check_06_1, check_06_2, check_06_3
+from ws_lessons.exercises.lesson11 import check_11_1
 
-__all__ = ["check_00_1", "check_06_1", "check_06_2", "check_06_3"]
+__all__ = ["check_00_1", "check_06_1", "check_06_2", "check_06_3", "check_11_1"]

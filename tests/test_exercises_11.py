@@ -1,0 +1,46 @@
+"""Lesson 11's check rejects tests that do not catch the planted bug, or fail on good code."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+from websockets.sync.client import connect
+
+from ws_lessons import RunningServer, checks
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def say(server: RunningServer, texts: list[str]) -> list[dict]:
+    token = httpx.post(f"{server.url}/token", json={"user": "ada"}).json()["token"]
+    with connect(server.ws_url(f"/ws/lobby?token={token}")) as ws:
+        ws.recv(timeout=5)
+        replies = []
+        for text in texts:
+            ws.send(json.dumps({"type": "say", "text": text}))
+            replies.append(json.loads(ws.recv(timeout=5)))
+    return replies
+
+
+def test_a_test_that_asserts_too_little_is_rejected() -> None:
+    def only_two_messages(server: RunningServer) -> None:
+        seqs = [reply["seq"] for reply in say(server, ["one", "two"])]
+        assert seqs == [1, 2]
+
+    assert not checks.check_11_1(only_two_messages)
+
+
+def test_a_test_that_fails_on_the_correct_chat_is_rejected() -> None:
+    def expects_seq_from_zero(server: RunningServer) -> None:
+        assert [reply["seq"] for reply in say(server, ["a", "b", "c", "d"])] == [0, 1, 2, 3]
+
+    assert not checks.check_11_1(expects_seq_from_zero)
+
+
+def test_a_test_that_crashes_is_rejected() -> None:
+    def crashes(server: RunningServer) -> None:
+        raise KeyError("seq")
+
+    assert not checks.check_11_1(crashes)
