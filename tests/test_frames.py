@@ -666,3 +666,15 @@ def test_explain_verdict(data, role, verdict):
 def test_explain_incomplete_frame():
     with pytest.raises(IncompleteFrame):
         explain(MASKED_HELLO[:-1])
+
+
+def test_reader_leaves_compressed_text_to_the_extension() -> None:
+    # RFC 7692 §6: with RSV1 set, a text message's payload is deflated, so it is UTF-8 only
+    # after inflating; the reader must not reject it as invalid UTF-8 (1007).
+    deflated = b"\xf2\x48\xcd\xc9\xc9\x07\x00"  # "Hello" deflated (RFC 7692 §7.2.3.1)
+    reader = FrameReader("client", allow_rsv1=True)
+    frames = reader.feed(encode(Frame(Opcode.TEXT, deflated, rsv1=True)))
+    assert [frame.payload for frame in frames] == [deflated]
+    with pytest.raises(ProtocolError) as error:
+        FrameReader("client").feed(encode(Frame(Opcode.TEXT, b"\xff")))
+    assert error.value.code == CloseCode.INVALID_DATA

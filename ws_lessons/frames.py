@@ -346,7 +346,9 @@ class FrameReader:
             )
         else:
             self._message = frame.opcode
-            if frame.opcode is Opcode.TEXT:
+            # RFC 7692 §6: RSV1 on the first frame marks a compressed message, whose
+            # payload is UTF-8 only once the extension has inflated it.
+            if frame.opcode is Opcode.TEXT and not frame.rsv1:
                 self._utf8 = codecs.getincrementaldecoder("utf-8")()
 
         # RFC 6455 §8.1: "When an endpoint is to interpret a byte stream as UTF-8

@@ -1,0 +1,209 @@
+"""Exercises of lesson 05: messages and frames."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ws_lessons.exercises.core import Hint, exercise
+from ws_lessons.frames import (
+    CloseCode,
+    Frame,
+    Opcode,
+    ProtocolError,
+    close_payload,
+    decode,
+    encode,
+    parse_close,
+)
+
+
+def _call(function: Any, *args: Any) -> Any:
+    """Call the learner's function, turning a crash into a hint."""
+    if not callable(function):
+        raise Hint("pass your function itself, e.g. check(my_function), not what it returned")
+    try:
+        return function(*args)
+    except Exception as exc:
+        shown = ", ".join(repr(arg) for arg in args)
+        raise Hint(f"your function raised {type(exc).__name__} for ({shown}): {exc}") from None
+
+
+# 05.1 -------------------------------------------------------------------------------------------
+
+CASES_05_1 = [
+    ("Hi", b"\x37\xfa\x21\x3d"),
+    ("héllo, wörld", b"\x00\x01\x02\x03"),  # more bytes than characters
+    ("long " * 40, b"\xa1\xb2\xc3\xd4"),  # 200 bytes: the 16-bit extended length
+]
+
+
+@exercise(
+    "05.1",
+    hint="Byte 0 is FIN and the opcode, byte 1 the MASK bit and the length (126 plus 2 "
+    "bytes past 125), then the key, then payload[i] ^ mask[i % 4].",
+)
+def check_05_1(function: Any) -> str:
+    """``encode_text(text, mask) -> bytes``: a masked text frame, as a client sends it."""
+    for text, mask in CASES_05_1:
+        got = _call(function, text, mask)
+        if got is None:
+            raise Hint("your function returns None: build the bytes and `return` them")
+        if not isinstance(got, bytes | bytearray):
+            raise Hint(f"return bytes, not {type(got).__name__}")
+        got = bytes(got)
+        expected = encode(Frame.text(text), mask=mask)
+        if got == expected:
+            continue
+        payload = text.encode()
+        unmasked = encode(Frame.text(text))
+        if got == unmasked:
+            raise Hint("that frame is not masked: set the MASK bit and add the 4-byte key")
+        if got[:1] == b"\x01":
+            raise Hint("the first byte is 0x01: set FIN too (0x80 | 0x01 = 0x81)")
+        if got == expected[: -len(payload)] + payload:
+            raise Hint("the MASK bit and key are there, but XOR the payload: byte i ^ mask[i % 4]")
+        if len(payload) != len(text) and len(got) > 1 and got[1] & 0x7F == len(text):
+            raise Hint("the length counts bytes of UTF-8, not characters: use len(text.encode())")
+        if len(payload) > 125 and got[1] & 0x7F != 126:
+            raise Hint(
+                "a payload of 126 to 65535 bytes puts 126 in the 7-bit length and the real "
+                "length in the next 2 bytes, big-endian (RFC 6455 §5.2)"
+            )
+        raise Hint(
+            f"for {text[:20]!r} with mask {mask.hex()} the frame is\n  {expected[:24].hex(' ')}"
+            f"\nyours starts\n  {got[:24].hex(' ')}"
+        )
+    return "FIN, opcode, MASK, length, key, masked payload: byte for byte what a client sends"
+
+
+# 05.2 -------------------------------------------------------------------------------------------
+
+CASES_05_2 = [
+    encode(Frame.close(1000, "bye")),  # from a server: not masked
+    encode(Frame.close(1001, "tab closed"), mask=b"\x5a\x11\x9c\x03"),  # from a client: masked
+    encode(Frame.close(4000, "héllo"), mask=b"\xff\x00\xff\x00"),
+    encode(Frame(Opcode.CLOSE), mask=b"\x01\x02\x03\x04"),  # no code at all
+]
+
+
+@exercise(
+    "05.2",
+    hint="The MASK bit of byte 1 says whether 4 key bytes come first and the payload "
+    "needs unmasking; the code is the first 2 payload bytes, big-endian.",
+)
+def check_05_2(function: Any) -> str:
+    """``close_info(data) -> (code, reason)`` for the bytes of a close frame."""
+    for data in CASES_05_2:
+        frame, _ = decode(data)
+        code, reason = parse_close(frame.payload)
+        expected = (int(code), reason)
+        got = _call(function, data)
+        if not isinstance(got, tuple) or len(got) != 2:
+            raise Hint(f"return a tuple (code, reason); got {got!r}")
+        if got == expected:
+            continue
+        masked = bool(data[1] & 0x80)
+        if not frame.payload:
+            raise Hint(
+                f"{data.hex(' ')} has no payload, so no code: RFC 6455 §7.1.5 says the "
+                "close code is then taken as 1005 (no status received), with reason ''"
+            )
+        if isinstance(got[1], bytes):
+            raise Hint("decode the reason: it is UTF-8 text, so return reason_bytes.decode()")
+        wire = data[6:] if masked else data[2:]
+        if masked and got[0] == int.from_bytes(wire[:2], "big"):
+            raise Hint(
+                f"{data.hex(' ')} comes from a client: its payload is masked. "
+                "Unmask it with the 4 key bytes after the length before reading the code"
+            )
+        if got[0] == int.from_bytes(frame.payload[:2], "little"):
+            raise Hint(
+                "the close code is big-endian (network byte order): int.from_bytes(b, 'big')"
+            )
+        raise Hint(f"for {data.hex(' ')} expected {expected}, got {got!r}")
+    return "2 bytes of code, big-endian, then a UTF-8 reason; 1005 when there is nothing"
+
+
+# 05.3 -------------------------------------------------------------------------------------------
+
+_KEY = b"\x0f\x1e\x2d\x3c"
+FRAMES_05_3 = {
+    "A": encode(Frame.text("hi"), mask=_KEY),
+    "B": encode(Frame.text("hi")),
+    "C": encode(Frame(Opcode.PING, b"still there?", fin=False), mask=_KEY),
+    "D": encode(Frame(Opcode.BINARY, b"\x00\x01", rsv1=True), mask=_KEY),
+    "E": encode(Frame(Opcode.CLOSE, close_payload(CloseCode.GOING_AWAY)), mask=_KEY),
+    "F": encode(Frame(Opcode.PONG, bytes(126)), mask=_KEY),
+}
+"""Frames that a client sends to a server that negotiated no extension."""
+
+_RULES_05_3 = {
+    "A": "a masked text frame with FIN set is what clients send",
+    "E": "a masked close frame with a 2-byte code (1001, going away) is a normal goodbye",
+}
+
+
+@exercise(
+    "05.3",
+    hint="Ask four questions of each frame: masked? reserved bits clear? if a control "
+    "frame (opcode 8 to 10), FIN set and at most 125 bytes of payload?",
+)
+def check_05_3(letters: Any) -> str:
+    """The set of letters of FRAMES_05_3 that a server must accept."""
+    if isinstance(letters, str) or not isinstance(letters, set | frozenset | list | tuple):
+        raise Hint('answer with a set of letters, e.g. {"A", "B"}')
+    chosen = {str(letter).strip().upper() for letter in letters}
+    if not chosen:
+        raise Hint("pick the letters of the frames a server must accept: at least one is fine")
+    unknown = chosen - set(FRAMES_05_3)
+    if unknown:
+        raise Hint(f"there is no frame {', '.join(sorted(unknown))}; pick among A to F")
+    for letter, data in FRAMES_05_3.items():
+        try:
+            decode(data, role="server")
+        except ProtocolError as exc:
+            if letter in chosen:
+                raise Hint(f"a server must reject {letter}: {exc}") from None
+        else:
+            if letter not in chosen:
+                raise Hint(f"{letter} is valid: {_RULES_05_3[letter]}")
+    return "masked, no reserved bits, control frames short and whole: only A and E pass"
+
+
+# Reference answers
+
+
+def solution_05_1() -> Callable[[str, bytes], bytes]:
+    def encode_text(text: str, mask: bytes) -> bytes:
+        payload = text.encode()
+        header = bytes([0x80 | 0x1])  # FIN + opcode 1 (text)
+        if len(payload) < 126:
+            header += bytes([0x80 | len(payload)])  # MASK bit + 7-bit length
+        else:  # up to 65535 bytes: 126, then a 16-bit length
+            header += bytes([0x80 | 126]) + len(payload).to_bytes(2, "big")
+        masked = bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
+        return header + mask + masked
+
+    return encode_text
+
+
+def solution_05_2() -> Callable[[bytes], tuple[int, str]]:
+    def close_info(data: bytes) -> tuple[int, str]:
+        length = data[1] & 0x7F  # close payloads are at most 125 bytes
+        if data[1] & 0x80:  # masked: the key comes first
+            key, payload = data[2:6], data[6 : 6 + length]
+            payload = bytes(byte ^ key[i % 4] for i, byte in enumerate(payload))
+        else:
+            payload = data[2 : 2 + length]
+        if not payload:
+            return 1005, ""
+        return int.from_bytes(payload[:2], "big"), payload[2:].decode()
+
+    return close_info
+
+
+def solution_05_3() -> set[str]:
+    # B is not masked, C is a fragmented control frame, D sets RSV1 with no extension,
+    # F is a control frame longer than 125 bytes.
+    return {"A", "E"}

@@ -1,0 +1,605 @@
+"""A wire tap: a loopback proxy that records the bytes between a client and a server.
+
+Put it between the two and point the client at the tap instead of the server::
+
+    server = serve(app, name="demo")
+    tap = Tap(server)                      # or Tap(8000): any port on 127.0.0.1
+    async with connect(tap.ws_url("/ws")) as ws:
+        ...
+    tap                                    # a table of everything that crossed, decoded
+
+The tap forwards every chunk unchanged, both ways, and notes when it arrived. Reading
+``tap.records`` decodes what it saw with the course's sans-I/O codec: the HTTP
+handshake of each direction (``ws_lessons.handshake``), then each WebSocket frame
+(``ws_lessons.frames``), with the masking key of client frames and the payload unmasked.
+
+Like ``serve()``, the tap runs on its own event loop in a background thread, so clients
+in notebook cells, async or blocking, can use it. Re-running a cell is safe: a new tap
+replaces the running tap of the same name, and the default name comes from the target
+(``Tap(server)`` is called ``"tap of <server name>"``). ``stop_taps()`` stops them all.
+
+The tap notes the last bytes of a session on its own thread, a moment after the client
+has closed: ``tap.wait_idle()`` waits until no connection is open, then returns the tap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import bisect
+import codecs
+import html
+import itertools
+import re
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ws_lessons.frames import (
+    CloseCode,
+    Frame,
+    IncompleteFrame,
+    Opcode,
+    ProtocolError,
+    decode,
+    parse_close,
+)
+from ws_lessons.handshake import (
+    HandshakeError,
+    Request,
+    Response,
+    parse_request,
+    parse_response,
+)
+from ws_lessons.server import LOOPBACK, RunningServer, _close_loop
+
+__all__ = ["CLIENT_TO_SERVER", "SERVER_TO_CLIENT", "Chunk", "Record", "Tap", "stop_taps"]
+
+Direction = Literal["→", "←"]
+CLIENT_TO_SERVER: Direction = "→"
+SERVER_TO_CLIENT: Direction = "←"
+
+READ_SIZE = 65536
+START_TIMEOUT = 5.0
+PREVIEW = 40  # characters of a payload shown in the table
+
+# How the head of a request or a response starts (RFC 9112 §3, §4). Recorded bytes that
+# start otherwise are frames: a tap cleared in the middle of a session sees no handshake.
+_REQUEST_START = re.compile(rb"[A-Z]{3,7} ")
+_RESPONSE_START = re.compile(rb"HTTP/")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Bytes as the tap read them from one side: ``data == b""`` means that side closed."""
+
+    connection: int
+    direction: Direction
+    time: float  # time.perf_counter() when the tap read them
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Record:
+    """One decoded item: a handshake head, a frame, or bytes that are not (yet) either.
+
+    ``kind`` is one of ``"handshake"`` (an HTTP head of the opening handshake),
+    ``"http"`` (a head that does not ask for WebSocket), ``"http body"``, ``"frame"``,
+    ``"partial"`` (the start of a frame; the rest has not arrived), ``"truncated"`` (the
+    connection closed mid-frame), ``"invalid"`` (the bytes break a rule; ``note`` says
+    which) or ``"closed"`` (that side closed the TCP connection).
+    """
+
+    connection: int
+    direction: Direction
+    time: float  # ms since the first byte the tap recorded
+    kind: str
+    wire: bytes  # the bytes as they crossed the tap (masked, compressed)
+    head: Request | Response | None = None
+    frame: Frame | None = None
+    mask: bytes | None = None  # the masking key of a masked frame
+    compressed: bool = False  # the payload belongs to a permessage-deflate message
+    note: str = ""
+
+    @property
+    def size(self) -> int:
+        """How many bytes this record took on the wire."""
+        return len(self.wire)
+
+    @property
+    def opcode(self) -> Opcode | None:
+        return self.frame.opcode if self.frame is not None else None
+
+    def cells(self) -> tuple[str, ...]:
+        """The row of the table: see :data:`COLUMNS`."""
+        if self.frame is not None:
+            flags = ("1" if self.frame.fin else "0", "1" if self.frame.rsv1 else "0")
+            mask = self.mask.hex(" ") if self.mask is not None else "-"
+            what = self.frame.opcode.name
+            length = str(len(self.frame.payload))
+        else:
+            flags, mask, length = ("", ""), "", str(self.size)
+            what = _start_line(self.head) if self.head is not None else ""
+        return (
+            f"#{self.connection}",
+            f"{self.time:.1f}",
+            self.direction,
+            self.kind,
+            what,
+            *flags,
+            mask,
+            length,
+            self.note,
+        )
+
+
+COLUMNS = ("conn", "ms", "dir", "kind", "opcode", "fin", "rsv1", "mask key", "length", "payload")
+
+
+def _cut(cells: tuple[str, ...], width: int = 2 * PREVIEW) -> tuple[str, ...]:
+    """Shorten the last cell (a handshake's header fields can be long) for the text table."""
+    *first, last = cells
+    return (*first, last if len(last) <= width else last[: width - 1] + "…")
+
+
+class Tap:
+    """A recording proxy on 127.0.0.1 in front of ``target`` (a server handle or a port).
+
+    ``port=0`` picks a free port. Use it as a context manager to stop it.
+    """
+
+    def __init__(
+        self, target: RunningServer | int, *, port: int = 0, name: str | None = None
+    ) -> None:
+        if isinstance(target, RunningServer):
+            self.target_host, self.target_port = target.host, target.port
+            default_name = f"tap of {target.name}"
+        else:
+            self.target_host, self.target_port = LOOPBACK, int(target)
+            default_name = f"tap of port {self.target_port}"
+        self.name = name or default_name
+        with _lock:
+            previous = _taps.pop(self.name, None)
+        if previous is not None:
+            previous.stop()
+
+        self._chunks: list[Chunk] = []
+        self._chunks_lock = threading.Lock()
+        self._numbers = itertools.count(1)
+        self._open = 0  # connections being relayed
+        self._idle = threading.Condition()
+        self._socket = socket.create_server((LOOPBACK, port))
+        self.host, self.port = self._socket.getsockname()[:2]
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._run, name=f"ws_lessons tap: {self.name}", daemon=True
+        )
+        self._thread.start()
+        listening = asyncio.run_coroutine_threadsafe(
+            asyncio.start_server(self._relay, sock=self._socket), self._loop
+        )
+        try:
+            self._server = listening.result(START_TIMEOUT)
+        except BaseException:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(START_TIMEOUT)
+            self._socket.close()
+            raise
+        with _lock:
+            _taps[self.name] = self
+
+    # -- addresses ---------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The tap's HTTP base URL: use it where you would use the server's."""
+        return f"http://{self.host}:{self.port}"
+
+    def ws_url(self, path: str = "/") -> str:
+        """The WebSocket URL of ``path`` through the tap."""
+        return f"ws://{self.host}:{self.port}/{path.lstrip('/')}"
+
+    # -- what the tap saw --------------------------------------------------------------------
+
+    @property
+    def chunks(self) -> list[Chunk]:
+        """Every chunk read so far, in order, as it crossed the tap."""
+        with self._chunks_lock:
+            return list(self._chunks)
+
+    @property
+    def records(self) -> list[Record]:
+        """Everything seen so far, decoded: handshakes, frames, and what is left over."""
+        return _decode_all(self.chunks)
+
+    @property
+    def byte_counts(self) -> dict[Direction, int]:
+        """Bytes forwarded in each direction: ``{"→": client to server, "←": server to client}``."""
+        counts = {CLIENT_TO_SERVER: 0, SERVER_TO_CLIENT: 0}
+        for chunk in self.chunks:
+            counts[chunk.direction] += len(chunk.data)
+        return counts
+
+    def wait_idle(self, timeout: float = 2.0) -> Tap:
+        """Wait until no connection through the tap is open (at most ``timeout`` s); return the tap.
+
+        A client's ``close()`` returns as soon as its own socket is closed; the tap records
+        that a moment later, on its own thread. Call this before reading a finished session.
+        """
+        with self._idle:
+            self._idle.wait_for(lambda: self._open == 0, timeout)
+        return self
+
+    def clear(self) -> None:
+        """Forget what was recorded. Open connections keep going (and keep being recorded)."""
+        with self._chunks_lock:
+            self._chunks.clear()
+
+    # -- display -----------------------------------------------------------------------------
+
+    def __str__(self) -> str:
+        rows = [COLUMNS, *(_cut(record.cells()) for record in self.records)]
+        widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+        lines = [
+            "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows
+        ]
+        lines.insert(1, "  ".join("-" * width for width in widths))
+        return "\n".join([repr(self), *(line.rstrip() for line in lines)])
+
+    def __repr__(self) -> str:
+        state = "running" if self._thread.is_alive() else "stopped"
+        counts = self.byte_counts
+        return (
+            f"<Tap {self.name!r} {state}: {self.host}:{self.port} → "
+            f"{self.target_host}:{self.target_port}, "
+            f"{counts[CLIENT_TO_SERVER]} bytes →, {counts[SERVER_TO_CLIENT]} bytes ←>"
+        )
+
+    def _repr_html_(self) -> str:
+        left = "text-align:left"
+        head = "".join(f"<th style='{left}'>{name}</th>" for name in COLUMNS)
+        rows = []
+        for record in self.records:
+            cells = []
+            for column, cell in zip(COLUMNS, record.cells(), strict=True):
+                text = html.escape(cell)
+                if column == "payload" and cell:
+                    cells.append(f"<td style='{left}'><code>{text}</code></td>")
+                elif column == "mask key" and cell:
+                    key = text.replace(" ", "&nbsp;")  # keep the 4 bytes on one line
+                    cells.append(f"<td style='{left}'><code>{key}</code></td>")
+                else:
+                    cells.append(f"<td style='{left};white-space:nowrap'>{text}</td>")
+            rows.append(f"<tr>{''.join(cells)}</tr>")
+        return (
+            f"<p>{html.escape(repr(self))}</p>"
+            f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        )
+
+    # -- control -----------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop listening and cut the connections that are still open. Safe to call twice."""
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._shutdown)
+            self._thread.join(START_TIMEOUT)
+        self._socket.close()
+        with _lock:
+            if _taps.get(self.name) is self:
+                del _taps[self.name]
+
+    def __enter__(self) -> Tap:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- the tap's thread --------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            self._loop.run_forever()
+        finally:
+            _close_loop(self._loop)  # cancels the relays still running; they close their sockets
+
+    def _shutdown(self) -> None:
+        self._server.close()
+        self._loop.stop()
+
+    def _note(self, connection: int, direction: Direction, data: bytes) -> None:
+        with self._chunks_lock:
+            self._chunks.append(Chunk(connection, direction, time.perf_counter(), data))
+
+    async def _relay(
+        self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter
+    ) -> None:
+        """Handle one client: connect to the target, then copy bytes both ways."""
+        connection = next(self._numbers)
+        with self._idle:
+            self._open += 1
+        writers = [client_writer]
+        try:
+            server_reader, server_writer = await asyncio.open_connection(
+                self.target_host, self.target_port
+            )
+            writers.append(server_writer)
+            await asyncio.gather(
+                self._copy(connection, CLIENT_TO_SERVER, client_reader, server_writer, writers),
+                self._copy(connection, SERVER_TO_CLIENT, server_reader, client_writer, writers),
+            )
+        except OSError:  # the target does not answer: the client sees its connection close
+            pass
+        except asyncio.CancelledError:
+            # stop() cancels the relays still running. Ending quietly, rather than
+            # re-raising, keeps asyncio's stream server from logging the cancellation.
+            pass
+        finally:
+            for writer in writers:
+                writer.close()
+            self._closed()
+
+    def _closed(self) -> None:
+        with self._idle:
+            self._open -= 1
+            self._idle.notify_all()
+
+    async def _copy(
+        self,
+        connection: int,
+        direction: Direction,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        writers: list[asyncio.StreamWriter],
+    ) -> None:
+        """Copy one direction until its sender closes, then pass the close on."""
+        try:
+            while data := await reader.read(READ_SIZE):
+                self._note(connection, direction, data)
+                writer.write(data)
+                await writer.drain()
+            self._note(connection, direction, b"")
+            # TCP half-close: the other side may still be sending.
+            if writer.can_write_eof() and not writer.is_closing():
+                writer.write_eof()
+        except OSError:  # reset by one side: there is nothing more to copy either way
+            self._note(connection, direction, b"")
+            for other in writers:
+                other.transport.abort()
+
+
+_taps: dict[str, Tap] = {}
+_lock = threading.Lock()
+
+
+def stop_taps() -> None:
+    """Stop every tap started in this process."""
+    with _lock:
+        taps = list(_taps.values())
+    for tap in taps:
+        tap.stop()
+
+
+atexit.register(stop_taps)
+
+
+# -- decoding ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Stream:
+    """The bytes of one direction of one connection, and which chunk brought each part."""
+
+    data: bytearray = field(default_factory=bytearray)
+    offsets: list[int] = field(default_factory=list)  # where each chunk starts in data
+    indexes: list[int] = field(default_factory=list)  # and its index in the list of chunks
+    closed_at: int | None = None  # index of the chunk that said this side closed
+
+    def chunk_at(self, offset: int) -> int:
+        """The index of the chunk that brought the byte at ``offset``."""
+        return self.indexes[bisect.bisect_right(self.offsets, offset) - 1]
+
+
+def _decode_all(chunks: list[Chunk]) -> list[Record]:
+    """Decode recorded chunks into records, in the order their first byte arrived."""
+    streams: dict[tuple[int, Direction], _Stream] = {}
+    for index, chunk in enumerate(chunks):
+        stream = streams.setdefault((chunk.connection, chunk.direction), _Stream())
+        if chunk.data:
+            stream.offsets.append(len(stream.data))
+            stream.indexes.append(index)
+            stream.data += chunk.data
+        else:
+            stream.closed_at = index
+    start = chunks[0].time if chunks else 0.0
+
+    def ms(index: int) -> float:
+        return (chunks[index].time - start) * 1000
+
+    found: list[tuple[int, int, Record]] = []  # (chunk index, offset, record): arrival order
+    for connection in sorted({key[0] for key in streams}):
+        upstream = streams.get((connection, CLIENT_TO_SERVER))
+        downstream = streams.get((connection, SERVER_TO_CLIENT))
+        request = _head(upstream, CLIENT_TO_SERVER) if upstream else None
+        response = _head(downstream, SERVER_TO_CLIENT) if downstream else None
+        asks_upgrade = (
+            not isinstance(request, Request)
+            or "websocket" in (request.headers.get("Upgrade") or "").lower()
+        )
+        # A connection tapped after clear() may have lost its handshake: assume it upgraded.
+        upgraded = response is None or (isinstance(response, Response) and response.status == 101)
+        deflate = isinstance(response, Response) and "permessage-deflate" in (
+            response.headers.get("Sec-WebSocket-Extensions") or ""
+        )
+        for direction, stream in [(CLIENT_TO_SERVER, upstream), (SERVER_TO_CLIENT, downstream)]:
+            if stream is None:
+                continue
+            found += _decode_stream(
+                connection,
+                direction,
+                stream,
+                head_kind="handshake" if asks_upgrade else "http",
+                upgraded=upgraded,
+                deflate=deflate,
+                ms=ms,
+            )
+            if stream.closed_at is not None:
+                side = "client" if direction == CLIENT_TO_SERVER else "server"
+                note = f"the {side} closed its side of the TCP connection"
+                closed = Record(
+                    connection, direction, ms(stream.closed_at), "closed", b"", note=note
+                )
+                found.append((stream.closed_at, len(stream.data), closed))
+    found.sort(key=lambda item: (item[0], item[1]))
+    return [record for _, _, record in found]
+
+
+def _starts_with_http(stream: _Stream, direction: Direction) -> bool:
+    """Whether ``stream`` starts with an HTTP head (and not, after a clear(), mid-session)."""
+    pattern = _REQUEST_START if direction == CLIENT_TO_SERVER else _RESPONSE_START
+    return pattern.match(stream.data) is not None
+
+
+def _head(stream: _Stream, direction: Direction) -> Request | Response | HandshakeError | None:
+    """The complete HTTP head at the start of ``stream``, the error parsing it raised, or None."""
+    if not _starts_with_http(stream, direction) or b"\r\n\r\n" not in stream.data:
+        return None
+    parse = parse_request if direction == CLIENT_TO_SERVER else parse_response
+    try:
+        return parse(bytes(stream.data))
+    except HandshakeError as exc:
+        return exc
+
+
+def _decode_stream(
+    connection: int,
+    direction: Direction,
+    stream: _Stream,
+    *,
+    head_kind: str,
+    upgraded: bool,
+    deflate: bool,
+    ms: Any,
+) -> list[tuple[int, int, Record]]:
+    """Decode one direction: its HTTP head if it starts with one, then frames.
+
+    Return (index of the chunk of the first byte, offset, record) for each record.
+    """
+    data = stream.data
+    records: list[tuple[int, int, Record]] = []
+
+    def add(offset: int, kind: str, size: int, **fields: Any) -> None:
+        index = stream.chunk_at(offset)
+        wire = bytes(data[offset : offset + size])
+        record = Record(connection, direction, ms(index), kind, wire, **fields)
+        records.append((index, offset, record))
+
+    offset = 0
+    head = _head(stream, direction)
+    if isinstance(head, HandshakeError):
+        add(0, "invalid", len(data), note=str(head))
+        return records
+    if head is not None:
+        size = data.index(b"\r\n\r\n") + 4
+        add(0, head_kind, size, head=head, note=_summary(head))
+        offset = size
+    elif _starts_with_http(stream, direction):  # the head has not fully arrived yet
+        add(0, "partial", len(data), note="an HTTP head, not complete yet")
+        return records
+    if not upgraded:
+        if offset < len(data):
+            add(offset, "http body", len(data) - offset, note=_preview_bytes(data[offset:]))
+        return records
+
+    role = "server" if direction == CLIENT_TO_SERVER else "client"  # the side receiving
+    message: Opcode | None = None  # opcode of the data message in progress
+    compressed = False
+    utf8 = codecs.getincrementaldecoder("utf-8")()
+    while offset < len(data):
+        try:
+            frame, used = decode(data[offset:], role=role, allow_rsv1=deflate)
+        except IncompleteFrame:
+            kind = "truncated" if stream.closed_at is not None else "partial"
+            note = (
+                "the connection closed in the middle of this frame"
+                if kind == "truncated"
+                else "the start of a frame; the rest has not arrived"
+            )
+            add(offset, kind, len(data) - offset, note=note)
+            break
+        except ProtocolError as exc:
+            add(offset, "invalid", len(data) - offset, note=f"{exc} (close code {exc.code})")
+            break
+        header = used - len(frame.payload)
+        mask = (
+            bytes(data[offset + header - 4 : offset + header]) if data[offset + 1] & 0x80 else None
+        )
+        if frame.opcode.is_control:  # may come between the frames of a message
+            note = _preview(None, frame, False, utf8)
+            add(offset, "frame", used, frame=frame, mask=mask, note=note)
+        else:
+            if frame.opcode is not Opcode.CONTINUATION:
+                message, compressed = frame.opcode, frame.rsv1
+                utf8.reset()
+            note = _preview(message, frame, compressed, utf8)
+            add(offset, "frame", used, frame=frame, mask=mask, compressed=compressed, note=note)
+            if frame.fin:
+                message, compressed = None, False
+        offset += used
+    return records
+
+
+def _start_line(head: Request | Response) -> str:
+    if isinstance(head, Request):
+        return f"{head.method} {head.target}"
+    return f"{head.status} {head.reason}".strip()
+
+
+def _summary(head: Request | Response) -> str:
+    """The header fields of a handshake that matter to WebSocket, shortened."""
+    names = (
+        "Sec-WebSocket-Key",
+        "Sec-WebSocket-Version",
+        "Sec-WebSocket-Accept",
+        "Sec-WebSocket-Extensions",
+        "Sec-WebSocket-Protocol",
+    )
+    shown = [f"{name}: {value}" for name in names if (value := head.headers.get(name)) is not None]
+    return "; ".join(shown) if shown else f"{len(head.headers)} header fields"
+
+
+def _preview(message: Opcode | None, frame: Frame, compressed: bool, utf8: Any) -> str:
+    """The payload as the table shows it: text, a close code, or bytes."""
+    payload = frame.payload
+    if frame.opcode is Opcode.CLOSE:
+        try:
+            code, reason = parse_close(payload)
+        except ProtocolError as exc:
+            return f"malformed close payload: {exc}"
+        name = f" {code.name}" if isinstance(code, CloseCode) else ""
+        return f"{int(code)}{name} {reason!r}" if reason else f"{int(code)}{name}"
+    if compressed:
+        return f"(compressed) {_preview_bytes(payload)}"
+    if frame.opcode is Opcode.TEXT or (
+        frame.opcode is Opcode.CONTINUATION and message is Opcode.TEXT
+    ):
+        try:
+            text = utf8.decode(payload, final=frame.fin)
+        except UnicodeDecodeError:
+            return _preview_bytes(payload)
+        return _shorten(repr(text))
+    return _preview_bytes(payload)
+
+
+def _preview_bytes(data: bytes | bytearray) -> str:
+    """Printable ASCII as ``b'...'``, anything else as hex."""
+    data = bytes(data)
+    if data and all(32 <= byte < 127 for byte in data):
+        return _shorten(repr(data))
+    shown = data[: PREVIEW // 3].hex(" ")
+    return shown + (" …" if len(data) > PREVIEW // 3 else "")
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= PREVIEW else text[: PREVIEW - 1] + "…"
