@@ -21,6 +21,7 @@ from fastapi import FastAPI, WebSocket
 from packaging.version import Version
 from websockets.sync.client import connect
 
+from ws_lessons import services
 from ws_lessons.server import serve
 
 OK, OPTIONAL, PROBLEM = "ok", "optional", "problem"
@@ -160,6 +161,15 @@ def check_program(name: str, paths: list[str], lessons: str, fix: str) -> Findin
     return Finding(name, OPTIONAL, f"not found (needed only for {lessons})", fix)
 
 
+def check_service(name: str, lessons: str) -> Finding:
+    try:
+        return Finding(name, OK, services.program(name))
+    except services.ServiceUnavailable:
+        return Finding(
+            name, OPTIONAL, f"not found (needed only for {lessons})", services.INSTALL[name]
+        )
+
+
 def checks() -> list[Callable[[], Finding]]:
     return [
         check_python,
@@ -173,15 +183,8 @@ def checks() -> list[Callable[[], Finding]]:
             "browser tests",
             "sudo apt-get install chromium (Debian/Ubuntu) or install Chrome",
         ),
-        lambda: check_program(
-            "redis-server",
-            ["redis-server"],
-            "lesson 12",
-            "sudo apt-get install redis-server, or conda install -c conda-forge redis-server",
-        ),
-        lambda: check_program(
-            "nginx", ["nginx"], "the reverse-proxy part of lesson 12", "sudo apt-get install nginx"
-        ),
+        lambda: check_service("redis-server", "lesson 12"),
+        lambda: check_service("nginx", "the reverse-proxy part of lesson 12"),
     ]
 
 

@@ -1,0 +1,107 @@
+"""Several chat processes behind a real nginx, and a real Redis: all as child processes."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import ClientConnection, connect
+
+from ws_lessons.chat import tokens
+from ws_lessons.services import (
+    Service,
+    ServiceUnavailable,
+    program,
+    start_chat_worker,
+    start_nginx,
+    start_redis,
+)
+
+pytestmark = pytest.mark.timeout(120)
+SECRET = "scaling"
+
+
+def need(name: str) -> None:
+    try:
+        program(name)
+    except ServiceUnavailable as missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must install it: {missing}")
+        pytest.skip(str(missing))
+
+
+@contextmanager
+def join(service: Service, user: str) -> Iterator[ClientConnection]:
+    url = service.ws_url(f"/ws/lobby?token={tokens.issue(user, SECRET)}")
+    with connect(url, open_timeout=5) as ws:
+        assert json.loads(ws.recv(timeout=5))["type"] == "welcome"
+        yield ws
+
+
+def accepted(worker: Service) -> int:
+    return worker.log.count('"WebSocket /ws/lobby')
+
+
+@pytest.fixture
+def workers() -> Iterator[list[Service]]:
+    started = [start_chat_worker(secret=SECRET) for _ in range(2)]
+    yield started
+    for worker in started:
+        worker.stop()
+
+
+def test_nginx_passes_websockets_to_both_workers(workers: list[Service]) -> None:
+    need("nginx")
+    with start_nginx([worker.port for worker in workers]) as proxy:
+        assert httpx.get(f"{proxy.url()}/healthz").json() == {"status": "ok"}
+        for user in ["ada", "bob", "cy", "dee"]:
+            with join(proxy, user) as ws:
+                ws.send(json.dumps({"type": "say", "text": f"hi from {user}"}))
+                assert json.loads(ws.recv(timeout=5))["text"] == f"hi from {user}"
+    assert [accepted(worker) for worker in workers] == [2, 2]  # nginx's round robin
+
+
+def test_without_the_upgrade_headers_the_handshake_fails(workers: list[Service]) -> None:
+    need("nginx")
+    with (
+        start_nginx([workers[0].port], upgrade_headers=False) as proxy,
+        pytest.raises(InvalidStatus) as refused,
+        join(proxy, "ada"),
+    ):
+        pass
+    # The worker got a plain GET: no WebSocket route answers it.
+    assert refused.value.response.status_code == 404
+    assert accepted(workers[0]) == 0
+
+
+def test_without_a_shared_broker_two_processes_are_two_chats(workers: list[Service]) -> None:
+    first, second = workers
+    with join(first, "ada") as ada, join(second, "bob") as bob:
+        ada.send(json.dumps({"type": "say", "text": "anyone?"}))
+        assert json.loads(ada.recv(timeout=5))["seq"] == 1
+        with pytest.raises(TimeoutError):
+            bob.recv(timeout=0.5)  # bob's process never heard of ada's message
+
+
+def test_redis_starts_on_a_free_port_and_answers() -> None:
+    need("redis-server")
+    import redis
+
+    with start_redis() as server:
+        client = redis.Redis(port=server.port)
+        assert client.ping()
+        client.close()
+    assert server.process.returncode is not None
+
+
+def test_a_missing_program_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("shutil.which", lambda *args, **kwargs: None)  # a machine without it
+    with pytest.raises(ServiceUnavailable, match="apt-get install nginx"):
+        start_nginx([8000])
+    with pytest.raises(ServiceUnavailable, match="conda-forge redis-server"):
+        start_redis()

@@ -1,0 +1,203 @@
+"""Start the programs the scaling lesson runs beside the kernel: Redis, nginx, chat workers.
+
+Each runs as a child process on a free loopback port and comes back as a
+:class:`Service` handle once it accepts connections; ``stop()`` (or leaving a ``with``
+block) ends it, and every service still running is stopped when Python exits.
+"""
+
+from __future__ import annotations
+
+import atexit
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+LOOPBACK = "127.0.0.1"
+START_TIMEOUT = 15.0
+
+INSTALL = {
+    "redis-server": "sudo apt-get install redis-server (Debian/Ubuntu), brew install redis "
+    "(macOS), or conda install -c conda-forge redis-server",
+    "nginx": "sudo apt-get install nginx (Debian/Ubuntu), brew install nginx (macOS), "
+    "or conda install -c conda-forge nginx",
+}
+
+
+class ServiceUnavailable(RuntimeError):
+    """A program the lesson needs is not installed, or did not start."""
+
+
+class Service:
+    """A child process listening on ``port``; its output is kept in ``log_path``."""
+
+    def __init__(self, name: str, command: Sequence[str], port: int, workdir: Path) -> None:
+        self.name, self.port, self.workdir = name, port, workdir
+        self.log_path = workdir / f"{name}.log"
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                list(command), stdout=log, stderr=subprocess.STDOUT, cwd=workdir
+            )
+        _running.append(self)
+        try:
+            _wait_until_listening(self)
+        except BaseException:
+            self.stop()
+            raise
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def url(self, scheme: str = "http") -> str:
+        return f"{scheme}://{LOOPBACK}:{self.port}"
+
+    def ws_url(self, path: str = "/") -> str:
+        return f"ws://{LOOPBACK}:{self.port}/{path.lstrip('/')}"
+
+    def stop(self) -> None:
+        """Ask the process to exit (SIGTERM), and kill it if it has not after 5 s."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self in _running:
+            _running.remove(self)
+
+    def kill(self) -> None:
+        """End the process at once (SIGKILL), as a crash would."""
+        self.process.kill()
+        self.process.wait()
+        self.stop()
+
+    def __enter__(self) -> Service:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self.process.poll() is None else f"exited {self.process.returncode}"
+        return f"<Service {self.name} {state} on {LOOPBACK}:{self.port}>"
+
+
+_running: list[Service] = []
+
+
+@atexit.register
+def stop_services() -> None:
+    """Stop every service started from this process."""
+    for service in list(_running):
+        service.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((LOOPBACK, 0))
+        return sock.getsockname()[1]
+
+
+def _wait_until_listening(service: Service) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if service.process.poll() is not None:
+            raise ServiceUnavailable(f"{service.name} exited at start:\n{service.log}")
+        with socket.socket() as sock:
+            if sock.connect_ex((LOOPBACK, service.port)) == 0:
+                return
+        time.sleep(0.02)
+    raise ServiceUnavailable(f"{service.name} did not listen within {START_TIMEOUT:.0f} s")
+
+
+def program(name: str) -> str:
+    """The path of ``name``, or a :class:`ServiceUnavailable` that says how to install it."""
+    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/local/sbin")
+    if found is None:
+        raise ServiceUnavailable(f"{name} is not installed. Install it with: {INSTALL[name]}")
+    return found
+
+
+def start_redis() -> Service:
+    """A throwaway Redis on a free port: nothing saved to disk, loopback only."""
+    port = free_port()
+    command = [program("redis-server"), "--port", str(port), "--bind", LOOPBACK]
+    command += ["--save", "", "--appendonly", "no"]
+    return Service("redis", command, port, Path(tempfile.mkdtemp(prefix="redis-")))
+
+
+def start_chat_worker(*, secret: str, redis: str | None = None, port: int = 0) -> Service:
+    """``python -m ws_lessons serve chat`` in a child process (on a free port by default)."""
+    port = port or free_port()
+    command = [sys.executable, "-m", "ws_lessons", "serve", "chat", "--port", str(port)]
+    command += ["--secret", secret]
+    if redis:
+        command += ["--redis", redis]
+    return Service(f"chat-{port}", command, port, Path(tempfile.mkdtemp(prefix="chat-")))
+
+
+def nginx_config(port: int, upstreams: Sequence[int], *, upgrade_headers: bool = True) -> str:
+    """An nginx config that spreads HTTP and WebSocket clients over ``upstreams``.
+
+    WebSockets through a proxy need two things (nginx docs, "WebSocket proxying"): HTTP/1.1
+    to the upstream, and the hop-by-hop ``Upgrade`` and ``Connection`` headers passed on
+    explicitly, since a proxy drops hop-by-hop headers (RFC 9110 §7.6.1). Long timeouts
+    keep quiet connections open (nginx closes one idle for ``proxy_read_timeout``).
+    """
+    servers = "\n".join(f"        server {LOOPBACK}:{upstream};" for upstream in upstreams)
+    upgrade = (
+        """
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection $connection_upgrade;"""
+        if upgrade_headers
+        else ""
+    )
+    return f"""daemon off;
+worker_processes 1;
+pid nginx.pid;
+error_log stderr warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path tmp/body;
+    proxy_temp_path tmp/proxy;
+    fastcgi_temp_path tmp/fastcgi;
+    uwsgi_temp_path tmp/uwsgi;
+    scgi_temp_path tmp/scgi;
+    map $http_upgrade $connection_upgrade {{
+        default upgrade;
+        ''      close;
+    }}
+    upstream workers {{
+{servers}
+    }}
+    server {{
+        listen {LOOPBACK}:{port};
+        location / {{
+            proxy_pass http://workers;
+            proxy_http_version 1.1;{upgrade}
+            proxy_set_header Host $host;
+            proxy_read_timeout 1h;
+            proxy_send_timeout 1h;
+        }}
+    }}
+}}
+"""
+
+
+def start_nginx(upstreams: Sequence[int], *, upgrade_headers: bool = True) -> Service:
+    """nginx on a free port in front of ``upstreams`` (ports on 127.0.0.1)."""
+    nginx = program("nginx")
+    port = free_port()
+    workdir = Path(tempfile.mkdtemp(prefix="nginx-"))
+    (workdir / "tmp").mkdir()
+    config = workdir / "nginx.conf"
+    config.write_text(nginx_config(port, upstreams, upgrade_headers=upgrade_headers))
+    command = [nginx, "-p", str(workdir), "-c", str(config), "-e", "stderr"]
+    return Service("nginx", command, port, workdir)
