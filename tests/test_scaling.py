@@ -58,7 +58,7 @@ def workers() -> Iterator[list[Service]]:
 def test_nginx_passes_websockets_to_both_workers(workers: list[Service]) -> None:
     need("nginx")
     with start_nginx([worker.port for worker in workers]) as proxy:
-        assert httpx.get(f"{proxy.url()}/healthz").json() == {"status": "ok"}
+        assert httpx.get(f"{proxy.url}/healthz").json() == {"status": "ok"}
         for user in ["ada", "bob", "cy", "dee"]:
             with join(proxy, user) as ws:
                 ws.send(json.dumps({"type": "say", "text": f"hi from {user}"}))

@@ -88,7 +88,24 @@ class _Uvicorn(uvicorn.Server):
             await self.lifespan.shutdown()
 
 
-class RunningServer:
+class Listening:
+    """Something listening on ``host``:``port``, and the URLs a client uses to reach it."""
+
+    host: str
+    port: int
+    scheme = "http"
+
+    @property
+    def url(self) -> str:
+        """The base URL, e.g. ``http://127.0.0.1:8000``."""
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+    def ws_url(self, path: str = "/") -> str:
+        """The WebSocket URL of ``path``, e.g. ``ws://127.0.0.1:8000/ws``."""
+        return f"ws://{self.host}:{self.port}/{path.lstrip('/')}"
+
+
+class RunningServer(Listening):
     """A handle on a server started by :func:`serve`. Use it as a context manager to stop it."""
 
     def __init__(self, name: str, uvicorn_server: _Uvicorn, sock: socket.socket) -> None:
@@ -104,17 +121,6 @@ class RunningServer:
         self._thread = threading.Thread(
             target=self._run, name=f"ws_lessons server {name}", daemon=True
         )
-
-    # -- addresses ---------------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        """The server's HTTP base URL, e.g. ``http://127.0.0.1:8000``."""
-        return f"http://{self.host}:{self.port}"
-
-    def ws_url(self, path: str = "/") -> str:
-        """The WebSocket URL of ``path`` on this server, e.g. ``ws://127.0.0.1:8000/ws``."""
-        return f"ws://{self.host}:{self.port}/{path.lstrip('/')}"
 
     # -- state -------------------------------------------------------------------------------
 

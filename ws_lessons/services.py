@@ -17,6 +17,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from ws_lessons.server import Listening
+
 LOOPBACK = "127.0.0.1"
 START_TIMEOUT = 15.0
 
@@ -32,11 +34,15 @@ class ServiceUnavailable(RuntimeError):
     """A program the lesson needs is not installed, or did not start."""
 
 
-class Service:
+class Service(Listening):
     """A child process listening on ``port``; its output is kept in ``log_path``."""
 
-    def __init__(self, name: str, command: Sequence[str], port: int, workdir: Path) -> None:
-        self.name, self.port, self.workdir = name, port, workdir
+    host = LOOPBACK
+
+    def __init__(
+        self, name: str, command: Sequence[str], port: int, workdir: Path, scheme: str = "http"
+    ) -> None:
+        self.name, self.port, self.workdir, self.scheme = name, port, workdir, scheme
         self.log_path = workdir / f"{name}.log"
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
@@ -52,12 +58,6 @@ class Service:
     @property
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
-
-    def url(self, scheme: str = "http") -> str:
-        return f"{scheme}://{LOOPBACK}:{self.port}"
-
-    def ws_url(self, path: str = "/") -> str:
-        return f"ws://{LOOPBACK}:{self.port}/{path.lstrip('/')}"
 
     def stop(self) -> None:
         """Ask the process to exit (SIGTERM), and kill it if it has not after 5 s."""
@@ -129,7 +129,7 @@ def start_redis() -> Service:
     port = free_port()
     command = [program("redis-server"), "--port", str(port), "--bind", LOOPBACK]
     command += ["--save", "", "--appendonly", "no"]
-    return Service("redis", command, port, Path(tempfile.mkdtemp(prefix="redis-")))
+    return Service("redis", command, port, Path(tempfile.mkdtemp(prefix="redis-")), "redis")
 
 
 def start_chat_worker(*, secret: str, redis: str | None = None, port: int = 0) -> Service:

@@ -53,7 +53,7 @@ from ws_lessons.handshake import (
     parse_request,
     parse_response,
 )
-from ws_lessons.server import LOOPBACK, RunningServer, _close_loop
+from ws_lessons.server import LOOPBACK, Listening, RunningServer, _close_loop
 
 __all__ = ["CLIENT_TO_SERVER", "SERVER_TO_CLIENT", "Chunk", "Record", "Tap", "stop_taps"]
 
@@ -144,7 +144,7 @@ def _cut(cells: tuple[str, ...], width: int = 2 * PREVIEW) -> tuple[str, ...]:
     return (*first, last if len(last) <= width else last[: width - 1] + "…")
 
 
-class Tap:
+class Tap(Listening):
     """A recording proxy on 127.0.0.1 in front of ``target`` (a server handle or a port).
 
     ``port=0`` picks a free port. Use it as a context manager to stop it.
@@ -189,17 +189,6 @@ class Tap:
             raise
         with _lock:
             _taps[self.name] = self
-
-    # -- addresses ---------------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        """The tap's HTTP base URL: use it where you would use the server's."""
-        return f"http://{self.host}:{self.port}"
-
-    def ws_url(self, path: str = "/") -> str:
-        """The WebSocket URL of ``path`` through the tap."""
-        return f"ws://{self.host}:{self.port}/{path.lstrip('/')}"
 
     # -- what the tap saw --------------------------------------------------------------------
 
