@@ -1,0 +1,181 @@
+"""Measure chat fan-out: many clients spread over server processes, one room, real sockets.
+
+:func:`measure` connects ``clients`` chat clients to the given servers (round robin), has
+a client of the first server say ``messages`` things, and records when each member
+receives each message. Latency is receipt time minus send time on this machine's clock,
+grouped by whether the receiver sits on the sender's server ("same process") or on
+another one ("cross process").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import httpx
+from tqdm.auto import tqdm
+from websockets.asyncio.client import ClientConnection, connect
+
+SAME, CROSS = "same process", "cross process"
+
+
+@dataclass
+class LoadResult:
+    clients: int
+    messages: int
+    elapsed: float
+    """Seconds from the first message sent to the last delivery."""
+    latencies: dict[str, list[float]] = field(default_factory=dict)
+    """Group → delivery latencies in seconds."""
+    missing: int = 0
+    """Deliveries that never arrived (clients x messages - delivered)."""
+
+    @property
+    def deliveries(self) -> int:
+        return sum(len(values) for values in self.latencies.values())
+
+    @property
+    def rate(self) -> float:
+        """Deliveries per second."""
+        return self.deliveries / self.elapsed if self.elapsed else 0.0
+
+    def percentile(self, group: str, fraction: float) -> float:
+        values = sorted(self.latencies.get(group, []))
+        if not values:
+            return float("nan")
+        return values[min(len(values) - 1, int(fraction * len(values)))]
+
+    def rows(self) -> list[tuple[str, int, float, float]]:
+        """(group, deliveries, p50 ms, p99 ms) for each group."""
+        return [
+            (
+                group,
+                len(values),
+                self.percentile(group, 0.5) * 1e3,
+                self.percentile(group, 0.99) * 1e3,
+            )
+            for group, values in self.latencies.items()
+        ]
+
+    def __str__(self) -> str:
+        lines = [
+            f"{self.clients} clients, {self.messages} messages: {self.deliveries:,} deliveries "
+            f"in {self.elapsed:.2f} s = {self.rate:,.0f}/s, {self.missing} missing"
+        ]
+        lines += [
+            f"  {group:<14} {count:>7,} deliveries  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms"
+            for group, count, p50, p99 in self.rows()
+        ]
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        cells = "".join(
+            f"<tr><td>{html.escape(group)}</td><td>{count:,}</td><td>{p50:.2f}</td>"
+            f"<td>{p99:.2f}</td></tr>"
+            for group, count, p50, p99 in self.rows()
+        )
+        return (
+            f"<p>{self.clients} clients, {self.messages} messages: {self.deliveries:,} "
+            f"deliveries in {self.elapsed:.2f} s = <b>{self.rate:,.0f}/s</b>, "
+            f"{self.missing} missing</p><table><tr><th>receiver</th><th>deliveries</th>"
+            f"<th>p50 ms</th><th>p99 ms</th></tr>{cells}</table>"
+        )
+
+    def plot(self, ax=None):
+        """Latency distribution per group (matplotlib); returns the axes."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, 3))
+        for group, values in self.latencies.items():
+            ax.hist([value * 1e3 for value in values], bins=40, alpha=0.6, label=group)
+        ax.set_xlabel("delivery latency (ms)")
+        ax.set_ylabel("deliveries")
+        ax.legend()
+        return ax
+
+
+async def _token(http: httpx.AsyncClient, base: str, user: str) -> str:
+    response = await http.post(f"{base}/token", json={"user": user})
+    response.raise_for_status()
+    return response.json()["token"]
+
+
+async def _join(ws_base: str, room: str, token: str) -> ClientConnection:
+    ws = await connect(f"{ws_base}/ws/{room}?token={token}", max_queue=None)
+    while json.loads(await ws.recv())["type"] != "welcome":
+        pass
+    return ws
+
+
+async def measure(
+    servers: Sequence[str],
+    *,
+    clients: int = 100,
+    messages: int = 50,
+    room: str = "load",
+    interval: float = 0.0,
+    timeout: float = 30.0,
+    progress: bool = True,
+) -> LoadResult:
+    """Fan ``messages`` out to ``clients`` connected over ``servers`` (their http:// URLs).
+
+    The servers must share a broker for cross-process delivery. The sender is client 0,
+    on ``servers[0]``; it sends a message every ``interval`` seconds (0: as fast as it
+    can), so the servers' rate limit must allow that (``serve chat --rate``).
+    """
+    ws_bases = [server.replace("http://", "ws://", 1) for server in servers]
+    sockets: list[ClientConnection] = []
+    try:
+        bar = tqdm(total=clients, desc="connecting", unit="client", disable=not progress)
+        async with httpx.AsyncClient(timeout=timeout) as http:
+            for index in range(clients):
+                token = await _token(http, servers[index % len(servers)], f"user{index}")
+                sockets.append(await _join(ws_bases[index % len(ws_bases)], room, token))
+                bar.update()
+        bar.close()
+        group = [SAME if index % len(ws_bases) == 0 else CROSS for index in range(clients)]
+        sent: dict[str, float] = {}
+        latencies: dict[str, list[float]] = {SAME: [], CROSS: []}
+        wanted = clients * messages
+        bar = tqdm(total=wanted, desc="deliveries", unit="msg", disable=not progress)
+
+        async def receive(index: int) -> None:
+            ws = sockets[index]
+            for _ in range(messages):
+                while True:
+                    message = json.loads(await ws.recv())
+                    if message["type"] == "said":
+                        break
+                latencies[group[index]].append(time.perf_counter() - sent[message["text"]])
+                bar.update()
+
+        readers = [asyncio.create_task(receive(index)) for index in range(clients)]
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(timeout):
+                for number in range(messages):
+                    text = f"m{number}"
+                    sent[text] = time.perf_counter()
+                    await sockets[0].send(json.dumps({"type": "say", "text": text}))
+                    await asyncio.sleep(interval)
+                await asyncio.gather(*readers)
+        except TimeoutError:
+            pass
+        finally:
+            for reader in readers:
+                reader.cancel()
+            await asyncio.gather(*readers, return_exceptions=True)
+            bar.close()
+        elapsed = time.perf_counter() - started
+    finally:
+        await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+    result = LoadResult(clients, messages, elapsed, {k: v for k, v in latencies.items() if v})
+    result.missing = wanted - result.deliveries
+    return result
