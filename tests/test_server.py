@@ -107,6 +107,22 @@ async def test_serve_from_a_running_event_loop_like_a_notebook_cell() -> None:
         assert httpx.get(server.url, timeout=5).status_code == 200  # blocking call in a loop
 
 
+def test_connections_have_nagle_off(server: RunningServer) -> None:
+    async def nodelay_flags() -> list[int]:
+        return [
+            connection.transport.get_extra_info("socket").getsockopt(
+                socket.IPPROTO_TCP, socket.TCP_NODELAY
+            )
+            for connection in server._server.server_state.connections
+        ]
+
+    with connect(server.ws_url("/echo")) as ws:
+        ws.send("hi")
+        ws.recv(timeout=5)
+        flags = server.run(nodelay_flags())
+    assert flags and all(flags)  # else small writes wait ~40 ms for the next one
+
+
 def test_run_executes_on_the_server_loop(server: RunningServer) -> None:
     async def where() -> tuple[str, asyncio.AbstractEventLoop]:
         return threading.current_thread().name, asyncio.get_running_loop()

@@ -5,6 +5,9 @@ top to bottom; it returns a verdict that is true when the answer passed.
 """
 
 from ws_lessons.exercises.lesson00 import check_00_1
+from ws_lessons.exercises.lesson01 import check_01_1, check_01_2
+from ws_lessons.exercises.lesson02 import check_02_1, check_02_2, check_02_3
+from ws_lessons.exercises.lesson03 import check_03_1, check_03_2, check_03_3
 from ws_lessons.exercises.lesson04 import check_04_1, check_04_2, check_04_3
 from ws_lessons.exercises.lesson05 import check_05_1, check_05_2, check_05_3
 from ws_lessons.exercises.lesson06 import check_06_1, check_06_2, check_06_3
@@ -12,6 +15,14 @@ from ws_lessons.exercises.lesson11 import check_11_1
 
 __all__ = [
     "check_00_1",
+    "check_01_1",
+    "check_01_2",
+    "check_02_1",
+    "check_02_2",
+    "check_02_3",
+    "check_03_1",
+    "check_03_2",
+    "check_03_3",
     "check_04_1",
     "check_04_2",
     "check_04_3",

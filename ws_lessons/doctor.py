@@ -30,7 +30,7 @@ SETUP = "python3 course.py lab"
 
 # (distribution, minimum version, why the course needs it)
 REQUIRED = [
-    ("fastapi", "0.115", "the web framework of the course"),
+    ("fastapi", "0.135", "the web framework of the course"),
     ("uvicorn", "0.30", "the ASGI server"),
     ("websockets", "14", "the WebSocket client (and uvicorn's protocol)"),
     ("pydantic", "2.7", "message validation"),
