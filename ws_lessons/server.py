@@ -203,7 +203,7 @@ class RunningServer(Listening):
             self._error = exc
         finally:
             self._server.ready.set()
-            _close_loop(self._loop)
+            close_loop(self._loop)
 
     def _start(self) -> None:
         _log_router.attach(self._thread, self._records)
@@ -221,7 +221,7 @@ class RunningServer(Listening):
             raise ServerError(f"server {self.name!r} failed to start:\n{reason}")
 
 
-def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
+def close_loop(loop: asyncio.AbstractEventLoop) -> None:
     """Cancel what the app left running on ``loop``, then close it."""
     tasks = asyncio.all_tasks(loop)
     for task in tasks:

@@ -24,18 +24,15 @@ has closed: ``tap.wait_idle()`` waits until no connection is open, then returns 
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import bisect
 import codecs
 import html
-import itertools
 import re
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from ws_lessons.frames import (
     CloseCode,
@@ -53,16 +50,11 @@ from ws_lessons.handshake import (
     parse_request,
     parse_response,
 )
-from ws_lessons.server import LOOPBACK, Listening, RunningServer, _close_loop
+from ws_lessons.proxy import CLIENT_TO_SERVER, SERVER_TO_CLIENT, Direction, Proxy
+from ws_lessons.server import LOOPBACK, RunningServer
 
 __all__ = ["CLIENT_TO_SERVER", "SERVER_TO_CLIENT", "Chunk", "Record", "Tap", "stop_taps"]
 
-Direction = Literal["→", "←"]
-CLIENT_TO_SERVER: Direction = "→"
-SERVER_TO_CLIENT: Direction = "←"
-
-READ_SIZE = 65536
-START_TIMEOUT = 5.0
 PREVIEW = 40  # characters of a payload shown in the table
 
 # How the head of a request or a response starts (RFC 9112 §3, §4). Recorded bytes that
@@ -144,49 +136,29 @@ def _cut(cells: tuple[str, ...], width: int = 2 * PREVIEW) -> tuple[str, ...]:
     return (*first, last if len(last) <= width else last[: width - 1] + "…")
 
 
-class Tap(Listening):
+class Tap(Proxy):
     """A recording proxy on 127.0.0.1 in front of ``target`` (a server handle or a port).
 
     ``port=0`` picks a free port. Use it as a context manager to stop it.
     """
 
+    kind = "tap"
+
     def __init__(
         self, target: RunningServer | int, *, port: int = 0, name: str | None = None
     ) -> None:
         if isinstance(target, RunningServer):
-            self.target_host, self.target_port = target.host, target.port
-            default_name = f"tap of {target.name}"
+            target_port, default_name = target.port, f"tap of {target.name}"
         else:
-            self.target_host, self.target_port = LOOPBACK, int(target)
-            default_name = f"tap of port {self.target_port}"
-        self.name = name or default_name
+            target_port, default_name = int(target), f"tap of port {target}"
+        name = name or default_name
         with _lock:
-            previous = _taps.pop(self.name, None)
+            previous = _taps.pop(name, None)
         if previous is not None:
             previous.stop()
-
         self._chunks: list[Chunk] = []
         self._chunks_lock = threading.Lock()
-        self._numbers = itertools.count(1)
-        self._open = 0  # connections being relayed
-        self._idle = threading.Condition()
-        self._socket = socket.create_server((LOOPBACK, port))
-        self.host, self.port = self._socket.getsockname()[:2]
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._run, name=f"ws_lessons tap: {self.name}", daemon=True
-        )
-        self._thread.start()
-        listening = asyncio.run_coroutine_threadsafe(
-            asyncio.start_server(self._relay, sock=self._socket), self._loop
-        )
-        try:
-            self._server = listening.result(START_TIMEOUT)
-        except BaseException:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(START_TIMEOUT)
-            self._socket.close()
-            raise
+        super().__init__(LOOPBACK, target_port, port=port, name=name)
         with _lock:
             _taps[self.name] = self
 
@@ -214,11 +186,10 @@ class Tap(Listening):
     def wait_idle(self, timeout: float = 2.0) -> Tap:
         """Wait until no connection through the tap is open (at most ``timeout`` s); return the tap.
 
-        A client's ``close()`` returns as soon as its own socket is closed; the tap records
-        that a moment later, on its own thread. Call this before reading a finished session.
+        Call this before reading a finished session: the tap notes the last bytes on its
+        own thread, a moment after the client has closed.
         """
-        with self._idle:
-            self._idle.wait_for(lambda: self._open == 0, timeout)
+        super().wait_idle(timeout)
         return self
 
     def clear(self) -> None:
@@ -238,7 +209,7 @@ class Tap(Listening):
         return "\n".join([repr(self), *(line.rstrip() for line in lines)])
 
     def __repr__(self) -> str:
-        state = "running" if self._thread.is_alive() else "stopped"
+        state = "running" if self.running else "stopped"
         counts = self.byte_counts
         return (
             f"<Tap {self.name!r} {state}: {self.host}:{self.port} → "
@@ -271,10 +242,7 @@ class Tap(Listening):
 
     def stop(self) -> None:
         """Stop listening and cut the connections that are still open. Safe to call twice."""
-        if self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._shutdown)
-            self._thread.join(START_TIMEOUT)
-        self._socket.close()
+        super().stop()
         with _lock:
             if _taps.get(self.name) is self:
                 del _taps[self.name]
@@ -285,77 +253,9 @@ class Tap(Listening):
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    # -- the tap's thread --------------------------------------------------------------------
-
-    def _run(self) -> None:
-        try:
-            self._loop.run_forever()
-        finally:
-            _close_loop(self._loop)  # cancels the relays still running; they close their sockets
-
-    def _shutdown(self) -> None:
-        self._server.close()
-        self._loop.stop()
-
-    def _note(self, connection: int, direction: Direction, data: bytes) -> None:
+    def observe(self, connection: int, direction: Direction, data: bytes) -> None:
         with self._chunks_lock:
             self._chunks.append(Chunk(connection, direction, time.perf_counter(), data))
-
-    async def _relay(
-        self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter
-    ) -> None:
-        """Handle one client: connect to the target, then copy bytes both ways."""
-        connection = next(self._numbers)
-        with self._idle:
-            self._open += 1
-        writers = [client_writer]
-        try:
-            server_reader, server_writer = await asyncio.open_connection(
-                self.target_host, self.target_port
-            )
-            writers.append(server_writer)
-            await asyncio.gather(
-                self._copy(connection, CLIENT_TO_SERVER, client_reader, server_writer, writers),
-                self._copy(connection, SERVER_TO_CLIENT, server_reader, client_writer, writers),
-            )
-        except OSError:  # the target does not answer: the client sees its connection close
-            pass
-        except asyncio.CancelledError:
-            # stop() cancels the relays still running. Ending quietly, rather than
-            # re-raising, keeps asyncio's stream server from logging the cancellation.
-            pass
-        finally:
-            for writer in writers:
-                writer.close()
-            self._closed()
-
-    def _closed(self) -> None:
-        with self._idle:
-            self._open -= 1
-            self._idle.notify_all()
-
-    async def _copy(
-        self,
-        connection: int,
-        direction: Direction,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        writers: list[asyncio.StreamWriter],
-    ) -> None:
-        """Copy one direction until its sender closes, then pass the close on."""
-        try:
-            while data := await reader.read(READ_SIZE):
-                self._note(connection, direction, data)
-                writer.write(data)
-                await writer.drain()
-            self._note(connection, direction, b"")
-            # TCP half-close: the other side may still be sending.
-            if writer.can_write_eof() and not writer.is_closing():
-                writer.write_eof()
-        except OSError:  # reset by one side: there is nothing more to copy either way
-            self._note(connection, direction, b"")
-            for other in writers:
-                other.transport.abort()
 
 
 _taps: dict[str, Tap] = {}
