@@ -281,6 +281,33 @@ def test_before_stop_runs_on_the_server_loop_before_connections_close() -> None:
     assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1001, "server going away")
 
 
+def test_stop_cuts_a_client_that_stopped_reading() -> None:
+    app = FastAPI()
+    noise = os.urandom(65536)  # incompressible, so permessage-deflate does not shrink it
+
+    @app.websocket("/firehose")
+    async def firehose(websocket: WebSocket) -> None:
+        await websocket.accept()
+        while True:  # blocks once the client's buffers are full
+            await websocket.send_bytes(noise)
+
+    server = serve(app, name="firehose")
+    # max_queue=1, and never reading: the client stops taking data off its socket
+    with connect(server.ws_url("/firehose"), max_queue=1, close_timeout=0.5):
+
+        async def backed_up() -> bool:
+            return any(t.get_write_buffer_size() > 0 for t in server.transports())
+
+        for _ in range(500):
+            if server.run(backed_up()):
+                break
+            threading.Event().wait(0.01)
+        server.stop()
+        assert not server._server.force_exit  # the graceful path ended, and cut the client
+        assert not server.running
+    assert refuses_connections(server.port)
+
+
 def test_a_hundred_start_stop_cycles_leak_nothing() -> None:
     app = make_app()
     serve(app, name="warm-up").stop()

@@ -36,6 +36,7 @@ T = TypeVar("T")
 LOOPBACK = "127.0.0.1"
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 10.0
+GRACE = 2.0  # seconds open connections get to close when the server stops
 LOG_LINES_KEPT = 1000
 UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
 
@@ -77,7 +78,11 @@ class _Uvicorn(uvicorn.Server):
             # e.g. close WebSockets with 1001 Going Away, before uvicorn's 1012 Service Restart
             await self.before_stop()
         if self.server_state.connections or self.server_state.tasks:
-            await super().shutdown(sockets=sockets)  # uvicorn's graceful drain
+            # uvicorn's graceful drain, which gives up after timeout_graceful_shutdown
+            await super().shutdown(sockets=sockets)
+            # A peer that stopped reading never takes its close frame: cut it.
+            for connection in list(self.server_state.connections):
+                connection.transport.abort()
             return
         # Nothing to drain: skip uvicorn's fixed 100 ms grace period.
         logging.getLogger("uvicorn.error").info("Shutting down")
@@ -138,6 +143,10 @@ class RunningServer(Listening):
         """Log lines the server wrote (uvicorn's own and access lines), oldest first."""
         return _format(self._records)
 
+    def transports(self) -> list[asyncio.Transport]:
+        """The transports of the open connections; read them on the server's loop (``run``)."""
+        return [connection.transport for connection in self._server.server_state.connections]
+
     def print_logs(self, last: int | None = None) -> None:
         """Print the server's log lines, or only the ``last`` few."""
         lines = self.logs if last is None else self.logs[-last:]
@@ -171,7 +180,8 @@ class RunningServer(Listening):
     def stop(self, timeout: float = STOP_TIMEOUT) -> None:
         """Stop the server: close the port, end connections, run the lifespan shutdown.
 
-        Safe to call twice. Connections still open after ``timeout`` seconds are cut.
+        Safe to call twice. Open connections get ``timeout_graceful_shutdown`` seconds (2 by
+        default) to close, then they are cut; after ``timeout`` seconds the server is forced.
         """
         if self._thread.is_alive():
             self._server.should_exit = True
@@ -331,7 +341,11 @@ def serve(
     for server in replaced:
         server.stop()
 
-    options: dict[str, Any] = {"log_level": "info", "lifespan": "auto"}
+    options: dict[str, Any] = {
+        "log_level": "info",
+        "lifespan": "auto",
+        "timeout_graceful_shutdown": GRACE,
+    }
     options.update(uvicorn_options)
     config = uvicorn.Config(app, log_config=None, **options)
     sock = _bind(host, port)
