@@ -1,10 +1,15 @@
-"""The chat's page in headless Chromium: two people join a room and talk."""
+"""The chat's page in headless Chromium: people talk, attackers fail, silence is noticed."""
 
+import contextlib
 import os
 import shutil
 from collections.abc import Iterator
+from importlib.resources import files
+from typing import Any
 
 import pytest
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+from fastapi.responses import HTMLResponse
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from ws_lessons.chat import create_app
@@ -93,3 +98,147 @@ def test_page_reconnects_and_resumes(browser: Browser) -> None:
         expect(alice.locator("#messages .text")).to_have_text(["one", "two"])
         expect(alice.locator("#status")).to_contain_text("Connected to garden as alice")
     assert sum('&since=1"' in line for line in server.logs) == 2  # both resumed after "one"
+
+
+# -- defences (lesson 09) and heartbeats (lesson 10) -----------------------------------------
+
+
+def test_markup_in_a_message_is_shown_as_text_and_runs_nothing(
+    browser: Browser, server: RunningServer
+) -> None:
+    alice = open_chat(browser, server, "alice")
+    bob = open_chat(browser, server, "bob")
+    attacks = [
+        '<img src=x onerror="window.pwned = 1">',
+        "<script>window.pwned = 2</script>",
+        '<a href="javascript:window.pwned = 3">click</a>',
+    ]
+    for text in attacks:
+        alice.fill("#text", text)
+        alice.press("#text", "Enter")
+    expect(bob.locator("#messages .text")).to_have_text(attacks)
+    for page in (alice, bob):
+        for tag in ("img", "script", "a"):
+            assert page.locator(f"#messages {tag}").count() == 0
+        assert page.evaluate("window.pwned") is None
+
+
+class Recorder:
+    """ASGI middleware that notes the headers of every WebSocket handshake it passes on."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.handshakes: list[dict[str, str]] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket":
+            headers = {k.decode(): v.decode() for k, v in scope["headers"]}
+            self.handshakes.append(headers)
+        await self.app(scope, receive, send)
+
+
+def attacker_site(target: str) -> FastAPI:
+    """A page on another origin that opens a socket to ``target`` with no token at all."""
+    site = FastAPI()
+    script = f"""<script>
+    window.result = new Promise((resolve) => {{
+      const ws = new WebSocket("{target}");
+      ws.onmessage = (event) => resolve({{opened: true, first: JSON.parse(event.data)}});
+      ws.onclose = (event) => resolve({{opened: false, code: event.code}});
+    }});
+    </script>"""
+
+    @site.get("/", response_class=HTMLResponse)
+    def page() -> str:
+        return f"<!doctype html><title>Free prizes</title>{script}"
+
+    return site
+
+
+@pytest.mark.parametrize("allowed_origins", [["*"], None], ids=["no origin check", "default"])
+def test_cross_site_websocket_hijacking(browser: Browser, allowed_origins: Any) -> None:
+    recorder = Recorder(create_app(allowed_origins=allowed_origins))
+    with serve(recorder) as chat:
+        context = browser.new_context()
+        victim = context.new_page()
+        victim.set_default_timeout(TIMEOUT_MS)
+        victim.goto(chat.url)
+        victim.fill("#name", "victim")
+        victim.click("#join")  # POST /token: the chat sets its cookie in the victim's browser
+        expect(victim.locator("#status")).to_contain_text("as victim")
+        with serve(attacker_site(chat.ws_url("/ws/lobby"))) as attacker:
+            page = context.new_page()
+            page.goto(attacker.url)  # another port: another origin, but the same site
+            result = page.evaluate("window.result")
+        context.close()
+    handshake = recorder.handshakes[-1]
+    assert handshake["origin"] == attacker.url
+    assert "chat_token=" in handshake["cookie"]  # cookies ignore ports (RFC 6265 §8.5)
+    if allowed_origins == ["*"]:
+        assert result == {
+            "opened": True,
+            "first": {
+                "type": "welcome",
+                "room": "lobby",
+                "user": "victim",
+                "seq": 0,
+                "members": ["victim"],
+            },
+        }
+    else:
+        assert result == {"opened": False, "code": 1006}  # refused: HTTP 403, seen as 1006
+
+
+def test_the_page_stops_retrying_when_refused_by_policy(browser: Browser) -> None:
+    with serve(create_app(max_connections=1)) as server:
+        open_chat(browser, server, "alice")
+        second = browser.new_page()
+        second.set_default_timeout(TIMEOUT_MS)
+        second.goto(server.url)
+        second.fill("#name", "alice")
+        second.click("#join")
+        expect(second.locator("#status")).to_have_text(
+            "Refused by the server: too many connections: at most 1 per user."
+        )
+
+
+def silent_chat() -> tuple[FastAPI, list[str]]:
+    """Serves the chat's page, then welcomes every socket and never says another word."""
+    app = FastAPI()
+    heard: list[str] = []
+    page = (files("ws_lessons.chat") / "static" / "index.html").read_text(encoding="utf-8")
+
+    @app.get("/", response_class=HTMLResponse)
+    def index() -> str:
+        return page
+
+    @app.post("/token")
+    def token() -> dict[str, str]:
+        return {"token": "anything"}
+
+    @app.websocket("/ws/{room}")
+    async def silent(websocket: WebSocket, room: str) -> None:
+        await websocket.accept()
+        heard.append("connected")
+        welcome = {"type": "welcome", "room": room, "user": "alice", "seq": 0, "members": []}
+        await websocket.send_json(welcome)
+        with contextlib.suppress(WebSocketDisconnect):
+            while True:
+                heard.append(await websocket.receive_text())  # read, never answer
+
+    return app, heard
+
+
+def test_the_page_heartbeat_notices_a_silent_server(browser: Browser) -> None:
+    app, heard = silent_chat()
+    with serve(app) as server:
+        page = browser.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(f"{server.url}/?heartbeat=0.3")
+        page.fill("#name", "alice")
+        page.click("#join")
+        # Within two heartbeats of silence, the page gives up on the connection.
+        expect(page.locator("#status")).to_contain_text("no answer to the heartbeat")
+        expect(page.locator("#status")).to_contain_text("Connected to lobby as alice")
+    assert heard.count("connected") >= 2
+    assert '{"type":"ping"}' in heard

@@ -22,7 +22,55 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         dest="allowed_origins",
         metavar="ORIGIN",
-        help="a browser origin allowed to connect, e.g. http://localhost:8000 (repeatable)",
+        help="a browser origin allowed to connect besides the chat's own, e.g. "
+        "http://localhost:3000, or * for any (repeatable)",
+    )
+    serve.add_argument(
+        "--history",
+        metavar="PATH",
+        help="keep room history and seq in this SQLite file, across restarts (default: memory)",
+    )
+    serve.add_argument(
+        "--max-size",
+        type=int,
+        default=64 * 1024,
+        metavar="BYTES",
+        help="largest message a client may send; bigger closes with 1009 (default: 65536)",
+    )
+    serve.add_argument(
+        "--ping-interval",
+        type=float,
+        default=20.0,
+        metavar="SECONDS",
+        help="ping every client this often (default: 20)",
+    )
+    serve.add_argument(
+        "--ping-timeout",
+        type=float,
+        default=20.0,
+        metavar="SECONDS",
+        help="drop a client that has not answered a ping within this time (default: 20)",
+    )
+    serve.add_argument(
+        "--rate",
+        type=float,
+        default=5.0,
+        metavar="N",
+        help="messages a second one connection may send on average (default: 5)",
+    )
+    serve.add_argument(
+        "--burst",
+        type=int,
+        default=10,
+        metavar="N",
+        help="messages one connection may send in a burst (default: 10)",
+    )
+    serve.add_argument(
+        "--max-connections",
+        type=int,
+        default=5,
+        metavar="N",
+        help="connections one user may hold at once (default: 5)",
     )
     args = parser.parse_args(argv)
 
@@ -36,7 +84,17 @@ def main(argv: list[str] | None = None) -> int:
         from ws_lessons import chat
 
         chat.run(
-            host=args.host, port=args.port, secret=args.secret, allowed_origins=args.allowed_origins
+            host=args.host,
+            port=args.port,
+            secret=args.secret,
+            allowed_origins=args.allowed_origins,
+            history=args.history,
+            max_size=args.max_size,
+            ping_interval=args.ping_interval,
+            ping_timeout=args.ping_timeout,
+            rate=args.rate,
+            burst=args.burst,
+            max_connections=args.max_connections,
         )
         return 0
     from ws_lessons import bench as benchmarks

@@ -1,26 +1,47 @@
-"""The chat application: HTTP routes, the WebSocket endpoint, and a standalone runner."""
+"""The chat application: HTTP routes, the WebSocket endpoint, and a standalone runner.
+
+The endpoint's defences, in the order a connection meets them:
+
+1. Before the handshake is accepted (see :mod:`.guard`): the ``Origin`` is allowed and
+   the token is genuine and unexpired, else the handshake is refused with HTTP 403.
+2. Right after accepting: the server is not shutting down (else close 1001 at once, so
+   that the client comes back later) and the user has a free connection slot (else
+   close 1008 with a reason, which a browser can read, unlike a refused handshake).
+3. Each frame: uvicorn closes with 1009 a frame bigger than ``ws_max_size``; then the
+   per-connection token bucket (``rate_limited``), then :func:`~.models.parse`, which
+   turns anything that is not a valid message into an error reply.
+
+Beyond the wire contract of the design notes: ``{"type": "ping"}`` gets
+``{"type": "pong"}``; ``POST /token`` also sets the token as the ``chat_token`` cookie
+(HttpOnly, SameSite=Strict), which the WebSocket accepts when there is no ``?token=``;
+a user may hold at most ``max_connections`` connections at once (one more is closed
+with 1008); the default Origin policy is "same origin only"; during shutdown, a new
+connection is closed with 1001 right after it is accepted.
+"""
 
 import contextlib
 import secrets
 import socket
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from importlib.resources import files
+from pathlib import Path as FilePath
 from typing import Annotated, Any
 
 import uvicorn
-from fastapi import Depends, FastAPI, Path, Query, WebSocket, WebSocketException
+from fastapi import Depends, FastAPI, Path, Query, Request, Response, WebSocket
 from fastapi.responses import HTMLResponse
 from starlette import status
 
 from . import tokens
 from .broker import Broker, MemoryBroker
-from .hub import Hub, Member
-from .models import NAME_PATTERN, Error, Say, TokenRequest, TokenResponse, parse
-from .ratelimit import TokenBucket
+from .guard import COOKIE, Guard
+from .hub import GOING_AWAY, Hub, Member
+from .models import NAME_PATTERN, Error, Ping, Pong, Say, TokenRequest, TokenResponse, parse
+from .ratelimit import ConnectionLimit, TokenBucket
+from .sqlite_broker import SqliteBroker
 
 REFUSED = status.WS_1008_POLICY_VIOLATION
-"""1008 Policy Violation (RFC 6455 §7.4.1). Raised before the handshake is accepted, it
-makes the ASGI server refuse the handshake with HTTP 403 instead."""
+"""1008 Policy Violation (RFC 6455 §7.4.1): the connection breaks a rule of this server."""
 
 
 def create_app(
@@ -32,32 +53,46 @@ def create_app(
     queue_size: int = 100,
     rate: float = 5,
     burst: int = 10,
+    max_connections: int = 5,
+    token_ttl: float = tokens.TOKEN_TTL,
     broker: Broker | None = None,
 ) -> FastAPI:
     """Build the chat app.
 
     - ``secret`` signs the tokens; a random one (tokens die with the process) if omitted.
-    - ``allowed_origins``: browser origins allowed to connect, e.g. ``["http://localhost:8000"]``;
-      ``None`` allows all. Clients that send no ``Origin`` header (not browsers) are allowed.
+    - ``allowed_origins``: browser origins allowed to connect besides the chat's own, e.g.
+      ``["http://localhost:3000"]``; ``["*"]`` allows every origin. Clients that send no
+      ``Origin`` header (programs, not browsers) are always allowed.
     - ``max_text``: the longest ``say`` text, in characters.
     - ``history_size``: messages kept per room for ``?since=`` (by the default in-memory broker).
     - ``queue_size``: messages queued for a client before it counts as too slow and is dropped.
     - ``rate``, ``burst``: messages a second a connection may send on average, and in a burst.
-    - ``broker``: where messages are numbered and kept; in memory by default.
+    - ``max_connections``: connections one user may hold at once (tabs, devices).
+    - ``token_ttl``: how long a token from ``POST /token`` stays valid, in seconds.
+    - ``broker``: where messages are numbered and kept; in memory by default, see
+      :class:`~ws_lessons.chat.sqlite_broker.SqliteBroker` for a file.
 
-    The app's :class:`~ws_lessons.chat.hub.Hub` is ``app.state.hub``.
+    The app's :class:`~ws_lessons.chat.hub.Hub` is ``app.state.hub``. Serve it with
+    ``before_stop=app.state.hub.close_all`` so that clients hear 1001 when it stops.
     """
     secret = secret or secrets.token_urlsafe(32)
-    origins = None if allowed_origins is None else frozenset(allowed_origins)
+    guard = Guard(secret, allowed_origins or ())
     hub = Hub(broker or MemoryBroker(history_size))
+    connections = ConnectionLimit(max_connections)
     page = (files(__package__) / "static" / "index.html").read_text(encoding="utf-8")
     rate_limited = Error(
         error="rate_limited",
         detail=f"Slow down: at most {rate:g} messages a second, or {burst} in a burst.",
     )
 
-    app = FastAPI(title="ws_lessons chat")
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        hub.closing = False  # served again after a stop: let clients back in
+        yield
+
+    app = FastAPI(title="ws_lessons chat", lifespan=lifespan)
     app.state.hub = hub
+    app.state.connections = connections
 
     @app.get("/", response_class=HTMLResponse)
     async def index() -> str:
@@ -68,39 +103,51 @@ def create_app(
         return {"status": "ok"}
 
     @app.post("/token")
-    async def token(request: TokenRequest) -> TokenResponse:
-        return TokenResponse(token=tokens.issue(request.user, secret))
-
-    async def authenticate(websocket: WebSocket, token: str = "") -> str:
-        """The user the ``?token=`` names; refuses the handshake for a bad token or Origin."""
-        origin = websocket.headers.get("origin")
-        if origins is not None and origin is not None and origin not in origins:
-            raise WebSocketException(REFUSED, f"origin {origin} is not allowed")
-        try:
-            return tokens.verify(token, secret)
-        except tokens.InvalidToken as exc:
-            raise WebSocketException(REFUSED, f"invalid token: {exc}") from None
+    async def token(body: TokenRequest, request: Request, response: Response) -> TokenResponse:
+        value = tokens.issue(body.user, secret, token_ttl)
+        response.set_cookie(
+            COOKIE,
+            value,
+            max_age=int(token_ttl),
+            httponly=True,  # page scripts cannot read it
+            samesite="strict",
+            secure=request.url.scheme == "https",
+        )
+        return TokenResponse(token=value)
 
     @app.websocket("/ws/{room}")
     async def chat(
         websocket: WebSocket,
         room: Annotated[str, Path(pattern=NAME_PATTERN)],
-        user: Annotated[str, Depends(authenticate)],
+        user: Annotated[str, Depends(guard.admit)],
         since: Annotated[int | None, Query(ge=0)] = None,
     ) -> None:
-        await websocket.accept()
-        member = Member(websocket, room, user, queue_size)
-        bucket = TokenBucket(rate, burst)
+        with connections.slot(user) as free:
+            await websocket.accept()
+            if hub.closing:
+                await websocket.close(GOING_AWAY, "the server is shutting down")
+                return
+            if not free:
+                reason = f"too many connections: at most {max_connections} per user"
+                await websocket.close(REFUSED, reason)
+                return
+            member = Member(websocket, room, user, queue_size)
+            bucket = TokenBucket(rate, burst)
 
-        async def on_receive(data: str | bytes) -> None:
-            message = parse(data, max_text) if bucket.take() else rate_limited
-            if isinstance(message, Say):
-                await hub.say(member, message.text)
-            else:
-                hub.send(member, message)
+            async def on_receive(data: str | bytes) -> None:
+                if not bucket.take():
+                    hub.send(member, rate_limited)
+                    return
+                message = parse(data, max_text)
+                if isinstance(message, Say):
+                    await hub.say(member, message.text)
+                elif isinstance(message, Ping):
+                    hub.send(member, Pong())
+                else:
+                    hub.send(member, message)
 
-        async with hub.join(member, since) as backlog:
-            await member.run(backlog, on_receive)
+            async with hub.join(member, since) as backlog:
+                await member.run(backlog, on_receive)
 
     return app
 
@@ -108,24 +155,58 @@ def create_app(
 class _ChatServer(uvicorn.Server):
     """uvicorn, but chat clients hear 1001 Going Away before the server stops.
 
-    uvicorn itself closes open WebSockets with 1012 Service Restart.
+    uvicorn itself closes open WebSockets with 1012 Service Restart. A history file is
+    closed once the server has stopped (uvicorn then re-raises a SIGTERM it caught, which
+    ends the process at once).
     """
 
-    def __init__(self, config: uvicorn.Config, hub: Hub) -> None:
+    def __init__(
+        self, config: uvicorn.Config, hub: Hub, broker: SqliteBroker | None = None
+    ) -> None:
         super().__init__(config)
         self.hub = hub
+        self.broker = broker
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         await self.hub.close_all()
         await super().shutdown(sockets)
+        if self.broker is not None:
+            self.broker.close()
 
 
-def run(host: str = "127.0.0.1", port: int = 8000, **settings: Any) -> None:
-    """Serve the chat until Ctrl-C, then close every chat connection with 1001 and exit.
+def run(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    *,
+    history: str | FilePath | None = None,
+    max_size: int = 64 * 1024,
+    ping_interval: float | None = 20.0,
+    ping_timeout: float | None = 20.0,
+    **settings: Any,
+) -> None:
+    """Serve the chat until Ctrl-C or SIGTERM, then close every chat connection with 1001.
 
-    ``settings`` go to :func:`create_app`.
+    - ``history``: a SQLite file that keeps room history and ``seq`` across restarts
+      (memory if omitted).
+    - ``max_size``: the largest message a client may send, in bytes; a bigger one
+      closes its connection with 1009 (uvicorn's ``ws_max_size``).
+    - ``ping_interval``, ``ping_timeout``: uvicorn pings every client this often, in
+      seconds, and drops one that has not answered within the timeout.
+
+    Other ``settings`` go to :func:`create_app`.
     """
-    app = create_app(**settings)
-    server = _ChatServer(uvicorn.Config(app, host=host, port=port), app.state.hub)
-    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C once it has stopped
+    broker = None
+    if history is not None:
+        broker = SqliteBroker(history, settings.get("history_size", 100))
+    app = create_app(broker=broker, **settings)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        ws_max_size=max_size,
+        ws_ping_interval=ping_interval,
+        ws_ping_timeout=ping_timeout,
+    )
+    server = _ChatServer(config, app.state.hub, broker)
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C once stopped
         server.run()

@@ -2,8 +2,19 @@
 
 The hub asks a broker for three things: number and keep a message, the messages after
 a given number, and the last number. :class:`MemoryBroker` keeps them in this process;
-a broker backed by SQLite (history that survives a restart) or Redis (rooms shared by
-several server processes) implements the same :class:`Broker` protocol.
+:class:`~ws_lessons.chat.sqlite_broker.SqliteBroker` in a SQLite file (history that
+survives a restart); a broker backed by Redis (rooms shared by several server processes)
+implements the same :class:`Broker` protocol.
+
+What the hub relies on, whatever the broker:
+
+- ``publish`` gives each message of a room the next ``seq`` (1, 2, 3 ... with no gap and
+  no repeat, even across restarts if the broker is durable), keeps it, and only then
+  returns it; the hub sends it to the room's members right away. Calls made by one hub
+  must return in ``seq`` order within a room, or its members see them out of order.
+- ``history`` returns what is still kept after ``since``; a bounded history may start
+  later than ``since + 1`` (the client then knows, from the first ``seq``, what it lost).
+- ``last_seq`` is the ``seq`` of the last message ``publish`` returned, 0 before any.
 """
 
 from __future__ import annotations

@@ -115,6 +115,9 @@ class Hub:
     def __init__(self, broker: Broker) -> None:
         self.broker = broker
         self.rooms: dict[str, list[Member]] = {}
+        self.closing = False
+        """Set by :meth:`close_all`: the server is stopping; a new connection is closed
+        with 1001 as soon as it is accepted. The app clears it when it starts again."""
 
     def members(self, room: str) -> list[str]:
         """Who is in ``room``, sorted; a user connected twice is listed once."""
@@ -157,7 +160,12 @@ class Hub:
             self._remove(member)
 
     async def close_all(self, code: int = GOING_AWAY) -> None:
-        """Close every connection with ``code``; return once their close frames are out."""
+        """Close every connection with ``code``; return once their close frames are out.
+
+        From now on :attr:`closing` is true, so that a client reconnecting at once is
+        turned away (1001) rather than let in just before the server stops.
+        """
+        self.closing = True
         everyone = [member for members in self.rooms.values() for member in members]
         for member in everyone:
             member.close(code)

@@ -1,10 +1,20 @@
-"""The chat's wire format: one pydantic model per message, told apart by ``"type"``."""
+"""The chat's wire format: one pydantic model per message, told apart by ``"type"``.
+
+Every frame a client sends goes through :func:`parse` before the chat acts on it: it
+comes out as one of the client messages below or as the :class:`Error` to send back,
+and nothing a client sends can make it raise.
+
+Beyond the contract in the design notes, a client may send ``{"type": "ping"}`` and gets
+``{"type": "pong"}`` back (to that client only): browsers cannot send WebSocket ping
+frames, so this is how a page checks that the server still answers.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from pydantic_core import ErrorDetails
 
 NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,32}$"
 """User and room names: 1 to 32 ASCII letters, digits, ``_``, ``-`` or ``.``."""
@@ -26,6 +36,16 @@ class TokenResponse(BaseModel):
 class Say(BaseModel):
     type: Literal["say"]
     text: str = Field(min_length=1)
+
+
+class Ping(BaseModel):
+    """An application-level heartbeat; the server answers :class:`Pong`."""
+
+    type: Literal["ping"]
+
+
+ClientMessage = Annotated[Say | Ping, Field(discriminator="type")]
+client_message: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 
 
 # -- server to client ------------------------------------------------------------------------
@@ -62,6 +82,10 @@ class Said(BaseModel):
     ts: float
 
 
+class Pong(BaseModel):
+    type: Literal["pong"] = "pong"
+
+
 ErrorCode = Literal["invalid_json", "invalid_message", "too_long", "rate_limited"]
 
 
@@ -73,32 +97,43 @@ class Error(BaseModel):
     detail: str
 
 
-ServerMessage = Annotated[Welcome | Joined | Left | Said | Error, Field(discriminator="type")]
+ServerMessage = Annotated[
+    Welcome | Joined | Left | Said | Pong | Error, Field(discriminator="type")
+]
 server_message: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)
 """Validates any message the server sends, e.g. ``server_message.validate_json(frame)``."""
 
 
-def parse(data: str | bytes, max_text: int) -> Say | Error:
-    """Read one client frame: a :class:`Say`, or the :class:`Error` to send back."""
+EXPECTED = 'Expected {"type": "say", "text": "..."} or {"type": "ping"}'
+
+
+def _problem(error: ErrorDetails) -> str:
+    """What is wrong, in words that never repeat what the client sent."""
+    if error["type"] == "union_tag_not_found":
+        return 'there is no "type"'
+    if error["type"] == "union_tag_invalid":
+        return '"type" is neither "say" nor "ping"'
+    where = ".".join(map(str, error["loc"])) or "message"
+    return f"{where}: {error['msg']}"
+
+
+def parse(data: str | bytes, max_text: int) -> Say | Ping | Error:
+    """Read one client frame: a :class:`Say`, a :class:`Ping`, or the :class:`Error` to send."""
     if isinstance(data, bytes):
         return Error(
             error="invalid_message",
             detail="Binary frames are not part of this protocol: send JSON as text.",
         )
     try:
-        say = Say.model_validate_json(data)
+        message = client_message.validate_json(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         if first["type"] == "json_invalid":
             return Error(error="invalid_json", detail=f"Messages must be JSON. {first['msg']}.")
-        where = ".".join(map(str, first["loc"])) or "message"
-        return Error(
-            error="invalid_message",
-            detail=f'Expected {{"type": "say", "text": "..."}}; {where}: {first["msg"]}.',
-        )
-    if len(say.text) > max_text:
+        return Error(error="invalid_message", detail=f"{EXPECTED}; {_problem(first)}.")
+    if isinstance(message, Say) and len(message.text) > max_text:
         return Error(
             error="too_long",
-            detail=f"Text is {len(say.text)} characters long; the limit is {max_text}.",
+            detail=f"Text is {len(message.text)} characters long; the limit is {max_text}.",
         )
-    return say
+    return message

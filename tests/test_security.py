@@ -1,0 +1,535 @@
+"""The chat's defences, attacked by real clients over loopback (lesson 09).
+
+Each attack is also tried where the defence is switched off, when that is possible, so
+that a passing test shows the defence at work rather than an attack that never worked.
+"""
+
+import asyncio
+import collections
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Iterator
+from http.cookies import SimpleCookie
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import ClientConnection as SyncConnection
+from websockets.sync.client import connect as connect_sync
+
+from ws_lessons.chat import create_app, tokens
+from ws_lessons.chat.guard import COOKIE
+from ws_lessons.chat.models import server_message
+from ws_lessons.server import RunningServer, serve
+
+pytestmark = pytest.mark.anyio
+
+SECRET = "test-secret"
+TIMEOUT = 5.0
+ERROR_CODES = {"invalid_json", "invalid_message", "too_long", "rate_limited"}
+INVALID_UTF8_LOG = "ERROR   uvicorn.error: Invalid UTF-8 sequence received from client."
+
+
+@pytest.fixture
+def start(caplog: pytest.LogCaptureFixture) -> Iterator[Any]:
+    """Start the chat; on teardown stop it and check that its logs hold no error.
+
+    ``check_logs=False``: the test checks the logs itself.
+    """
+    servers: list[tuple[RunningServer, bool]] = []
+
+    def start(app: FastAPI | None = None, *, check_logs: bool = True, **settings: Any):
+        uvicorn_options = settings.pop("uvicorn_options", {})
+        server = serve(app or create_app(secret=SECRET, **settings), **uvicorn_options)
+        servers.append((server, check_logs))
+        return server
+
+    yield start
+    for server, check_logs in servers:
+        server.stop()
+        if check_logs:
+            assert not [line for line in server.logs if "Traceback" in line or "ERROR" in line]
+    assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
+
+
+def token(user: str, **kwargs: Any) -> str:
+    return tokens.issue(user, SECRET, **kwargs)
+
+
+async def receive(ws: ClientConnection, *types: str) -> dict[str, Any]:
+    """The next message of one of ``types`` (any if none), checked against the models."""
+    async with asyncio.timeout(TIMEOUT):
+        while True:
+            message = json.loads(await ws.recv())
+            server_message.validate_python(message)
+            if not types or message["type"] in types:
+                return message
+
+
+async def say(ws: ClientConnection, text: str) -> None:
+    await ws.send(json.dumps({"type": "say", "text": text}))
+
+
+@contextlib.asynccontextmanager
+async def join(
+    server: RunningServer, user: str, room: str = "lobby", **options: Any
+) -> AsyncIterator[ClientConnection]:
+    """A connection of ``user``, its welcome read."""
+    async with asyncio.timeout(TIMEOUT):
+        ws = await connect(server.ws_url(f"/ws/{room}?token={token(user)}"), **options)
+    async with ws:
+        assert (await receive(ws))["type"] == "welcome"
+        yield ws
+
+
+async def refused(url: str, **options: Any) -> int:
+    """Open ``url``, expecting the handshake to be refused; return the HTTP status."""
+    with pytest.raises(InvalidStatus) as info:
+        async with asyncio.timeout(TIMEOUT):
+            await connect(url, **options)
+    return info.value.response.status_code
+
+
+async def closed(ws: ClientConnection) -> ConnectionClosed:
+    """Read until the connection closes; return how it closed."""
+    async with asyncio.timeout(TIMEOUT):
+        with pytest.raises(ConnectionClosed) as info:
+            while True:
+                await ws.recv()
+    return info.value
+
+
+async def still_talking(server: RunningServer) -> None:
+    """Two fresh clients can still talk: the server came through unharmed."""
+    async with join(server, "check_a") as a, join(server, "check_b") as b:
+        await say(a, "still here")
+        for ws in (a, b):
+            assert (await receive(ws, "said"))["text"] == "still here"
+
+
+# -- tokens ----------------------------------------------------------------------------------
+
+
+def tampered(value: str) -> str:
+    """``value`` naming someone else, with the original signature kept."""
+    payload, _, signature = value.partition(".")
+    forged = tokens._b64encode(json.dumps({"user": "admin", "exp": 9e9}).encode())
+    assert forged != payload
+    return f"{forged}.{signature}"
+
+
+BAD_TOKENS = {
+    "missing": None,
+    "empty": "",
+    "signed with another secret": tokens.issue("alice", "not the secret"),
+    "payload changed": tampered(token("alice")),
+    "signature cut short": token("alice")[:-3],
+    "expired": token("alice", ttl=-1),
+    "not a token": "hello",
+    "only dots": "...",
+    "not ascii": "ünïcödé.☃",
+    "very long": "A" * 4000 + "." + "B" * 40,
+}
+
+
+@pytest.mark.parametrize("bad", BAD_TOKENS.values(), ids=BAD_TOKENS.keys())
+async def test_a_bad_token_is_refused_before_accepting(start, bad: str | None) -> None:
+    server = start()
+    query = "" if bad is None else "?" + str(httpx.QueryParams({"token": bad}))
+    assert await refused(server.ws_url(f"/ws/lobby{query}")) == 403
+    await still_talking(server)
+
+
+async def test_post_token_sets_a_cookie_the_websocket_accepts(start) -> None:
+    server = start()
+    async with httpx.AsyncClient(base_url=server.url, timeout=TIMEOUT) as http:
+        response = await http.post("/token", json={"user": "carol"})
+    attributes = response.headers["set-cookie"].lower()
+    for attribute in ("httponly", "samesite=strict", "path=/", "max-age=3600"):
+        assert attribute in attributes
+    assert "secure" not in attributes  # plain http: a Secure cookie would never be sent back
+    cookie = SimpleCookie(response.headers["set-cookie"])[COOKIE].value
+    assert cookie == response.json()["token"]
+    headers = {"Cookie": f"{COOKIE}={cookie}"}
+    async with connect(server.ws_url("/ws/lobby"), additional_headers=headers) as ws:
+        assert (await receive(ws))["user"] == "carol"
+
+
+@pytest.mark.parametrize("bad", ["forged", "expired"])
+async def test_a_bad_cookie_is_refused(start, bad: str) -> None:
+    server = start()
+    value = tampered(token("carol")) if bad == "forged" else token("carol", ttl=-1)
+    headers = {"Cookie": f"{COOKIE}={value}"}
+    assert await refused(server.ws_url("/ws/lobby"), additional_headers=headers) == 403
+
+
+async def test_the_query_token_wins_over_the_cookie(start) -> None:
+    server = start()
+    headers = {"Cookie": f"{COOKIE}={token('carol')}"}
+    url = server.ws_url(f"/ws/lobby?token={token('dave')}")
+    async with connect(url, additional_headers=headers) as ws:
+        assert (await receive(ws))["user"] == "dave"
+
+
+async def test_token_lifetime_is_configurable(start) -> None:
+    server = start(token_ttl=0.5)
+    async with httpx.AsyncClient(base_url=server.url, timeout=TIMEOUT) as http:
+        value = (await http.post("/token", json={"user": "erin"})).json()["token"]
+    async with connect(server.ws_url(f"/ws/lobby?token={value}")) as ws:
+        assert (await receive(ws))["user"] == "erin"
+    await asyncio.sleep(0.6)  # let the token expire: the lifetime under test is 0.5 s
+    assert await refused(server.ws_url(f"/ws/lobby?token={value}")) == 403
+
+
+# -- Origin ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("allowed", "origin", "accepted"),
+    [
+        (None, None, True),
+        (None, "http://{here}", True),
+        (None, "http://{elsewhere}", False),
+        (None, "https://evil.example", False),
+        (None, "null", False),
+        (["http://app.example"], "http://app.example", True),
+        (["http://app.example"], "http://{here}", True),
+        (["http://app.example"], "http://app.example.evil.example", False),
+        (["*"], "https://evil.example", True),
+    ],
+    ids=[
+        "no origin",
+        "same origin",
+        "another port",
+        "another site",
+        "null",
+        "listed",
+        "listed, and own",
+        "lookalike",
+        "any",
+    ],
+)
+async def test_origin_allowlist(
+    start, allowed: list[str] | None, origin: str | None, accepted: bool
+) -> None:
+    server = start(allowed_origins=allowed)
+    if origin is not None:
+        origin = origin.format(
+            here=f"127.0.0.1:{server.port}", elsewhere=f"127.0.0.1:{server.port + 1}"
+        )
+    url = server.ws_url(f"/ws/lobby?token={token('alice')}")
+    if accepted:
+        async with connect(url, origin=origin) as ws:
+            assert (await receive(ws))["type"] == "welcome"
+    else:
+        assert await refused(url, origin=origin) == 403
+
+
+async def test_cross_site_hijacking_with_the_victims_cookie(start) -> None:
+    """A page on another port opens a socket; the browser adds the victim's cookie."""
+    victim_cookie = {"Cookie": f"{COOKIE}={token('victim')}"}
+    attacker = "http://127.0.0.1:1"  # any other origin; cookies ignore ports (RFC 6265 §8.5)
+    naive = start(allowed_origins=["*"])
+    url = naive.ws_url("/ws/lobby")
+    async with connect(url, origin=attacker, additional_headers=victim_cookie) as ws:
+        assert (await receive(ws))["user"] == "victim"  # the attack works without the check
+    guarded = start()
+    url = guarded.ws_url("/ws/lobby")
+    assert await refused(url, origin=attacker, additional_headers=victim_cookie) == 403
+
+
+async def test_cors_middleware_does_not_cover_websockets(start) -> None:
+    app = create_app(secret=SECRET, allowed_origins=["*"])
+    app.add_middleware(CORSMiddleware, allow_origins=["http://good.example"])
+    server = start(app)
+    evil = "http://evil.example"
+    async with httpx.AsyncClient(base_url=server.url, timeout=TIMEOUT) as http:
+        response = await http.get("/healthz", headers={"Origin": evil})
+    assert "access-control-allow-origin" not in response.headers  # CORS works for HTTP...
+    url = server.ws_url(f"/ws/lobby?token={token('alice')}")
+    async with connect(url, origin=evil) as ws:  # ...and does nothing for a WebSocket
+        assert (await receive(ws))["type"] == "welcome"
+
+
+# -- limits ----------------------------------------------------------------------------------
+
+
+async def test_an_oversized_frame_closes_with_1009_and_the_others_keep_talking(start) -> None:
+    server = start(uvicorn_options={"ws_max_size": 1024})
+    async with join(server, "alice") as alice, join(server, "bob") as bob:
+        await receive(alice, "joined")
+        await say(bob, "y" * 2000)
+        close = await closed(bob)
+        assert close.rcvd is not None and close.rcvd.code == 1009
+        assert await receive(alice, "left") == {"type": "left", "room": "lobby", "user": "bob"}
+        await say(alice, "y" * 900)  # under the limit: fine
+        assert (await receive(alice, "said"))["seq"] == 1
+
+
+async def test_a_flood_is_limited_and_the_others_lose_nothing(start) -> None:
+    server = start(rate=20, burst=5)
+    async with (
+        join(server, "alice") as alice,
+        join(server, "bob") as bob,
+        join(server, "flooder", compression=None) as flooder,
+    ):
+        await receive(alice, "joined")
+        await receive(alice, "joined")
+        await receive(bob, "joined")
+
+        async def flood() -> int:
+            sent = 0
+            with contextlib.suppress(ConnectionClosed):
+                for n in range(2000):
+                    await say(flooder, f"spam {n}")
+                    sent += 1
+            return sent
+
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        flooding = asyncio.create_task(flood())
+        for n in range(5):  # alice talks within her own limits while the flood runs
+            await say(alice, f"alice {n}")
+            await asyncio.sleep(0.06)  # 16 messages a second, under alice's rate of 20
+        sent = await flooding
+
+        received = []
+        async with asyncio.timeout(TIMEOUT):
+            while sum(m["user"] == "alice" for m in received) < 5:
+                received.append(await receive(bob, "said"))
+        elapsed = loop.time() - began
+        assert [m["text"] for m in received if m["user"] == "alice"] == [
+            f"alice {n}" for n in range(5)
+        ]
+        assert [m["seq"] for m in received] == list(range(1, len(received) + 1))
+        spam = [m for m in received if m["user"] == "flooder"]
+        assert sent == 2000
+        assert len(spam) <= 5 + 20 * elapsed + 1  # the burst, then the rate
+
+        replies = []
+        with contextlib.suppress(ConnectionClosed, TimeoutError):
+            async with asyncio.timeout(1):
+                while True:
+                    replies.append(json.loads(await flooder.recv()))
+        assert any(reply.get("error") == "rate_limited" for reply in replies)
+    await still_talking(server)
+
+
+async def test_connections_per_user_are_capped(start) -> None:
+    app = create_app(secret=SECRET, max_connections=2)
+    server = start(app)
+    async with join(server, "alice"), join(server, "alice") as second, join(server, "bob"):
+        url = server.ws_url(f"/ws/lobby?token={token('alice')}")
+        async with connect(url) as third:
+            close = await closed(third)
+        assert close.rcvd is not None
+        assert close.rcvd.code == 1008
+        assert "too many connections" in close.rcvd.reason
+        await second.close()
+        async with asyncio.timeout(TIMEOUT):  # the server hears of the close on its own loop
+            while app.state.connections.open["alice"] > 1:
+                await asyncio.sleep(0.01)
+        async with join(server, "alice") as again:
+            await say(again, "back in")
+            assert (await receive(again, "said"))["text"] == "back in"
+
+
+# -- what clients send -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("frame", "error"),
+    [
+        ("", "invalid_json"),
+        ("{", "invalid_json"),
+        ("[" * 100_000, "invalid_json"),
+        ('{"type": "say", "text": "\\ud800"}', "invalid_json"),
+        ("null", "invalid_message"),
+        ("1e999999", "invalid_message"),
+        ('{"type": null}', "invalid_message"),
+        ('{"type": ["say"], "text": "hi"}', "invalid_message"),
+        ('{"type": "say", "text": {"$gt": ""}}', "invalid_message"),
+        ('{"type": "said", "text": "hi", "seq": 1}', "invalid_message"),
+        ('{"type": "welcome"}', "invalid_message"),
+        ('{"type": "say", "text": "' + "é" * 101 + '"}', "too_long"),
+        (b"\x00\xff", "invalid_message"),
+    ],
+)
+async def test_every_bad_message_gets_a_contract_error(start, frame: str, error: str) -> None:
+    server = start(max_text=100, uvicorn_options={"ws_max_size": 200_000})
+    async with join(server, "alice") as alice, join(server, "bob") as bob:
+        await receive(alice, "joined")
+        await alice.send(frame)
+        reply = await receive(alice)
+        assert (reply["type"], reply["error"]) == ("error", error)
+        await say(alice, "fine")
+        for ws in (alice, bob):  # the error went to alice only; the room carries on
+            assert (await receive(ws, "said"))["text"] == "fine"
+
+
+async def test_an_error_never_repeats_what_the_client_sent(start) -> None:
+    server = start()
+    async with join(server, "alice") as alice:
+        for frame in ['{"type": "<img src=x onerror=alert(1)>"}', '{"<b>": 1}']:
+            await alice.send(frame)
+            reply = await receive(alice, "error")
+            assert "<" not in reply["detail"]
+
+
+async def test_invalid_utf8_in_a_text_frame_closes_with_1007(start) -> None:
+    # uvicorn's default WebSocket implementation closes properly but logs the decoding
+    # error with a traceback at ERROR level: its own doing, not the app's.
+    server = start(check_logs=False)
+    async with join(server, "alice") as alice, join(server, "mallory") as mallory:
+        await receive(alice, "joined")
+        await mallory.send(b'{"type": "say", "text": "\xff"}', text=True)
+        close = await closed(mallory)
+        assert close.rcvd is not None and close.rcvd.code == 1007  # RFC 6455 §8.1
+        assert (await receive(alice, "left"))["user"] == "mallory"
+    await still_talking(server)
+    server.stop()
+    assert [line for line in server.logs if "ERROR" in line] == [INVALID_UTF8_LOG]
+    assert "UnicodeDecodeError" in "\n".join(server.logs)
+    assert not [line for line in server.logs if "Exception in ASGI application" in line]
+
+
+# -- anything at all: property-based ---------------------------------------------------------
+
+MAX_TEXT = 50
+MAX_SIZE = 600
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=80),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=12,
+)
+near_messages = st.fixed_dictionaries(
+    {"type": st.sampled_from(["say", "ping", "said", "pong", "error", "SAY", ""]) | st.text()},
+    optional={"text": st.text(max_size=2 * MAX_TEXT) | json_values, "seq": json_values},
+)
+valid_messages = st.one_of(
+    st.text(min_size=1, max_size=MAX_TEXT).map(lambda text: {"type": "say", "text": text}),
+    st.dictionaries(st.text(max_size=8), json_values, max_size=2).map(
+        lambda extra: {**extra, "type": "ping"}
+    ),
+)
+frames = st.one_of(
+    valid_messages.map(json.dumps),
+    near_messages.map(json.dumps),
+    json_values.map(json.dumps),
+    st.text(max_size=200),
+    st.binary(max_size=200),
+    st.integers(MAX_SIZE + 1, 4 * MAX_SIZE).map(
+        lambda n: json.dumps({"type": "say", "text": "x" * n})
+    ),
+)
+
+
+def expected_reply(frame: str | bytes) -> str:
+    """What the contract promises for ``frame``, worked out independently of the server."""
+    if len(frame if isinstance(frame, bytes) else frame.encode()) > MAX_SIZE:
+        return "close 1009"
+    if isinstance(frame, bytes):
+        return "error"
+    try:
+        value = json.loads(frame)
+    except ValueError:
+        return "error"
+    if isinstance(value, dict) and value.get("type") == "ping":
+        return "pong"
+    if isinstance(value, dict) and value.get("type") == "say":
+        text = value.get("text")
+        if isinstance(text, str) and 1 <= len(text) <= MAX_TEXT:
+            return "said"
+    return "error"
+
+
+class Fuzzer:
+    """One connection at a time, opened again after the server closed the last one."""
+
+    def __init__(self, server: RunningServer, stack: contextlib.ExitStack) -> None:
+        self.server = server
+        self.stack = stack
+        self.ws: SyncConnection | None = None
+        self.closes: list[int] = []
+        self.replies: collections.Counter[str] = collections.Counter()
+
+    def connection(self) -> SyncConnection:
+        if self.ws is None:
+            url = self.server.ws_url(f"/ws/lobby?token={token('fuzzer')}")
+            self.ws = self.stack.enter_context(
+                connect_sync(url, open_timeout=TIMEOUT, compression=None)
+            )
+            assert json.loads(self.ws.recv(timeout=TIMEOUT))["type"] == "welcome"
+        return self.ws
+
+    def throw(self, frame: str | bytes) -> str:
+        """Send ``frame``; return what came back: a message type, or ``close <code>``."""
+        reply = self._throw(frame)
+        self.replies[reply] += 1
+        return reply
+
+    def _throw(self, frame: str | bytes) -> str:
+        ws = self.connection()
+        try:
+            ws.send(frame)
+            while True:
+                message = json.loads(ws.recv(timeout=TIMEOUT))
+                server_message.validate_python(message)
+                if message["type"] == "error":
+                    assert message["error"] in ERROR_CODES
+                if message["type"] in ("said", "pong", "error"):
+                    return message["type"]
+        except ConnectionClosed as exc:
+            self.ws = None
+            assert exc.rcvd is not None, "the server dropped the connection without a close frame"
+            self.closes.append(exc.rcvd.code)
+            return f"close {exc.rcvd.code}"
+
+
+def drain(ws: SyncConnection, into: list[dict[str, Any]]) -> None:
+    with contextlib.suppress(TimeoutError):
+        while True:
+            into.append(json.loads(ws.recv(timeout=0)))
+
+
+def test_anything_a_client_sends_gets_a_contract_answer() -> None:
+    app = create_app(secret=SECRET, max_text=MAX_TEXT, rate=100_000, burst=100_000)
+    with serve(app, ws_max_size=MAX_SIZE) as server, contextlib.ExitStack() as stack:
+        fuzzer = Fuzzer(server, stack)
+        seen: list[dict[str, Any]] = []
+        url = server.ws_url(f"/ws/lobby?token={token('bystander')}")
+        bystander = stack.enter_context(connect_sync(url, open_timeout=TIMEOUT))
+
+        @settings(
+            max_examples=150,
+            deadline=None,
+            database=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        )
+        @given(frame=frames)
+        def throw(frame: str | bytes) -> None:
+            reply = fuzzer.throw(frame)
+            expected = expected_reply(frame)
+            assert reply == expected, f"{frame!r}: expected {expected}, got {reply}"
+            drain(bystander, seen)
+
+        throw()
+        said = [m for m in seen if m["type"] == "said"]
+        for message in seen:
+            server_message.validate_python(message)
+        assert [m["seq"] for m in said] == list(range(1, len(said) + 1))
+        bystander.send(json.dumps({"type": "ping"}))  # and it is still connected
+        while json.loads(bystander.recv(timeout=TIMEOUT))["type"] != "pong":
+            pass
+    # Every kind of answer came up, so the examples covered the contract.
+    assert set(fuzzer.replies) == {"error", "said", "pong", "close 1009"}, fuzzer.replies
+    assert set(fuzzer.closes) == {1009}
+    assert not [line for line in server.logs if "Traceback" in line or "ERROR" in line]
