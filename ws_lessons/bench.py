@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from fastapi import FastAPI
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from tqdm import tqdm
 
 from ws_lessons.server import serve
@@ -82,8 +82,185 @@ def bench_server(cycles: int) -> list[str]:
     return lines
 
 
-SUITES: dict[str, Suite] = {"server": bench_server}
-CYCLES = {"server": 100}
+def _percentile_us(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))] * 1e6
+
+
+def bench_echo(round_trips: int) -> list[str]:
+    """Echo round trips of a FastAPI WebSocket endpoint, against a bare websockets server
+    and a raw asyncio TCP echo, all served in this process on loopback, one client style."""
+    import contextlib
+    from typing import Any
+
+    from websockets.asyncio.client import connect
+    from websockets.asyncio.server import serve as websockets_serve
+
+    app = FastAPI()
+
+    @app.websocket("/echo")
+    async def echo(websocket: WebSocket) -> None:
+        await websocket.accept()
+        with contextlib.suppress(WebSocketDisconnect):
+            while True:
+                await websocket.send_text(await websocket.receive_text())
+
+    async def bare_echo(websocket) -> None:  # type: ignore[no-untyped-def]
+        async for message in websocket:
+            await websocket.send(message)
+
+    async def tcp_echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+        writer.close()
+
+    # All three servers share one event loop, the one serve() started in its background
+    # thread, so they get the same thread scheduling and differ only in their code.
+    fastapi_server = serve(app, name="bench echo")
+
+    async def start() -> tuple[Any, asyncio.Server]:
+        return (
+            await websockets_serve(bare_echo, "127.0.0.1", 0),
+            await asyncio.start_server(tcp_echo, "127.0.0.1", 0),
+        )
+
+    try:
+        bare, tcp = fastapi_server.run(start())
+    except BaseException:
+        fastapi_server.stop()
+        raise
+    bare_port = bare.sockets[0].getsockname()[1]
+    tcp_port = tcp.sockets[0].getsockname()[1]
+    message = "x" * 32
+    blocks = 40  # the three alternate in short blocks, so a slow moment hits them all alike
+    samples: dict[str, list[float]] = {"tcp": [], "websockets": [], "fastapi": []}
+
+    async def measure() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", tcp_port)
+
+        async def tcp_round_trip() -> None:
+            writer.write(message.encode())
+            await reader.readexactly(len(message))
+
+        async with (
+            connect(f"ws://127.0.0.1:{bare_port}/") as bare_ws,
+            connect(fastapi_server.ws_url("/echo")) as fastapi_ws,
+        ):
+
+            def ws_round_trip(ws):  # type: ignore[no-untyped-def]
+                async def round_trip() -> None:
+                    await ws.send(message)
+                    await ws.recv()
+
+                return round_trip
+
+            trips = {
+                "tcp": tcp_round_trip,
+                "websockets": ws_round_trip(bare_ws),
+                "fastapi": ws_round_trip(fastapi_ws),
+            }
+            for trip in trips.values():  # warm up
+                for _ in range(50):
+                    await trip()
+            per_block = max(1, round_trips // blocks)
+            progress = tqdm(total=per_block * blocks * 3, desc="echo", unit="trip", leave=False)
+            for _ in range(blocks):
+                for name, trip in trips.items():
+                    for _ in range(per_block):
+                        started = time.perf_counter()
+                        await trip()
+                        samples[name].append(time.perf_counter() - started)
+                    progress.update(per_block)
+            progress.close()
+        writer.close()
+        await writer.wait_closed()
+
+    async def close() -> None:
+        bare.close()
+        tcp.close()
+        await bare.wait_closed()
+        await tcp.wait_closed()
+
+    try:
+        asyncio.run(measure())
+    finally:
+        fastapi_server.run(close())
+        fastapi_server.stop()
+
+    base = statistics.median(samples["websockets"])
+    lines = [f"echo round trip, {len(samples['fastapi'])} sequential 32-byte messages each (µs)"]
+    labels = {
+        "tcp": "raw asyncio TCP echo",
+        "websockets": "bare websockets server",
+        "fastapi": "FastAPI endpoint, serve()",
+    }
+    for name, label in labels.items():
+        median, p95 = statistics.median(samples[name]), _percentile_us(samples[name], 0.95)
+        lines.append(
+            f"  {label:<26} median {median * 1e6:7.1f}   p95 {p95:7.1f}"
+            f"   ratio to websockets {median / base:5.2f}x"
+        )
+    ratio = statistics.median(samples["fastapi"]) / base
+    verdict = "meets" if ratio <= 1.5 else "MISSES"
+    lines.append(f"  target: FastAPI within 1.5x of bare websockets ({ratio:.2f}x): {verdict}")
+    return lines
+
+
+def bench_broadcast(clients: int) -> list[str]:
+    """Broadcast fan-out to ``clients`` connections: the chat's hub against the naive
+    connection manager, each without and with one client that stopped reading."""
+    from ws_lessons.fanout import measure_broadcast
+
+    progress = tqdm(total=4, desc="broadcast", unit="run", leave=False)
+    report = measure_broadcast(clients, progress=progress)
+    progress.close()
+    hub, hub_stalled = report.run("hub", False), report.run("hub", True)
+    naive, naive_stalled = report.run("naive", False), report.run("naive", True)
+    size = round(hub.message_bytes)
+    lines = [
+        f"broadcast fan-out to {clients} clients: {report.messages} messages of ~{size} bytes, "
+        "permessage-deflate on (deliveries/s; clients in a second process)"
+    ]
+    labels = {"hub": "hub (an outbox per client)", "naive": "naive (a loop of sends)"}
+    for base, stalled in ((hub, hub_stalled), (naive, naive_stalled)):
+        ratio = stalled.rate / base.rate if base.rate else 0.0
+        fate = "dropped" if stalled.dropped else "still held"
+        lines.append(
+            f"  {labels[base.system]:<27} no stall {base.rate:9,.0f}   one stalled client "
+            f"{stalled.rate:9,.0f}   ratio {ratio:4.2f}   "
+            f"({stalled.delivered:,} of {stalled.expected:,} delivered in {stalled.seconds:.1f} s; "
+            f"stalled client {fate})"
+        )
+    hub_ratio = hub_stalled.rate / hub.rate if hub.rate else 0.0
+    naive_ratio = naive_stalled.rate / naive.rate if naive.rate else 0.0
+    targets = [
+        (
+            f"hub delivers >= 20,000 messages/s to {clients} clients ({hub.rate:,.0f})",
+            hub.rate >= 20_000,
+        ),
+        (f"hub keeps >= 90% of it with a stalled client ({hub_ratio:.0%})", hub_ratio >= 0.9),
+        (f"naive manager stalls: < 10% of its rate ({naive_ratio:.0%})", naive_ratio < 0.1),
+    ]
+    for text, met in targets:
+        lines.append(f"  target: {text}: {'meets' if met else 'MISSES'}")
+    lines.append("  memory per idle connection (tracemalloc: Python heap, not kernel buffers)")
+    for memory in report.memory:
+        lines.append(
+            f"    {memory.system:<6} server {memory.server_per_connection / 1024:5.1f} KiB "
+            f"(deflate {memory.server_deflate_bytes / memory.connections / 1024:4.1f})   "
+            f"client {memory.client_per_connection / 1024:5.1f} KiB "
+            f"(deflate {memory.client_deflate_bytes / memory.connections / 1024:4.1f})"
+        )
+    return lines
+
+
+SUITES: dict[str, Suite] = {
+    "server": bench_server,
+    "echo": bench_echo,
+    "broadcast": bench_broadcast,
+}
+CYCLES = {"server": 100, "echo": 2000, "broadcast": 1000}
 
 
 def main(names: list[str]) -> int:

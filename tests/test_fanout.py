@@ -1,0 +1,77 @@
+"""The fan-out measurement, run small: it counts what it should (timings are not checked)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from websockets.asyncio.client import connect
+
+from ws_lessons import bench
+from ws_lessons.fanout import BroadcastReport, measure_broadcast, naive_app
+from ws_lessons.server import serve
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture(scope="module")
+def report() -> BroadcastReport:
+    # 20 clients, 20 messages, and an outbox of 8 so that the hub drops the stalled client.
+    return measure_broadcast(clients=20, messages=20, queue_size=8)
+
+
+def test_every_reading_client_gets_every_message_without_a_stall(report: BroadcastReport) -> None:
+    for system in ("hub", "naive"):
+        run = report.run(system, stalled=False)
+        assert (run.readers, run.messages) == (20, 20)
+        assert run.delivered == run.expected == 400
+        assert not run.timed_out
+        assert run.dropped is None
+        assert 90 <= run.message_bytes <= 120  # both systems send messages of the same size
+
+
+def test_the_hub_drops_the_stalled_client_and_serves_everyone_else(report: BroadcastReport) -> None:
+    run = report.run("hub", stalled=True)
+    assert run.readers == 19  # the stalled client does not count
+    assert run.delivered == run.expected == 19 * 20
+    assert not run.timed_out
+    assert run.dropped is True
+
+
+def test_the_naive_manager_stalls(report: BroadcastReport) -> None:
+    run = report.run("naive", stalled=True)
+    assert run.readers == 19
+    assert run.delivered < run.expected
+    assert run.timed_out
+    assert run.dropped is False  # it still holds the stalled client
+
+
+def test_memory_is_measured_on_both_sides(report: BroadcastReport) -> None:
+    assert [memory.system for memory in report.memory] == ["hub", "naive"]
+    for memory in report.memory:
+        assert memory.connections == 19
+        assert memory.server_bytes > 0
+        assert memory.client_bytes > 0
+        assert 0 <= memory.server_deflate_bytes <= memory.server_bytes
+        assert 0 <= memory.client_deflate_bytes <= memory.client_bytes
+
+
+def test_the_broadcast_suite_prints_its_figures_and_targets() -> None:
+    lines = bench.SUITES["broadcast"](10)
+    text = "\n".join(lines)
+    assert "10 clients" in lines[0]
+    for expected in ("hub", "naive", "ratio", "target", "memory per idle connection"):
+        assert expected in text
+
+
+@pytest.mark.anyio
+async def test_the_naive_manager_broadcasts_to_everyone() -> None:
+    with serve(naive_app(), name="naive manager test") as server:
+        async with (
+            connect(server.ws_url("/ws/1")) as one,
+            connect(server.ws_url("/ws/2")) as two,
+        ):
+            await one.send("hello")
+            async with asyncio.timeout(5):
+                assert await one.recv() == "Client #1 says: hello"
+                assert await two.recv() == "Client #1 says: hello"

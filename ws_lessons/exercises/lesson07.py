@@ -1,0 +1,244 @@
+"""Exercises of lesson 07: routers, subprotocols and uvicorn's WebSocket options."""
+
+from __future__ import annotations
+
+import socket
+import time
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, FastAPI, WebSocket, WebSocketDisconnect, WebSocketException, status
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.sync.client import connect
+
+from ws_lessons.exercises.core import TIMEOUT, Hint, connected, exchange, exercise, served
+from ws_lessons.frames import IncompleteFrame, Opcode, ProtocolError, decode, parse_close
+from ws_lessons.handshake import build_request
+from ws_lessons.server import ServerError, serve
+
+
+@exercise(
+    "07.1",
+    hint="Declare both routes on an APIRouter(prefix=...), then app.include_router(router).",
+)
+def check_07_1(app: Any) -> str:
+    """GET /api/health answers {"status": "ok"} and WS /api/echo echoes, both from a router."""
+    with served(app, "07.1") as server:
+        with httpx.Client(base_url=server.url, timeout=TIMEOUT) as http:
+            health = http.get("/api/health")
+            bare = http.get("/health")
+        if health.status_code != 200:
+            raise Hint(
+                f"GET /api/health answered HTTP {health.status_code}: is the router's "
+                "prefix /api, and is the router included in the app?"
+            )
+        try:
+            body = health.json()
+        except ValueError:
+            raise Hint(f"GET /api/health should answer JSON, not {health.text[:60]!r}") from None
+        if body != {"status": "ok"}:
+            raise Hint(f'GET /api/health answered {body}; expected {{"status": "ok"}}')
+        if bare.status_code == 200:
+            raise Hint("GET /health answers too: declare the routes on the router, not the app")
+        with connected(server, "/api/echo") as ws:
+            for text in ("ping", "still here?"):
+                reply = exchange(ws, text, f"sending {text!r} to /api/echo")
+                if reply != text:
+                    raise Hint(f"/api/echo answered {text!r} with {reply!r}; send it back as is")
+    return "one router, one prefix, an HTTP route and a WebSocket route under it"
+
+
+def _negotiate(server: Any, offer: list[str]) -> str | int:
+    """What the client ends up with: the subprotocol, or the HTTP status of a refusal."""
+    try:
+        with connect(
+            server.ws_url("/negotiate"),
+            subprotocols=offer or None,
+            open_timeout=TIMEOUT,
+            close_timeout=TIMEOUT,
+        ) as ws:
+            chosen = ws.subprotocol
+            try:
+                told = ws.recv(timeout=TIMEOUT)
+            except TimeoutError:
+                raise Hint(
+                    f"offered {offer}, the connection opened but no message came: send the "
+                    "chosen subprotocol's name as a text message"
+                ) from None
+            except ConnectionClosed:
+                raise Hint(
+                    f"offered {offer}, the connection was closed before any message: accept, "
+                    "then send the chosen subprotocol's name"
+                ) from None
+            if told != chosen:
+                raise Hint(
+                    f"offered {offer}, the handshake chose {chosen!r} but the message said "
+                    f"{told!r}: send the name you accepted with"
+                )
+            return chosen or ""
+    except InvalidStatus as exc:
+        return exc.response.status_code
+    except InvalidHandshake as exc:
+        raise Hint(f"offered {offer}, the client failed the handshake: {exc}") from None
+
+
+@exercise(
+    "07.2",
+    hint='Read the offer from websocket.scope["subprotocols"], walk your own preference '
+    "order, and pass the winner to accept(subprotocol=...); with no winner, refuse.",
+)
+def check_07_2(app: Any) -> str:
+    """/negotiate prefers chat.v2 to chat.v1, says which it chose, and refuses anything else."""
+    with served(app, "07.2") as server:
+        for offer, wanted in (
+            (["chat.v1", "chat.v2"], "chat.v2"),
+            (["chat.v2", "chat.v1"], "chat.v2"),
+            (["chat.v1"], "chat.v1"),
+            (["mqtt", "chat.v1"], "chat.v1"),
+        ):
+            got = _negotiate(server, offer)
+            if isinstance(got, int):
+                raise Hint(f"offered {offer}, the handshake was refused with HTTP {got}")
+            if got != wanted:
+                raise Hint(f"offered {offer}, you chose {got or 'none'}; expected {wanted}")
+        for offer in (["mqtt"], []):
+            got = _negotiate(server, offer)
+            if not isinstance(got, int):
+                raise Hint(
+                    f"offered {offer or 'nothing'}, you accepted (with {got or 'no subprotocol'}): "
+                    "refuse the handshake instead"
+                )
+    return "chat.v2 when offered, else chat.v1, and no connection without either"
+
+
+def _silent_client_closed_after(server: Any, limit: float) -> tuple[float, int | None]:
+    """Connect with a raw socket, never answer anything; return when and how it was closed."""
+    sock = socket.create_connection((server.host, server.port), timeout=TIMEOUT)
+    with sock:
+        sock.sendall(build_request(f"{server.host}:{server.port}", "/echo"))
+        started = time.monotonic()
+        data = b""
+        sock.settimeout(0.1)
+        while time.monotonic() - started < limit:
+            try:
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                continue
+            if not chunk:
+                break
+            data += chunk
+        else:
+            return limit, None
+        seconds = time.monotonic() - started
+    _, _, frames = data.partition(b"\r\n\r\n")
+    code = None
+    while frames:
+        try:
+            frame, used = decode(frames)
+        except (IncompleteFrame, ProtocolError):
+            break
+        frames = frames[used:]
+        if frame.opcode is Opcode.CLOSE:
+            code = int(parse_close(frame.payload)[0])
+    return seconds, code
+
+
+@exercise(
+    "07.3",
+    hint="Four uvicorn options do it: ws_max_size, ws_ping_interval, ws_ping_timeout and "
+    "ws_per_message_deflate.",
+)
+def check_07_3(options: Any) -> str:
+    """uvicorn options: 4 KiB messages at most, pings that drop a silent client within 2 s,
+    and no compression."""
+    if not isinstance(options, dict):
+        raise Hint(f"pass a dict of uvicorn options, like {{'ws_max_size': ...}}, not {options!r}")
+    app = FastAPI()
+
+    @app.websocket("/echo")
+    async def echo(websocket: WebSocket) -> None:
+        await websocket.accept()
+        try:
+            while True:
+                await websocket.send_text(await websocket.receive_text())
+        except WebSocketDisconnect:
+            pass
+
+    try:
+        server = serve(app, name="check 07.3", **options)
+    except (TypeError, ServerError) as exc:
+        raise Hint(f"uvicorn did not take these options: {exc}") from None
+    with server:
+        with connect(server.ws_url("/echo"), open_timeout=TIMEOUT, close_timeout=TIMEOUT) as ws:
+            extensions = ws.response.headers.get("Sec-WebSocket-Extensions")
+            if extensions:
+                raise Hint(f"the server still negotiated compression: {extensions}")
+            text = "x" * 4096
+            if exchange(ws, text, "sending 4096 bytes") != text:
+                raise Hint("a 4096-byte message was not echoed")
+            try:
+                ws.send(text + "x")
+                ws.recv(timeout=TIMEOUT)
+                raise Hint("a 4097-byte message was echoed: the limit is 4096 bytes")
+            except TimeoutError:
+                raise Hint("after a 4097-byte message, nothing happened") from None
+            except ConnectionClosed as exc:
+                code = exc.rcvd.code if exc.rcvd else None
+                if code != 1009:
+                    raise Hint(f"a 4097-byte message closed with {code}, not 1009") from None
+        seconds, code = _silent_client_closed_after(server, 2.5)
+        if code is None and seconds >= 2.5:
+            raise Hint("a client that never answers pings was still connected after 2 s")
+        if seconds > 2.0:
+            raise Hint(f"a silent client was dropped after {seconds:.1f} s; make it 2 s at most")
+    return "4 KiB messages, silent clients dropped within 2 s, and plain frames"
+
+
+# Reference answers
+
+
+def solution_07_1() -> FastAPI:
+    api = APIRouter(prefix="/api")
+
+    @api.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @api.websocket("/echo")
+    async def echo(websocket: WebSocket) -> None:
+        await websocket.accept()
+        try:
+            while True:
+                await websocket.send_text(await websocket.receive_text())
+        except WebSocketDisconnect:
+            pass
+
+    app = FastAPI()
+    app.include_router(api)
+    return app
+
+
+def solution_07_2() -> FastAPI:
+    app = FastAPI()
+
+    @app.websocket("/negotiate")
+    async def negotiate(websocket: WebSocket) -> None:
+        offered = websocket.scope["subprotocols"]
+        chosen = next((name for name in ("chat.v2", "chat.v1") if name in offered), None)
+        if chosen is None:
+            # Before accept(): the handshake is refused with HTTP 403.
+            raise WebSocketException(code=status.WS_1008_POLICY_VIOLATION)
+        await websocket.accept(subprotocol=chosen)
+        await websocket.send_text(chosen)
+        await websocket.close()
+
+    return app
+
+
+def solution_07_3() -> dict[str, Any]:
+    return {
+        "ws_max_size": 4096,
+        "ws_ping_interval": 0.5,
+        "ws_ping_timeout": 0.5,
+        "ws_per_message_deflate": False,
+    }
