@@ -10,7 +10,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parent.parent
-NOT_PACKAGES = {"python", "pip"}
+NOT_PACKAGES = {"python", "pip", "redis-server", "nginx"}  # programs, not Python packages
 
 
 def requirements(lines: list[str]) -> dict[str, str]:

@@ -16,6 +16,7 @@ from ws_lessons.chat import tokens
 from ws_lessons.services import (
     Service,
     ServiceUnavailable,
+    free_port,
     program,
     start_chat_worker,
     start_nginx,
@@ -86,6 +87,82 @@ def test_without_a_shared_broker_two_processes_are_two_chats(workers: list[Servi
         assert json.loads(ada.recv(timeout=5))["seq"] == 1
         with pytest.raises(TimeoutError):
             bob.recv(timeout=0.5)  # bob's process never heard of ada's message
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    need("redis-server")
+    with start_redis() as server:
+        yield server.url
+
+
+@contextmanager
+def chat_processes(redis_url: str, count: int = 2) -> Iterator[list[Service]]:
+    started = [start_chat_worker(secret=SECRET, redis=redis_url) for _ in range(count)]
+    try:
+        yield started
+    finally:
+        for worker in started:
+            worker.stop()
+
+
+def read(ws: ClientConnection, kind: str) -> dict:
+    """The next message of type ``kind``, skipping others."""
+    while True:
+        message = json.loads(ws.recv(timeout=5))
+        if message["type"] == kind:
+            return message
+
+
+def test_with_redis_two_processes_share_one_room(redis_url: str) -> None:
+    with (
+        chat_processes(redis_url) as (first, second),
+        join(first, "ada") as ada,
+        join(second, "bob") as bob,
+    ):
+        assert read(ada, "joined")["user"] == "bob"  # presence crosses processes
+        ada.send(json.dumps({"type": "say", "text": "hi bob"}))
+        bob.send(json.dumps({"type": "say", "text": "hi ada"}))
+        seen_by_ada = [read(ada, "said") for _ in range(2)]
+        seen_by_bob = [read(bob, "said") for _ in range(2)]
+        assert seen_by_ada == seen_by_bob  # same messages, same order, same seq
+        assert [said["seq"] for said in seen_by_ada] == [1, 2]
+        assert {said["text"] for said in seen_by_ada} == {"hi bob", "hi ada"}
+    # A process started later continues the same numbering.
+    with chat_processes(redis_url, 1) as (third,), join(third, "cy") as cy:
+        cy.send(json.dumps({"type": "say", "text": "late"}))
+        assert read(cy, "said")["seq"] == 3
+
+
+def test_with_redis_a_client_resumes_on_another_process(redis_url: str) -> None:
+    with chat_processes(redis_url) as (first, second):
+        token = tokens.issue("dee", SECRET)
+        with connect(first.ws_url(f"/ws/resume?token={token}")) as ws:
+            last = read(ws, "welcome")["seq"]
+            for text in ["one", "two"]:
+                ws.send(json.dumps({"type": "say", "text": text}))
+                read(ws, "said")
+        with connect(second.ws_url(f"/ws/resume?token={token}&since={last}")) as ws:
+            assert read(ws, "welcome")["members"] == ["dee"]
+            assert [read(ws, "said")["text"] for _ in range(2)] == ["one", "two"]
+
+
+def test_with_redis_down_the_worker_does_not_start() -> None:
+    with pytest.raises(ServiceUnavailable, match=r"(?i)connect"):
+        start_chat_worker(secret=SECRET, redis=f"redis://127.0.0.1:{free_port()}")
+
+
+def test_nginx_and_redis_make_one_chat_of_two_workers(redis_url: str) -> None:
+    need("nginx")
+    with (
+        chat_processes(redis_url) as workers,
+        start_nginx([worker.port for worker in workers]) as proxy,
+        join(proxy, "eve") as eve,
+        join(proxy, "fay") as fay,
+    ):
+        eve.send(json.dumps({"type": "say", "text": "through the proxy"}))
+        assert read(fay, "said")["text"] == "through the proxy"
+    assert [accepted(worker) for worker in workers] == [1, 1]
 
 
 def test_redis_starts_on_a_free_port_and_answers() -> None:

@@ -25,10 +25,16 @@ def main(argv: list[str] | None = None) -> int:
         help="a browser origin allowed to connect besides the chat's own, e.g. "
         "http://localhost:3000, or * for any (repeatable)",
     )
-    serve.add_argument(
+    where = serve.add_mutually_exclusive_group()
+    where.add_argument(
         "--history",
         metavar="PATH",
         help="keep room history and seq in this SQLite file, across restarts (default: memory)",
+    )
+    where.add_argument(
+        "--redis",
+        metavar="URL",
+        help="share rooms with every process given the same Redis, e.g. redis://127.0.0.1:6379",
     )
     serve.add_argument(
         "--max-size",
@@ -89,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
             secret=args.secret,
             allowed_origins=args.allowed_origins,
             history=args.history,
+            redis=args.redis,
             max_size=args.max_size,
             ping_interval=args.ping_interval,
             ping_timeout=args.ping_timeout,

@@ -182,7 +182,7 @@ http {{
         location / {{
             proxy_pass http://workers;
             proxy_http_version 1.1;{upgrade}
-            proxy_set_header Host $host;
+            proxy_set_header Host $http_host;  # with the port: the Origin check compares them
             proxy_read_timeout 1h;
             proxy_send_timeout 1h;
         }}

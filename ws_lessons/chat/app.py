@@ -19,6 +19,7 @@ with 1008); the default Origin policy is "same origin only"; during shutdown, a 
 connection is closed with 1001 right after it is accepted.
 """
 
+import asyncio
 import contextlib
 import secrets
 import socket
@@ -33,11 +34,12 @@ from fastapi.responses import HTMLResponse
 from starlette import status
 
 from . import tokens
-from .broker import Broker, MemoryBroker
+from .broker import Broker, MemoryBroker, SharedBroker
 from .guard import COOKIE, Guard
 from .hub import GOING_AWAY, Hub, Member
 from .models import NAME_PATTERN, Error, Ping, Pong, Say, TokenRequest, TokenResponse, parse
 from .ratelimit import ConnectionLimit, TokenBucket
+from .redis_broker import RedisBroker
 from .sqlite_broker import SqliteBroker
 
 REFUSED = status.WS_1008_POLICY_VIOLATION
@@ -70,7 +72,8 @@ def create_app(
     - ``max_connections``: connections one user may hold at once (tabs, devices).
     - ``token_ttl``: how long a token from ``POST /token`` stays valid, in seconds.
     - ``broker``: where messages are numbered and kept; in memory by default, see
-      :class:`~ws_lessons.chat.sqlite_broker.SqliteBroker` for a file.
+      :class:`~ws_lessons.chat.sqlite_broker.SqliteBroker` for a file and
+      :class:`~ws_lessons.chat.redis_broker.RedisBroker` for rooms shared by processes.
 
     The app's :class:`~ws_lessons.chat.hub.Hub` is ``app.state.hub``. Serve it with
     ``before_stop=app.state.hub.close_all`` so that clients hear 1001 when it stops.
@@ -88,7 +91,18 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         hub.closing = False  # served again after a stop: let clients back in
-        yield
+        if not isinstance(hub.broker, SharedBroker):
+            yield
+            return
+        await hub.broker.subscribe()  # Redis down? The server fails to start, and says why.
+        listener = asyncio.create_task(hub.broker.listen(hub.deliver))
+        try:
+            yield
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+            await hub.broker.close()
 
     app = FastAPI(title="ws_lessons chat", lifespan=lifespan)
     app.state.hub = hub
@@ -179,6 +193,7 @@ def run(
     port: int = 8000,
     *,
     history: str | FilePath | None = None,
+    redis: str | None = None,
     max_size: int = 64 * 1024,
     ping_interval: float | None = 20.0,
     ping_timeout: float | None = 20.0,
@@ -188,6 +203,8 @@ def run(
 
     - ``history``: a SQLite file that keeps room history and ``seq`` across restarts
       (memory if omitted).
+    - ``redis``: a Redis URL, e.g. ``redis://127.0.0.1:6379``: processes given the same
+      one share rooms, presence, ``seq`` and history (instead of ``history``).
     - ``max_size``: the largest message a client may send, in bytes; a bigger one
       closes its connection with 1009 (uvicorn's ``ws_max_size``).
     - ``ping_interval``, ``ping_timeout``: uvicorn pings every client this often, in
@@ -195,10 +212,12 @@ def run(
 
     Other ``settings`` go to :func:`create_app`.
     """
-    broker = None
-    if history is not None:
-        broker = SqliteBroker(history, settings.get("history_size", 100))
-    app = create_app(broker=broker, **settings)
+    if history is not None and redis is not None:
+        raise ValueError("choose --history (one process) or --redis (several), not both")
+    history_size = settings.get("history_size", 100)
+    file = None if history is None else SqliteBroker(history, history_size)
+    shared = None if redis is None else RedisBroker(redis, history_size)
+    app = create_app(broker=file or shared, **settings)
     config = uvicorn.Config(
         app,
         host=host,
@@ -206,7 +225,8 @@ def run(
         ws_max_size=max_size,
         ws_ping_interval=ping_interval,
         ws_ping_timeout=ping_timeout,
+        timeout_graceful_shutdown=2,  # then cut clients that never read their close frame
     )
-    server = _ChatServer(config, app.state.hub, broker)
+    server = _ChatServer(config, app.state.hub, file)
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C once stopped
         server.run()

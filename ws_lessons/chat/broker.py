@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import collections
 import time
-from typing import Protocol
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
 
-from .models import Said
+from .models import Joined, Left, Said, ServerMessage
 
 
 class Broker(Protocol):
@@ -38,6 +39,42 @@ class Broker(Protocol):
     async def last_seq(self, room: str) -> int:
         """The ``seq`` of the room's last message; 0 before the first."""
         ...
+
+
+@runtime_checkable
+class SharedBroker(Broker, Protocol):
+    """A broker several server processes share (see :mod:`.redis_broker`).
+
+    Each hub then hears every message and presence change through :meth:`listen`, its
+    own included, and sends nothing to its members directly; presence is counted across
+    processes by :meth:`enter` and :meth:`leave`.
+    """
+
+    async def enter(self, room: str, user: str) -> bool:
+        """Count a connection of ``user`` in ``room``; true if it is the user's first."""
+        ...
+
+    async def leave(self, room: str, user: str) -> bool:
+        """Count one connection fewer; true if it was the user's last."""
+        ...
+
+    async def members(self, room: str) -> list[str]:
+        """Who is in ``room``, in every process."""
+        ...
+
+    async def announce(self, message: Joined | Left) -> None:
+        """Tell every process's hub that someone joined or left."""
+        ...
+
+    async def subscribe(self) -> None:
+        """Start hearing the other processes (the app calls it at start-up)."""
+        ...
+
+    async def listen(self, deliver: Callable[[ServerMessage], None]) -> None:
+        """Pass every published or announced message to ``deliver``, in order."""
+        ...
+
+    async def close(self) -> None: ...
 
 
 class MemoryBroker:

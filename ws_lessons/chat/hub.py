@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from starlette import status
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from .broker import Broker
+from .broker import Broker, SharedBroker
 from .models import Joined, Left, Said, ServerMessage, Welcome
 
 GOING_AWAY = status.WS_1001_GOING_AWAY
@@ -114,6 +114,8 @@ class Hub:
 
     def __init__(self, broker: Broker) -> None:
         self.broker = broker
+        self.shared = isinstance(broker, SharedBroker)
+        """Several processes share the broker: messages reach members through :meth:`deliver`."""
         self.rooms: dict[str, list[Member]] = {}
         self.closing = False
         """Set by :meth:`close_all`: the server is stopping; a new connection is closed
@@ -134,20 +136,37 @@ class Hub:
         message falls between the two; one that lands in both is sent once.
         """
         room, user = member.room, member.user
-        if user not in self.members(room):
+        if self.shared:
+            if await self.broker.enter(room, user):
+                await self.broker.announce(Joined(room=room, user=user))
+        elif user not in self.members(room):
             self._broadcast(room, Joined(room=room, user=user))
         self.rooms.setdefault(room, []).append(member)
         try:
             seq = await self.broker.last_seq(room)
             replay = [] if since is None else await self.broker.history(room, since)
             member.seq = max([seq, *(said.seq for said in replay)])
-            yield [Welcome(room=room, user=user, seq=seq, members=self.members(room)), *replay]
+            members = await self.broker.members(room) if self.shared else self.members(room)
+            yield [Welcome(room=room, user=user, seq=seq, members=members), *replay]
         finally:
             self._remove(member)
+            if self.shared and await self.broker.leave(room, user):
+                await self.broker.announce(Left(room=room, user=user))
 
     async def say(self, member: Member, text: str) -> None:
         """Publish ``text`` from ``member`` to everyone in its room, the sender included."""
-        self._broadcast(member.room, await self.broker.publish(member.room, member.user, text))
+        said = await self.broker.publish(member.room, member.user, text)
+        if not self.shared:  # else it comes back through deliver(), like everyone else's
+            self._broadcast(member.room, said)
+
+    def deliver(self, message: ServerMessage) -> None:
+        """A message from the shared broker: pass it on to this process's members of its room.
+
+        A user's own connections do not hear that the user joined or left.
+        """
+        for member in list(self.rooms.get(message.room, ())):
+            if not (isinstance(message, Joined | Left) and member.user == message.user):
+                self.send(member, message)
 
     def send(self, member: Member, message: ServerMessage) -> None:
         """Queue ``message`` for ``member`` without waiting; drop the member if it fell behind."""
@@ -184,5 +203,5 @@ class Hub:
         members.remove(member)
         if not members:
             del self.rooms[member.room]
-        if member.user not in self.members(member.room):
+        if not self.shared and member.user not in self.members(member.room):
             self._broadcast(member.room, Left(room=member.room, user=member.user))

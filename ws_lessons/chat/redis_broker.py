@@ -1,0 +1,103 @@
+"""A broker several chat processes share through Redis: one room, whichever process you hit.
+
+Per room, Redis keeps:
+
+- ``chat:{room}:seq``, a counter (INCR) that numbers the room's messages;
+- ``chat:{room}:history``, a stream whose entry ``<seq>-1`` holds message ``seq`` as JSON,
+  trimmed to the last ``history_size`` entries (XADD MAXLEN), for ``?since=``;
+- ``chat:{room}:members``, a hash user → open connections, across processes;
+- the channel ``chat:room:{room}``, on which every message and presence change is
+  published for the hubs of all processes (pub/sub), the publisher's included.
+
+Numbering, keeping and publishing a message is one Lua script, which Redis runs without
+interleaving anything else, so ``seq`` order, history order and the order in which every
+process hears the messages are the same.
+
+A process that dies without closing its connections leaves its users counted in
+``members`` until they reconnect and leave; the lessons stop processes cleanly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+
+import redis.asyncio as redis
+
+from .models import Joined, Left, Said, ServerMessage, server_message
+
+PUBLISH = """
+local seq = redis.call('INCR', KEYS[1])
+local said = cjson.encode({type = 'said', room = ARGV[1], user = ARGV[2], text = ARGV[3],
+                           seq = seq, ts = tonumber(ARGV[4])})
+redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[5], seq .. '-1', 'said', said)
+redis.call('PUBLISH', KEYS[3], said)
+return said
+"""
+
+
+class RedisBroker:
+    """Numbers, keeps and fans out messages for every process connected to one Redis."""
+
+    def __init__(self, url: str, history_size: int = 100, prefix: str = "chat") -> None:
+        self.url, self.history_size, self.prefix = url, history_size, prefix
+        self.redis = redis.from_url(url, decode_responses=True)
+        self._publish = self.redis.register_script(PUBLISH)
+        self._pubsub: redis.client.PubSub | None = None
+
+    def _key(self, room: str, what: str) -> str:
+        return f"{self.prefix}:{room}:{what}"
+
+    def _channel(self, room: str) -> str:
+        return f"{self.prefix}:room:{room}"
+
+    async def publish(self, room: str, user: str, text: str) -> Said:
+        keys = [self._key(room, "seq"), self._key(room, "history"), self._channel(room)]
+        said = await self._publish(keys, [room, user, text, time.time(), self.history_size])
+        return Said.model_validate_json(said)
+
+    async def history(self, room: str, since: int) -> list[Said]:
+        entries = await self.redis.xrange(self._key(room, "history"), min=f"{since + 1}-0")
+        return [Said.model_validate_json(fields["said"]) for _, fields in entries]
+
+    async def last_seq(self, room: str) -> int:
+        return int(await self.redis.get(self._key(room, "seq")) or 0)
+
+    # -- what a shared broker adds: presence and fan-out across processes -----------------
+
+    async def enter(self, room: str, user: str) -> bool:
+        """Count one more connection of ``user``; true if it is the user's first anywhere."""
+        return await self.redis.hincrby(self._key(room, "members"), user, 1) == 1
+
+    async def leave(self, room: str, user: str) -> bool:
+        """Count one connection fewer; true if it was the user's last anywhere."""
+        key = self._key(room, "members")
+        if await self.redis.hincrby(key, user, -1) > 0:
+            return False
+        await self.redis.hdel(key, user)
+        return True
+
+    async def members(self, room: str) -> list[str]:
+        counts = await self.redis.hgetall(self._key(room, "members"))
+        return sorted(user for user, count in counts.items() if int(count) > 0)
+
+    async def announce(self, message: Joined | Left) -> None:
+        await self.redis.publish(self._channel(message.room), message.model_dump_json())
+
+    async def subscribe(self) -> None:
+        """Start hearing every room's channel (fails here, at start-up, if Redis is down)."""
+        self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        await self._pubsub.psubscribe(self._channel("*"))
+
+    async def listen(self, deliver: Callable[[ServerMessage], None]) -> None:
+        """Pass every message any process publishes to ``deliver``, in order, until cancelled."""
+        assert self._pubsub is not None, "subscribe() first"
+        async for event in self._pubsub.listen():
+            deliver(server_message.validate_json(event["data"]))
+
+    async def close(self) -> None:
+        if self._pubsub is not None:
+            with contextlib.suppress(Exception):
+                await self._pubsub.aclose()
+        await self.redis.aclose()
