@@ -12,7 +12,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
 
 def fast_chat():
-    return create_app(secret="load", rate=10_000, burst=10_000)
+    return create_app(secret="load", rate=10_000, burst=10_000, max_connections=100)
 
 
 async def test_every_member_gets_every_message() -> None:

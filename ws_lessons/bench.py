@@ -255,12 +255,78 @@ def bench_broadcast(clients: int) -> list[str]:
     return lines
 
 
+def bench_redis(clients: int) -> list[str]:
+    """Chat fan-out to ``clients`` spread over two processes that share Redis, beside one
+    process with the in-memory broker, in the same run.
+
+    Throughput: a burst of messages, deliveries per second. Latency: messages 20 ms
+    apart, p50 and p99 from send to receipt, for receivers on the sender's process and
+    on the other one. The clients all run in this process, so their own work is counted.
+    """
+    from ws_lessons.loadtest import CROSS, SAME, measure
+    from ws_lessons.services import ServiceUnavailable, start_chat_worker, start_redis
+
+    try:
+        redis_server = start_redis(name="bench redis")
+    except ServiceUnavailable as missing:
+        return [f"redis fan-out: skipped, {missing}"]
+    loose = ["--rate", "1e6", "--burst", "1000000", "--max-connections", str(clients + 1)]
+    secret = "bench"
+    with (
+        redis_server,
+        start_chat_worker(secret=secret, options=loose, name="bench single") as single,
+        start_chat_worker(secret=secret, options=loose, redis=redis_server.url, name="a") as a,
+        start_chat_worker(secret=secret, options=loose, redis=redis_server.url, name="b") as b,
+    ):
+        runs = {}
+        for label, servers in (("one process", [single.url]), ("two + Redis", [a.url, b.url])):
+            burst = asyncio.run(measure(servers, clients=clients, messages=40, room="burst"))
+            paced = asyncio.run(
+                measure(servers, clients=clients, messages=30, interval=0.02, room="paced")
+            )
+            runs[label] = (burst, paced)
+        # The path alone: one client on each process, so client work does not queue up.
+        path = asyncio.run(
+            measure([a.url, b.url], clients=2, messages=100, interval=0.01, room="path")
+        )
+    base_rate = runs["one process"][0].rate
+    lines = [f"chat fan-out, {clients} clients (deliveries/s in a burst; latency when paced)"]
+    for label, (burst, paced) in runs.items():
+        groups = [(SAME, "same"), (CROSS, "cross")]
+        latency = "  ".join(
+            f"{name} p50 {paced.percentile(group, 0.5) * 1e3:5.2f} ms "
+            f"p99 {paced.percentile(group, 0.99) * 1e3:5.2f} ms"
+            for group, name in groups
+            if group in paced.latencies
+        )
+        lines.append(
+            f"  {label:<12} {burst.rate:9,.0f}/s (ratio {burst.rate / base_rate:4.2f}x, "
+            f"{burst.missing + paced.missing} missing)  {latency}"
+        )
+    shared_burst, shared_paced = runs["two + Redis"]
+    p50 = shared_paced.percentile(CROSS, 0.5) * 1e3
+    alone = runs["one process"][1].percentile(SAME, 0.5) * 1e3
+    path_p50 = path.percentile(CROSS, 0.5) * 1e3
+    lines += [
+        f"  2 clients     same p50 {path.percentile(SAME, 0.5) * 1e3:5.2f} ms  "
+        f"cross p50 {path_p50:5.2f} ms: the Redis hop without {clients} clients queued behind",
+        f"  targets: cross-process p50 < 2 ms with {clients} clients: "
+        f"{'meets' if p50 < 2 else 'MISSES'} ({p50:.2f} ms; one process with the same clients: "
+        f"{alone:.2f} ms, as the clients share this process and 2 cores); "
+        f"with 2 clients: {'meets' if path_p50 < 2 else 'MISSES'} ({path_p50:.2f} ms)",
+        f"  >= 10,000 deliveries/s over two processes: "
+        f"{'meets' if shared_burst.rate >= 10_000 else 'MISSES'} ({shared_burst.rate:,.0f}/s)",
+    ]
+    return lines
+
+
 SUITES: dict[str, Suite] = {
     "server": bench_server,
     "echo": bench_echo,
     "broadcast": bench_broadcast,
+    "redis": bench_redis,
 }
-CYCLES = {"server": 100, "echo": 2000, "broadcast": 1000}
+CYCLES = {"server": 100, "echo": 2000, "broadcast": 1000, "redis": 500}
 
 
 def main(names: list[str]) -> int:

@@ -126,19 +126,21 @@ async def measure(
 ) -> LoadResult:
     """Fan ``messages`` out to ``clients`` connected over ``servers`` (their http:// URLs).
 
-    The servers must share a broker for cross-process delivery. The sender is client 0,
-    on ``servers[0]``; it sends a message every ``interval`` seconds (0: as fast as it
-    can), so the servers' rate limit must allow that (``serve chat --rate``).
+    The servers must share a secret, and a broker for cross-process delivery. Every
+    client is the same user, so that joining sends no "joined" to the others: the servers
+    must allow that many connections per user (``serve chat --max-connections``). The
+    sender is client 0, on ``servers[0]``; it sends a message every ``interval`` seconds
+    (0: as fast as it can), so the rate limit must allow that too (``--rate``, ``--burst``).
     """
     ws_bases = [server.replace("http://", "ws://", 1) for server in servers]
     sockets: list[ClientConnection] = []
     try:
         bar = tqdm(total=clients, desc="connecting", unit="client", disable=not progress)
         async with httpx.AsyncClient(timeout=timeout) as http:
-            for index in range(clients):
-                token = await _token(http, servers[index % len(servers)], f"user{index}")
-                sockets.append(await _join(ws_bases[index % len(ws_bases)], room, token))
-                bar.update()
+            token = await _token(http, servers[0], "loadtest")
+        for index in range(clients):
+            sockets.append(await _join(ws_bases[index % len(ws_bases)], room, token))
+            bar.update()
         bar.close()
         group = [SAME if index % len(ws_bases) == 0 else CROSS for index in range(clients)]
         sent: dict[str, float] = {}

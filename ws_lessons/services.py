@@ -35,13 +35,19 @@ class ServiceUnavailable(RuntimeError):
 
 
 class Service(Listening):
-    """A child process listening on ``port``; its output is kept in ``log_path``."""
+    """A child process listening on ``port``; its output is kept in ``log_path``.
+
+    Starting a service stops the running one of the same name first, so a notebook cell
+    that starts services can be run again.
+    """
 
     host = LOOPBACK
 
     def __init__(
         self, name: str, command: Sequence[str], port: int, workdir: Path, scheme: str = "http"
     ) -> None:
+        for previous in [service for service in _running if service.name == name]:
+            previous.stop()
         self.name, self.port, self.workdir, self.scheme = name, port, workdir, scheme
         self.log_path = workdir / f"{name}.log"
         with self.log_path.open("wb") as log:
@@ -124,22 +130,28 @@ def program(name: str) -> str:
     return found
 
 
-def start_redis() -> Service:
+def start_redis(name: str = "redis") -> Service:
     """A throwaway Redis on a free port: nothing saved to disk, loopback only."""
     port = free_port()
     command = [program("redis-server"), "--port", str(port), "--bind", LOOPBACK]
     command += ["--save", "", "--appendonly", "no"]
-    return Service("redis", command, port, Path(tempfile.mkdtemp(prefix="redis-")), "redis")
+    return Service(name, command, port, Path(tempfile.mkdtemp(prefix="redis-")), "redis")
 
 
-def start_chat_worker(*, secret: str, redis: str | None = None, port: int = 0) -> Service:
-    """``python -m ws_lessons serve chat`` in a child process (on a free port by default)."""
+def start_chat_worker(
+    *, secret: str, redis: str | None = None, port: int = 0, name: str = "", options=()
+) -> Service:
+    """``python -m ws_lessons serve chat`` in a child process (on a free port by default).
+
+    ``options`` are more command-line options, e.g. ``["--rate", "1000"]``.
+    """
     port = port or free_port()
     command = [sys.executable, "-m", "ws_lessons", "serve", "chat", "--port", str(port)]
-    command += ["--secret", secret]
+    command += ["--secret", secret, *options]
     if redis:
         command += ["--redis", redis]
-    return Service(f"chat-{port}", command, port, Path(tempfile.mkdtemp(prefix="chat-")))
+    workdir = Path(tempfile.mkdtemp(prefix="chat-"))
+    return Service(name or f"chat-{port}", command, port, workdir)
 
 
 def nginx_config(port: int, upstreams: Sequence[int], *, upgrade_headers: bool = True) -> str:
@@ -191,7 +203,9 @@ http {{
 """
 
 
-def start_nginx(upstreams: Sequence[int], *, upgrade_headers: bool = True) -> Service:
+def start_nginx(
+    upstreams: Sequence[int], *, upgrade_headers: bool = True, name: str = "nginx"
+) -> Service:
     """nginx on a free port in front of ``upstreams`` (ports on 127.0.0.1)."""
     nginx = program("nginx")
     port = free_port()
@@ -200,4 +214,4 @@ def start_nginx(upstreams: Sequence[int], *, upgrade_headers: bool = True) -> Se
     config = workdir / "nginx.conf"
     config.write_text(nginx_config(port, upstreams, upgrade_headers=upgrade_headers))
     command = [nginx, "-p", str(workdir), "-c", str(config), "-e", "stderr"]
-    return Service("nginx", command, port, workdir)
+    return Service(name, command, port, workdir)
