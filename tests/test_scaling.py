@@ -70,7 +70,7 @@ def test_nginx_passes_websockets_to_both_workers(workers: list[Service]) -> None
 def test_without_the_upgrade_headers_the_handshake_fails(workers: list[Service]) -> None:
     need("nginx")
     with (
-        start_nginx([workers[0].port], upgrade_headers=False) as proxy,
+        start_nginx([workers[0].port], websocket="") as proxy,
         pytest.raises(InvalidStatus) as refused,
         join(proxy, "ada"),
     ):

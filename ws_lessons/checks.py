@@ -16,6 +16,7 @@ from ws_lessons.exercises.lesson08 import check_08_1, check_08_2
 from ws_lessons.exercises.lesson09 import check_09_1, check_09_2, check_09_3
 from ws_lessons.exercises.lesson10 import check_10_1, check_10_2, check_10_3
 from ws_lessons.exercises.lesson11 import check_11_1
+from ws_lessons.exercises.lesson12 import check_12_1
 
 __all__ = [
     "check_00_1",
@@ -48,4 +49,5 @@ __all__ = [
     "check_10_2",
     "check_10_3",
     "check_11_1",
+    "check_12_1",
 ]

@@ -87,14 +87,17 @@ class LoadResult:
             f"<th>p50 ms</th><th>p99 ms</th></tr>{cells}</table>"
         )
 
-    def plot(self, ax=None):
-        """Latency distribution per group (matplotlib); returns the axes."""
+    def plot(self, ax=None, label: str = ""):
+        """Latency distribution per group (matplotlib), on ``ax`` if given; returns the axes."""
         import matplotlib.pyplot as plt
 
         if ax is None:
             _, ax = plt.subplots(figsize=(6, 3))
         for group, values in self.latencies.items():
-            ax.hist([value * 1e3 for value in values], bins=40, alpha=0.6, label=group)
+            name = (
+                group if not label else label if len(self.latencies) == 1 else f"{label}, {group}"
+            )
+            ax.hist([value * 1e3 for value in values], bins=40, alpha=0.5, label=name)
         ax.set_xlabel("delivery latency (ms)")
         ax.set_ylabel("deliveries")
         ax.legend()

@@ -154,22 +154,23 @@ def start_chat_worker(
     return Service(name or f"chat-{port}", command, port, workdir)
 
 
-def nginx_config(port: int, upstreams: Sequence[int], *, upgrade_headers: bool = True) -> str:
+WEBSOCKET_DIRECTIVES = """proxy_http_version 1.1;
+proxy_set_header Upgrade $http_upgrade;
+proxy_set_header Connection $connection_upgrade;"""
+"""What a ``location`` needs to pass WebSockets on (nginx docs, "WebSocket proxying"):
+HTTP/1.1 to the upstream, and the hop-by-hop ``Upgrade`` and ``Connection`` headers set
+explicitly, since a proxy does not forward hop-by-hop headers (RFC 9110 §7.6.1)."""
+
+
+def nginx_config(port: int, upstreams: Sequence[int], websocket: str = WEBSOCKET_DIRECTIVES) -> str:
     """An nginx config that spreads HTTP and WebSocket clients over ``upstreams``.
 
-    WebSockets through a proxy need two things (nginx docs, "WebSocket proxying"): HTTP/1.1
-    to the upstream, and the hop-by-hop ``Upgrade`` and ``Connection`` headers passed on
-    explicitly, since a proxy drops hop-by-hop headers (RFC 9110 §7.6.1). Long timeouts
-    keep quiet connections open (nginx closes one idle for ``proxy_read_timeout``).
+    ``websocket`` is put in the ``location`` block (pass "" to see what breaks without
+    it). Long timeouts keep quiet connections open: nginx closes a connection that was
+    idle for ``proxy_read_timeout``, so keep it above the server's ping interval.
     """
     servers = "\n".join(f"        server {LOOPBACK}:{upstream};" for upstream in upstreams)
-    upgrade = (
-        """
-            proxy_set_header Upgrade $http_upgrade;
-            proxy_set_header Connection $connection_upgrade;"""
-        if upgrade_headers
-        else ""
-    )
+    directives = "\n".join(f"            {line.strip()}" for line in websocket.splitlines())
     return f"""daemon off;
 worker_processes 1;
 pid nginx.pid;
@@ -193,7 +194,7 @@ http {{
         listen {LOOPBACK}:{port};
         location / {{
             proxy_pass http://workers;
-            proxy_http_version 1.1;{upgrade}
+{directives}
             proxy_set_header Host $http_host;  # with the port: the Origin check compares them
             proxy_read_timeout 1h;
             proxy_send_timeout 1h;
@@ -204,7 +205,7 @@ http {{
 
 
 def start_nginx(
-    upstreams: Sequence[int], *, upgrade_headers: bool = True, name: str = "nginx"
+    upstreams: Sequence[int], websocket: str = WEBSOCKET_DIRECTIVES, *, name: str = "nginx"
 ) -> Service:
     """nginx on a free port in front of ``upstreams`` (ports on 127.0.0.1)."""
     nginx = program("nginx")
@@ -212,6 +213,6 @@ def start_nginx(
     workdir = Path(tempfile.mkdtemp(prefix="nginx-"))
     (workdir / "tmp").mkdir()
     config = workdir / "nginx.conf"
-    config.write_text(nginx_config(port, upstreams, upgrade_headers=upgrade_headers))
+    config.write_text(nginx_config(port, upstreams, websocket))
     command = [nginx, "-p", str(workdir), "-c", str(config), "-e", "stderr"]
     return Service(name, command, port, workdir)
