@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from ws_lessons import browser
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # Notebook kernels start "python" from PATH: make it this interpreter, the one with the course.
@@ -17,6 +19,18 @@ os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PAT
 @pytest.fixture(scope="session")
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    """Chromium's path; in CI a missing browser fails the test, elsewhere it skips it."""
+    found = browser.chromium()
+    if found is None:
+        reason = "Chromium is not installed (apt-get install chromium, or set CHROMIUM=path)"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must install it: {reason}")
+        pytest.skip(reason)
+    return found
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

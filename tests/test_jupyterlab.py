@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -21,36 +20,31 @@ from pathlib import Path
 import httpx
 import pytest
 
+from ws_lessons.browser import ARGS
+from ws_lessons.services import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
 SCREENSHOT = ROOT / "docs" / "lesson-06.png"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 pytestmark = pytest.mark.timeout(300)
 
-CURRENT = "window.jupyterapp.shell.currentWidget"
+CURRENT = "window.jupyterapp?.shell?.currentWidget"
 KERNEL_IDLE = f"""() => {{
     const kernel = {CURRENT}?.sessionContext?.session?.kernel;
     return kernel?.status === 'idle';
 }}"""
 ALL_RAN = f"""() => {{
     const notebook = {CURRENT};
-    const cells = notebook.content.model.cells;
+    const cells = notebook?.content?.model?.cells;
+    if (!cells) return false;
     for (let i = 0; i < cells.length; i++) {{
         const cell = cells.get(i);
         if (cell.type === 'code' && cell.sharedModel.source.trim() && !cell.executionCount) {{
             return false;
         }}
     }}
-    return notebook.sessionContext.session.kernel.status === 'idle';
+    return notebook.sessionContext.session?.kernel?.status === 'idle';
 }}"""
 BAD_OUTPUTS = f"""() => {{
     const cells = {CURRENT}.content.model.cells;
@@ -66,23 +60,6 @@ BAD_OUTPUTS = f"""() => {{
     }}
     return bad;
 }}"""
-
-
-def chromium() -> str:
-    found = os.environ.get("CHROMIUM") or next(
-        filter(None, map(shutil.which, ["chromium", "chromium-browser", "google-chrome"])), None
-    )
-    if found:
-        return found
-    if os.environ.get("CI"):
-        pytest.fail("Chromium is missing: CI must install it (apt-get install chromium)")
-    pytest.skip("Chromium is not installed (apt-get install chromium, or set CHROMIUM=path)")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -139,12 +116,11 @@ def lab_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    executable = chromium()
+def browser(chromium_path: str) -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=ARGS)
         yield browser
         browser.close()
 
@@ -153,8 +129,8 @@ def browser() -> Iterator[object]:
 def test_lesson_runs_in_jupyterlab(path: Path, lab_url: str, browser) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     try:
-        # ?reset: start from an empty workspace, not with the previous lesson still open.
-        page.goto(f"{lab_url}/lab/tree/{path.name}?reset")
+        # A workspace of its own: the previous lesson is not open in it.
+        page.goto(f"{lab_url}/lab/workspaces/{path.stem}/tree/{path.name}")
         page.wait_for_function(KERNEL_IDLE, timeout=90_000)
         page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
         page.wait_for_function(ALL_RAN, timeout=120_000, polling=200)

@@ -11,25 +11,24 @@ import json
 import logging
 import re
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from chatkit import SECRET, receive, token
 from fastapi import FastAPI
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from ws_lessons import handshake
-from ws_lessons.chat import ChatClient, SqliteBroker, backoff, create_app, tokens
-from ws_lessons.chat.models import server_message
+from ws_lessons.chat import ChatClient, SqliteBroker, backoff, create_app
 from ws_lessons.server import RunningServer, serve
+from ws_lessons.services import free_port
 
 pytestmark = pytest.mark.anyio
 
-SECRET = "test-secret"
 TIMEOUT = 10.0
 FAST = functools.partial(backoff, initial=0.05, cap=0.5)
 """Retry quickly: these tests stop servers on purpose."""
@@ -51,20 +50,6 @@ def start(caplog: pytest.LogCaptureFixture) -> Iterator[Any]:
         server.stop()
         assert not [line for line in server.logs if "Traceback" in line or "ERROR" in line]
     assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
-
-
-def token(user: str) -> str:
-    return tokens.issue(user, SECRET)
-
-
-async def receive(ws: ClientConnection, *types: str) -> dict[str, Any]:
-    """The next message of one of ``types`` (any if none), checked against the models."""
-    async with asyncio.timeout(TIMEOUT):
-        while True:
-            message = json.loads(await ws.recv())
-            server_message.validate_python(message)
-            if not types or message["type"] in types:
-                return message
 
 
 async def say(ws: ClientConnection, text: str) -> int:
@@ -313,12 +298,6 @@ async def test_the_client_gives_up_when_refused_for_good(start) -> None:
 
 
 # -- a real process, killed mid-chat ---------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class ChatProcess:

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from chatkit import SECRET, TIMEOUT, closed, receive, token
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from hypothesis import HealthCheck, given, settings
@@ -31,8 +32,6 @@ from ws_lessons.server import RunningServer, serve
 
 pytestmark = pytest.mark.anyio
 
-SECRET = "test-secret"
-TIMEOUT = 5.0
 ERROR_CODES = {"invalid_json", "invalid_message", "too_long", "rate_limited"}
 INVALID_UTF8_LOG = "ERROR   uvicorn.error: Invalid UTF-8 sequence received from client."
 
@@ -59,20 +58,6 @@ def start(caplog: pytest.LogCaptureFixture) -> Iterator[Any]:
     assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
 
 
-def token(user: str, **kwargs: Any) -> str:
-    return tokens.issue(user, SECRET, **kwargs)
-
-
-async def receive(ws: ClientConnection, *types: str) -> dict[str, Any]:
-    """The next message of one of ``types`` (any if none), checked against the models."""
-    async with asyncio.timeout(TIMEOUT):
-        while True:
-            message = json.loads(await ws.recv())
-            server_message.validate_python(message)
-            if not types or message["type"] in types:
-                return message
-
-
 async def say(ws: ClientConnection, text: str) -> None:
     await ws.send(json.dumps({"type": "say", "text": text}))
 
@@ -95,15 +80,6 @@ async def refused(url: str, **options: Any) -> int:
         async with asyncio.timeout(TIMEOUT):
             await connect(url, **options)
     return info.value.response.status_code
-
-
-async def closed(ws: ClientConnection) -> ConnectionClosed:
-    """Read until the connection closes; return how it closed."""
-    async with asyncio.timeout(TIMEOUT):
-        with pytest.raises(ConnectionClosed) as info:
-            while True:
-                await ws.recv()
-    return info.value
 
 
 async def still_talking(server: RunningServer) -> None:

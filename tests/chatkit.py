@@ -1,0 +1,40 @@
+"""What the chat's test files share: the test secret and reading the server's messages."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
+
+from ws_lessons.chat import tokens
+from ws_lessons.chat.models import server_message
+
+SECRET = "test-secret"
+TIMEOUT = 5.0
+
+
+def token(user: str, **kwargs: Any) -> str:
+    return tokens.issue(user, SECRET, **kwargs)
+
+
+async def receive(ws: ClientConnection, *types: str) -> dict[str, Any]:
+    """The next message of one of ``types`` (any if none), checked against the models."""
+    async with asyncio.timeout(TIMEOUT):
+        while True:
+            message = json.loads(await ws.recv())
+            server_message.validate_python(message)
+            if not types or message["type"] in types:
+                return message
+
+
+async def closed(ws: ClientConnection) -> ConnectionClosed:
+    """Read until the connection closes; return how it closed."""
+    async with asyncio.timeout(TIMEOUT):
+        with pytest.raises(ConnectionClosed) as info:
+            while True:
+                await ws.recv()
+    return info.value
