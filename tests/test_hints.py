@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -134,6 +137,18 @@ def test_forgotten_await() -> None:
             coroutine.close()
 
     assert "put `await` before the call" in hint_for(caught(use_without_await))
+
+
+def test_interrupting_a_receive_that_waits_forever(server: RunningServer) -> None:
+    with connect_sync(server.ws_url("/rooms/1"), open_timeout=2) as ws:  # it never speaks first
+        # a real SIGINT, as the kernel's interrupt button sends: it wakes a blocked wait
+        timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+        timer.start()
+        error = caught(ws.recv)  # no timeout: what a learner writes, then interrupts
+        timer.join()
+    assert isinstance(error, KeyboardInterrupt)
+    assert "recv(timeout=5)" in hint_for(error)
+    assert hint_for(KeyboardInterrupt()) is None  # interrupted anything else: no advice
 
 
 def test_errors_without_a_useful_hint_get_none() -> None:

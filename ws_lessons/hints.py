@@ -19,7 +19,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
 from ws_lessons.server import running
 
 HANDLED = (OSError, httpx.ConnectError, InvalidStatus, InvalidURI, ConnectionClosed)
-HANDLED += (RuntimeError, TypeError, AttributeError)
+HANDLED += (RuntimeError, TypeError, AttributeError, KeyboardInterrupt)
 
 EVENT_LOOP_RUNNING = (
     "cannot be called from a running event loop",
@@ -48,8 +48,27 @@ def _websocket_paths() -> str:
     return f" WebSocket routes being served: {', '.join(paths)}." if paths else ""
 
 
+def _waiting_on_the_network(error: BaseException) -> bool:
+    """Whether ``error`` interrupted a client waiting inside websockets or httpx."""
+    tb = error.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename.replace("\\", "/")
+        if "/websockets/" in filename or "/httpx/" in filename or "/httpcore/" in filename:
+            return True
+        tb = tb.tb_next
+    return False
+
+
 def hint_for(error: BaseException) -> str | None:
     """What to do about ``error``, or None when there is nothing useful to add."""
+    if isinstance(error, KeyboardInterrupt):
+        if not _waiting_on_the_network(error):
+            return None
+        return (
+            "The cell was waiting for the network, maybe for a message that never comes. "
+            "Give waits a limit, e.g. ws.recv(timeout=5) or asyncio.timeout(5), so a cell "
+            "fails with a TimeoutError instead of hanging. The server is not affected."
+        )
     if isinstance(error, httpx.ConnectError) or (
         isinstance(error, OSError) and error.errno == errno.ECONNREFUSED
     ):
