@@ -14,6 +14,7 @@ from websockets.asyncio.client import connect
 
 from ws_lessons import feeds, serve
 from ws_lessons.server import RunningServer
+from ws_lessons.tap import CLIENT_TO_SERVER, SERVER_TO_CLIENT, Tap
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -62,18 +63,21 @@ async def test_every_event_arrives_once_and_in_order(
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("transport", TRANSPORTS)
-async def test_bytes_measured_match_a_second_counter(
+async def test_bytes_measured_match_what_a_wire_tap_counts(
     fixed_run: RunningServer, transport: str
 ) -> None:
-    # The measurement's own counter sits in front of this one: both must see every byte.
-    with feeds.ByteCounter(fixed_run) as outer:
+    # The measurement's own counter sits in front of the tap: both must see every byte.
+    with Tap(fixed_run, name=f"test feeds {transport}") as tap:
         results = await feeds.measure(
-            outer.url, [transport], seconds=20, after=0, last_id=COUNT, progress=False
+            tap.url, [transport], seconds=20, after=0, last_id=COUNT, progress=False
         )
+        tap.wait_idle()
+        counted = tap.byte_counts
+        connections = len({chunk.connection for chunk in tap.chunks})
     run = results[transport]
     assert run.bytes_up > 0 and run.bytes_down > 0
-    assert (run.bytes_up, run.bytes_down) == (outer.up, outer.down)
-    assert run.connections == outer.connections
+    assert (run.bytes_up, run.bytes_down) == (counted[CLIENT_TO_SERVER], counted[SERVER_TO_CLIENT])
+    assert run.connections == connections
 
 
 def test_the_counter_counts_exactly_what_a_raw_client_sent_and_received() -> None:
