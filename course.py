@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -36,7 +37,14 @@ def ensure_environment(extras: str = "") -> None:
         sys.exit(f"course: Python 3.11 or newer is needed, this is {sys.version.split()[0]}")
     if not PYTHON.exists():
         say(f"creating a virtual environment in {VENV.name}/")
-        venv.create(VENV, with_pip=True)
+        try:
+            venv.create(VENV, with_pip=True)
+        except subprocess.CalledProcessError:  # Debian and Ubuntu ship ensurepip separately
+            shutil.rmtree(VENV, ignore_errors=True)
+            sys.exit(
+                "course: this Python cannot create virtual environments with pip; on Debian "
+                "or Ubuntu install it with: sudo apt-get install python3-venv"
+            )
     wanted = (
         f"{extras or 'course'}:{hashlib.sha256((ROOT / 'pyproject.toml').read_bytes()).hexdigest()}"
     )
