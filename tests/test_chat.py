@@ -15,9 +15,10 @@ from typing import Any
 
 import httpx
 import pytest
+from chatkit import SECRET, TIMEOUT, closed, token
 from fastapi import FastAPI
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import InvalidStatus
 
 from ws_lessons.chat import create_app, tokens
 from ws_lessons.chat.broker import MemoryBroker
@@ -26,9 +27,6 @@ from ws_lessons.chat.models import server_message
 from ws_lessons.server import RunningServer, serve
 
 pytestmark = pytest.mark.anyio
-
-SECRET = "test-secret"
-TIMEOUT = 5.0
 
 
 @pytest.fixture
@@ -75,10 +73,6 @@ class Chatter:
                     return message
 
 
-def token(user: str, **kwargs: Any) -> str:
-    return tokens.issue(user, SECRET, **kwargs)
-
-
 @contextlib.asynccontextmanager
 async def join(
     server: RunningServer, room: str, user: str, *, since: int | None = None, **options: Any
@@ -91,15 +85,6 @@ async def join(
         chatter.welcome = await chatter.receive()
         assert chatter.welcome["type"] == "welcome"
         yield chatter
-
-
-async def closed(ws: ClientConnection) -> ConnectionClosed:
-    """Read until the connection closes and return how it closed."""
-    async with asyncio.timeout(TIMEOUT):
-        with pytest.raises(ConnectionClosed) as info:
-            while True:
-                await ws.recv()
-    return info.value
 
 
 async def members(app: FastAPI) -> list[str]:
