@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from chatkit import SECRET
+from fastapi import FastAPI
 
 from ws_lessons import browser
+from ws_lessons.chat import create_app
+from ws_lessons.server import RunningServer, serve
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,6 +38,36 @@ def chromium_path() -> str:
             pytest.fail(f"CI must install it: {reason}")
         pytest.skip(reason)
     return found
+
+
+@pytest.fixture
+def start(caplog: pytest.LogCaptureFixture) -> Iterator[Callable[..., RunningServer]]:
+    """Start the chat on loopback; on teardown stop it and check its logs hold no error.
+
+    ``start(**settings)`` serves ``create_app(secret=SECRET, **settings)``; ``start(app)``
+    serves an app built by the test. ``uvicorn_options`` go to ``serve()``; clients hear
+    1001 when the server stops. ``check_logs=False``: the test checks the logs itself.
+    """
+    servers: list[tuple[RunningServer, bool]] = []
+
+    def start(
+        app: FastAPI | None = None,
+        *,
+        check_logs: bool = True,
+        uvicorn_options: dict[str, Any] | None = None,
+        **settings: Any,
+    ) -> RunningServer:
+        app = app or create_app(secret=SECRET, **settings)
+        server = serve(app, before_stop=app.state.hub.close_all, **(uvicorn_options or {}))
+        servers.append((server, check_logs))
+        return server
+
+    yield start
+    for server, check_logs in servers:
+        server.stop()
+        if check_logs:
+            assert not [line for line in server.logs if "Traceback" in line or "ERROR" in line]
+    assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -3,7 +3,6 @@
 import asyncio
 import contextlib
 import json
-import logging
 import re
 import signal
 import socket
@@ -24,33 +23,9 @@ from ws_lessons.chat import create_app, tokens
 from ws_lessons.chat.broker import MemoryBroker
 from ws_lessons.chat.hub import CLOSE_TIMEOUT
 from ws_lessons.chat.models import server_message
-from ws_lessons.server import RunningServer, serve
+from ws_lessons.server import RunningServer
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def start(caplog: pytest.LogCaptureFixture):
-    """Start the chat with the given settings; on teardown, stop it and check its logs."""
-    servers: list[RunningServer] = []
-
-    def start(
-        app: FastAPI | None = None, uvicorn_options: dict[str, Any] | None = None, **settings: Any
-    ) -> RunningServer:
-        server = serve(app or create_app(secret=SECRET, **settings), **(uvicorn_options or {}))
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
-        assert not [line for line in server.logs if "Traceback" in line or "ERROR" in line]
-    assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
 
 
 class Chatter:
@@ -429,7 +404,7 @@ async def test_client_killed_mid_broadcast_is_announced_as_left(start) -> None:
 
 async def test_server_stop_closes_connections_with_1001(start) -> None:
     app = create_app(secret=SECRET)
-    server = start(app, {"before_stop": app.state.hub.close_all})
+    server = start(app)  # served with before_stop=app.state.hub.close_all
     async with join(server, "lobby", "alice") as alice, join(server, "lobby", "bob") as bob:
         await asyncio.to_thread(server.stop)
         for chatter in (alice, bob):

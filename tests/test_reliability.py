@@ -8,11 +8,10 @@ import asyncio
 import contextlib
 import functools
 import json
-import logging
 import re
 import signal
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,6 @@ from websockets.exceptions import ConnectionClosed
 
 from ws_lessons import handshake
 from ws_lessons.chat import ChatClient, SqliteBroker, backoff, create_app
-from ws_lessons.server import RunningServer, serve
 from ws_lessons.services import free_port
 
 pytestmark = pytest.mark.anyio
@@ -32,24 +30,6 @@ pytestmark = pytest.mark.anyio
 TIMEOUT = 10.0
 FAST = functools.partial(backoff, initial=0.05, cap=0.5)
 """Retry quickly: these tests stop servers on purpose."""
-
-
-@pytest.fixture
-def start(caplog: pytest.LogCaptureFixture) -> Iterator[Any]:
-    """Start the chat; on teardown stop it and check that its logs hold no error."""
-    servers: list[RunningServer] = []
-
-    def start(app: FastAPI | None = None, **options: Any) -> RunningServer:
-        app = app or create_app(secret=SECRET)
-        server = serve(app, before_stop=app.state.hub.close_all, **options)
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
-        assert not [line for line in server.logs if "Traceback" in line or "ERROR" in line]
-    assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
 
 
 async def say(ws: ClientConnection, text: str) -> int:
@@ -80,11 +60,12 @@ async def members(app: FastAPI) -> list[str]:
 # -- heartbeats ------------------------------------------------------------------------------
 
 PING_INTERVAL, PING_TIMEOUT, CLOSE_TIMEOUT = 0.2, 0.5, 0.5
+PINGS = {"ws_ping_interval": PING_INTERVAL, "ws_ping_timeout": PING_TIMEOUT}
 
 
 async def test_a_peer_that_stops_answering_pings_is_dropped_within_the_timeout(start) -> None:
     app = create_app(secret=SECRET)
-    server = start(app, ws_ping_interval=PING_INTERVAL, ws_ping_timeout=PING_TIMEOUT)
+    server = start(app, uvicorn_options=PINGS)
     url = server.ws_url("").rstrip("/")
     # The silent peer sends no pings of its own and, once paused, reads nothing: the
     # server's pings stay unanswered, as with a frozen process or a vanished network.
@@ -114,7 +95,7 @@ async def test_a_peer_that_stops_answering_pings_is_dropped_within_the_timeout(s
 
 async def test_an_idle_peer_that_answers_pings_is_kept(start) -> None:
     app = create_app(secret=SECRET)
-    server = start(app, ws_ping_interval=PING_INTERVAL, ws_ping_timeout=PING_TIMEOUT)
+    server = start(app, uvicorn_options=PINGS)
     url = server.ws_url("").rstrip("/")
     async with join(url, "idle", ping_interval=None) as idle:
         await asyncio.sleep(2 * (PING_INTERVAL + PING_TIMEOUT))  # idle through several pings
@@ -202,7 +183,7 @@ async def test_history_and_seq_survive_a_restart_of_the_app(start, tmp_path: Pat
                 assert await say(alice, f"m{n}") == n
         first.stop()
     with SqliteBroker(path) as broker:
-        start(create_app(secret=SECRET, broker=broker), port=first.port)
+        start(create_app(secret=SECRET, broker=broker), uvicorn_options={"port": first.port})
         async with asyncio.timeout(TIMEOUT):
             dave = await connect(f"{url}/ws/lobby?token={token('dave')}&since=1")
         async with dave:
@@ -239,7 +220,10 @@ async def test_the_client_resumes_after_a_graceful_restart(start, tmp_path: Path
                 await receive(writer)
             await stopping
         assert info.value.rcvd is not None and info.value.rcvd.code == 1001
-        start(create_app(secret=SECRET, broker=SqliteBroker(path)), port=first.port)
+        start(
+            create_app(secret=SECRET, broker=SqliteBroker(path)),
+            uvicorn_options={"port": first.port},
+        )
         async with join(url, "writer") as writer:
             last = 0
             for n in range(1, 4):
@@ -270,7 +254,7 @@ async def test_newcomers_during_shutdown_are_told_to_come_back(start) -> None:
         await receive(late)
     assert info.value.rcvd is not None and info.value.rcvd.code == 1001
     server.stop()
-    again = start(app, port=server.port)  # served again: the doors open again
+    again = start(app, uvicorn_options={"port": server.port})  # served again: the doors open again
     async with join(again.ws_url("").rstrip("/"), "alice") as alice:
         assert await say(alice, "hello again") == 1
 

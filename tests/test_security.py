@@ -8,15 +8,13 @@ import asyncio
 import collections
 import contextlib
 import json
-import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from http.cookies import SimpleCookie
 from typing import Any
 
 import httpx
 import pytest
 from chatkit import SECRET, TIMEOUT, closed, receive, token
-from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -34,28 +32,6 @@ pytestmark = pytest.mark.anyio
 
 ERROR_CODES = {"invalid_json", "invalid_message", "too_long", "rate_limited"}
 INVALID_UTF8_LOG = "ERROR   uvicorn.error: Invalid UTF-8 sequence received from client."
-
-
-@pytest.fixture
-def start(caplog: pytest.LogCaptureFixture) -> Iterator[Any]:
-    """Start the chat; on teardown stop it and check that its logs hold no error.
-
-    ``check_logs=False``: the test checks the logs itself.
-    """
-    servers: list[tuple[RunningServer, bool]] = []
-
-    def start(app: FastAPI | None = None, *, check_logs: bool = True, **settings: Any):
-        uvicorn_options = settings.pop("uvicorn_options", {})
-        server = serve(app or create_app(secret=SECRET, **settings), **uvicorn_options)
-        servers.append((server, check_logs))
-        return server
-
-    yield start
-    for server, check_logs in servers:
-        server.stop()
-        if check_logs:
-            assert not [line for line in server.logs if "Traceback" in line or "ERROR" in line]
-    assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
 
 
 async def say(ws: ClientConnection, text: str) -> None:

@@ -73,6 +73,12 @@ def exercise(
     return decorate
 
 
+def require_function(answer: Any) -> None:
+    """The answer must be a function (the learner passed what it returned, or nothing)."""
+    if not callable(answer):
+        raise Hint(f"pass your function itself (without calling it), not {answer!r}")
+
+
 @contextmanager
 def served(app: Any, exercise: str) -> Iterator[RunningServer]:
     if not callable(app):

@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI, WebSocket
 
-from ws_lessons.exercises.core import TIMEOUT, Hint, exercise
+from ws_lessons.exercises.core import TIMEOUT, Hint, exercise, require_function
 from ws_lessons.handshake import (
     GUID,
     HandshakeError,
@@ -63,8 +63,7 @@ _WRONG_TURNS_04_1: list[tuple[Callable[[str], str], str]] = [
 )
 def check_04_1(function: Any) -> str:
     """A function that computes Sec-WebSocket-Accept from Sec-WebSocket-Key."""
-    if not callable(function):
-        raise Hint("pass your function itself, e.g. check_04_1(my_accept_key), not its result")
+    require_function(function)
     for key in KEYS_04_1:
         try:
             got = function(key)

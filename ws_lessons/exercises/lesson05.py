@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ws_lessons.exercises.core import Hint, exercise
+from ws_lessons.exercises.core import Hint, exercise, require_function
 from ws_lessons.frames import (
     CloseCode,
     Frame,
@@ -20,8 +20,7 @@ from ws_lessons.frames import (
 
 def _call(function: Any, *args: Any) -> Any:
     """Call the learner's function, turning a crash into a hint."""
-    if not callable(function):
-        raise Hint("pass your function itself, e.g. check(my_function), not what it returned")
+    require_function(function)
     try:
         return function(*args)
     except Exception as exc:

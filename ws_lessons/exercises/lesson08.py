@@ -10,7 +10,7 @@ from typing import Any
 
 from websockets.sync.client import connect
 
-from ws_lessons.exercises.core import TIMEOUT, Hint, exercise
+from ws_lessons.exercises.core import TIMEOUT, Hint, exercise, require_function
 from ws_lessons.server import serve
 
 WAIT = 1.0
@@ -68,8 +68,7 @@ def _contents(queue: asyncio.Queue[str]) -> list[str]:
 )
 def check_08_1(broadcast: Any) -> str:
     """broadcast(outboxes, message) queues without waiting and drops the clients that are full."""
-    if not callable(broadcast):
-        raise Hint(f"pass your broadcast function itself (without calling it), not {broadcast!r}")
+    require_function(broadcast)
     for levels in (
         {"ada": 0, "grace": 1, "slow": 3},
         {"ada": 3, "grace": 3},
@@ -139,8 +138,7 @@ def _live_replay(history_size: int, said: int, since: int) -> list[int]:
 )
 def check_08_2(replayed: Any) -> str:
     """replayed(since, last_seq, history_size) -> the seqs a client resuming with ?since= gets."""
-    if not callable(replayed):
-        raise Hint(f"pass your function itself (without calling it), not {replayed!r}")
+    require_function(replayed)
     cases = [
         ((0, 0, 100), []),
         ((0, 3, 100), [1, 2, 3]),

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, ValidationError
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from ws_lessons.exercises.core import TIMEOUT, Hint, exercise, served
+from ws_lessons.exercises.core import TIMEOUT, Hint, exercise, require_function, served
 
 # 09.1 -------------------------------------------------------------------------------------------
 
@@ -149,8 +149,7 @@ def _bucket(times: list[float], rate: float, burst: int) -> list[bool]:
 )
 def check_09_3(function: Any) -> str:
     """``allowed(times, rate, burst) -> list[bool]``: which events a token bucket lets through."""
-    if not callable(function):
-        raise Hint("pass your function itself: check_09_3(allowed)")
+    require_function(function)
     for times, rate, burst in BUCKET_CASES:
         try:
             got = function(list(times), rate, burst)

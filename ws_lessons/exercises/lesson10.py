@@ -16,7 +16,7 @@ from websockets.sync.client import connect
 
 from ws_lessons import handshake
 from ws_lessons.chat import create_app, tokens
-from ws_lessons.exercises.core import TIMEOUT, Hint, exercise, served
+from ws_lessons.exercises.core import TIMEOUT, Hint, exercise, require_function, served
 from ws_lessons.server import ServerError, serve
 
 # 10.1 -------------------------------------------------------------------------------------------
@@ -29,8 +29,7 @@ from ws_lessons.server import ServerError, serve
 )
 def check_10_1(function: Any) -> str:
     """``delays(attempts, initial, factor, cap) -> list[float]``: backoff with jitter."""
-    if not callable(function):
-        raise Hint("pass your function itself: check_10_1(delays)")
+    require_function(function)
     runs = []
     for _ in range(20):
         try:

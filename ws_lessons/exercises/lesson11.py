@@ -13,7 +13,7 @@ from websockets.sync.client import connect
 from ws_lessons.chat import create_app
 from ws_lessons.chat.broker import MemoryBroker
 from ws_lessons.chat.models import Said
-from ws_lessons.exercises.core import Hint, exercise
+from ws_lessons.exercises.core import Hint, exercise, require_function
 from ws_lessons.server import RunningServer, serve
 
 
@@ -53,8 +53,7 @@ def _outcome(test: Callable[[RunningServer], Any], app: FastAPI, label: str) -> 
 )
 def check_11_1(test: Any) -> str:
     """A test function ``test(server)`` that passes on the real chat and fails on the buggy one."""
-    if not callable(test):
-        raise Hint(f"pass your test function itself (without calling it), not {test!r}")
+    require_function(test)
     failure = _outcome(test, create_app(secret="lesson 11"), "correct")
     if failure:
         raise Hint(f"your test fails against the correct chat ({failure}): fix the test first")
