@@ -34,11 +34,12 @@ def test_a_check_never_raises(exercise: str, capsys: pytest.CaptureFixture[str])
 
 
 @pytest.mark.parametrize("exercise", EXERCISES)
-def test_reveal_gives_a_hint_then_the_answer(exercise: str) -> None:
+def test_reveal_gives_help_then_the_answer(exercise: str) -> None:
     revealed = solutions.reveal(exercise)
-    assert revealed.hint, f"give @exercise({exercise!r}, hint=...) a nudge for solutions.reveal"
+    assert revealed.hints, f"give @exercise({exercise!r}, nudge=..., hint=...) its help"
     page = revealed._repr_html_()
-    assert page.index("Hint") < page.index("Answer")
+    assert page.index("nudge") < page.index("The answer")
+    assert page.count("<details>") == len(revealed.hints) + 1
     assert "def solution_" in page
 
 

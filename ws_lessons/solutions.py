@@ -1,5 +1,5 @@
-"""Help with the exercises: ``reveal("06.1")`` shows a hint, then the answer, each behind a
-click in a notebook; ``show("06.1")`` prints the answer straight away.
+"""Help with the exercises: ``reveal("06.1")`` shows a nudge, a closer hint, then the answer,
+each behind its own click in a notebook; ``show("06.1")`` prints the answer straight away.
 
 Each lesson's answers sit beside its checks in ``ws_lessons.exercises``, as functions
 named ``solution_<lesson>_<n>`` that return the answer; the tests pass each one to its check.
@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ws_lessons import exercises
-from ws_lessons.exercises.core import HINTS
+from ws_lessons.exercises.core import HELP
 
 
 def _collect() -> dict[str, Callable[[], Any]]:
@@ -39,27 +39,37 @@ def show(exercise: str) -> None:
     print(inspect.getsource(SOLUTIONS[exercise]))
 
 
-class Reveal:
-    """A hint and an answer, each folded away until clicked (in a notebook)."""
+STEPS = ("💡 A nudge", "🔍 A closer hint")
 
-    def __init__(self, exercise: str, hint: str, answer: str) -> None:
-        self.exercise, self.hint, self.answer = exercise, hint, answer
+
+class Reveal:
+    """Graduated help, then the answer, each folded away until clicked (in a notebook)."""
+
+    def __init__(self, exercise: str, hints: tuple[str, ...], answer: str) -> None:
+        self.exercise, self.hints, self.answer = exercise, hints, answer
 
     def __repr__(self) -> str:
-        return f"Hint for {self.exercise}: {self.hint}\n\nAnswer:\n{self.answer}"
+        steps = [
+            f"{title} for {self.exercise}: {text}"
+            for title, text in zip(STEPS, self.hints, strict=False)
+        ]
+        return "\n\n".join([*steps, f"Answer:\n{self.answer}"])
 
     def _repr_html_(self) -> str:
+        steps = "".join(
+            f"<details><summary>{title} for {self.exercise}</summary>"
+            f"<p>{html.escape(text)}</p></details>"
+            for title, text in zip(STEPS, self.hints, strict=False)
+        )
         return (
-            f"<details><summary>💡 Hint for {self.exercise}</summary>"
-            f"<p>{html.escape(self.hint)}</p></details>"
-            f"<details><summary>🔑 Answer to {self.exercise}</summary>"
+            steps + f"<details><summary>🔑 The answer to {self.exercise}</summary>"
             f"<pre>{html.escape(self.answer)}</pre></details>"
         )
 
 
 def reveal(exercise: str) -> Reveal | None:
-    """A hint, then the answer to ``exercise``; in a notebook each opens with a click."""
+    """A nudge, a closer hint, then the answer to ``exercise``, each opened with a click."""
     if exercise not in SOLUTIONS:
         print(f"No exercise {exercise!r}; there are: {', '.join(SOLUTIONS)}")
         return None
-    return Reveal(exercise, HINTS.get(exercise, ""), inspect.getsource(SOLUTIONS[exercise]))
+    return Reveal(exercise, HELP.get(exercise, ()), inspect.getsource(SOLUTIONS[exercise]))

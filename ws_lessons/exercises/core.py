@@ -20,8 +20,12 @@ from websockets.sync.client import ClientConnection, connect
 from ws_lessons.server import RunningServer, ServerError, serve
 
 TIMEOUT = 2.0
-HINTS: dict[str, str] = {}
-"""Exercise number → a nudge that does not give the answer away (``solutions.reveal``)."""
+HELP: dict[str, tuple[str, ...]] = {}
+"""Exercise number → graduated help for ``solutions.reveal``: a nudge, then a closer hint.
+
+Neither may contain a line of the reference answer: help points the way, the answer is
+the last click.
+"""
 
 
 class Hint(Exception):
@@ -46,15 +50,16 @@ class Verdict:
 
 
 def exercise(
-    number: str, hint: str = ""
+    number: str, *, nudge: str = "", hint: str = ""
 ) -> Callable[[Callable[[Any], str]], Callable[[Any], Verdict]]:
     """Turn ``check(answer) -> success message`` (raising :class:`Hint`) into a safe check.
 
-    ``hint`` is the general nudge ``solutions.reveal(number)`` shows before the answer.
+    ``nudge`` (where to look) and ``hint`` (closer: the idea, never the code) are what
+    ``solutions.reveal(number)`` shows, each behind its own click, before the answer.
     """
 
     def decorate(check: Callable[[Any], str]) -> Callable[[Any], Verdict]:
-        HINTS[number] = hint
+        HELP[number] = tuple(step for step in (nudge, hint) if step)
 
         @functools.wraps(check)
         def safe_check(answer: Any) -> Verdict:
