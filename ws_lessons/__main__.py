@@ -1,4 +1,4 @@
-"""The course's command line: ``python -m ws_lessons doctor | bench | serve chat``."""
+"""The course's command line: ``python -m ws_lessons doctor | bench | serve | autobahn``."""
 
 from __future__ import annotations
 
@@ -13,7 +13,12 @@ def main(argv: list[str] | None = None) -> int:
     bench = commands.add_parser("bench", help="run the benchmarks (ratios against baselines)")
     bench.add_argument("suites", nargs="*", help="which benchmarks (default: all)")
     serve = commands.add_parser("serve", help="run an app of the course as a standalone server")
-    serve.add_argument("app", choices=["chat"], help="which app")
+    serve.add_argument(
+        "app",
+        choices=["chat", "scratch"],
+        help="chat: the course's chat; scratch: the echo server built without a framework "
+        "(the options below are the chat's)",
+    )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=8000, help="port (0: any free port)")
     serve.add_argument("--secret", help="signs the tokens (default: random, per run)")
@@ -78,6 +83,14 @@ def main(argv: list[str] | None = None) -> int:
         metavar="N",
         help="connections one user may hold at once (default: 5)",
     )
+    suite = commands.add_parser("autobahn", help="Autobahn|Testsuite: install it, or run it")
+    suite.add_argument("action", choices=["install", "run"])
+    suite.add_argument("urls", nargs="*", metavar="URL", help="ws:// URLs of servers to test")
+    suite.add_argument(
+        "--cases",
+        nargs="+",
+        default=["1.*", "2.*", "3.*", "4.*", "5.*", "6.*", "7.*", "9.*", "10.*"],
+    )
     args = parser.parse_args(argv)
 
     if args.command == "doctor":
@@ -86,6 +99,17 @@ def main(argv: list[str] | None = None) -> int:
         report = doctor.run()
         print(report)
         return 0 if report.healthy else 1
+    if args.command == "autobahn":
+        return _autobahn(args.action, args.urls, args.cases)
+    if args.command == "serve" and args.app == "scratch":
+        import asyncio
+        import contextlib
+
+        from ws_lessons import scratch
+
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(scratch.main(args.host, args.port))
+        return 0
     if args.command == "serve":
         from ws_lessons import chat
 
@@ -107,6 +131,22 @@ def main(argv: list[str] | None = None) -> int:
     from ws_lessons import bench as benchmarks
 
     return benchmarks.main(args.suites)
+
+
+def _autobahn(action: str, urls: list[str], cases: list[str]) -> int:
+    from ws_lessons import autobahn
+
+    try:
+        if action == "install":
+            print(f"wstest: {autobahn.install()}")
+            return 0
+        report = autobahn.run({url: url for url in urls}, cases)
+    except autobahn.AutobahnMissing as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(report)
+    print(f"reports: {report.outdir}")
+    return 1 if any(report.failed(url) for url in urls) else 0
 
 
 if __name__ == "__main__":

@@ -88,13 +88,16 @@ def _percentile_us(samples: list[float], fraction: float) -> float:
 
 
 def bench_echo(round_trips: int) -> list[str]:
-    """Echo round trips of a FastAPI WebSocket endpoint, against a bare websockets server
-    and a raw asyncio TCP echo, all served in this process on loopback, one client style."""
+    """Echo round trips of a FastAPI WebSocket endpoint and of the from-scratch server,
+    against a bare websockets server and a raw asyncio TCP echo, all served in this process
+    on loopback, one client style."""
     import contextlib
     from typing import Any
 
     from websockets.asyncio.client import connect
     from websockets.asyncio.server import serve as websockets_serve
+
+    from ws_lessons import scratch
 
     app = FastAPI()
 
@@ -119,22 +122,24 @@ def bench_echo(round_trips: int) -> list[str]:
     # thread, so they get the same thread scheduling and differ only in their code.
     fastapi_server = serve(app, name="bench echo")
 
-    async def start() -> tuple[Any, asyncio.Server]:
+    async def start() -> tuple[Any, asyncio.Server, asyncio.Server]:
         return (
             await websockets_serve(bare_echo, "127.0.0.1", 0),
             await asyncio.start_server(tcp_echo, "127.0.0.1", 0),
+            await asyncio.start_server(scratch.handle, "127.0.0.1", 0),
         )
 
     try:
-        bare, tcp = fastapi_server.run(start())
+        bare, tcp, from_scratch = fastapi_server.run(start())
     except BaseException:
         fastapi_server.stop()
         raise
     bare_port = bare.sockets[0].getsockname()[1]
     tcp_port = tcp.sockets[0].getsockname()[1]
+    scratch_port = from_scratch.sockets[0].getsockname()[1]
     message = "x" * 32
     blocks = 40  # the three alternate in short blocks, so a slow moment hits them all alike
-    samples: dict[str, list[float]] = {"tcp": [], "websockets": [], "fastapi": []}
+    samples: dict[str, list[float]] = {"tcp": [], "websockets": [], "fastapi": [], "scratch": []}
 
     async def measure() -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", tcp_port)
@@ -146,6 +151,7 @@ def bench_echo(round_trips: int) -> list[str]:
         async with (
             connect(f"ws://127.0.0.1:{bare_port}/") as bare_ws,
             connect(fastapi_server.ws_url("/echo")) as fastapi_ws,
+            connect(f"ws://127.0.0.1:{scratch_port}/") as scratch_ws,
         ):
 
             def ws_round_trip(ws):  # type: ignore[no-untyped-def]
@@ -159,12 +165,13 @@ def bench_echo(round_trips: int) -> list[str]:
                 "tcp": tcp_round_trip,
                 "websockets": ws_round_trip(bare_ws),
                 "fastapi": ws_round_trip(fastapi_ws),
+                "scratch": ws_round_trip(scratch_ws),
             }
             for trip in trips.values():  # warm up
                 for _ in range(50):
                     await trip()
             per_block = max(1, round_trips // blocks)
-            progress = tqdm(total=per_block * blocks * 3, desc="echo", unit="trip", leave=False)
+            progress = tqdm(total=per_block * blocks * 4, desc="echo", unit="trip", leave=False)
             for _ in range(blocks):
                 for name, trip in trips.items():
                     for _ in range(per_block):
@@ -177,10 +184,9 @@ def bench_echo(round_trips: int) -> list[str]:
         await writer.wait_closed()
 
     async def close() -> None:
-        bare.close()
-        tcp.close()
-        await bare.wait_closed()
-        await tcp.wait_closed()
+        for server in (bare, tcp, from_scratch):
+            server.close()
+            await server.wait_closed()
 
     try:
         asyncio.run(measure())
@@ -194,6 +200,7 @@ def bench_echo(round_trips: int) -> list[str]:
         "tcp": "raw asyncio TCP echo",
         "websockets": "bare websockets server",
         "fastapi": "FastAPI endpoint, serve()",
+        "scratch": "from-scratch server",
     }
     for name, label in labels.items():
         median, p95 = statistics.median(samples[name]), _percentile_us(samples[name], 0.95)
@@ -204,6 +211,91 @@ def bench_echo(round_trips: int) -> list[str]:
     ratio = statistics.median(samples["fastapi"]) / base
     verdict = "meets" if ratio <= 1.5 else "MISSES"
     lines.append(f"  target: FastAPI within 1.5x of bare websockets ({ratio:.2f}x): {verdict}")
+    ratio = statistics.median(samples["scratch"]) / base
+    verdict = "meets" if ratio <= 2 else "MISSES"
+    lines.append(f"  target: from scratch within 2x of bare websockets ({ratio:.2f}x): {verdict}")
+    return lines
+
+
+def bench_autobahn(_: int) -> list[str]:
+    """Autobahn|Testsuite's 9.* cases (large and fragmented messages, many small ones):
+    the time each server takes, the bare websockets server as the baseline."""
+    import contextlib
+
+    from websockets.asyncio.server import serve as websockets_serve
+
+    from ws_lessons import autobahn, scratch
+
+    if autobahn.wstest() is None:
+        return [f"autobahn 9.*: skipped, {autobahn.HOW_TO_GET_IT}"]
+    app = FastAPI()
+
+    @app.websocket("/")
+    async def echo(websocket: WebSocket) -> None:
+        await websocket.accept()
+        while (message := await websocket.receive())["type"] == "websocket.receive":
+            if message.get("text") is not None:
+                await websocket.send_text(message["text"])
+            else:
+                await websocket.send_bytes(message["bytes"])
+
+    async def bare_echo(websocket) -> None:  # type: ignore[no-untyped-def]
+        with contextlib.suppress(Exception):
+            async for message in websocket:
+                await websocket.send(message)
+
+    fastapi_server = serve(app, name="bench autobahn")
+
+    async def start() -> tuple[asyncio.Server, asyncio.Server]:
+        return (
+            await websockets_serve(bare_echo, "127.0.0.1", 0, max_size=2**25, compression=None),
+            await asyncio.start_server(scratch.handle, "127.0.0.1", 0),
+        )
+
+    bare, from_scratch = fastapi_server.run(start())
+    servers = {
+        "websockets": f"ws://127.0.0.1:{bare.sockets[0].getsockname()[1]}/",
+        "scratch": f"ws://127.0.0.1:{from_scratch.sockets[0].getsockname()[1]}/",
+        "fastapi": fastapi_server.ws_url("/"),
+    }
+    try:
+        report = autobahn.run(servers, ["9.*"])
+    finally:
+
+        async def close() -> None:
+            for server in (bare, from_scratch):
+                server.close()
+                await server.wait_closed()
+
+        fastapi_server.run(close())
+        fastapi_server.stop()
+    # A failed case can end early (a 1009 close, say): time only the cases all passed.
+    failed = {case for agent in servers for case in report.failed(agent)}
+    seconds = {
+        agent: sum(
+            float(entry["duration"])  # type: ignore[arg-type]
+            for case, entry in cases.items()
+            if case not in failed
+        )
+        / 1000
+        for agent, cases in report.results.items()
+    }
+    base = seconds["websockets"]
+    timed = len(report.results["scratch"]) - len(failed)
+    lines = [f"Autobahn|Testsuite 9.*: {timed} cases every server passed (seconds, summed)"]
+    labels = {
+        "websockets": "bare websockets server",
+        "scratch": "from-scratch server",
+        "fastapi": "FastAPI endpoint, serve()",
+    }
+    for agent, label in labels.items():
+        lines.append(
+            f"  {label:<26} {seconds[agent]:6.2f} s   ratio to websockets "
+            f"{seconds[agent] / base:5.2f}x   failed: {', '.join(report.failed(agent)) or 'none'}"
+        )
+    ratio = seconds["scratch"] / base
+    verdict = "meets" if ratio <= 2 else "MISSES"
+    lines.append(f"  target: from scratch within 2x of bare websockets ({ratio:.2f}x): {verdict}")
     return lines
 
 
@@ -325,8 +417,9 @@ SUITES: dict[str, Suite] = {
     "echo": bench_echo,
     "broadcast": bench_broadcast,
     "redis": bench_redis,
+    "autobahn": bench_autobahn,
 }
-CYCLES = {"server": 100, "echo": 2000, "broadcast": 1000, "redis": 500}
+CYCLES = {"server": 100, "echo": 2000, "broadcast": 1000, "redis": 500, "autobahn": 1}
 
 
 def main(names: list[str]) -> int:
