@@ -25,7 +25,7 @@ from websockets.asyncio.client import connect as connect_async
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from ws_lessons.server import RunningServer, ServerError, running, serve, stop_all
+from ws_lessons.server import RunningServer, ServerError, running, serve, serve_streams, stop_all
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -344,3 +344,31 @@ def test_servers_stop_when_the_interpreter_exits(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert marker.exists(), "the app's lifespan shutdown did not run at exit"
     assert refuses_connections(int(result.stdout))
+
+
+async def _echo_bytes(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    while data := await reader.read(1024):
+        writer.write(data)
+        await writer.drain()
+    writer.close()
+
+
+def test_serve_streams_runs_a_plain_tcp_handler_like_serve_runs_an_app() -> None:
+    threads = threading.active_count()
+    first = serve_streams(_echo_bytes, name="streams")
+    with socket.create_connection((first.host, first.port), timeout=5) as client:
+        client.sendall(b"ping")
+        assert client.recv(4) == b"ping"
+        again = serve_streams(_echo_bytes, name="streams")  # a cell run twice
+        assert not first.running and again.running
+        assert client.recv(4) == b""  # the old server's connection was ended
+    assert refuses_connections(first.port)
+    stop_all()
+    assert not again.running and refuses_connections(again.port)
+    assert threading.active_count() == threads
+    assert running() == []
+
+
+def test_serve_streams_wants_the_handler_itself() -> None:
+    with pytest.raises(TypeError, match="handler function itself"):
+        serve_streams("handle")  # type: ignore[arg-type]

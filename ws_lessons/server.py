@@ -29,7 +29,15 @@ from typing import Any, TypeVar
 import uvicorn
 from uvicorn.importer import ImportFromStringError, import_from_string
 
-__all__ = ["RunningServer", "ServerError", "running", "serve", "stop_all"]
+__all__ = [
+    "RunningServer",
+    "ServerError",
+    "StreamServer",
+    "running",
+    "serve",
+    "serve_streams",
+    "stop_all",
+]
 
 T = TypeVar("T")
 
@@ -278,11 +286,11 @@ class _LogRouter(logging.Filter):
 
 
 _log_router = _LogRouter()
-_servers: dict[str, RunningServer] = {}
+_servers: dict[str, RunningServer | StreamServer] = {}
 _lock = threading.Lock()
 
 
-def _forget(server: RunningServer) -> None:
+def _forget(server: RunningServer | StreamServer) -> None:
     with _lock:
         if _servers.get(server.name) is server:
             del _servers[server.name]
@@ -332,15 +340,7 @@ def serve(
             app = import_from_string(app)
         except (ImportError, ImportFromStringError) as exc:
             raise ServerError(f"cannot import the app {app!r}: {exc}") from exc
-    with _lock:
-        replaced = [
-            server
-            for server in _servers.values()
-            if server.name == name or (port and (server.host, server.port) == (host, port))
-        ]
-    for server in replaced:
-        server.stop()
-
+    _replace(name, host, port)
     options: dict[str, Any] = {
         "log_level": "info",
         "lifespan": "auto",
@@ -358,14 +358,119 @@ def serve(
     return handle
 
 
-def running() -> list[RunningServer]:
-    """The servers started by :func:`serve` that are still running."""
+def _replace(name: str | None, host: str, port: int) -> None:
+    """Stop the server of that name, or the one on that fixed port: a cell is run again."""
+    with _lock:
+        replaced = [
+            server
+            for server in _servers.values()
+            if server.name == name or (port and (server.host, server.port) == (host, port))
+        ]
+    for server in replaced:
+        server.stop()
+
+
+StreamHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+class StreamServer(Listening):
+    """A handle on a plain TCP server started by :func:`serve_streams`."""
+
+    def __init__(self, name: str, handler: StreamHandler, sock: socket.socket) -> None:
+        self.name = name
+        self.host, self.port = sock.getsockname()[:2]
+        self._handler = handler
+        self._socket = sock
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name=f"ws_lessons server {name}", daemon=True
+        )
+        self._server: asyncio.Server | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive() and self._server is not None and self._server.is_serving()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"<StreamServer {self.name!r} {state} at {self.url}>"
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = 10.0) -> T:
+        """Run ``coro`` on the server's event loop and return its result."""
+        if not self._thread.is_alive():
+            coro.close()
+            raise ServerError(f"server {self.name!r} is not running")
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await self._handler(reader, writer)
+        except asyncio.CancelledError:
+            pass  # the server is stopping: the connection ends below
+        finally:
+            writer.close()  # whatever the handler did, or forgot to do
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+        """Stop listening and end every connection (its handler is cancelled). Safe twice."""
+        if self._thread.is_alive():
+
+            async def close() -> None:
+                if self._server is not None:
+                    self._server.close()
+
+            with contextlib.suppress(RuntimeError, concurrent.futures.TimeoutError):
+                self.run(close(), timeout)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout)
+            if not self._thread.is_alive():
+                close_loop(self._loop)  # cancels the handlers still running
+        self._socket.close()
+        _forget(self)
+
+    def __enter__(self) -> StreamServer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def serve_streams(
+    handler: StreamHandler,
+    *,
+    port: int = 0,
+    host: str = LOOPBACK,
+    name: str | None = None,
+) -> StreamServer:
+    """Serve ``handler(reader, writer)`` for each TCP connection, on a loop in the background.
+
+    The counterpart of :func:`serve` for code that speaks the protocol itself, over
+    :func:`asyncio.start_server`: same rules for ``port``, ``name`` and running a cell again.
+    """
+    if not callable(handler):
+        raise TypeError(f"pass your handler function itself, not {handler!r}")
+    _replace(name, host, port)
+    sock = _bind(host, port)
+    handle = StreamServer(name or f"server-{sock.getsockname()[1]}", handler, sock)
+    with _lock:
+        _servers[handle.name] = handle
+    handle._thread.start()
+    try:
+        listen = asyncio.start_server(handle._connection, sock=sock)
+        handle._server = handle.run(listen, START_TIMEOUT)
+    except BaseException:
+        handle.stop()
+        raise
+    return handle
+
+
+def running() -> list[RunningServer | StreamServer]:
+    """The servers started by :func:`serve` and :func:`serve_streams` still running."""
     with _lock:
         return list(_servers.values())
 
 
 def stop_all() -> None:
-    """Stop every server started by :func:`serve`."""
+    """Stop every server started by :func:`serve` or :func:`serve_streams`."""
     for server in running():
         server.stop()
 
