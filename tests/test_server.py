@@ -369,6 +369,18 @@ def test_serve_streams_runs_a_plain_tcp_handler_like_serve_runs_an_app() -> None
     assert running() == []
 
 
+def test_serve_streams_keeps_what_the_handler_raised_in_its_logs() -> None:
+    async def broken(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1)
+        raise ValueError("a bug in the handler")
+
+    with serve_streams(broken, name="broken") as server:
+        with socket.create_connection((server.host, server.port), timeout=5) as client:
+            client.sendall(b"x")
+            assert client.recv(1) == b""  # the connection was closed for the handler
+        assert server.logs == ["ERROR    the handler raised ValueError: a bug in the handler"]
+
+
 def test_serve_streams_wants_the_handler_itself() -> None:
     with pytest.raises(TypeError, match="handler function itself"):
         serve_streams("handle")  # type: ignore[arg-type]

@@ -25,7 +25,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["GROUPS", "AutobahnMissing", "Report", "find_python27", "home", "install", "run"]
+__all__ = [
+    "ALL_CASES",
+    "GROUPS",
+    "AutobahnMissing",
+    "Report",
+    "find_python27",
+    "home",
+    "install",
+    "run",
+]
 
 VERSION = "25.10.1"
 # The suite's own pinned set for Python 2.7: its sdist names them in its metadata only,
@@ -60,6 +69,7 @@ GROUPS = {
     "10": "misc",
 }
 """The suite's case groups 1-10 (12 and 13 test permessage-deflate)."""
+ALL_CASES = tuple(f"{group}.*" for group in GROUPS)
 PASSING = {"OK", "NON-STRICT", "INFORMATIONAL"}
 HOW_TO_GET_IT = (
     "Autobahn|Testsuite needs Python 2.7: install one (for example `pyenv install 2.7.18`), "
@@ -129,7 +139,7 @@ def install(quiet: bool = True) -> Path:
     return command
 
 
-@dataclass
+@dataclass(repr=False)
 class Report:
     """The suite's verdicts, ``results[agent][case]``: the case's entry in its ``index.json``."""
 
@@ -180,6 +190,8 @@ class Report:
             for row in [header, *rows]
         )
 
+    __repr__ = __str__
+
     def _repr_html_(self) -> str:
         header, rows = self._table()
         head = "".join(f"<th>{html.escape(cell)}</th>" for cell in header)
@@ -192,7 +204,7 @@ class Report:
 
 def run(
     servers: Mapping[str, str],
-    cases: Sequence[str] = ("1.*", "2.*", "3.*", "4.*", "5.*", "6.*", "7.*", "9.*", "10.*"),
+    cases: Sequence[str] = ALL_CASES,
     *,
     exclude: Sequence[str] = (),
     outdir: str | Path | None = None,

@@ -19,7 +19,7 @@ from ws_lessons.frames import CloseCode, Frame, FrameReader, Opcode, ProtocolErr
 from ws_lessons.frames import parse_close as read_close
 from ws_lessons.handshake import HandshakeError, build_response, parse_request
 
-__all__ = ["MAX_MESSAGE", "handle", "main"]
+__all__ = ["MAX_MESSAGE", "echo_frames", "handle", "main"]
 
 MAX_MESSAGE = 16 * 2**20
 """The largest message echoed (Autobahn's largest case, 9.1.6, sends 16 MiB)."""
@@ -31,7 +31,7 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
     """Serve one connection: the handshake, then echo until the closing handshake."""
     try:
         if await _handshake(reader, writer):
-            await _echo(reader, writer)
+            await echo_frames(reader, writer)
     except (ConnectionError, asyncio.IncompleteReadError):
         pass  # the peer went away without a closing handshake: nothing left to say
     finally:
@@ -86,7 +86,7 @@ def _http_error(status: int, reason: str, detail: str, *, version: bool = False)
     return "\r\n".join([*head, "", ""]).encode() + body
 
 
-async def _echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def echo_frames(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     """Echo every message until a close frame arrives or the peer breaks a rule."""
     frames = FrameReader("server", max_size=MAX_MESSAGE)
     fragments: list[bytes] = []  # of the message being reassembled

@@ -383,9 +383,11 @@ class StreamServer(Listening):
         self._socket = sock
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
-            target=self._loop.run_forever, name=f"ws_lessons server {name}", daemon=True
+            target=self._run, name=f"ws_lessons server {name}", daemon=True
         )
         self._server: asyncio.Server | None = None
+        self.logs: list[str] = []
+        """What went wrong in the handler, one line per exception it raised, oldest first."""
 
     @property
     def running(self) -> bool:
@@ -402,11 +404,18 @@ class StreamServer(Listening):
             raise ServerError(f"server {self.name!r} is not running")
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
 
+    def _run(self) -> None:
+        self._loop.run_forever()
+        close_loop(self._loop)  # cancels the handlers still running, on this thread
+
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             await self._handler(reader, writer)
         except asyncio.CancelledError:
             pass  # the server is stopping: the connection ends below
+        except Exception as exc:  # kept for the learner to read, as uvicorn logs an app's error
+            self.logs.append(f"ERROR    the handler raised {type(exc).__name__}: {exc}")
+            del self.logs[:-LOG_LINES_KEPT]
         finally:
             writer.close()  # whatever the handler did, or forgot to do
 
@@ -422,8 +431,6 @@ class StreamServer(Listening):
                 self.run(close(), timeout)
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout)
-            if not self._thread.is_alive():
-                close_loop(self._loop)  # cancels the handlers still running
         self._socket.close()
         _forget(self)
 
