@@ -15,8 +15,8 @@ from pathlib import Path
 
 import nbformat
 import uvicorn
-from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from nbclient import NotebookClient
+from test_server import make_app as echo_app
 from websockets.sync.client import connect
 
 from ws_lessons.frames import Opcode, decode, parse_close
@@ -47,21 +47,6 @@ def output_of(cells: list[tuple[str, str]], marker: str) -> str:
     found = [text for source, text in cells if marker in source]
     assert len(found) == 1, f"{len(found)} cells contain {marker!r}"
     return found[0]
-
-
-def echo_app() -> FastAPI:
-    app = FastAPI()
-
-    @app.websocket("/ws")
-    async def echo(websocket: WebSocket):
-        await websocket.accept()
-        try:
-            while True:
-                await websocket.send_text(await websocket.receive_text())
-        except WebSocketDisconnect:
-            pass
-
-    return app
 
 
 def knock(port: int, request: bytes) -> Response:
@@ -105,7 +90,7 @@ def test_lesson_00_talks_over_a_websocket_within_its_first_five_code_cells() -> 
 
 
 def test_lesson_02_default_client_offers_deflate_and_default_uvicorn_accepts_it() -> None:
-    with serve(echo_app(), name="facts 02") as server, connect(server.ws_url("/ws")) as ws:
+    with serve(echo_app(), name="facts 02") as server, connect(server.ws_url("/echo")) as ws:
         offered = ws.request.headers.get("Sec-WebSocket-Extensions") or ""
         accepted = ws.response.headers.get("Sec-WebSocket-Extensions") or ""
     assert offered.startswith("permessage-deflate"), offered
@@ -120,7 +105,7 @@ BROKEN = {
         line for line in good.split(b"\r\n") if not line.startswith(b"Sec-WebSocket-Key:")
     ),
     "a key of 12 bytes, not 16": lambda good, host: build_request(
-        host, "/ws", key="bm90IDE2IGJ5dGVz"
+        host, "/echo", key="bm90IDE2IGJ5dGVz"
     ),
 }
 RULES = {  # RFC 6455 §4.2.2 for the version, §4.2.1 for the key
@@ -145,7 +130,7 @@ def test_lesson_04_prints_what_the_running_servers_answer() -> None:
         for case, broken in BROKEN.items():
             measured[case] = {}
             for implementation, server in [("default", default), ("wsproto", other)]:
-                good = build_request(f"{server.host}:{server.port}", "/ws")
+                good = build_request(f"{server.host}:{server.port}", "/echo")
                 measured[case][implementation] = knock(server.port, broken(good, server.host))
 
     for case, answers in measured.items():
@@ -195,7 +180,7 @@ def test_a_silent_peer_is_dropped_after_ping_interval_plus_ping_timeout() -> Non
         ) as server,
         socket.create_connection((server.host, server.port), timeout=5) as sock,
     ):
-        sock.sendall(build_request(f"{server.host}:{server.port}", "/ws"))
+        sock.sendall(build_request(f"{server.host}:{server.port}", "/echo"))
         opened = time.monotonic()
         received = b""
         while chunk := sock.recv(65536):  # never answers: read until the server closes
