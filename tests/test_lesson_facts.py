@@ -1,0 +1,198 @@
+"""What lessons 00-07 print about the running versions, checked against those versions.
+
+A lesson that depends on a library's behaviour prints it live instead of stating it. These
+tests execute the lesson, read what it printed, and measure the same thing independently
+on real servers, so that a new version of uvicorn, websockets or wsproto that behaves
+differently fails here and says which sentence to revisit.
+"""
+
+from __future__ import annotations
+
+import inspect
+import socket
+import time
+from pathlib import Path
+
+import nbformat
+import uvicorn
+from nbclient import NotebookClient
+from test_server import make_app as echo_app
+from websockets.sync.client import connect
+
+from ws_lessons.frames import Opcode, decode, parse_close
+from ws_lessons.handshake import Response, build_request, parse_response
+from ws_lessons.server import serve
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def printed(stem: str) -> list[tuple[str, str]]:
+    """Execute a lesson in a fresh kernel; return (source, printed text) of each code cell."""
+    notebook = nbformat.read(NOTEBOOKS / f"{stem}.ipynb", as_version=4)
+    NotebookClient(
+        notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": NOTEBOOKS}}
+    ).execute()
+    cells = []
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            text = "".join(
+                out.get("text", "") for out in cell.outputs if out.output_type == "stream"
+            )
+            cells.append((cell.source, text))
+    return cells
+
+
+def output_of(cells: list[tuple[str, str]], marker: str) -> str:
+    """The printed text of the one code cell whose source contains ``marker``."""
+    found = [text for source, text in cells if marker in source]
+    assert len(found) == 1, f"{len(found)} cells contain {marker!r}"
+    return found[0]
+
+
+def knock(port: int, request: bytes) -> Response:
+    """Send a request head to 127.0.0.1:``port`` and parse the answer's head."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(request)
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = sock.recv(4096)
+            assert chunk, "the server closed before answering"
+            head += chunk
+    return parse_response(head[: head.index(b"\r\n\r\n") + 4])
+
+
+def shown(answer: Response) -> str:
+    """An answer as lesson 04 prints it: the status, and the versions header if any."""
+    versions = answer.headers.get("Sec-WebSocket-Version")
+    return f"{answer.status}" + (f" + Sec-WebSocket-Version: {versions}" if versions else "")
+
+
+# -- lesson 00 ----------------------------------------------------------------------------
+
+
+def test_lesson_00_talks_over_a_websocket_within_its_first_five_code_cells() -> None:
+    cells = printed("00_start_here")
+    first_five = [source for source, _ in cells[:5]]
+    assert any("@app.websocket" in source for source in first_five)
+    assert any("connect(server.ws_url" in source for source in first_five)
+    conversation = output_of(cells, "connect(server.ws_url")
+    assert conversation.splitlines() == [
+        "server → client: welcome!",
+        "client → server: hello",
+        "server → client: you said 'hello'",
+        "client → server: are you there?",
+        "server → client: you said 'are you there?'",
+        "the server received: ['hello', 'are you there?']",
+    ]
+
+
+# -- lesson 02: the client offers permessage-deflate, the server accepts it -----------------
+
+
+def test_lesson_02_default_client_offers_deflate_and_default_uvicorn_accepts_it() -> None:
+    with serve(echo_app(), name="facts 02") as server, connect(server.ws_url("/echo")) as ws:
+        offered = ws.request.headers.get("Sec-WebSocket-Extensions") or ""
+        accepted = ws.response.headers.get("Sec-WebSocket-Extensions") or ""
+    assert offered.startswith("permessage-deflate"), offered
+    assert accepted.startswith("permessage-deflate"), accepted
+
+
+# -- lesson 04: what each implementation answers to a broken handshake -----------------------
+
+BROKEN = {
+    "Sec-WebSocket-Version: 8": lambda good, host: good.replace(b"Version: 13", b"Version: 8"),
+    "no Sec-WebSocket-Key": lambda good, host: b"\r\n".join(
+        line for line in good.split(b"\r\n") if not line.startswith(b"Sec-WebSocket-Key:")
+    ),
+    "a key of 12 bytes, not 16": lambda good, host: build_request(
+        host, "/echo", key="bm90IDE2IGJ5dGVz"
+    ),
+}
+RULES = {  # RFC 6455 §4.2.2 for the version, §4.2.1 for the key
+    "Sec-WebSocket-Version: 8": lambda answer: (
+        answer.status >= 400 and answer.headers.get("Sec-WebSocket-Version") is not None
+    ),
+    "no Sec-WebSocket-Key": lambda answer: answer.status >= 400,
+    "a key of 12 bytes, not 16": lambda answer: answer.status >= 400,
+}
+
+
+def test_lesson_04_prints_what_the_running_servers_answer() -> None:
+    cells = printed("04_handshake")
+    table = output_of(cells, "wsproto_server = serve(")
+    verdicts = output_of(cells, "rules = {").splitlines()
+
+    measured: dict[str, dict[str, Response]] = {}
+    with (
+        serve(echo_app(), name="facts 04 default") as default,
+        serve(echo_app(), name="facts 04 wsproto", ws="wsproto") as other,
+    ):
+        for case, broken in BROKEN.items():
+            measured[case] = {}
+            for implementation, server in [("default", default), ("wsproto", other)]:
+                good = build_request(f"{server.host}:{server.port}", "/echo")
+                measured[case][implementation] = knock(server.port, broken(good, server.host))
+
+    for case, answers in measured.items():
+        default_answer, other_answer = answers["default"], answers["wsproto"]
+        row = f"{case:30} {shown(default_answer):22} {shown(other_answer)}"
+        assert row in table.splitlines(), (row, table)
+        heading = verdicts.index(next(line for line in verdicts if line.startswith(case)))
+        for offset, (implementation, answer) in enumerate(answers.items(), 1):
+            line = verdicts[heading + offset].split()
+            rule = "follows the rule" if RULES[case](answer) else "does NOT follow the rule"
+            assert line[:3] == [implementation, "answered", str(answer.status)], line
+            assert " ".join(line).endswith(rule), (line, rule)
+
+
+# -- lessons 06 and 07: keepalive defaults, and when a silent peer is dropped ---------------
+
+
+def uvicorn_default(name: str) -> object:
+    return inspect.signature(uvicorn.Config).parameters[name].default
+
+
+def test_lesson_06_prints_the_running_uvicorn_keepalive_defaults() -> None:
+    text = output_of(printed("06_fastapi_endpoint"), 'defaults["ws_ping_interval"]')
+    interval, timeout = uvicorn_default("ws_ping_interval"), uvicorn_default("ws_ping_timeout")
+    assert text.splitlines() == [
+        f"uvicorn {uvicorn.__version__}: a ping every {interval} s, then {timeout} s to answer",
+        f"a dead network is noticed {timeout} to {interval + timeout} s after it died",
+    ]
+
+
+def test_lesson_07_prints_the_running_uvicorn_websocket_defaults() -> None:
+    text = output_of(printed("07_integration_config"), "inspect.signature(uvicorn.Config)")
+    lines = text.splitlines()
+    assert lines[0] == f"uvicorn {uvicorn.__version__}"
+    names = [name for name in inspect.signature(uvicorn.Config).parameters if name.startswith("ws")]
+    assert [line.split()[0] for line in lines[1:]] == names
+    for line, name in zip(lines[1:], names, strict=True):
+        assert line.endswith(f"default {uvicorn_default(name)!r}"), line
+
+
+def test_a_silent_peer_is_dropped_after_ping_interval_plus_ping_timeout() -> None:
+    """The rule lessons 06 and 07 state, on the running uvicorn: ping, wait, drop with 1011."""
+    interval, timeout = 0.3, 0.3
+    with (
+        serve(
+            echo_app(), name="facts keepalive", ws_ping_interval=interval, ws_ping_timeout=timeout
+        ) as server,
+        socket.create_connection((server.host, server.port), timeout=5) as sock,
+    ):
+        sock.sendall(build_request(f"{server.host}:{server.port}", "/echo"))
+        opened = time.monotonic()
+        received = b""
+        while chunk := sock.recv(65536):  # never answers: read until the server closes
+            received += chunk
+        closed_after = time.monotonic() - opened
+    frames = []
+    rest = received[received.index(b"\r\n\r\n") + 4 :]
+    while rest:
+        frame, used = decode(rest)
+        frames.append(frame)
+        rest = rest[used:]
+    assert [frame.opcode for frame in frames] == [Opcode.PING, Opcode.CLOSE]
+    assert parse_close(frames[-1].payload) == (1011, "keepalive ping timeout")
+    assert closed_after >= interval + timeout - 0.05, closed_after
+    assert closed_after < interval + timeout + 3, closed_after  # generous: a loaded machine
