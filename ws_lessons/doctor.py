@@ -21,7 +21,7 @@ from fastapi import FastAPI, WebSocket
 from packaging.version import Version
 from websockets.sync.client import connect
 
-from ws_lessons import services
+from ws_lessons import proxies, services
 from ws_lessons.server import serve
 
 OK, OPTIONAL, PROBLEM = "ok", "optional", "problem"
@@ -142,6 +142,19 @@ def check_loopback() -> Finding:
     )
 
 
+def check_proxies() -> Finding:
+    """Proxy variables are fine: loopback bypasses them (``ws_lessons.proxies``)."""
+    found = proxies.proxies_set()
+    if not found:
+        return Finding("proxy", OK, "no proxy variables set")
+    bypassed = os.environ.get("no_proxy", "")
+    return Finding(
+        "proxy",
+        OK,
+        f"{', '.join(found)} set; loopback bypasses them (no_proxy={bypassed})",
+    )
+
+
 def check_port(port: int = 8000) -> Finding:
     """The standalone chat listens on 8000 by default."""
     with socket.socket() as sock:
@@ -175,6 +188,7 @@ def checks() -> list[Callable[[], Finding]]:
         check_python,
         *[lambda row=row: check_package(*row) for row in REQUIRED],
         check_kernel,
+        check_proxies,
         check_loopback,
         check_port,
         lambda: check_program(
