@@ -4,7 +4,7 @@ A check never raises on a wrong answer, so a notebook with unsolved exercises st
 top to bottom; it returns a verdict that is true when the answer passed.
 """
 
-from ws_lessons.exercises.lesson00 import check_00_1
+from ws_lessons.exercises.lesson00 import check_00_1, check_00_2
 from ws_lessons.exercises.lesson01 import check_01_1, check_01_2
 from ws_lessons.exercises.lesson02 import check_02_1, check_02_2, check_02_3
 from ws_lessons.exercises.lesson03 import check_03_1, check_03_2, check_03_3
@@ -20,6 +20,7 @@ from ws_lessons.exercises.lesson12 import check_12_1
 
 __all__ = [
     "check_00_1",
+    "check_00_2",
     "check_01_1",
     "check_01_2",
     "check_02_1",
