@@ -39,6 +39,8 @@ CASES_05_1 = [
 
 @exercise(
     "05.1",
+    nudge="Start from the lesson's hand-made frame of `hello`, and see which of its bytes "
+    "change for a longer text, and for text that is not ASCII.",
     hint="Byte 0 is FIN and the opcode, byte 1 the MASK bit and the length (126 plus 2 "
     "bytes past 125), then the key, then payload[i] ^ mask[i % 4].",
 )
@@ -88,6 +90,7 @@ CASES_05_2 = [
 
 @exercise(
     "05.2",
+    nudge="Decode the four test frames with explain() first, and compare their second bytes.",
     hint="The MASK bit of byte 1 says whether 4 key bytes come first and the payload "
     "needs unmasking; the code is the first 2 payload bytes, big-endian.",
 )
@@ -145,6 +148,7 @@ _RULES_05_3 = {
 
 @exercise(
     "05.3",
+    nudge="Write each frame's first two bytes in binary: FIN, RSV1-3, opcode; MASK, length.",
     hint="Ask four questions of each frame: masked? reserved bits clear? if a control "
     "frame (opcode 8 to 10), FIN set and at most 125 bytes of payload?",
 )
