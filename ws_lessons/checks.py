@@ -15,8 +15,8 @@ from ws_lessons.exercises.lesson07 import check_07_1, check_07_2, check_07_3
 from ws_lessons.exercises.lesson08 import check_08_1, check_08_2
 from ws_lessons.exercises.lesson09 import check_09_1, check_09_2, check_09_3
 from ws_lessons.exercises.lesson10 import check_10_1, check_10_2, check_10_3
-from ws_lessons.exercises.lesson11 import check_11_1
-from ws_lessons.exercises.lesson12 import check_12_1
+from ws_lessons.exercises.lesson11 import check_11_1, check_11_2
+from ws_lessons.exercises.lesson12 import check_12_1, check_12_2
 
 __all__ = [
     "check_00_1",
@@ -50,5 +50,7 @@ __all__ = [
     "check_10_2",
     "check_10_3",
     "check_11_1",
+    "check_11_2",
     "check_12_1",
+    "check_12_2",
 ]
