@@ -116,7 +116,7 @@ def connected(server: RunningServer, path: str) -> Iterator[ClientConnection]:
         raise Hint(
             f"the handshake on {path} was refused with HTTP {status}. "
             + (
-                "Is the path right, and does the endpoint call `await websocket.accept()`?"
+                "Is the path right, and does the endpoint accept the connection?"
                 if status in (403, 404)
                 else "Look at the server logs."
             )

@@ -62,7 +62,7 @@ def ids(events: list[dict[str, Any]]) -> list[int]:
 
 # 01.1 -------------------------------------------------------------------------------------------
 
-SCHEDULE_01_1 = [2, 0, 3, 1, 0, 0, 2]
+SCHEDULE_01_1 = [0, 2, 0, 3, 1, 0, 2]
 """How many events appear just before each poll of the check: some polls find none."""
 
 
