@@ -158,7 +158,7 @@ def check_04_2(line: Any) -> str:
         raise Hint(f'{line!r} is not a header line: write "Name: value", with a colon')
     present = {header.split(":")[0].lower() for header in REQUEST_04_2[1:]}
     if name.lower() in present:
-        raise Hint(f"the request has a {name!r} line already: which one does RFC 6455 §4.1 add?")
+        raise Hint(f"the request already has a line {name!r}: which one does RFC 6455 §4.1 add?")
     request = "".join(f"{text}\r\n" for text in [*REQUEST_04_2, line.strip(), ""])
     try:
         parse_request(request.encode("latin-1"))

@@ -27,6 +27,12 @@ from ws_lessons.server import ServerError, serve
 )
 def check_07_1(app: Any) -> str:
     """GET /api/health answers {"status": "ok"} and WS /api/echo echoes, both from a router."""
+    declared_on_app = {getattr(route, "path", "") for route in getattr(app, "routes", [])}
+    if {"/api/health", "/api/echo"} & declared_on_app:
+        raise Hint(
+            "the routes work, but they are declared on the app itself: declare them on the "
+            "router, and let the router's prefix put them under /api"
+        )
     with served(app, "07.1") as server:
         with httpx.Client(base_url=server.url, timeout=TIMEOUT) as http:
             health = http.get("/api/health")
@@ -80,7 +86,7 @@ def _negotiate(server: Any, offer: list[str]) -> str | int:
                     f"offered {offer}, the connection was closed before any message: accept, "
                     "then send the chosen subprotocol's name"
                 ) from None
-            if told != chosen:
+            if told != (chosen or ""):
                 raise Hint(
                     f"offered {offer}, the handshake chose {chosen!r} but the message said "
                     f"{told!r}: send the name you accepted with"

@@ -24,8 +24,8 @@ def _missing_12_1(location: str) -> list[str]:
     missing = []
     if "proxy_http_version 1.1" not in words:
         missing.append(
-            "nginx speaks HTTP/1.0 to the upstream unless told otherwise, and HTTP/1.0 "
-            "has no protocol upgrade"
+            "nginx speaks HTTP/1.0 to the upstream unless told otherwise, and RFC 6455 §4.1 "
+            "asks for HTTP/1.1 or later"
         )
     if "proxy_set_header upgrade" not in words:
         missing.append(
