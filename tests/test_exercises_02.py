@@ -26,10 +26,19 @@ MakeApp = Callable[[Ticker], FastAPI]
         ({"with ids": [6], "without ids": [6]}, "the browser sends Last-Event-ID: 3"),
         ({"with ids": [4, 5, 6], "without ids": [4, 5, 6]}, "sends no Last-Event-ID"),
         ({"with ids": [4, 5, 6], "without ids": [1, 2, 3, 4, 5, 6]}, "starts from now"),
-        ({"with ids": [4, 5], "without ids": [6]}, "a real browser session got [4, 5, 6]"),
+        ({"with ids": [4, 5], "without ids": [6]}, "event 6 is published after the browser"),
+        ({"with ids": [5, 6], "without ids": [6]}, "a real browser session did not get [5, 6]"),
         ({"with ids": [4, 5, 6]}, "answer with a dict"),
     ],
-    ids=["resends-the-last", "from-now", "resumes-without-ids", "from-the-start", "no-6", "half"],
+    ids=[
+        "resends-the-last",
+        "from-now",
+        "resumes-without-ids",
+        "from-the-start",
+        "no-6",
+        "skips-4",
+        "half",
+    ],
 )
 def test_02_1_hints(prediction: Any, hint: str) -> None:
     verdict = checks.check_02_1(prediction)

@@ -98,6 +98,11 @@ def check_02_1(prediction: Any) -> str:
         raise Hint('answer with a dict {"with ids": [...], "without ids": [...]}')
     with_ids = _as_ids(prediction["with ids"], "with ids")
     without_ids = _as_ids(prediction["without ids"], "without ids")
+    if 6 not in with_ids or 6 not in without_ids:
+        raise Hint(
+            "event 6 is published after the browser is back, on a stream that is open: "
+            "it arrives in both cases. Which of the others arrive too?"
+        )
     if with_ids == [3, 4, 5, 6]:
         raise Hint(
             "'with ids': Last-Event-ID: 3 names the last event the browser got, and the "
@@ -121,7 +126,10 @@ def check_02_1(prediction: Any) -> str:
     live = {"with ids": _browser_session(True), "without ids": _browser_session(False)}
     for key, guess in (("with ids", with_ids), ("without ids", without_ids)):
         if guess != live[key]:
-            raise Hint(f"{key!r}: you said {guess}; a real browser session got {live[key]}")
+            raise Hint(
+                f"{key!r}: a real browser session did not get {guess}. Walk through the "
+                "story again: which Last-Event-ID does the browser send, if any?"
+            )
     return (
         f"a real session agrees: {live['with ids']} with ids, only {live['without ids']} "
         "without: an id is what lets a stream resume"
