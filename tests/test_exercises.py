@@ -114,9 +114,10 @@ def answer_lines(exercise: str) -> Iterator[str]:
     source = textwrap.dedent(inspect.getsource(solutions.SOLUTIONS[exercise]))
     given = _given_lines(exercise)
     for line in source.splitlines()[1:]:  # not the `def solution_...` line
-        code = _normal(line.split("  # ")[0]).removeprefix("return ")
-        if code.startswith("#") or code in given:
+        full = _normal(line.split("  # ")[0])
+        if full.startswith("#") or full in given:
             continue
+        code = full.removeprefix("return ")
         try:
             value = ast.literal_eval(code)
         except (ValueError, SyntaxError):
