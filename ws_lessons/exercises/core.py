@@ -11,7 +11,7 @@ real server and talk to it with the real ``websockets`` client.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -86,6 +86,34 @@ def exercise(
         return safe_check
 
     return decorate
+
+
+def chosen_letters(answer: Any, among: Iterable[str], what: str) -> set[str]:
+    """The letters of a "which of these?" answer, upper-cased; a hint if it is not a set of them."""
+    if isinstance(answer, str) or not isinstance(answer, set | frozenset | list | tuple):
+        raise Hint('answer with a set of letters, e.g. {"A", "B"}')
+    letters = sorted(among)
+    chosen = {str(letter).strip().upper() for letter in answer}
+    unknown = chosen - set(letters)
+    if unknown:
+        raise Hint(
+            f"there is no {what} {', '.join(sorted(unknown))}; pick among "
+            f"{letters[0]} to {letters[-1]}"
+        )
+    return chosen
+
+
+def judge_letters(
+    chosen: set[str], right: Iterable[str], why: dict[str, str], yes: str, no: str
+) -> None:
+    """A hint on the first letter chosen wrongly: what it really does (``yes`` for the right
+    letters, ``no`` for the others), and ``why[letter]``."""
+    right = set(right)
+    for letter in sorted(why):
+        if (letter in chosen) != (letter in right):
+            raise Hint(
+                f"think again about {letter}: {yes if letter in right else no}. {why[letter]}"
+            )
 
 
 def require_function(answer: Any) -> None:

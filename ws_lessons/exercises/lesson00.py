@@ -7,7 +7,13 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from ws_lessons.exercises.core import Hint, exercise, require_function
+from ws_lessons.exercises.core import (
+    Hint,
+    chosen_letters,
+    exercise,
+    judge_letters,
+    require_function,
+)
 from ws_lessons.server import running, serve
 
 # 00.1 -------------------------------------------------------------------------------------------
@@ -43,16 +49,8 @@ WORKS_00_1 = frozenset({"B", "D", "E"})
 )
 def check_00_1(letters: Any) -> str:
     """The set of letters of CELLS_00_1 that run without an error in a notebook."""
-    if isinstance(letters, str) or not isinstance(letters, set | frozenset | list | tuple):
-        raise Hint('answer with a set of letters, e.g. {"A", "B"}')
-    chosen = {str(letter).strip().upper() for letter in letters}
-    unknown = chosen - set(CELLS_00_1)
-    if unknown:
-        raise Hint(f"there is no cell {', '.join(sorted(unknown))}; pick among A to E")
-    for letter in CELLS_00_1:
-        if (letter in chosen) != (letter in WORKS_00_1):
-            verb = "works" if letter in WORKS_00_1 else "fails"
-            raise Hint(f"think again about {letter}: it {verb}. {_WHY_00_1[letter]}")
+    chosen = chosen_letters(letters, CELLS_00_1, "cell")
+    judge_letters(chosen, WORKS_00_1, _WHY_00_1, yes="it works", no="it fails")
     return "one loop per thread: await on the kernel's, and give the server a thread of its own"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ws_lessons.exercises.core import Hint, exercise, require_function
+from ws_lessons.exercises.core import Hint, chosen_letters, exercise, require_function
 from ws_lessons.frames import (
     CloseCode,
     Frame,
@@ -154,14 +154,9 @@ _RULES_05_3 = {
 )
 def check_05_3(letters: Any) -> str:
     """The set of letters of FRAMES_05_3 that a server must accept."""
-    if isinstance(letters, str) or not isinstance(letters, set | frozenset | list | tuple):
-        raise Hint('answer with a set of letters, e.g. {"A", "B"}')
-    chosen = {str(letter).strip().upper() for letter in letters}
+    chosen = chosen_letters(letters, FRAMES_05_3, "frame")
     if not chosen:
         raise Hint("pick the letters of the frames a server must accept: at least one is fine")
-    unknown = chosen - set(FRAMES_05_3)
-    if unknown:
-        raise Hint(f"there is no frame {', '.join(sorted(unknown))}; pick among A to F")
     for letter, data in FRAMES_05_3.items():
         try:
             decode(data, role="server")

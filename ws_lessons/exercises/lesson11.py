@@ -13,7 +13,13 @@ from websockets.sync.client import connect
 from ws_lessons.chat import create_app
 from ws_lessons.chat.broker import MemoryBroker
 from ws_lessons.chat.models import Said
-from ws_lessons.exercises.core import Hint, exercise, require_function
+from ws_lessons.exercises.core import (
+    Hint,
+    chosen_letters,
+    exercise,
+    judge_letters,
+    require_function,
+)
 from ws_lessons.server import RunningServer, serve
 
 
@@ -98,17 +104,14 @@ _WHY_11_2 = {
 )
 def check_11_2(letters: Any) -> str:
     """The set of letters of BUGS_11_2 that only a real-server test can catch."""
-    if isinstance(letters, str) or not isinstance(letters, set | frozenset | list | tuple):
-        raise Hint('answer with a set of letters, e.g. {"A", "B"}')
-    chosen = {str(letter).strip().upper() for letter in letters}
-    unknown = chosen - set(BUGS_11_2)
-    if unknown:
-        raise Hint(f"there is no bug {', '.join(sorted(unknown))}; pick among A to F")
-    for letter in BUGS_11_2:
-        if letter in chosen and letter not in ONLY_REAL_11_2:
-            raise Hint(f"a TestClient test can catch {letter}: {_WHY_11_2[letter]}")
-        if letter not in chosen and letter in ONLY_REAL_11_2:
-            raise Hint(f"TestClient cannot see {letter}: {_WHY_11_2[letter]}")
+    chosen = chosen_letters(letters, BUGS_11_2, "bug")
+    judge_letters(
+        chosen,
+        ONLY_REAL_11_2,
+        _WHY_11_2,
+        yes="TestClient cannot see it",
+        no="a TestClient test can catch it",
+    )
     return "the app's logic in-process, and uvicorn's work on the wire only with a real server"
 
 

@@ -9,7 +9,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from ws_lessons.chat import tokens
-from ws_lessons.exercises.core import Hint, Skip, exercise
+from ws_lessons.exercises.core import Hint, Skip, chosen_letters, exercise, judge_letters
 from ws_lessons.services import ServiceUnavailable, program, start_chat_worker, start_nginx
 
 SECRET = "lesson 12"
@@ -118,16 +118,8 @@ _WHY_12_2 = {
 )
 def check_12_2(letters: Any) -> str:
     """The set of SETUPS_12_2 in which a chat room silent for 5 minutes stays connected."""
-    if isinstance(letters, str) or not isinstance(letters, set | frozenset | list | tuple):
-        raise Hint('answer with a set of letters, e.g. {"A", "B"}')
-    chosen = {str(letter).strip().upper() for letter in letters}
-    unknown = chosen - set(SETUPS_12_2)
-    if unknown:
-        raise Hint(f"there is no setup {', '.join(sorted(unknown))}; pick among A to D")
-    for letter in SETUPS_12_2:
-        if (letter in chosen) != (letter in SURVIVE_12_2):
-            verb = "stays connected" if letter in SURVIVE_12_2 else "is cut"
-            raise Hint(f"think again about {letter}: it {verb}. {_WHY_12_2[letter]}")
+    chosen = chosen_letters(letters, SETUPS_12_2, "setup")
+    judge_letters(chosen, SURVIVE_12_2, _WHY_12_2, yes="it stays connected", no="it is cut")
     return (
         "pings keep a quiet connection alive through a proxy; a long timeout only lets it "
         "sit, and a dead client is then never noticed"
