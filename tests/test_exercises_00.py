@@ -18,9 +18,9 @@ pytestmark = pytest.mark.timeout(60)
 @pytest.mark.parametrize(
     ("letters", "hint"),
     [
-        ({"B", "C", "D", "E"}, "think again about C: it fails. uvicorn.run() starts its own"),
-        ({"A", "B", "D", "E"}, "think again about A: it fails. asyncio.run() starts a new"),
-        ({"B", "E"}, "think again about D: it works. serve() runs uvicorn"),
+        ({"B", "C", "D", "E"}, "think again about C: it fails; uvicorn.run() starts its own"),
+        ({"A", "B", "D", "E"}, "think again about A: it fails; asyncio.run() starts a new"),
+        ({"B", "E"}, "think again about D: it works; serve() runs uvicorn"),
         ({"B", "D", "E", "Z"}, "there is no cell Z"),
         ("BDE", "answer with a set of letters"),
     ],

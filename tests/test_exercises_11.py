@@ -52,10 +52,10 @@ def test_a_test_that_crashes_is_rejected() -> None:
 @pytest.mark.parametrize(
     ("letters", "hint"),
     [
-        ({"A", "B", "D", "F"}, "about A: a TestClient test can catch it. who receives"),
-        ({"B", "D", "E", "F"}, "about E: a TestClient test can catch it. the Origin guard"),
-        ({"B", "D"}, "about F: TestClient cannot see it. compression is negotiated"),
-        ({"D", "F"}, "about B: TestClient cannot see it. ws_max_size is an option"),
+        ({"A", "B", "D", "F"}, "about A: a TestClient test can catch it; who receives"),
+        ({"B", "D", "E", "F"}, "about E: a TestClient test can catch it; the Origin guard"),
+        ({"B", "D"}, "about F: TestClient cannot see it; compression is negotiated"),
+        ({"D", "F"}, "about B: TestClient cannot see it; ws_max_size is an option"),
         ("BDF", "answer with a set of letters"),
     ],
     ids=["who-receives", "origin", "compression", "size-limit", "str"],

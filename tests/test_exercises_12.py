@@ -61,9 +61,9 @@ def test_12_1_is_skipped_with_instructions_on_a_machine_without_nginx(
     ("letters", "hint"),
     [
         ({"A", "B", "D"}, "think again about B: it is cut"),
-        ({"A", "C", "D"}, "think again about C: it is cut. a ping every 20 s comes too late"),
+        ({"A", "C", "D"}, "think again about C: it is cut; a ping every 20 s comes too late"),
         ({"A"}, "think again about D: it stays connected"),
-        ({"D"}, "think again about A: it stays connected. the server pings every 20 s"),
+        ({"D"}, "think again about A: it stays connected; the server pings every 20 s"),
         ({"E"}, "there is no setup E"),
     ],
     ids=["no-pings", "pings-too-rare", "long-timeout", "pings-enough", "unknown"],

@@ -112,7 +112,7 @@ def judge_letters(
     for letter in sorted(why):
         if (letter in chosen) != (letter in right):
             raise Hint(
-                f"think again about {letter}: {yes if letter in right else no}. {why[letter]}"
+                f"think again about {letter}: {yes if letter in right else no}; {why[letter]}"
             )
 
 

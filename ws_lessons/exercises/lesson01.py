@@ -146,8 +146,9 @@ def check_01_1(follow: Any) -> str:
     "then ask for two: which two should a client get, so that its next request, after "
     "the newest it got, misses nothing?",
     hint="Keep the events in the order the ticker gives them (oldest first) and cut the "
-    "list after `limit` of them. Let FastAPI refuse a limit below 1 or above 100, as "
-    "lesson 03 refused bad quantities.",
+    "list after `limit` of them. FastAPI can refuse a limit below 1 or above 100 for you, "
+    "with a 422, if you declare the bounds with the parameter: see 'Query Parameters and "
+    "String Validations' and 'Numeric validations' in FastAPI's tutorial.",
 )
 def check_01_2(make_app: Any) -> str:
     """GET /long-poll?after=&timeout=&limit= answers at most ``limit`` (1-100) events, oldest

@@ -90,7 +90,8 @@ CASES_05_2 = [
 
 @exercise(
     "05.2",
-    nudge="Decode the four test frames with explain() first, and compare their second bytes.",
+    nudge="Make two close frames with encode(), one with a mask and one without, and read "
+    "both with explain(): which byte tells them apart, and where does the code start?",
     hint="The MASK bit of byte 1 says whether 4 key bytes come first and the payload "
     "needs unmasking; the code is the first 2 payload bytes, big-endian.",
 )

@@ -43,7 +43,7 @@ def _missing_12_1(location: str) -> list[str]:
 @exercise(
     "12.1",
     nudge="Lesson 12 printed the configuration the course generates: look at its "
-    "`location` block, and at the one line the naive proxy keeps.",
+    '`location` block, and at what the naive proxy (websocket="") leaves out of it.',
     hint="A proxy has to be told three things: to speak the HTTP version that knows "
     "upgrades to the chat, and to set each of the two hop-by-hop headers of the "
     "handshake on the request it forwards, from the client's values (the config "
@@ -82,7 +82,7 @@ def check_12_1(location: Any) -> str:
                 why = _missing_12_1(location) or ["look at the chat's log: worker.log"]
                 raise Hint(
                     f"through your proxy the handshake got HTTP {status}, not 101: the "
-                    f"upgrade did not reach the chat. {'; and '.join(why)}"
+                    f"upgrade did not reach the chat: {'; and '.join(why)}"
                 ) from None
     if welcome.get("type") != "welcome":
         raise Hint(f"the chat answered {welcome}, not a welcome")
