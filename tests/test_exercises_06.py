@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -54,16 +55,39 @@ def replying_app(path: str, reply: Callable[[str], str]) -> FastAPI:
     return app
 
 
+def sized(message: str) -> dict[str, Any]:
+    """The text of a JSON message with its length counted in UTF-8 bytes."""
+    text = json.loads(message)["text"]
+    return (
+        {"text": text, "length": len(text.encode())}
+        if text != "hi"
+        else {"text": text, "length": 2}
+    )
+
+
 @pytest.mark.parametrize(
     ("wrong", "hint"),
     [
-        (replying_app("/rooms/{room}", lambda text: text), "expected {'room': 'lobby'"),
+        (
+            replying_app("/rooms/{room}", lambda message: json.loads(message)["text"]),
+            "is not JSON: use websocket.send_json",
+        ),
+        (
+            replying_app(
+                "/rooms/{room}", lambda text: json.dumps({"room": "lobby", **sized(text)})
+            ),
+            "that is its UTF-8 bytes",
+        ),
+        (
+            replying_app("/rooms/{room}", lambda text: json.dumps(sized(text))),
+            "the reply said room None: take the room from the path",
+        ),
         (
             replying_app("/room/{room}", lambda text: text),
             "handshake on /rooms/lobby was refused",
         ),
     ],
-    ids=["echo", "wrong-path"],
+    ids=["plain-text", "bytes-not-characters", "no-room", "wrong-path"],
 )
 def test_06_2_hints(wrong: FastAPI, hint: str) -> None:
     verdict = checks.check_06_2(wrong)

@@ -130,8 +130,19 @@ def check_06_2(app: Any) -> str:
             except (TypeError, ValueError):
                 raise Hint(f"the reply {reply!r} is not JSON: use websocket.send_json()") from None
             expected = {"room": "lobby", "text": text, "length": len(text)}
-            if data != expected:
-                raise Hint(f"expected {expected}, got {data}")
+            if data == expected:
+                continue
+            if isinstance(data, dict) and data.get("room") != "lobby":
+                raise Hint(
+                    f"connected to /rooms/lobby, the reply said room {data.get('room')!r}: "
+                    "take the room from the path"
+                )
+            if isinstance(data, dict) and data.get("length") == len(text.encode()) != len(text):
+                raise Hint(
+                    f"for {text!r} you counted {data['length']}: that is its UTF-8 bytes; "
+                    "the length asked for is in characters, as Python's len() of the text"
+                )
+            raise Hint(f"expected {expected}, got {data}")
     return "the room comes from the path and the reply is JSON"
 
 
