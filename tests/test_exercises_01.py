@@ -1,88 +1,96 @@
-"""Lesson 01's checks reject the mistakes learners typically make."""
+"""Lesson 01's checks give each typical mistake its own hint."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Query
 
 from ws_lessons import checks
 from ws_lessons.feeds import Ticker
 
 pytestmark = pytest.mark.timeout(60)
 
-MakeApp = Callable[[Ticker], FastAPI]
+
+def follower(next_after: Callable[[list[dict[str, Any]], int], int]) -> Callable[..., list[int]]:
+    """A polling client that moves ``after`` with ``next_after(events, after)``."""
+
+    def follow(client: httpx.Client, polls: int) -> list[int]:
+        after, seen = 0, []
+        for _ in range(polls):
+            events = client.get("/poll", params={"after": after}).json()
+            seen += [event["id"] for event in events]
+            after = next_after(events, after)
+        return seen
+
+    return follow
 
 
-def poll_app(answer: Callable[[Ticker, int], list[Any]], path: str = "/poll") -> MakeApp:
-    """make_app whose GET ``path`` answers ``answer(ticker, after)``."""
+@pytest.mark.parametrize(
+    ("follow", "hint"),
+    [
+        (follower(lambda events, after: events[0]["id"]), "raised IndexError on poll 1"),
+        (
+            follower(lambda events, after: events[0]["id"] if events else after),
+            "got events [2, 4, 5, 6] more than once",
+        ),
+        (follower(lambda events, after: after), "more than once"),
+        (
+            follower(lambda events, after: events[-1]["id"] + 1 if events else after),
+            "never got events [3, 6]",
+        ),
+        (
+            lambda client, polls: follower(lambda e, a: e[-1]["id"] if e else a)(client, 3),
+            "sent 3 requests; send exactly 7",
+        ),
+    ],
+    ids=["oldest-and-crash", "oldest", "never-moves", "one-past-newest", "fewer-polls"],
+)
+def test_01_1_hints(follow: Any, hint: str) -> None:
+    verdict = checks.check_01_1(follow)
+    assert not verdict
+    assert hint in verdict.message
+
+
+def long_poll_app(answer: Callable[[list[Any], int], list[Any]], bounded: bool) -> Any:
+    """Lesson 01's long poll with a ``limit``, cut by ``answer(events, limit)``."""
 
     def make_app(ticker: Ticker) -> FastAPI:
         app = FastAPI()
+        default: Any = Query(100, ge=1, le=100) if bounded else 100
 
-        @app.get(path)
-        async def poll(after: int = 0, timeout: float = 10.0) -> list[Any]:
-            return [event.as_dict() for event in answer(ticker, after)]
+        @app.get("/long-poll")
+        async def long_poll(after: int = 0, timeout: float = 1.0, limit: int = default) -> Any:
+            events = await ticker.wait_after(after, timeout)
+            return [event.as_dict() for event in answer(events, limit)]
 
         return app
 
     return make_app
 
 
-def own_ticker(ticker: Ticker) -> FastAPI:
-    """Ignores the ticker it is given and polls one of its own."""
-    mine = Ticker(rate=None)
-    return poll_app(lambda _, after: mine.after(after))(mine)
-
-
 @pytest.mark.parametrize(
-    "wrong",
+    ("make_app", "hint"),
     [
-        poll_app(lambda ticker, after: ticker.history),
-        poll_app(lambda ticker, after: ticker.history[-1:]),
-        poll_app(lambda ticker, after: ticker.after(after - 1)),
-        poll_app(lambda ticker, after: ticker.after(after), path="/events"),
-        own_ticker,
+        (long_poll_app(lambda events, limit: events, True), "you answered all five events"),
+        (long_poll_app(lambda events, limit: events[-limit:], True), "sent the two newest"),
+        (long_poll_app(lambda events, limit: events[:limit], False), "limit=0 answered"),
+        (
+            long_poll_app(lambda events, limit: events[: limit + 1], True),
+            "limit=2 answered [1, 2, 3]",
+        ),
     ],
-    ids=["ignores-after", "latest-only", "off-by-one", "wrong-path", "own-ticker"],
+    ids=["ignores-limit", "newest-first", "no-bounds", "off-by-one"],
 )
-def test_01_1_rejects(wrong: MakeApp) -> None:
-    assert not checks.check_01_1(wrong)
+def test_01_2_hints(make_app: Any, hint: str) -> None:
+    verdict = checks.check_01_2(make_app)
+    assert not verdict
+    assert hint in verdict.message
 
 
-def test_01_1_rejects_an_app_instead_of_make_app() -> None:
-    assert not checks.check_01_1(checks_solution("01.1")(Ticker(rate=None)))
-
-
-def sleeping_long_poll(ticker: Ticker) -> FastAPI:
-    """Sleeps the whole timeout, then answers: never early when an event arrives."""
-    app = FastAPI()
-
-    @app.get("/long-poll")
-    async def long_poll(after: int = 0, timeout: float = 10.0) -> list[Any]:
-        if not ticker.after(after):
-            await asyncio.sleep(timeout)
-        return [event.as_dict() for event in ticker.after(after)]
-
-    return app
-
-
-@pytest.mark.parametrize(
-    "wrong",
-    [
-        poll_app(lambda ticker, after: ticker.after(after), path="/long-poll"),
-        sleeping_long_poll,
-    ],
-    ids=["short-poll-at-long-poll", "sleeps-the-whole-timeout"],
-)
-def test_01_2_rejects(wrong: MakeApp) -> None:
-    assert not checks.check_01_2(wrong)
-
-
-def checks_solution(exercise: str) -> Any:
-    from ws_lessons import solutions
-
-    return solutions.SOLUTIONS[exercise]()
+def test_01_2_rejects_an_app_instead_of_make_app() -> None:
+    verdict = checks.check_01_2(FastAPI())
+    assert "pass the function that builds the app" in verdict.message

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Any
 
 import pytest
-from fastapi import FastAPI, Header, WebSocket, WebSocketDisconnect
-from fastapi.sse import EventSourceResponse, ServerSentEvent
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
 from ws_lessons import checks
 from ws_lessons.exercises.lesson02 import SCENARIOS
@@ -20,45 +19,31 @@ pytestmark = pytest.mark.timeout(60)
 MakeApp = Callable[[Ticker], FastAPI]
 
 
-def sse_app(*, with_ids: bool = True, resumes: bool = True) -> MakeApp:
-    def make_app(ticker: Ticker) -> FastAPI:
-        app = FastAPI()
-
-        @app.get("/sse", response_class=EventSourceResponse)
-        async def sse(
-            last_event_id: Annotated[int | None, Header()] = None,
-        ) -> AsyncIterator[Any]:
-            start = last_event_id if resumes else 0
-            async for event in ticker.follow(start):
-                if with_ids:
-                    yield ServerSentEvent(data=event.as_dict(), id=str(event.id))
-                else:
-                    yield event.as_dict()
-
-        return app
-
-    return make_app
-
-
-def plain_stream(ticker: Ticker) -> FastAPI:
-    """Streams JSON lines, not text/event-stream."""
-    app = FastAPI()
-
-    @app.get("/sse")
-    async def sse() -> AsyncIterator[dict[str, Any]]:
-        async for event in ticker.follow(0):
-            yield event.as_dict()
-
-    return app
-
-
 @pytest.mark.parametrize(
-    "wrong",
-    [sse_app(with_ids=False), sse_app(resumes=False), plain_stream],
-    ids=["no-ids", "ignores-last-event-id", "not-event-stream"],
+    ("prediction", "hint"),
+    [
+        ({"with ids": [3, 4, 5, 6], "without ids": [6]}, "names the last event the browser got"),
+        ({"with ids": [6], "without ids": [6]}, "the browser sends Last-Event-ID: 3"),
+        ({"with ids": [4, 5, 6], "without ids": [4, 5, 6]}, "sends no Last-Event-ID"),
+        ({"with ids": [4, 5, 6], "without ids": [1, 2, 3, 4, 5, 6]}, "starts from now"),
+        ({"with ids": [4, 5], "without ids": [6]}, "event 6 is published after the browser"),
+        ({"with ids": [5, 6], "without ids": [6]}, "a real browser session did not get [5, 6]"),
+        ({"with ids": [4, 5, 6]}, "answer with a dict"),
+    ],
+    ids=[
+        "resends-the-last",
+        "from-now",
+        "resumes-without-ids",
+        "from-the-start",
+        "no-6",
+        "skips-4",
+        "half",
+    ],
 )
-def test_02_1_rejects(wrong: MakeApp) -> None:
-    assert not checks.check_02_1(wrong)
+def test_02_1_hints(prediction: Any, hint: str) -> None:
+    verdict = checks.check_02_1(prediction)
+    assert not verdict
+    assert hint in verdict.message
 
 
 def push_only(ticker: Ticker) -> FastAPI:
@@ -110,13 +95,31 @@ def one_at_a_time(ticker: Ticker) -> FastAPI:
 
 
 @pytest.mark.parametrize(
-    "wrong", [push_only, pong_only, one_at_a_time], ids=["push-only", "pong-only", "half-duplex"]
+    ("wrong", "hint"),
+    [
+        (push_only, "events arrive but 'ping' got no 'pong'"),
+        (pong_only, "no event arrived before the client said anything"),
+        (one_at_a_time, "no event arrived before the client said anything"),
+    ],
+    ids=["push-only", "pong-only", "half-duplex"],
 )
-def test_02_2_rejects(wrong: MakeApp) -> None:
-    assert not checks.check_02_2(wrong)
+def test_02_2_hints(wrong: MakeApp, hint: str) -> None:
+    verdict = checks.check_02_2(wrong)
+    assert not verdict
+    assert hint in verdict.message
 
 
-def test_02_3_rejects_websockets_for_everything_and_unknown_choices() -> None:
-    assert not checks.check_02_3(dict.fromkeys(SCENARIOS, "websocket"))
-    assert not checks.check_02_3(dict.fromkeys(SCENARIOS, "carrier pigeon"))
-    assert not checks.check_02_3({"game": "websocket"})
+@pytest.mark.parametrize(
+    ("choices", "hint"),
+    [
+        (dict.fromkeys(SCENARIOS, "websocket"), "'build log': think again about 'websocket'"),
+        ({**dict.fromkeys(SCENARIOS, "sse"), "game": "websocket"}, "'export': think again"),
+        (dict.fromkeys(SCENARIOS, "carrier pigeon"), "choose one of polling, sse, websocket"),
+        ({"game": "websocket"}, "missing: build log"),
+    ],
+    ids=["websocket-everywhere", "sse-everywhere", "unknown-choice", "incomplete"],
+)
+def test_02_3_hints(choices: Any, hint: str) -> None:
+    verdict = checks.check_02_3(choices)
+    assert not verdict
+    assert hint in verdict.message

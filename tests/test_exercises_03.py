@@ -1,39 +1,67 @@
 """Lesson 03's checks reject the mistakes learners typically make."""
 
-from typing import Annotated
+import asyncio
+from typing import Annotated, Any
 
 import pytest
 from fastapi import Depends, FastAPI, Header, HTTPException
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ws_lessons import checks
+from ws_lessons.exercises.lesson03 import lookup
 
 pytestmark = pytest.mark.timeout(60)
 
 
-def untyped_item() -> FastAPI:
+def weather_app(endpoint: Any) -> FastAPI:
     app = FastAPI()
-
-    @app.get("/items/{item_id}")
-    async def read_item(item_id, q: str | None = None) -> dict:  # type: ignore[no-untyped-def]
-        return {"item_id": item_id, "q": q}
-
+    app.get("/weather/{city}")(endpoint)
     return app
 
 
-def item_without_query() -> FastAPI:
-    app = FastAPI()
-
-    @app.get("/items/{item_id}")
-    async def read_item(item_id: int) -> dict:
-        return {"item_id": item_id, "q": None}
-
-    return app
+async def blocking(city: str) -> dict:
+    """The starter: a blocking call inside `async def`."""
+    return lookup(city)
 
 
-@pytest.mark.parametrize("wrong", [untyped_item(), item_without_query()], ids=["str-id", "no-q"])
-def test_03_1_rejects(wrong: FastAPI) -> None:
-    assert not checks.check_03_1(wrong)
+async def wrapped_in_async(city: str) -> dict:
+    async def lookup_async(city: str) -> dict:
+        return lookup(city)  # still blocks the loop
+
+    return await lookup_async(city)
+
+
+async def not_awaited(city: str) -> Any:
+    return asyncio.to_thread(lookup, city)
+
+
+async def made_up(city: str) -> dict:
+    return {"city": city, "weather": "sunny"}
+
+
+def in_a_thread(city: str) -> dict:
+    return lookup(city)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "hint"),
+    [
+        (blocking, "lookup still blocks the event loop"),
+        (wrapped_in_async, "lookup still blocks the event loop"),
+        (not_awaited, "is there a coroutine you did not await?"),
+        (made_up, "without calling lookup(city)"),
+    ],
+    ids=["blocking", "wrapped-in-async", "not-awaited", "made-up"],
+)
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_03_1_hints(endpoint: Any, hint: str) -> None:
+    verdict = checks.check_03_1(weather_app(endpoint))
+    assert not verdict
+    assert hint in verdict.message
+
+
+def test_03_1_accepts_a_plain_def_endpoint() -> None:
+    assert checks.check_03_1(weather_app(in_a_thread))
 
 
 def unconstrained_orders() -> FastAPI:
@@ -50,8 +78,32 @@ def unconstrained_orders() -> FastAPI:
     return app
 
 
-def test_03_2_rejects_a_model_without_limits() -> None:
-    assert not checks.check_03_2(unconstrained_orders())
+def bounded_quantity_only() -> FastAPI:
+    app = FastAPI()
+
+    class Order(BaseModel):
+        item: str
+        quantity: int = Field(ge=1, le=100)
+
+    @app.post("/orders")
+    async def place_order(order: Order) -> dict:
+        return {"item": order.item, "quantity": order.quantity, "total": order.quantity * 3}
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("wrong", "hint"),
+    [
+        (unconstrained_orders(), "give quantity a lowest value in the model"),
+        (bounded_quantity_only(), "give item a shortest length in the model"),
+    ],
+    ids=["no-limits", "no-length-limits"],
+)
+def test_03_2_hints(wrong: FastAPI, hint: str) -> None:
+    verdict = checks.check_03_2(wrong)
+    assert not verdict
+    assert hint in verdict.message
 
 
 def required_header() -> FastAPI:
@@ -85,6 +137,15 @@ def any_token() -> FastAPI:
     return app
 
 
-@pytest.mark.parametrize("wrong", [required_header(), any_token()], ids=["422", "any-token"])
-def test_03_3_rejects(wrong: FastAPI) -> None:
-    assert not checks.check_03_3(wrong)
+@pytest.mark.parametrize(
+    ("wrong", "hint"),
+    [
+        (required_header(), "because the header parameter is required"),
+        (any_token(), "with a wrong X-Token, GET /me answered 200"),
+    ],
+    ids=["422", "any-token"],
+)
+def test_03_3_hints(wrong: FastAPI, hint: str) -> None:
+    verdict = checks.check_03_3(wrong)
+    assert not verdict
+    assert hint in verdict.message

@@ -34,9 +34,20 @@ WRONG_FRAMES: dict[str, Callable[[str, bytes], object]] = {
 }
 
 
-@pytest.mark.parametrize("wrong", WRONG_FRAMES.values(), ids=WRONG_FRAMES.keys())
-def test_05_1_rejects(wrong: Callable[[str, bytes], object]) -> None:
-    assert not checks.check_05_1(wrong)
+HINTS_05_1 = {
+    "unmasked": "that frame is not masked",
+    "key-but-not-xored": "the MASK bit and key are there, but XOR the payload",
+    "no-fin": "set FIN too",
+    "length-in-characters": "the length counts bytes of UTF-8, not characters",
+    "str": "return bytes, not str",
+}
+
+
+@pytest.mark.parametrize("name", WRONG_FRAMES)
+def test_05_1_hints(name: str) -> None:
+    verdict = checks.check_05_1(WRONG_FRAMES[name])
+    assert not verdict
+    assert HINTS_05_1[name] in verdict.message
 
 
 def right_close(data: bytes) -> tuple[int, str]:
@@ -61,14 +72,35 @@ WRONG_CLOSES: dict[str, Callable[[bytes], object]] = {
 }
 
 
-@pytest.mark.parametrize("wrong", WRONG_CLOSES.values(), ids=WRONG_CLOSES.keys())
-def test_05_2_rejects(wrong: Callable[[bytes], object]) -> None:
-    assert not checks.check_05_2(wrong)
+HINTS_05_2 = {
+    "still-masked": "comes from a client: its payload is masked",
+    "little-endian": "the close code is big-endian",
+    "empty-is-1000": "has no payload, so no code",
+    "reason-bytes": "decode the reason",
+    "code-only": "return a tuple (code, reason)",
+}
+
+
+@pytest.mark.parametrize("name", WRONG_CLOSES)
+def test_05_2_hints(name: str) -> None:
+    verdict = checks.check_05_2(WRONG_CLOSES[name])
+    assert not verdict
+    assert HINTS_05_2[name] in verdict.message
 
 
 @pytest.mark.parametrize(
-    "letters",
-    [{"A"}, {"A", "B", "E"}, {"A", "C", "E"}, {"A", "D", "E"}, {"A", "E", "F"}, "AE", {"A", "Z"}],
+    ("letters", "hint"),
+    [
+        ({"A"}, "E is valid"),
+        ({"A", "B", "E"}, "a server must reject B: a server must not receive an unmasked frame"),
+        ({"A", "C", "E"}, "a server must reject C: PING frame is fragmented"),
+        ({"A", "D", "E"}, "a server must reject D: reserved bit RSV1 is set"),
+        ({"A", "E", "F"}, "a server must reject F: PONG frame payload is 126 bytes"),
+        ("AE", "answer with a set of letters"),
+        ({"A", "Z"}, "there is no frame Z"),
+    ],
 )
-def test_05_3_rejects(letters: object) -> None:
-    assert not checks.check_05_3(letters)
+def test_05_3_hints(letters: object, hint: str) -> None:
+    verdict = checks.check_05_3(letters)
+    assert not verdict
+    assert hint in verdict.message

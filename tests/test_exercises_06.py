@@ -1,15 +1,45 @@
-"""Lesson 06's checks reject the mistakes learners typically make."""
+"""Lesson 06's checks give each typical mistake its own hint."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from fastapi import FastAPI, WebSocket
 
 from ws_lessons import checks
+from ws_lessons.exercises.lesson06 import solution_06_1
 
 pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.mark.parametrize(
+    ("changes", "hint"),
+    [
+        ({"A": 1000}, "1000 (normal closure) would need a close frame"),
+        ({"B": 1011}, "1011 (internal error) is what a server could send"),
+        ({"B": 500}, "the handshake was over when the error happened"),
+        ({"C": 1000}, "close() sends the code you give it"),
+        ({"D": 1008}, "this one never opened"),
+        ({"E": 422}, "422 is what an HTTP route answers"),
+        ({"E": "lobby"}, "give each letter an int"),
+    ],
+    ids=[
+        "return-is-1000",
+        "raise-is-1011",
+        "raise-is-500",
+        "close-4001",
+        "refuse-1008",
+        "422",
+        "str",
+    ],
+)
+def test_06_1_hints(changes: dict[str, Any], hint: str) -> None:
+    verdict = checks.check_06_1({**solution_06_1(), **changes})
+    assert not verdict
+    assert hint in verdict.message
 
 
 def replying_app(path: str, reply: Callable[[str], str]) -> FastAPI:
@@ -25,34 +55,79 @@ def replying_app(path: str, reply: Callable[[str], str]) -> FastAPI:
     return app
 
 
-def accept_and_leave(path: str) -> FastAPI:
-    """Accepts, then returns at once: the receive loop was forgotten."""
+def sized(message: str) -> dict[str, Any]:
+    """The text of a JSON message with its length counted in UTF-8 bytes."""
+    text = json.loads(message)["text"]
+    return (
+        {"text": text, "length": len(text.encode())}
+        if text != "hi"
+        else {"text": text, "length": 2}
+    )
+
+
+@pytest.mark.parametrize(
+    ("wrong", "hint"),
+    [
+        (
+            replying_app("/rooms/{room}", lambda message: json.loads(message)["text"]),
+            "is not JSON: use websocket.send_json",
+        ),
+        (
+            replying_app(
+                "/rooms/{room}", lambda text: json.dumps({"room": "lobby", **sized(text)})
+            ),
+            "that is its UTF-8 bytes",
+        ),
+        (
+            replying_app("/rooms/{room}", lambda text: json.dumps(sized(text))),
+            "the reply said room None: take the room from the path",
+        ),
+        (
+            replying_app("/room/{room}", lambda text: text),
+            "handshake on /rooms/lobby was refused",
+        ),
+    ],
+    ids=["plain-text", "bytes-not-characters", "no-room", "wrong-path"],
+)
+def test_06_2_hints(wrong: FastAPI, hint: str) -> None:
+    verdict = checks.check_06_2(wrong)
+    assert not verdict
+    assert hint in verdict.message
+
+
+def door(refuse: Callable[[WebSocket], Any] | None) -> FastAPI:
+    """The exercise's door: accepts first, then ``refuse(websocket)`` if the token is wrong."""
     app = FastAPI()
 
-    @app.websocket(path)
-    async def endpoint(websocket: WebSocket) -> None:
+    @app.websocket("/guarded")
+    async def guarded(websocket: WebSocket, token: str = "") -> None:
         await websocket.accept()
+        if token != "sesame":
+            if refuse is None:  # the starter: a warning, and in it goes
+                await websocket.send_text("wrong token")
+            else:
+                await refuse(websocket)
+                return
+        while True:
+            await websocket.send_text(await websocket.receive_text())
 
     return app
 
 
 @pytest.mark.parametrize(
-    "wrong",
+    ("wrong", "hint"),
     [
-        replying_app("/shout", lambda text: text),
-        replying_app("/shout", str.lower),
-        replying_app("/echo", str.upper),
-        accept_and_leave("/shout"),
+        (door(None), "a wrong token was let in and the connection stayed open"),
+        (door(lambda websocket: websocket.close()), "1000 says all went well"),
+        (door(lambda websocket: websocket.close(1003)), "closed with 1003; use the code for"),
     ],
-    ids=["unchanged", "lowercase", "wrong-path", "no-loop"],
+    ids=["let-in", "closed-normally", "wrong-code"],
 )
-def test_06_1_rejects(wrong: FastAPI) -> None:
-    assert not checks.check_06_1(wrong)
+def test_06_3_hints(wrong: FastAPI, hint: str) -> None:
+    verdict = checks.check_06_3(wrong)
+    assert not verdict
+    assert hint in verdict.message
 
 
-def test_06_2_rejects_a_reply_that_is_not_the_json_asked_for() -> None:
-    assert not checks.check_06_2(replying_app("/rooms/{room}", lambda text: text))
-
-
-def test_06_3_rejects_a_door_that_never_checks_the_token() -> None:
-    assert not checks.check_06_3(replying_app("/guarded", lambda text: text))
+def test_06_3_accepts_closing_with_1008_after_accepting() -> None:
+    assert checks.check_06_3(door(lambda websocket: websocket.close(1008)))

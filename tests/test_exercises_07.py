@@ -11,8 +11,11 @@ from ws_lessons.exercises.lesson07 import solution_07_3
 pytestmark = pytest.mark.timeout(60)
 
 
-def router_app(prefix: str, *, on_app: bool = False, echo: bool = True) -> FastAPI:
-    """Health and echo routes on a router with ``prefix`` (or straight on the app)."""
+def router_app(
+    prefix: str, *, on_app: bool = False, echo_loops: bool = True, included: str | None = ""
+) -> FastAPI:
+    """Health and echo routes on a router with ``prefix`` (or straight on the app), included
+    with the prefix ``included`` (None: not included)."""
     app = FastAPI()
     where = app if on_app else APIRouter(prefix=prefix)
 
@@ -20,19 +23,19 @@ def router_app(prefix: str, *, on_app: bool = False, echo: bool = True) -> FastA
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    if echo:
+    @where.websocket("/api/echo" if on_app else "/echo")
+    async def echo_endpoint(websocket: WebSocket) -> None:
+        await websocket.accept()
+        try:
+            while True:
+                await websocket.send_text(await websocket.receive_text())
+                if not echo_loops:
+                    return
+        except WebSocketDisconnect:
+            pass
 
-        @where.websocket("/api/echo" if on_app else "/echo")
-        async def echo_endpoint(websocket: WebSocket) -> None:
-            await websocket.accept()
-            try:
-                while True:
-                    await websocket.send_text(await websocket.receive_text())
-            except WebSocketDisconnect:
-                pass
-
-    if not on_app:
-        app.include_router(where)
+    if not on_app and included is not None:
+        app.include_router(where, prefix=included)
     return app
 
 
@@ -41,12 +44,20 @@ def test_07_1_accepts_a_router_with_the_prefix() -> None:
 
 
 @pytest.mark.parametrize(
-    "wrong",
-    [router_app(""), router_app("/v1"), router_app("/api", echo=False)],
-    ids=["no-prefix", "wrong-prefix", "no-websocket-route"],
+    ("wrong", "hint"),
+    [
+        (router_app("/api", included="/api", echo_loops=False), "the prefix is there twice"),
+        (router_app("/api", echo_loops=False), "does your endpoint keep looping"),
+        (router_app("/api", on_app=True), "they are declared on the app itself"),
+        (router_app("/api", included=None), "is the router included in the app?"),
+        (router_app("/v1"), "is the router's prefix /api"),
+    ],
+    ids=["as-given", "prefix-fixed-only", "on-the-app", "not-included", "wrong-prefix"],
 )
-def test_07_1_rejects(wrong: FastAPI) -> None:
-    assert not checks.check_07_1(wrong)
+def test_07_1_hints(wrong: FastAPI, hint: str) -> None:
+    verdict = checks.check_07_1(wrong)
+    assert not verdict
+    assert hint in verdict.message
 
 
 def negotiating_app(choose) -> FastAPI:  # type: ignore[no-untyped-def]
@@ -63,27 +74,37 @@ def negotiating_app(choose) -> FastAPI:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize(
-    "choose",
+    ("choose", "hint"),
     [
-        lambda offered: offered[0] if offered else None,  # the client's order, not ours
-        lambda offered: next((p for p in ("chat.v2", "chat.v1") if p in offered), None),
+        (
+            lambda offered: offered[0] if offered else None,  # the client's order, not ours
+            "offered ['chat.v1', 'chat.v2'], you chose chat.v1; expected chat.v2",
+        ),
+        (
+            lambda offered: next((p for p in ("chat.v2", "chat.v1") if p in offered), None),
+            "offered ['mqtt'], you accepted (with no subprotocol): refuse the handshake",
+        ),
     ],
     ids=["client-order", "accepts-without-a-match"],
 )
-def test_07_2_rejects(choose) -> None:  # type: ignore[no-untyped-def]
-    assert not checks.check_07_2(negotiating_app(choose))
+def test_07_2_hints(choose, hint: str) -> None:  # type: ignore[no-untyped-def]
+    verdict = checks.check_07_2(negotiating_app(choose))
+    assert not verdict
+    assert hint in verdict.message
 
 
 @pytest.mark.parametrize(
-    "wrong",
+    ("wrong", "hint"),
     [
-        {"ws_max_size": 4096},
-        {**solution_07_3(), "ws_max_size": 4 * 1024 * 1024},
-        {**solution_07_3(), "ws_ping_timeout": None},
-        {**solution_07_3(), "ws_per_message_deflate": True},
-        {**solution_07_3(), "max_size": 4096},
+        ({"ws_max_size": 4096}, "the server still negotiated compression"),
+        ({**solution_07_3(), "ws_max_size": 4 * 1024 * 1024}, "a 4097-byte message was echoed"),
+        ({**solution_07_3(), "ws_ping_timeout": None}, "never answers pings was still connected"),
+        ({**solution_07_3(), "ws_per_message_deflate": True}, "still negotiated compression"),
+        ({**solution_07_3(), "max_size": 4096}, "unexpected keyword argument 'max_size'"),
     ],
     ids=["size-only", "4-MiB", "no-ping-timeout", "deflate-on", "not-a-uvicorn-option"],
 )
-def test_07_3_rejects(wrong: dict) -> None:  # type: ignore[type-arg]
-    assert not checks.check_07_3(wrong)
+def test_07_3_hints(wrong: dict, hint: str) -> None:  # type: ignore[type-arg]
+    verdict = checks.check_07_3(wrong)
+    assert not verdict
+    assert hint in verdict.message

@@ -29,18 +29,38 @@ def test_a_test_that_asserts_too_little_is_rejected() -> None:
         seqs = [reply["seq"] for reply in say(server, ["one", "two"])]
         assert seqs == [1, 2]
 
-    assert not checks.check_11_1(only_two_messages)
+    verdict = checks.check_11_1(only_two_messages)
+    assert "your test passes against the buggy chat too" in verdict.message
 
 
 def test_a_test_that_fails_on_the_correct_chat_is_rejected() -> None:
     def expects_seq_from_zero(server: RunningServer) -> None:
         assert [reply["seq"] for reply in say(server, ["a", "b", "c", "d"])] == [0, 1, 2, 3]
 
-    assert not checks.check_11_1(expects_seq_from_zero)
+    verdict = checks.check_11_1(expects_seq_from_zero)
+    assert "your test fails against the correct chat" in verdict.message
 
 
 def test_a_test_that_crashes_is_rejected() -> None:
     def crashes(server: RunningServer) -> None:
         raise KeyError("seq")
 
-    assert not checks.check_11_1(crashes)
+    verdict = checks.check_11_1(crashes)
+    assert "A test should fail only through an assert" in verdict.message
+
+
+@pytest.mark.parametrize(
+    ("letters", "hint"),
+    [
+        ({"A", "B", "D", "F"}, "about A: a TestClient test can catch it; who receives"),
+        ({"B", "D", "E", "F"}, "about E: a TestClient test can catch it; the Origin guard"),
+        ({"B", "D"}, "about F: TestClient cannot see it; compression is negotiated"),
+        ({"D", "F"}, "about B: TestClient cannot see it; ws_max_size is an option"),
+        ("BDF", "answer with a set of letters"),
+    ],
+    ids=["who-receives", "origin", "compression", "size-limit", "str"],
+)
+def test_11_2_hints(letters: object, hint: str) -> None:
+    verdict = checks.check_11_2(letters)
+    assert not verdict
+    assert hint in verdict.message

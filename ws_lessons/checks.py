@@ -4,7 +4,7 @@ A check never raises on a wrong answer, so a notebook with unsolved exercises st
 top to bottom; it returns a verdict that is true when the answer passed.
 """
 
-from ws_lessons.exercises.lesson00 import check_00_1
+from ws_lessons.exercises.lesson00 import check_00_1, check_00_2
 from ws_lessons.exercises.lesson01 import check_01_1, check_01_2
 from ws_lessons.exercises.lesson02 import check_02_1, check_02_2, check_02_3
 from ws_lessons.exercises.lesson03 import check_03_1, check_03_2, check_03_3
@@ -15,11 +15,12 @@ from ws_lessons.exercises.lesson07 import check_07_1, check_07_2, check_07_3
 from ws_lessons.exercises.lesson08 import check_08_1, check_08_2
 from ws_lessons.exercises.lesson09 import check_09_1, check_09_2, check_09_3
 from ws_lessons.exercises.lesson10 import check_10_1, check_10_2, check_10_3
-from ws_lessons.exercises.lesson11 import check_11_1
-from ws_lessons.exercises.lesson12 import check_12_1
+from ws_lessons.exercises.lesson11 import check_11_1, check_11_2
+from ws_lessons.exercises.lesson12 import check_12_1, check_12_2
 
 __all__ = [
     "check_00_1",
+    "check_00_2",
     "check_01_1",
     "check_01_2",
     "check_02_1",
@@ -49,5 +50,7 @@ __all__ = [
     "check_10_2",
     "check_10_3",
     "check_11_1",
+    "check_11_2",
     "check_12_1",
+    "check_12_2",
 ]

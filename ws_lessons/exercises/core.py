@@ -1,16 +1,17 @@
 """What every exercise check is made of.
 
 A check is a function ``answer -> success message`` that raises :class:`Hint` when the
-answer is wrong; :func:`exercise` turns it into ``check_<lesson>_<n>(answer)``, which
-prints a pass or the hint and returns a :class:`Verdict`, and never raises, so a notebook
-with unsolved exercises still runs top to bottom. The helpers below start an app on a
+answer is wrong, or :class:`Skip` when this machine lacks a program the check runs;
+:func:`exercise` turns it into ``check_<lesson>_<n>(answer)``, which prints a pass, a
+skip or the hint and returns a :class:`Verdict`, and never raises, so a notebook with
+unsolved exercises still runs top to bottom. The helpers below start an app on a
 real server and talk to it with the real ``websockets`` client.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -32,17 +33,24 @@ class Hint(Exception):
     """Raised inside a check to say what is wrong with the answer."""
 
 
-class Verdict:
-    """The outcome of a check: true when the answer passed. Already printed, so it shows nothing."""
+class Skip(Exception):
+    """Raised inside a check that needs a program this machine lacks; says how to get it."""
 
-    def __init__(self, exercise: str, passed: bool, message: str) -> None:
+
+class Verdict:
+    """The outcome of a check: true unless the answer is wrong. Already printed, so it shows
+    nothing. A skipped check (a program missing) is not a failure: ``skipped`` tells them apart.
+    """
+
+    def __init__(self, exercise: str, passed: bool, message: str, skipped: bool = False) -> None:
         self.exercise, self.passed, self.message = exercise, passed, message
+        self.skipped = skipped
 
     def __bool__(self) -> bool:
         return self.passed
 
     def __repr__(self) -> str:
-        mark = "passed" if self.passed else "not yet"
+        mark = "skipped" if self.skipped else "passed" if self.passed else "not yet"
         return f"<Verdict {self.exercise} {mark}: {self.message}>"
 
     def _ipython_display_(self) -> None:
@@ -67,15 +75,45 @@ def exercise(
                 verdict = Verdict(number, True, check(answer))
             except Hint as hint:
                 verdict = Verdict(number, False, str(hint))
+            except Skip as missing:
+                verdict = Verdict(number, True, str(missing), skipped=True)
             except Exception as exc:  # an answer must never crash the notebook
                 verdict = Verdict(number, False, f"checking raised {type(exc).__name__}: {exc}")
-            icon = "✅ passed" if verdict else "❌ not yet"
+            icon = "⏭️ skipped" if verdict.skipped else "✅ passed" if verdict else "❌ not yet"
             print(f"Exercise {number} {icon}: {verdict.message}")
             return verdict
 
         return safe_check
 
     return decorate
+
+
+def chosen_letters(answer: Any, among: Iterable[str], what: str) -> set[str]:
+    """The letters of a "which of these?" answer, upper-cased; a hint if it is not a set of them."""
+    if isinstance(answer, str) or not isinstance(answer, set | frozenset | list | tuple):
+        raise Hint('answer with a set of letters, e.g. {"A", "B"}')
+    letters = sorted(among)
+    chosen = {str(letter).strip().upper() for letter in answer}
+    unknown = chosen - set(letters)
+    if unknown:
+        raise Hint(
+            f"there is no {what} {', '.join(sorted(unknown))}; pick among "
+            f"{letters[0]} to {letters[-1]}"
+        )
+    return chosen
+
+
+def judge_letters(
+    chosen: set[str], right: Iterable[str], why: dict[str, str], yes: str, no: str
+) -> None:
+    """A hint on the first letter chosen wrongly: what it really does (``yes`` for the right
+    letters, ``no`` for the others), and ``why[letter]``."""
+    right = set(right)
+    for letter in sorted(why):
+        if (letter in chosen) != (letter in right):
+            raise Hint(
+                f"think again about {letter}: {yes if letter in right else no}; {why[letter]}"
+            )
 
 
 def require_function(answer: Any) -> None:
@@ -106,7 +144,7 @@ def connected(server: RunningServer, path: str) -> Iterator[ClientConnection]:
         raise Hint(
             f"the handshake on {path} was refused with HTTP {status}. "
             + (
-                "Is the path right, and does the endpoint call `await websocket.accept()`?"
+                "Is the path right, and does the endpoint accept the connection?"
                 if status in (403, 404)
                 else "Look at the server logs."
             )

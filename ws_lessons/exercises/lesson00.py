@@ -1,4 +1,4 @@
-"""Exercises of lesson 00: start a server inside the kernel."""
+"""Exercises of lesson 00: what runs inside a kernel, and a server's lifetime."""
 
 from __future__ import annotations
 
@@ -7,33 +7,120 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from ws_lessons.exercises.core import TIMEOUT, Hint, exercise
-from ws_lessons.server import RunningServer, serve
+from ws_lessons.exercises.core import (
+    Hint,
+    chosen_letters,
+    exercise,
+    judge_letters,
+    require_function,
+)
+from ws_lessons.server import running, serve
+
+# 00.1 -------------------------------------------------------------------------------------------
+
+CELLS_00_1 = {
+    "A": "asyncio.run(main())",
+    "B": "await main()",
+    "C": "uvicorn.run(app, port=0)",
+    "D": "server = serve(app)\nhttpx.get(server.url)",
+    "E": "async with httpx.AsyncClient() as client:\n    await client.get(server.url)",
+}
+"""Five cells; ``main`` is an ``async def`` and ``server`` a running ``serve()`` handle."""
+
+_WHY_00_1 = {
+    "A": "asyncio.run() starts a new event loop, and the kernel's loop already runs in "
+    "this thread: it raises RuntimeError",
+    "B": "a cell may `await` at the top level: the coroutine runs on the kernel's own loop",
+    "C": "uvicorn.run() starts its own event loop, like asyncio.run(), so it fails the same "
+    "way; had it started, it would keep the cell busy for the server's whole life",
+    "D": "serve() runs uvicorn on a loop of its own in a background thread; a blocking "
+    "client blocks only the cell's thread, so the server can answer",
+    "E": "an async client awaits on the kernel's loop while the server runs on its own",
+}
+WORKS_00_1 = frozenset({"B", "D", "E"})
 
 
-@exercise("00.1", hint="serve(app) returns a handle: keep it in a variable and pass it on.")
-def check_00_1(server: Any) -> str:
-    """Start the lesson's app with serve() and pass the handle."""
-    if not isinstance(server, RunningServer):
+@exercise(
+    "00.1",
+    nudge="For each cell, ask which event loop runs it, and whether that loop is busy already.",
+    hint="The kernel's loop is running in the cell's thread. Anything that tries to start "
+    "another loop in that thread fails; awaiting on the running loop, or running the "
+    "server on a loop in another thread, works.",
+)
+def check_00_1(letters: Any) -> str:
+    """The set of letters of CELLS_00_1 that run without an error in a notebook."""
+    chosen = chosen_letters(letters, CELLS_00_1, "cell")
+    judge_letters(chosen, WORKS_00_1, _WHY_00_1, yes="it works", no="it fails")
+    return "one loop per thread: await on the kernel's, and give the server a thread of its own"
+
+
+# 00.2 -------------------------------------------------------------------------------------------
+
+
+def _app_00_2(greeting: str) -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/")
+    async def hello() -> dict[str, str]:
+        return {"hello": greeting}
+
+    return app
+
+
+@exercise(
+    "00.2",
+    nudge="Read the order of events in `ask`: when does the server start, when does it "
+    "stop, and when is the request sent?",
+    hint="A `with serve(...)` block stops its server at the end of the block. Everything "
+    "that needs the server must happen inside it; what you return may leave it.",
+)
+def check_00_2(ask: Any) -> str:
+    """``ask(app)`` serves ``app``, returns the JSON of ``GET /``, and stops the server."""
+    require_function(ask)
+    greeting = "from the check"
+    before = {id(server) for server in running()}
+    try:
+        got = ask(_app_00_2(greeting))
+    except httpx.ConnectError:
         raise Hint(
-            f"pass what serve(app) returned (a RunningServer), not a {type(server).__name__}"
+            "the request found nobody listening: the server had stopped already. "
+            "Send it while the `with` block is still open"
+        ) from None
+    except RuntimeError as exc:
+        if "running event loop" in str(exc):
+            raise Hint(
+                "asyncio.run() cannot start a loop inside the kernel's: use a blocking "
+                "client (httpx.get) in `ask`, as lesson 00 does"
+            ) from None
+        raise Hint(f"ask(app) raised RuntimeError: {exc}") from None
+    finally:
+        left = [server for server in running() if id(server) not in before]
+        for server in left:
+            server.stop()
+    if isinstance(got, httpx.Response):
+        raise Hint("you returned the response itself: return what its JSON body says")
+    if got != {"hello": greeting}:
+        raise Hint(f"ask(app) returned {got!r}; expected the app's answer {{'hello': ...}}")
+    if left:
+        raise Hint(
+            f"the server {left[0].name!r} was still running after ask() returned: stop it "
+            "(a `with` block does that for you)"
         )
-    if not server.running:
-        raise Hint("this server is stopped: did you leave a `with serve(...)` block already?")
-    response = httpx.get(f"{server.url}/", timeout=TIMEOUT)
-    if response.status_code != 200:
-        raise Hint(f"GET / answered {response.status_code}; serve the app defined in the lesson")
-    return f"your server answers on port {server.port}"
+    return "asked while the server ran, and nothing left running afterwards"
 
 
 # Reference answers
 
 
-def solution_00_1() -> RunningServer:
-    app = FastAPI()
+def solution_00_1() -> set[str]:
+    # A and C try to start a second event loop in the kernel's thread.
+    return {"B", "D", "E"}
 
-    @app.get("/")
-    async def hello() -> dict[str, str]:
-        return {"hello": "world"}
 
-    return serve(app, name="exercise 00.1")
+def solution_00_2() -> Any:
+    def ask(app: FastAPI) -> dict[str, str]:
+        with serve(app, name="exercise 00.2") as server:
+            answer = httpx.get(server.url).json()
+        return answer
+
+    return ask

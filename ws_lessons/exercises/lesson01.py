@@ -1,23 +1,19 @@
-"""Exercises of lesson 01: short polling and long polling, built on a ticker.
+"""Exercises of lesson 01: a polling client that loses its place, and a long poll with a limit.
 
-Each answer is a function ``make_app(ticker) -> FastAPI``: the check builds the app around
-a quiet ticker of its own, so it decides when events happen.
+The check builds each app around a quiet ticker of its own, so it decides when events
+happen: that is why 01.2's answer is a function ``make_app(ticker) -> FastAPI``.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
-import time
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
-from fastapi import FastAPI
+from fastapi import FastAPI, Query
 
-from ws_lessons.exercises.core import TIMEOUT, Hint, exercise, served
+from ws_lessons.exercises.core import TIMEOUT, Hint, exercise, require_function, served
 from ws_lessons.feeds import Ticker
-
-HOLD = 0.3  # seconds the long-poll check waits before it publishes the event
 
 
 def build(make_app: Any, ticker: Ticker) -> Any:
@@ -64,101 +60,147 @@ def ids(events: list[dict[str, Any]]) -> list[int]:
     return [event["id"] for event in events]
 
 
+# 01.1 -------------------------------------------------------------------------------------------
+
+SCHEDULE_01_1 = [0, 2, 0, 3, 1, 0, 2]
+"""How many events appear just before each poll of the check: some polls find none."""
+
+
+def _busy_feed(ticker: Ticker, requests: list[int]) -> FastAPI:
+    """The lesson's short poll, on a feed that publishes SCHEDULE_01_1[n] events before poll n."""
+    app = FastAPI()
+
+    @app.get("/poll")
+    async def poll(after: int = 0) -> list[dict[str, Any]]:
+        count = len(requests)
+        requests.append(after)
+        for _ in range(SCHEDULE_01_1[count] if count < len(SCHEDULE_01_1) else 0):
+            ticker.publish()
+        return [event.as_dict() for event in ticker.after(after)]
+
+    return app
+
+
+def _repeated(ids: list[int]) -> list[int]:
+    return sorted({n for n in ids if ids.count(n) > 1})
+
+
 @exercise(
     "01.1",
-    hint="Return [event.as_dict() for event in ticker.after(after)]: the ticker already "
-    "knows which events are newer than `after`.",
+    nudge="Run `follow` in your head for three polls: the first brings two events, the "
+    "second none. What is `after` after each poll, and what does the next poll ask for?",
+    hint="`after` must always be the id of the newest event the client holds: the last one "
+    "of an answer, since events come oldest first. An empty answer changes nothing, so "
+    "`after` stays as it was.",
 )
-def check_01_1(make_app: Any) -> str:
-    """GET /poll?after=<id> answers at once with the events whose id is greater than id."""
+def check_01_1(follow: Any) -> str:
+    """``follow(client, polls)`` polls /poll ``polls`` times and returns every id once, in order."""
+    require_function(follow)
     ticker = Ticker(rate=None)
-    app = build(make_app, ticker)
+    requests: list[int] = []
+    polls = len(SCHEDULE_01_1)
     with (
-        served(app, "01.1") as server,
-        httpx.Client(base_url=server.url, timeout=TIMEOUT) as http,
+        served(_busy_feed(ticker, requests), "01.1") as server,
+        httpx.Client(base_url=server.url, timeout=TIMEOUT) as client,
     ):
-        if get_events(http, "/poll", after=0):
-            raise Hint("before any event, /poll?after=0 should answer []")
-        for _ in range(3):
-            ticker.publish()
-        everything = ids(get_events(http, "/poll", after=0))
-        if not everything:
+        try:
+            got = follow(client, polls)
+        except IndexError:
             raise Hint(
-                "three events exist but /poll?after=0 answered []: "
-                "use the ticker make_app receives (ticker.after(after))"
-            )
-        if everything != [1, 2, 3]:
-            raise Hint(f"/poll?after=0 answered events {everything}; expected [1, 2, 3]")
-        newer = ids(get_events(http, "/poll", after=2))
-        if newer == [1, 2, 3]:
-            raise Hint("/poll?after=2 answered every event: use the `after` parameter")
-        if newer == [2, 3]:
-            raise Hint("/poll?after=2 included event 2: only events *after* the id")
-        if newer != [3]:
-            raise Hint(f"/poll?after=2 answered events {newer}; expected [3]")
-        if ids(get_events(http, "/poll", after=3)):
-            raise Hint("/poll?after=3 should answer [] when 3 is the newest event")
-    return "your short poll answers with exactly the events the client has not seen"
+                f"follow raised IndexError on poll {len(requests)}, whose answer was []: an "
+                "empty answer has no first or last event. Move `after` only when events came"
+            ) from None
+        except Exception as exc:
+            raise Hint(f"follow raised {type(exc).__name__}: {exc}") from None
+    if len(requests) != polls:
+        raise Hint(f"follow({polls}) sent {len(requests)} requests; send exactly {polls}")
+    if got is None:
+        raise Hint("follow returns None: return the list of ids it received")
+    try:
+        got = [int(n) for n in got]
+    except (TypeError, ValueError):
+        raise Hint(f"return a list of event ids (ints), not {got!r}") from None
+    expected = list(range(1, sum(SCHEDULE_01_1) + 1))
+    if twice := _repeated(got):
+        raise Hint(
+            f"the client got events {twice} more than once (it asked after={requests}): set "
+            "`after` to the id of the newest event received, not the oldest"
+        )
+    if missed := sorted(set(expected) - set(got)):
+        raise Hint(
+            f"the client never got events {missed} (it asked after={requests}): the server "
+            "sends the events with ids greater than `after`, so `after` is the newest id "
+            "you hold, not one more"
+        )
+    if got != expected:
+        raise Hint(f"follow returned {got}; expected {expected}, in order")
+    return f"{polls} polls, {len(expected)} events, each exactly once: after={requests}"
+
+
+# 01.2 -------------------------------------------------------------------------------------------
 
 
 @exercise(
     "01.2",
-    hint="await ticker.wait_after(after, timeout) returns the newer events as soon as one "
-    "exists, or [] once `timeout` seconds have passed.",
+    nudge="Lesson 01's long poll returns everything after `after`. Publish five events, "
+    "then ask for two: which two should a client get, so that its next request, after "
+    "the newest it got, misses nothing?",
+    hint="Keep the events in the order the ticker gives them (oldest first) and cut the "
+    "list after `limit` of them. FastAPI can refuse a limit below 1 or above 100 for you, "
+    "with a 422, if you declare the bounds with the parameter: see 'Query Parameters and "
+    "String Validations' and 'Numeric validations' in FastAPI's tutorial.",
 )
 def check_01_2(make_app: Any) -> str:
-    """GET /long-poll?after=<id>&timeout=<s> waits for an event after id, or answers [] at last."""
+    """GET /long-poll?after=&timeout=&limit= answers at most ``limit`` (1-100) events, oldest
+    first."""
     ticker = Ticker(rate=None)
     app = build(make_app, ticker)
     with (
         served(app, "01.2") as server,
         httpx.Client(base_url=server.url, timeout=TIMEOUT) as http,
-        httpx.Client(base_url=server.url, timeout=3 + TIMEOUT) as waiting,
-        concurrent.futures.ThreadPoolExecutor(1) as pool,
     ):
-        ticker.publish()
-        if ids(get_events(http, "/long-poll", after=0, timeout=5)) != [1]:
-            raise Hint("with event 1 waiting, /long-poll?after=0 should answer [event 1] at once")
-        # Ask for what comes after event 1, and publish event 2 while the request waits.
-        held: concurrent.futures.Future[list[dict[str, Any]]] = pool.submit(
-            get_events, waiting, "/long-poll", after=1, timeout=3
-        )
-        time.sleep(HOLD)  # the request should still be waiting now
-        if held.done():
-            early = held.result() if held.exception() is None else None
+        for _ in range(5):
+            ticker.publish()
+        first = ids(get_events(http, "/long-poll", after=0, timeout=1, limit=2))
+        if first == [1, 2, 3, 4, 5]:
+            raise Hint("with limit=2 you answered all five events: send at most `limit`")
+        if first == [4, 5]:
             raise Hint(
-                f"/long-poll answered {early!r} at once although no new event existed: "
-                "wait for one (await ticker.wait_after(after, timeout))"
+                "with limit=2 you sent the two newest events, [4, 5]: the client's next "
+                "request asks after 5, so it never sees 3. Send the oldest first"
             )
-        ticker.publish()
-        try:
-            got = held.result(TIMEOUT)
-        except concurrent.futures.TimeoutError:
-            raise Hint(
-                "event 2 arrived but the long poll kept waiting: answer as soon as an event "
-                "exists, not after the whole timeout (ticker.wait_after does that)"
-            ) from None
-        if ids(got) != [2]:
-            raise Hint(f"after event 2 arrived, /long-poll answered {ids(got)}; expected [2]")
-        if get_events(http, "/long-poll", after=2, timeout=0.2):
-            raise Hint("with no new event, the long poll should answer [] when `timeout` is up")
-    return "your long poll waits for news, answers the moment it comes, and gives up on time"
+        if first != [1, 2]:
+            raise Hint(f"with 5 events waiting, limit=2 answered {first}; expected [1, 2]")
+        rest = ids(get_events(http, "/long-poll", after=2, timeout=1, limit=100))
+        if rest != [3, 4, 5]:
+            raise Hint(f"after=2 with limit=100 answered {rest}; expected [3, 4, 5]")
+        if get_events(http, "/long-poll", after=5, timeout=0.2, limit=2):
+            raise Hint("with nothing new, the long poll should answer [] once `timeout` is up")
+        for bad in (0, 101):
+            response = http.get("/long-poll", params={"after": 0, "timeout": 0.2, "limit": bad})
+            if response.status_code != 422:
+                raise Hint(
+                    f"limit={bad} answered {response.status_code}, not 422: give the parameter "
+                    "bounds so that FastAPI refuses it before your function runs"
+                )
+    return "a client that was away catches up in pages, oldest first, and misses nothing"
 
 
 # Reference answers
 
 
-def solution_01_1() -> Callable[[Ticker], FastAPI]:
-    def make_app(ticker: Ticker) -> FastAPI:
-        app = FastAPI(lifespan=ticker.lifespan)
+def solution_01_1() -> Callable[[httpx.Client, int], list[int]]:
+    def follow(client: httpx.Client, polls: int) -> list[int]:
+        after = 0
+        seen = []
+        for _ in range(polls):
+            events = client.get("/poll", params={"after": after}).json()
+            seen += [event["id"] for event in events]
+            if events:  # an empty answer: nothing new, keep our place
+                after = events[-1]["id"]  # the newest we hold
+        return seen
 
-        @app.get("/poll")
-        async def poll(after: int = 0) -> list[dict[str, Any]]:
-            return [event.as_dict() for event in ticker.after(after)]
-
-        return app
-
-    return make_app
+    return follow
 
 
 def solution_01_2() -> Callable[[Ticker], FastAPI]:
@@ -166,9 +208,13 @@ def solution_01_2() -> Callable[[Ticker], FastAPI]:
         app = FastAPI(lifespan=ticker.lifespan)
 
         @app.get("/long-poll")
-        async def long_poll(after: int = 0, timeout: float = 10.0) -> list[dict[str, Any]]:
+        async def long_poll(
+            after: int = 0,
+            timeout: float = 10.0,
+            limit: Annotated[int, Query(ge=1, le=100)] = 100,
+        ) -> list[dict[str, Any]]:
             events = await ticker.wait_after(after, timeout)
-            return [event.as_dict() for event in events]
+            return [event.as_dict() for event in events[:limit]]
 
         return app
 

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 import httpx
-from fastapi import FastAPI, Header, WebSocket, WebSocketDisconnect
+from fastapi import Depends, FastAPI, Header, Request, WebSocket, WebSocketDisconnect
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from httpx_sse import connect_sse
 from websockets.exceptions import ConnectionClosed
@@ -18,78 +18,131 @@ from ws_lessons.exercises.core import TIMEOUT, Hint, connected, exercise, served
 from ws_lessons.exercises.lesson01 import build
 from ws_lessons.feeds import Ticker
 
+# 02.1 -------------------------------------------------------------------------------------------
+
+STORY_02_1 = (
+    "A browser's EventSource follows GET /sse. It has received events 1, 2 and 3 when its "
+    "connection drops. While it is away, events 4 and 5 are published. It reconnects by "
+    "itself, and then event 6 is published."
+)
+
+
+def _start(request: Request, last_event_id: Annotated[int | None, Header()] = None) -> int:
+    """Where the stream starts. A dependency runs before the response begins: once the
+    client has the headers, "from now on" is fixed, and the check can publish safely."""
+    ticker = request.app.state.ticker
+    return ticker.last_id if last_event_id is None else last_event_id
+
+
+def _sse_app(ticker: Ticker, with_ids: bool) -> FastAPI:
+    """Lesson 02's /sse; ``with_ids=False`` drops the ``id`` field of every message."""
+    app = FastAPI()
+    app.state.ticker = ticker
+
+    @app.get("/sse", response_class=EventSourceResponse)
+    async def sse(after: Annotated[int, Depends(_start)]) -> AsyncIterator[ServerSentEvent]:
+        async for event in ticker.follow(after):
+            yield ServerSentEvent(data=event.as_dict(), id=str(event.id) if with_ids else None)
+
+    return app
+
+
+def _browser_session(with_ids: bool) -> list[int]:
+    """What a browser receives after reconnecting, in STORY_02_1, from the real endpoint.
+
+    Like an EventSource (HTML, "Server-sent events" §9.2), the client remembers the last
+    ``id`` it saw and sends it as ``Last-Event-ID`` when it reconnects, if it has one.
+    """
+    ticker = Ticker(rate=None)
+    with (
+        served(_sse_app(ticker, with_ids), "02.1") as server,
+        httpx.Client(base_url=server.url, timeout=TIMEOUT) as http,
+    ):
+        last_id = ""
+        with connect_sse(http, "GET", "/sse") as source:
+            for _ in range(3):
+                ticker.publish()
+            for _, message in zip(range(3), source.iter_sse(), strict=False):
+                last_id = message.id or last_id
+        ticker.publish(), ticker.publish()  # while the browser is away
+        headers = {"Last-Event-ID": last_id} if last_id else {}
+        received = []
+        with connect_sse(http, "GET", "/sse", headers=headers) as source:
+            ticker.publish()
+            for message in source.iter_sse():
+                received.append(json.loads(message.data)["id"])
+                if received[-1] == 6:
+                    break
+    return received
+
+
+def _as_ids(value: Any, key: str) -> list[int]:
+    try:
+        return [int(n) for n in value]
+    except (TypeError, ValueError):
+        raise Hint(f"{key!r}: give a list of event ids, like [1, 2], not {value!r}") from None
+
 
 @exercise(
     "02.1",
-    hint="async for event in ticker.follow(last_event_id): yield "
-    "ServerSentEvent(data=event.as_dict(), id=str(event.id)).",
+    nudge="Look at the bytes of the stream printed in the lesson: which line of each "
+    "message could the browser remember, and which request header carries it back?",
+    hint="The browser remembers the last `id` it received and sends it as Last-Event-ID "
+    "when it reconnects; with no id ever received, it sends no such header. Then read "
+    "what the endpoint does with that header, and with its absence.",
 )
-def check_02_1(make_app: Any) -> str:
-    """GET /sse streams every event with its id, resuming after the Last-Event-ID header."""
-    ticker = Ticker(rate=None)
-    app = build(make_app, ticker)
-    with (
-        served(app, "02.1") as server,
-        httpx.Client(base_url=server.url, timeout=TIMEOUT) as http,
-    ):
-        ticker.publish()
-        ticker.publish()
-        try:
-            with connect_sse(http, "GET", "/sse", headers={"Last-Event-ID": "1"}) as source:
-                response = source.response
-                if response.status_code != 200:
-                    raise Hint(f"GET /sse answered {response.status_code}; is the path right?")
-                if not response.headers.get("content-type", "").startswith("text/event-stream"):
-                    raise Hint(
-                        "GET /sse did not answer with text/event-stream: declare the route with "
-                        "response_class=EventSourceResponse and `yield` the events"
-                    )
-                messages = source.iter_sse()
-                first = next(messages)
-                data = _json(first.data)
-                if data.get("id") == 1:
-                    raise Hint(
-                        "the client sent Last-Event-ID: 1 and got event 1 again: read the header "
-                        "(last_event_id: Annotated[int | None, Header()] = None), follow after it"
-                    )
-                if data.get("id") != 2:
-                    raise Hint(f"the first message was {first.data!r}; expected event 2")
-                if first.id != "2":
-                    raise Hint(
-                        "give each message an id, so a browser can resume: "
-                        "yield ServerSentEvent(data=event.as_dict(), id=str(event.id))"
-                    )
-                ticker.publish()
-                second = next(messages)
-                if (second.id, _json(second.data).get("id")) != ("3", 3):
-                    raise Hint(f"after event 2 came {second!r}; expected event 3 with id '3'")
-        except httpx.ReadTimeout:
+def check_02_1(prediction: Any) -> str:
+    """{"with ids": [...], "without ids": [...]}: the events the browser of STORY_02_1 gets
+    after reconnecting, from the lesson's /sse, and from /sse with no ``id`` field."""
+    if not isinstance(prediction, dict) or set(prediction) != {"with ids", "without ids"}:
+        raise Hint('answer with a dict {"with ids": [...], "without ids": [...]}')
+    with_ids = _as_ids(prediction["with ids"], "with ids")
+    without_ids = _as_ids(prediction["without ids"], "without ids")
+    if 6 not in with_ids or 6 not in without_ids:
+        raise Hint(
+            "event 6 is published after the browser is back, on a stream that is open: "
+            "it arrives in both cases. Which of the others arrive too?"
+        )
+    if with_ids == [3, 4, 5, 6]:
+        raise Hint(
+            "'with ids': Last-Event-ID: 3 names the last event the browser got, and the "
+            "endpoint follows the events *after* it"
+        )
+    if with_ids == [6]:
+        raise Hint(
+            "'with ids': the browser sends Last-Event-ID: 3 when it reconnects, so the "
+            "endpoint does not start from now: where does it start?"
+        )
+    if without_ids == [4, 5, 6]:
+        raise Hint(
+            "'without ids': with no id ever received, the browser sends no Last-Event-ID, "
+            "and the endpoint's default is 'from now on'"
+        )
+    if without_ids == [1, 2, 3, 4, 5, 6]:
+        raise Hint(
+            "'without ids': without the header the endpoint starts from now, not from the "
+            "first event it still remembers"
+        )
+    live = {"with ids": _browser_session(True), "without ids": _browser_session(False)}
+    for key, guess in (("with ids", with_ids), ("without ids", without_ids)):
+        if guess != live[key]:
             raise Hint(
-                f"no event arrived within {TIMEOUT:.0f} s, although events 1 and 2 exist and the "
-                "client sent Last-Event-ID: 1: start after that id (ticker.follow(last_event_id))"
-            ) from None
-        except StopIteration:
-            raise Hint(
-                "the stream ended: keep yielding (async for event in ticker.follow(...))"
-            ) from None
-    return "your stream carries ids, and a client that reconnects misses nothing"
-
-
-def _json(text: str) -> dict[str, Any]:
-    try:
-        data = json.loads(text)
-    except ValueError:
-        raise Hint(f"the data {text!r} is not JSON: yield ServerSentEvent(data=...)") from None
-    if not isinstance(data, dict):
-        raise Hint(f"the data {text!r} should be an event: data=event.as_dict()")
-    return data
+                f"{key!r}: a real browser session did not get {guess}. Walk through the "
+                "story again: which Last-Event-ID does the browser send, if any?"
+            )
+    return (
+        f"a real session agrees: {live['with ids']} with ids, only {live['without ids']} "
+        "without: an id is what lets a stream resume"
+    )
 
 
 @exercise(
     "02.2",
-    hint="After accept(), start a task that sends every event of ticker.follow(after), then "
-    "loop on receive_text() and answer 'ping' with 'pong'; cancel the task when the "
-    "client leaves.",
+    nudge="Lesson 02 has both halves already: the /ws endpoint pushes events from a task, "
+    "and the /talk endpoint reads the client's messages while its own task speaks.",
+    hint="One task sends the ticker's events; meanwhile the endpoint itself loops on the "
+    "client's messages and answers each ping. When the client leaves, the loop ends: "
+    "cancel the task then, or it keeps running for a client that is gone.",
 )
 def check_02_2(make_app: Any) -> str:
     """WS /ws?after=<id> pushes every event after id, and answers "ping" with "pong" meanwhile."""
@@ -104,9 +157,8 @@ def check_02_2(make_app: Any) -> str:
                 events, pongs = _receive(ws, lambda events, pongs: len(events) >= 2)
                 if not events:
                     raise Hint(
-                        "no event arrived before the client said anything: push them from a "
-                        "task (async for event in ticker.follow(after): await "
-                        "websocket.send_json(event.as_dict()))"
+                        "no event arrived before the client said anything: the server must "
+                        "push them by itself, from a task that follows the ticker"
                     )
                 # 2. Both directions at once: a ping goes up while event 3 comes down.
                 ws.send("ping")
@@ -150,7 +202,7 @@ def _receive(ws: Any, enough: Callable[[list[int], int], bool]) -> tuple[list[in
             events.append(json.loads(message)["id"])
         except (TypeError, ValueError, KeyError):
             raise Hint(
-                f"got {message!r}: send events as JSON (send_json(event.as_dict())) "
+                f"got {message!r}: send each event as JSON (its as_dict()) "
                 "and answer 'ping' with the text 'pong'"
             ) from None
     return events, pongs
@@ -179,8 +231,10 @@ _BEST = {  # the best choice, and a clue for those who chose otherwise
 
 @exercise(
     "02.3",
-    hint="Ask who sends and how often: both sides often → websocket; only the server → sse; "
-    "rarely → polling.",
+    nudge="For each situation ask two questions: who has something to say, and how often?",
+    hint="Both sides often: the one connection that carries both ways. Only the server, "
+    "continuously: one response that never ends. Rarely, or when a little delay does "
+    "not matter: plain requests, which cache and scale best.",
 )
 def check_02_3(answer: Any) -> str:
     """A dict: each key of SCENARIOS → "polling", "sse" or "websocket"."""
@@ -203,20 +257,10 @@ def check_02_3(answer: Any) -> str:
 # Reference answers
 
 
-def solution_02_1() -> Callable[[Ticker], FastAPI]:
-    def make_app(ticker: Ticker) -> FastAPI:
-        app = FastAPI(lifespan=ticker.lifespan)
-
-        @app.get("/sse", response_class=EventSourceResponse)
-        async def sse(
-            last_event_id: Annotated[int | None, Header()] = None,
-        ) -> AsyncIterator[ServerSentEvent]:
-            async for event in ticker.follow(last_event_id):
-                yield ServerSentEvent(data=event.as_dict(), id=str(event.id))
-
-        return app
-
-    return make_app
+def solution_02_1() -> dict[str, list[int]]:
+    # With ids, the browser reconnects with Last-Event-ID: 3 and misses nothing.
+    # Without, it sends no header, and the endpoint starts from now: 4 and 5 are lost.
+    return {"with ids": [4, 5, 6], "without ids": [6]}
 
 
 def solution_02_2() -> Callable[[Ticker], FastAPI]:

@@ -4,6 +4,9 @@ No ``from __future__ import annotations`` here: the reference answers define the
 inside a function, and FastAPI must see those annotations as classes, not strings.
 """
 
+import asyncio
+import concurrent.futures
+import time
 from typing import Annotated, Any
 
 import httpx
@@ -32,39 +35,81 @@ def _json_of(response: httpx.Response, where: str) -> Any:
     return response.json()
 
 
+# 03.1 -------------------------------------------------------------------------------------------
+
+LOOKUP_SECONDS = 0.2
+CALLS_03_1: list[str] = []
+"""The cities ``lookup`` was asked about, so the check can tell that the answers come from it."""
+
+
+def lookup(city: str) -> dict[str, str]:
+    """A slow, blocking library call (think: a database driver without async support)."""
+    CALLS_03_1.append(city)
+    time.sleep(LOOKUP_SECONDS)
+    return {"city": city, "weather": "sunny"}
+
+
 @exercise(
     "03.1",
-    hint='@app.get("/items/{item_id}") with parameters item_id: int and q: str | None = None.',
+    nudge="Lesson 03 timed three endpoints that wait 0.1 s. Which of them is `weather` like, "
+    "and what did five requests at once cost there?",
+    hint="While `lookup` sleeps, the thread that called it can do nothing else. In an "
+    "`async def` endpoint that thread runs the event loop, so every other request waits. "
+    "Either let FastAPI run the endpoint in a worker thread, or hand just the call to a "
+    "thread and await it. Keep `lookup` as it is.",
 )
 def check_03_1(app: Any) -> str:
-    """GET /items/{item_id} (an int) with an optional query q answers {"item_id", "q"}."""
-    with (
-        served(app, "03.1") as server,
-        httpx.Client(base_url=server.url, timeout=TIMEOUT) as http,
-    ):
-        plain = _json_of(_request(http, "GET", "/items/5"), "GET /items/5")
-        if plain == {"item_id": "5", "q": None}:
-            raise Hint("item_id came back as the string '5': declare it `item_id: int`")
-        if plain != {"item_id": 5, "q": None}:
-            raise Hint(f"GET /items/5 answered {plain}; expected {{'item_id': 5, 'q': None}}")
-        asked = _json_of(_request(http, "GET", "/items/5?q=red"), "GET /items/5?q=red")
-        if asked != {"item_id": 5, "q": "red"}:
+    """GET /weather/{city} answers lookup(city), and five requests at once wait for one lookup."""
+    cities = ["oslo", "lima", "pune", "kobe", "graz"]
+    with served(app, "03.1") as server, httpx.Client(timeout=TIMEOUT) as single:
+        CALLS_03_1.clear()
+        first = _request_at(single, server.url, "/weather/oslo")
+        reply = _json_of(first, "GET /weather/oslo")
+        if "oslo" not in CALLS_03_1:
             raise Hint(
-                f"GET /items/5?q=red answered {asked}; expected {{'item_id': 5, 'q': 'red'}}"
+                f"GET /weather/oslo answered {reply} without calling lookup(city): the "
+                "answer must come from it"
             )
-        wrong = _request(http, "GET", "/items/five")
-        if wrong.status_code != 422:
-            raise Hint(
-                f"GET /items/five answered {wrong.status_code}; with `item_id: int` FastAPI "
-                "refuses it with 422 by itself"
-            )
-    return "path and query parameters arrive typed, and bad ones are refused for you"
+        if reply != {"city": "oslo", "weather": "sunny"}:
+            raise Hint(f"GET /weather/oslo answered {reply}; return what lookup(city) returns")
+        started = time.perf_counter()
+        with concurrent.futures.ThreadPoolExecutor(len(cities)) as pool:
+            futures = [
+                pool.submit(_request_at, single, server.url, f"/weather/{city}") for city in cities
+            ]
+            for future in futures:
+                _json_of(future.result(), "GET /weather/...")
+        elapsed = time.perf_counter() - started
+    serial = len(cities) * LOOKUP_SECONDS
+    if elapsed >= 0.8 * serial:
+        raise Hint(
+            f"{len(cities)} requests at once took as long as {len(cities)} lookups one "
+            "after the other: lookup still blocks the event loop, so the server can do "
+            "nothing else while it sleeps. Moving the call into another `async def` does "
+            "not change that"
+        )
+    return (
+        f"{len(cities)} requests at once took about as long as one lookup: the loop stayed "
+        "free while they waited"
+    )
+
+
+def _request_at(http: httpx.Client, base: str, path: str) -> httpx.Response:
+    response = _request(http, "GET", f"{base}{path}")
+    if response.status_code == 500:
+        raise Hint(
+            f"GET {path} failed on the server (HTTP 500): is there a coroutine you did not await?"
+        )
+    return response
 
 
 @exercise(
     "03.2",
-    hint="Give the model limits with Field(min_length=1, max_length=50) and Field(ge=1, "
-    'le=100), and take it as the parameter of an @app.post("/orders") function.',
+    nudge="Lesson 03's Order model already refuses bad orders: which part of each field's "
+    "declaration does that?",
+    hint="Limits belong in the model, on each field: a length range for text, a range of "
+    "values for numbers. A route that takes the model as its parameter never runs for "
+    "a body that breaks them; it only computes the total.",
 )
 def check_03_2(app: Any) -> str:
     """POST /orders takes {"item": 1-50 chars, "quantity": 1-100}, answers with a total."""
@@ -78,27 +123,30 @@ def check_03_2(app: Any) -> str:
         if reply != expected:
             raise Hint(f"POST /orders with {good} answered {reply}; expected {expected}")
         bad_orders = [
-            ({"item": "tea", "quantity": 0}, "quantity: Field(ge=1, le=100)"),
-            ({"item": "tea", "quantity": 101}, "quantity: Field(ge=1, le=100)"),
-            ({"item": "", "quantity": 1}, "item: Field(min_length=1, max_length=50)"),
-            ({"item": "x" * 51, "quantity": 1}, "item: Field(min_length=1, max_length=50)"),
+            ({"item": "tea", "quantity": 0}, "give quantity a lowest value in the model"),
+            ({"item": "tea", "quantity": 101}, "give quantity a highest value in the model"),
+            ({"item": "", "quantity": 1}, "give item a shortest length in the model"),
+            ({"item": "x" * 51, "quantity": 1}, "give item a longest length in the model"),
             ({"item": "tea"}, "a field without a default is required"),
-            ({"item": "tea", "quantity": "many"}, "quantity: int"),
+            ({"item": "tea", "quantity": "many"}, "declare quantity an int"),
         ]
         for order, fix in bad_orders:
             response = _request(http, "POST", "/orders", json=order)
             if response.status_code != 422:
                 raise Hint(
                     f"POST /orders with {order} answered {response.status_code}, not 422: "
-                    f"let the model refuse it ({fix})"
+                    f"let the model refuse it: {fix}"
                 )
     return "the model checks every order before your function even runs"
 
 
 @exercise(
     "03.3",
-    hint="A function reading x_token: Annotated[str | None, Header()] = None raises "
-    "HTTPException(401) unless it is 'secret'; the route takes Depends(that function).",
+    nudge="Lesson 03's `current_user` guards GET /orders. What does it read, and what does "
+    "it do when the value is wrong?",
+    hint="Write a small function that reads the header (missing is allowed, so it needs a "
+    "default) and raises a 401 error unless the value is right; the route asks for "
+    "that function's result through Depends and only builds the answer.",
 )
 def check_03_3(app: Any) -> str:
     """GET /me needs the header X-Token: secret (else 401) and answers {"user": "learner"}."""
@@ -109,8 +157,8 @@ def check_03_3(app: Any) -> str:
         missing = _request(http, "GET", "/me")
         if missing.status_code == 422:
             raise Hint(
-                "without the header, FastAPI answered 422: give the header a default "
-                "(x_token: Annotated[str | None, Header()] = None) and raise a 401 yourself"
+                "without the header, FastAPI answered 422, because the header parameter is "
+                "required: give it the default None, and raise the 401 yourself"
             )
         if missing.status_code == 404:
             raise Hint("GET /me answered 404: is the path right?")
@@ -131,9 +179,11 @@ def check_03_3(app: Any) -> str:
 def solution_03_1() -> FastAPI:
     app = FastAPI()
 
-    @app.get("/items/{item_id}")
-    async def read_item(item_id: int, q: str | None = None) -> dict[str, Any]:
-        return {"item_id": item_id, "q": q}
+    @app.get("/weather/{city}")
+    async def weather(city: str) -> dict[str, str]:
+        # A worker thread sleeps; the event loop serves other requests meanwhile.
+        # (A plain `def` endpoint does the same: FastAPI runs it in a worker thread.)
+        return await asyncio.to_thread(lookup, city)
 
     return app
 

@@ -34,6 +34,20 @@ def _b64_sha1(data: bytes) -> str:
 # What a function computes when it takes a typical wrong turn, and the hint for it.
 _WRONG_TURNS_04_1: list[tuple[Callable[[str], str], str]] = [
     (
+        lambda key: base64.b64encode(
+            hashlib.sha1((GUID + key).encode()).hexdigest().encode()
+        ).decode(),
+        "both bugs are still there: the GUID goes after the key, and base64 encodes the "
+        "20 raw bytes of the digest, not its hex text",
+    ),
+    (
+        lambda key: base64.b64encode(
+            hashlib.sha1((key + GUID).encode()).hexdigest().encode()
+        ).decode(),
+        "the order is right now, but you base64-encoded the digest's 40 hex characters: "
+        "encode the 20 raw bytes that .digest() gives",
+    ),
+    (
         lambda key: _b64_sha1(key.encode()),
         "you hashed the key alone: append the GUID 258EAFA5-E914-47DA-95CA-C5AB0DC85B11 first",
     ),
@@ -56,13 +70,22 @@ _WRONG_TURNS_04_1: list[tuple[Callable[[str], str], str]] = [
 ]
 
 
+BROKEN_04_1 = """def broken_accept_key(key: str) -> str:
+    digest = hashlib.sha1((GUID + key).encode()).hexdigest()
+    return base64.b64encode(digest.encode()).decode()
+"""
+"""The function of exercise 04.1: a server with it fails every browser's handshake."""
+
+
 @exercise(
     "04.1",
-    hint="Follow RFC 6455 §4.2.2 in order: the key and the GUID joined as text, the SHA-1 "
-    "of those bytes (.digest(), not hex), then base64.",
+    nudge="Print each step of broken_accept_key for the RFC's example key beside the three "
+    "steps the lesson printed: where do they first differ?",
+    hint="Two steps differ from RFC 6455 §4.2.2: what comes first in the text that is "
+    "hashed, and what base64 is given (the SHA-1 as 20 raw bytes, or as hex text).",
 )
 def check_04_1(function: Any) -> str:
-    """A function that computes Sec-WebSocket-Accept from Sec-WebSocket-Key."""
+    """BROKEN_04_1, fixed: a function that computes Sec-WebSocket-Accept from the key."""
     require_function(function)
     for key in KEYS_04_1:
         try:
@@ -121,6 +144,7 @@ def _send_head(port: int, request: bytes) -> bytes:
 
 @exercise(
     "04.2",
+    nudge="Try it: the check tells you what the server answered, and servers often say why.",
     hint="Compare the request with the table of headers a client must send, near the top "
     "of the lesson: one of them is not there.",
 )
@@ -134,7 +158,7 @@ def check_04_2(line: Any) -> str:
         raise Hint(f'{line!r} is not a header line: write "Name: value", with a colon')
     present = {header.split(":")[0].lower() for header in REQUEST_04_2[1:]}
     if name.lower() in present:
-        raise Hint(f"the request has a {name!r} line already: which one does RFC 6455 §4.1 add?")
+        raise Hint(f"the request already has a line {name!r}: which one does RFC 6455 §4.1 add?")
     request = "".join(f"{text}\r\n" for text in [*REQUEST_04_2, line.strip(), ""])
     try:
         parse_request(request.encode("latin-1"))
@@ -207,6 +231,8 @@ def _verdict_04_3(letter: str) -> str | None:
 
 @exercise(
     "04.3",
+    nudge="For each answer, compute what the accept value should be with accept_key(KEY_04_3), "
+    "and read the status line and every header name.",
     hint="Hold each answer to the checks of RFC 6455 §4.1: status 101, Upgrade, "
     "Connection, and an accept computed from KEY_04_3. Header names ignore case.",
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ws_lessons.exercises.core import Hint, exercise, require_function
+from ws_lessons.exercises.core import Hint, chosen_letters, exercise, require_function
 from ws_lessons.frames import (
     CloseCode,
     Frame,
@@ -39,6 +39,8 @@ CASES_05_1 = [
 
 @exercise(
     "05.1",
+    nudge="Start from the lesson's hand-made frame of `hello`, and see which of its bytes "
+    "change for a longer text, and for text that is not ASCII.",
     hint="Byte 0 is FIN and the opcode, byte 1 the MASK bit and the length (126 plus 2 "
     "bytes past 125), then the key, then payload[i] ^ mask[i % 4].",
 )
@@ -88,6 +90,8 @@ CASES_05_2 = [
 
 @exercise(
     "05.2",
+    nudge="Make two close frames with encode(), one with a mask and one without, and read "
+    "both with explain(): which byte tells them apart, and where does the code start?",
     hint="The MASK bit of byte 1 says whether 4 key bytes come first and the payload "
     "needs unmasking; the code is the first 2 payload bytes, big-endian.",
 )
@@ -145,19 +149,15 @@ _RULES_05_3 = {
 
 @exercise(
     "05.3",
+    nudge="Write each frame's first two bytes in binary: FIN, RSV1-3, opcode; MASK, length.",
     hint="Ask four questions of each frame: masked? reserved bits clear? if a control "
     "frame (opcode 8 to 10), FIN set and at most 125 bytes of payload?",
 )
 def check_05_3(letters: Any) -> str:
     """The set of letters of FRAMES_05_3 that a server must accept."""
-    if isinstance(letters, str) or not isinstance(letters, set | frozenset | list | tuple):
-        raise Hint('answer with a set of letters, e.g. {"A", "B"}')
-    chosen = {str(letter).strip().upper() for letter in letters}
+    chosen = chosen_letters(letters, FRAMES_05_3, "frame")
     if not chosen:
         raise Hint("pick the letters of the frames a server must accept: at least one is fine")
-    unknown = chosen - set(FRAMES_05_3)
-    if unknown:
-        raise Hint(f"there is no frame {', '.join(sorted(unknown))}; pick among A to F")
     for letter, data in FRAMES_05_3.items():
         try:
             decode(data, role="server")

@@ -11,27 +11,114 @@ from websockets.sync.client import connect
 
 from ws_lessons.exercises.core import TIMEOUT, Hint, connected, exchange, exercise, served
 
+# 06.1 -------------------------------------------------------------------------------------------
+
+
+def endpoints_06_1() -> FastAPI:
+    """Five endpoints, five ways a WebSocket conversation ends. Read them; predict."""
+    app = FastAPI()
+
+    @app.websocket("/a")
+    async def a(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.send_text("hello")
+        # ...and the function simply returns
+
+    @app.websocket("/b")
+    async def b(websocket: WebSocket) -> None:
+        await websocket.accept()
+        raise ValueError("a bug in the endpoint")
+
+    @app.websocket("/c")
+    async def c(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.close(code=4001, reason="come back later")
+
+    @app.websocket("/d")
+    async def d(websocket: WebSocket) -> None:
+        raise WebSocketException(code=status.WS_1008_POLICY_VIOLATION, reason="no")
+
+    @app.websocket("/e")
+    async def e(websocket: WebSocket, room: int) -> None:
+        await websocket.accept()  # the client connects to /e?room=lobby
+
+    return app
+
+
+PATHS_06_1 = {"A": "/a", "B": "/b", "C": "/c", "D": "/d", "E": "/e?room=lobby"}
+
+_WHY_06_1 = {
+    "A": "nothing calls close(), so no close frame is sent: when the function returns, "
+    "uvicorn just closes the TCP connection. Which code does a client report for a "
+    "connection that ended without a close frame (RFC 6455 §7.1.5)?",
+    "B": "after accept() there is no HTTP any more. When the endpoint raises, uvicorn logs "
+    "the error and closes the TCP connection, without a close frame",
+    "C": "close() sends the code you give it, whatever it is",
+    "D": "raised before accept(), so the handshake itself is refused, with an HTTP status; "
+    "the 1008 of the exception has no frame to travel in",
+    "E": "the query parameter fails validation before the endpoint runs, so the handshake "
+    "is refused, as lesson 06 showed for a room that is not a number",
+}
+_MISTAKES_06_1 = {
+    ("A", 1000): "1000 (normal closure) would need a close frame, and nothing calls close()",
+    ("B", 500): "500 is an HTTP status, but the handshake was over when the error happened",
+    ("B", 1011): "1011 (internal error) is what a server could send, in a close frame; look "
+    "at what uvicorn does when the endpoint raises: it sends no frame at all",
+    ("D", 1008): "a close code needs an open WebSocket to travel in, and this one never opened",
+    ("E", 422): "422 is what an HTTP route answers; a WebSocket handshake that fails "
+    "validation gets the same refusal as any endpoint that does not accept",
+}
+
+
+def _ending(server: Any, path: str) -> int:
+    """The close code the client received, or the HTTP status of a refused handshake."""
+    try:
+        with connect(server.ws_url(path), open_timeout=TIMEOUT, close_timeout=TIMEOUT) as ws:
+            while True:
+                ws.recv(timeout=TIMEOUT)
+    except InvalidStatus as refused:
+        return refused.response.status_code
+    except ConnectionClosed as closed:
+        return closed.rcvd.code if closed.rcvd else 1006
+    except TimeoutError:
+        return 0
+
 
 @exercise(
     "06.1",
-    hint="After accept(), loop forever: receive_text(), then send_text() of its .upper().",
+    nudge="Sort the endpoints first: which of them call accept() before they end? Only a "
+    "WebSocket that was accepted can be closed with a code.",
+    hint="Before accept(), the only answer is an HTTP status, and uvicorn uses one status "
+    "for every refusal. After accept(), a code reaches the client only inside a close "
+    "frame; when the connection just ends without one, the client reports a code of "
+    "its own, one that is never sent on the wire.",
 )
-def check_06_1(app: Any) -> str:
-    """An endpoint at /shout that sends every text message back in capitals."""
-    with served(app, "06.1") as server, connected(server, "/shout") as ws:
-        for text in ("hello", "Still there?"):
-            reply = exchange(ws, text, f"sending {text!r}")
-            if reply == text:
-                raise Hint(f"you sent {text!r} back unchanged: use text.upper()")
-            if reply != text.upper():
-                raise Hint(f"for {text!r} you replied {reply!r}; expected {text.upper()!r}")
-    return "/shout answers every message in capitals"
+def check_06_1(prediction: Any) -> str:
+    """For each endpoint of endpoints_06_1(), the close code the client gets (an int), or the
+    HTTP status if the handshake is refused."""
+    if not isinstance(prediction, dict) or set(prediction) != set(PATHS_06_1):
+        raise Hint('answer with a dict {"A": code, ..., "E": code} of ints')
+    try:
+        guesses = {letter: int(prediction[letter]) for letter in PATHS_06_1}
+    except (TypeError, ValueError):
+        raise Hint("give each letter an int: a close code like 1001, or an HTTP status") from None
+    with served(endpoints_06_1(), "06.1") as server:
+        seen = {letter: _ending(server, path) for letter, path in PATHS_06_1.items()}
+    for letter, guess in guesses.items():
+        if guess != seen[letter]:
+            mistake = _MISTAKES_06_1.get((letter, guess))
+            raise Hint(f"think again about {letter}: {mistake or _WHY_06_1[letter]}")
+    codes = ", ".join(f"{letter} {code}" for letter, code in seen.items())
+    return f"the real server agrees: {codes}"
 
 
 @exercise(
     "06.2",
-    hint="Declare room as a parameter of the endpoint; receive_json() and send_json() do "
-    "the (de)serialising.",
+    nudge="Lesson 06's /rooms/{room_id} takes its room from the path, and /sum speaks JSON "
+    "both ways: this endpoint does both.",
+    hint="A parameter named like the path's placeholder receives it. The JSON helpers of "
+    "the WebSocket parse what arrives and serialise what you send, so the loop only "
+    "builds a dict.",
 )
 def check_06_2(app: Any) -> str:
     """/rooms/{room} answers {"text": t} with {"room": room, "text": t, "length": len(t)}."""
@@ -43,56 +130,74 @@ def check_06_2(app: Any) -> str:
             except (TypeError, ValueError):
                 raise Hint(f"the reply {reply!r} is not JSON: use websocket.send_json()") from None
             expected = {"room": "lobby", "text": text, "length": len(text)}
-            if data != expected:
-                raise Hint(f"expected {expected}, got {data}")
+            if data == expected:
+                continue
+            if isinstance(data, dict) and data.get("room") != "lobby":
+                raise Hint(
+                    f"connected to /rooms/lobby, the reply said room {data.get('room')!r}: "
+                    "take the room from the path"
+                )
+            if isinstance(data, dict) and data.get("length") == len(text.encode()) != len(text):
+                raise Hint(
+                    f"for {text!r} you counted {data['length']}: that is its UTF-8 bytes; "
+                    "the length asked for is in characters, as Python's len() of the text"
+                )
+            raise Hint(f"expected {expected}, got {data}")
     return "the room comes from the path and the reply is JSON"
 
 
 @exercise(
     "06.3",
-    hint="Declare token: str as a parameter (it comes from the query string) and raise "
-    "WebSocketException(code=status.WS_1008_POLICY_VIOLATION) before accept().",
+    nudge="Follow a client with a wrong token through the endpoint, line by line: when "
+    "does it learn it is not welcome, and is it stopped there?",
+    hint="Decide before letting the client in: the token is in the request, so the "
+    "handshake can be refused (lesson 06's door does that). If you close after "
+    "accepting instead, give the code for a policy violation, and stop there.",
 )
 def check_06_3(app: Any) -> str:
     """/guarded?token=sesame echoes; any other token is refused with 1008 (policy violation)."""
     with served(app, "06.3") as server:
-        url = server.ws_url("/guarded?token=wrong")
-        try:
-            with connect(url, open_timeout=TIMEOUT, close_timeout=TIMEOUT) as ws:
-                ws.recv(timeout=TIMEOUT)
-            raise Hint("a wrong token was let in and the connection stayed open")
-        except InvalidStatus as exc:
-            if exc.response.status_code != 403:
-                raise Hint(f"a wrong token got HTTP {exc.response.status_code}, not 403") from None
-        except TimeoutError:
-            raise Hint("a wrong token was let in: nothing closed the connection") from None
-        except ConnectionClosed as exc:
-            code = exc.rcvd.code if exc.rcvd else None
-            if code != 1008:
-                raise Hint(
-                    f"a wrong token was closed with {code}; use 1008 (policy violation)"
-                ) from None
-        with connected(server, "/guarded?token=sesame") as ws:
-            reply = exchange(ws, "open sesame", "connecting with the right token")
-            if reply != "open sesame":
-                raise Hint(f"with the right token, echo the message back; got {reply!r}")
+        _guarded_visits(server)
     return "wrong tokens are refused with a policy violation, the right one gets in"
+
+
+def _guarded_visits(server: Any) -> None:
+    """A wrong token is refused with 1008 (or HTTP 403); the right one gets an echo."""
+    url = server.ws_url("/guarded?token=wrong")
+    try:
+        with connect(url, open_timeout=TIMEOUT, close_timeout=TIMEOUT) as ws:
+            ws.recv(timeout=TIMEOUT)
+        raise Hint("a wrong token was let in and the connection stayed open")
+    except InvalidStatus as exc:
+        if exc.response.status_code != 403:
+            raise Hint(f"a wrong token got HTTP {exc.response.status_code}, not 403") from None
+    except TimeoutError:
+        raise Hint("a wrong token was let in: nothing closed the connection") from None
+    except ConnectionClosed as exc:
+        code = exc.rcvd.code if exc.rcvd else None
+        if code != 1008:
+            raise Hint(
+                f"a wrong token was closed with {code}"
+                + (
+                    ": 1000 says all went well; tell the client why it is refused, "
+                    "with the code for a policy violation"
+                    if code == 1000
+                    else "; use the code for a policy violation"
+                )
+            ) from None
+    with connected(server, "/guarded?token=sesame") as ws:
+        reply = exchange(ws, "open sesame", "connecting with the right token")
+        if reply != "open sesame":
+            raise Hint(f"with the right token, echo the message back; got {reply!r}")
 
 
 # Reference answers
 
 
-def solution_06_1() -> FastAPI:
-    app = FastAPI()
-
-    @app.websocket("/shout")
-    async def shout(websocket: WebSocket) -> None:
-        await websocket.accept()
-        while True:
-            text = await websocket.receive_text()
-            await websocket.send_text(text.upper())
-
-    return app
+def solution_06_1() -> dict[str, int]:
+    # A and B: no close frame (uvicorn closes the TCP connection), so 1006 abnormal closure.
+    # C: the code given. D and E: refused before accept(), so HTTP 403 and no close code.
+    return {"A": 1006, "B": 1006, "C": 4001, "D": 403, "E": 403}
 
 
 def solution_06_2() -> FastAPI:

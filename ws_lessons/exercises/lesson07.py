@@ -19,14 +19,30 @@ from ws_lessons.server import ServerError, serve
 
 @exercise(
     "07.1",
-    hint="Declare both routes on an APIRouter(prefix=...), then app.include_router(router).",
+    nudge="Ask the app where each route ended up, as the lesson did with url_path_for, "
+    "and talk to the echo twice.",
+    hint="The prefix of the router and the prefix given to include_router add up. And a "
+    "WebSocket endpoint that returns after one answer ends the conversation: it has to "
+    "keep receiving for as long as the client stays.",
 )
 def check_07_1(app: Any) -> str:
     """GET /api/health answers {"status": "ok"} and WS /api/echo echoes, both from a router."""
+    declared_on_app = {getattr(route, "path", "") for route in getattr(app, "routes", [])}
+    if {"/api/health", "/api/echo"} & declared_on_app:
+        raise Hint(
+            "the routes work, but they are declared on the app itself: declare them on the "
+            "router, and let the router's prefix put them under /api"
+        )
     with served(app, "07.1") as server:
         with httpx.Client(base_url=server.url, timeout=TIMEOUT) as http:
             health = http.get("/api/health")
             bare = http.get("/health")
+            doubled = http.get("/api/api/health")
+        if health.status_code == 404 and doubled.status_code == 200:
+            raise Hint(
+                "GET /api/health answered 404, but GET /api/api/health answers: the prefix "
+                "is there twice, once from the router and once from include_router"
+            )
         if health.status_code != 200:
             raise Hint(
                 f"GET /api/health answered HTTP {health.status_code}: is the router's "
@@ -70,7 +86,7 @@ def _negotiate(server: Any, offer: list[str]) -> str | int:
                     f"offered {offer}, the connection was closed before any message: accept, "
                     "then send the chosen subprotocol's name"
                 ) from None
-            if told != chosen:
+            if told != (chosen or ""):
                 raise Hint(
                     f"offered {offer}, the handshake chose {chosen!r} but the message said "
                     f"{told!r}: send the name you accepted with"
@@ -84,8 +100,11 @@ def _negotiate(server: Any, offer: list[str]) -> str | int:
 
 @exercise(
     "07.2",
-    hint='Read the offer from websocket.scope["subprotocols"], walk your own preference '
-    "order, and pass the winner to accept(subprotocol=...); with no winner, refuse.",
+    nudge="Print what the client offered (the starter does) for each offer the check "
+    "makes, and write down what you want to answer to each.",
+    hint="The client's order does not matter: walk your own list of preferences, best "
+    "first, and take the first one the client offered. Accept with that name; when "
+    "none matches, refuse before accepting, as lesson 06 did.",
 )
 def check_07_2(app: Any) -> str:
     """/negotiate prefers chat.v2 to chat.v1, says which it chose, and refuses anything else."""
@@ -145,8 +164,11 @@ def _silent_client_closed_after(server: Any, limit: float) -> tuple[float, int |
 
 @exercise(
     "07.3",
-    hint="Four uvicorn options do it: ws_max_size, ws_ping_interval, ws_ping_timeout and "
-    "ws_per_message_deflate.",
+    nudge="Lesson 07's table of uvicorn's WebSocket options has one row for each of the "
+    "three requirements (one of them needs two options).",
+    hint="A silent client is dropped one ping interval plus one ping timeout after its "
+    "last sign of life, so the two together must stay under 2 s. The size limit is "
+    "in bytes, and compression is an on/off switch.",
 )
 def check_07_3(options: Any) -> str:
     """uvicorn options: 4 KiB messages at most, pings that drop a silent client within 2 s,

@@ -13,7 +13,13 @@ from websockets.sync.client import connect
 from ws_lessons.chat import create_app
 from ws_lessons.chat.broker import MemoryBroker
 from ws_lessons.chat.models import Said
-from ws_lessons.exercises.core import Hint, exercise, require_function
+from ws_lessons.exercises.core import (
+    Hint,
+    chosen_letters,
+    exercise,
+    judge_letters,
+    require_function,
+)
 from ws_lessons.server import RunningServer, serve
 
 
@@ -48,8 +54,11 @@ def _outcome(test: Callable[[RunningServer], Any], app: FastAPI, label: str) -> 
 
 @exercise(
     "11.1",
-    hint="Send several messages from one client and assert that the seq values you get back "
-    "go up by exactly one each time.",
+    nudge="The bug is in how messages are numbered, and the starter test sends only two. "
+    "How many messages would a client need to see to notice a gap?",
+    hint="Send a handful of messages from one client and collect the seq of each reply. "
+    "Do not assert where the numbering starts (the welcome says so); assert that each "
+    "seq is exactly one more than the one before.",
 )
 def check_11_1(test: Any) -> str:
     """A test function ``test(server)`` that passes on the real chat and fails on the buggy one."""
@@ -60,6 +69,50 @@ def check_11_1(test: Any) -> str:
     if _outcome(test, planted_bug_app(), "buggy") is None:
         raise Hint("your test passes against the buggy chat too, so it does not catch the bug")
     return "your test passes on the correct chat and catches the planted bug"
+
+
+# 11.2 -------------------------------------------------------------------------------------------
+
+BUGS_11_2 = {
+    "A": "the endpoint sends 'said' to everyone but the sender",
+    "B": "uvicorn's ws_max_size is set too high, so a 50 MB message is accepted",
+    "C": "a message with an empty text is accepted, although the model forbids it",
+    "D": "the server's pings are switched off, so a dead client is never dropped",
+    "E": "the Origin guard lets in a handshake from http://evil.example",
+    "F": "the server does not negotiate permessage-deflate, so nothing is compressed",
+}
+"""Six bugs. Which of them can only a test against a real server catch?"""
+
+ONLY_REAL_11_2 = frozenset({"B", "D", "F"})
+_WHY_11_2 = {
+    "A": "who receives a message is the app's own logic: TestClient runs it, with as many "
+    "clients as you open",
+    "B": "ws_max_size is an option of uvicorn, and TestClient calls the app without uvicorn",
+    "C": "validation is done by the app's model, which TestClient runs like any code",
+    "D": "pings are sent by uvicorn's protocol code, not by the app",
+    "E": "the Origin guard is part of the app, and TestClient can send any header you give it",
+    "F": "compression is negotiated and applied by uvicorn, on the bytes of the frames",
+}
+
+
+@exercise(
+    "11.2",
+    nudge="Look at lesson 11's first drawing: which boxes does TestClient skip?",
+    hint="TestClient calls the FastAPI app directly. Whatever the app's own code does, it "
+    "can test; whatever happens in uvicorn, on the socket and in the frames (limits, "
+    "pings, compression), it never sees.",
+)
+def check_11_2(letters: Any) -> str:
+    """The set of letters of BUGS_11_2 that only a real-server test can catch."""
+    chosen = chosen_letters(letters, BUGS_11_2, "bug")
+    judge_letters(
+        chosen,
+        ONLY_REAL_11_2,
+        _WHY_11_2,
+        yes="TestClient cannot see it",
+        no="a TestClient test can catch it",
+    )
+    return "the app's logic in-process, and uvicorn's work on the wire only with a real server"
 
 
 # Reference answers
@@ -78,3 +131,8 @@ def solution_11_1() -> Callable[[RunningServer], None]:
         assert seqs == list(range(first, first + 5)), seqs
 
     return test_seq_goes_up_by_one
+
+
+def solution_11_2() -> set[str]:
+    # A, C and E are the app's code; B, D and F are uvicorn's, on the wire.
+    return {"B", "D", "F"}
