@@ -3,6 +3,10 @@
 A real ``jupyter lab`` serves a scratch copy of the notebooks (so nothing is saved into
 the repository), Playwright drives Chromium, and each lesson is run through JupyterLab's
 own ``notebook:run-all-cells`` command. Any error or stderr output fails the test.
+
+The browser is treated as if JupyterLab were remote: every request and WebSocket it
+makes to a loopback port other than JupyterLab's own is refused, so whatever a lesson
+shows in the browser must come through the Jupyter server (jupyter-server-proxy).
 Set UPDATE_SCREENSHOT=1 to refresh the README's screenshot.
 """
 
@@ -10,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -125,9 +130,38 @@ def browser(chromium_path: str) -> Iterator[object]:
         browser.close()
 
 
+FRAMES = """() => Array.from(document.querySelectorAll('.jp-OutputArea iframe'), (frame) => ({
+    src: frame.getAttribute('src'),
+    loaded: Boolean(frame.contentDocument?.body?.innerText.trim()),
+}))"""
+
+
+def remote_page(browser, lab_url: str) -> tuple[object, list[str]]:
+    """A page that reaches nothing on loopback but JupyterLab, as on a remote Jupyter.
+
+    Returns the page and the list that collects every address it was refused.
+    """
+    lab_port = lab_url.rsplit(":", 1)[1]
+    elsewhere = rf"^(https?|wss?)://(127\.0\.0\.1|localhost|\[::1\])(?!:{lab_port}/)"
+    refused: list[str] = []
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+
+    def refuse(route) -> None:
+        refused.append(route.request.url)
+        route.abort()
+
+    def refuse_socket(socket) -> None:
+        refused.append(socket.url)
+        socket.close()
+
+    context.route(re.compile(elsewhere), refuse)
+    context.route_web_socket(re.compile(elsewhere), refuse_socket)
+    return context.new_page(), refused
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
 def test_lesson_runs_in_jupyterlab(path: Path, lab_url: str, browser) -> None:
-    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page, refused = remote_page(browser, lab_url)
     try:
         # A workspace of its own: the previous lesson is not open in it.
         page.goto(f"{lab_url}/lab/workspaces/{path.stem}/tree/{path.name}")
@@ -136,6 +170,11 @@ def test_lesson_runs_in_jupyterlab(path: Path, lab_url: str, browser) -> None:
         page.wait_for_function(ALL_RAN, timeout=120_000, polling=200)
         bad = page.evaluate(BAD_OUTPUTS)
         assert not bad, f"{path.name}: error or stderr output:\n{json.dumps(bad, indent=1)}"
+        frames = page.evaluate(FRAMES)  # every frame comes through the Jupyter server
+        assert all(frame["src"].startswith("/proxy/") for frame in frames), frames
+        assert not refused, f"{path.name} sent the browser to {refused}"
+        if frames:  # and shows something
+            page.wait_for_function(f"() => ({FRAMES})().every((frame) => frame.loaded)")
         if path.name.startswith("06") and os.environ.get("UPDATE_SCREENSHOT"):
             SCREENSHOT.parent.mkdir(exist_ok=True)
             page.evaluate(f"{CURRENT}.content.scrollToItem(5)")
@@ -143,4 +182,4 @@ def test_lesson_runs_in_jupyterlab(path: Path, lab_url: str, browser) -> None:
             page.screenshot(path=str(SCREENSHOT))
         page.evaluate(f"{CURRENT}.sessionContext.shutdown()")
     finally:
-        page.close()
+        page.context.close()
