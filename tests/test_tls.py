@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
@@ -153,3 +152,28 @@ def test_chromium_on_an_https_page_refuses_ws_and_opens_wss(
     assert "insecure WebSocket" in insecure
     assert handshakes == 1  # the browser never sent the second one
     assert secure == "welcome"
+
+
+@pytest.mark.parametrize(
+    ("options", "trusted"),
+    [
+        ([], True),  # uvicorn's default: proxy headers on, trusted from 127.0.0.1
+        (["--no-proxy-headers"], False),
+        (["--forwarded-allow-ips", "10.0.0.1"], False),  # nginx is not that address
+    ],
+)
+def test_proxy_headers_give_the_client_address_and_the_scheme(
+    certificate: tuple[Path, Path], trusting: ssl.SSLContext, options: list[str], trusted: bool
+) -> None:
+    need("nginx")
+    with (
+        start_chat_worker(secret=SECRET, options=options) as worker,
+        start_nginx([worker.port], tls=certificate) as proxy,
+    ):
+        client = {"X-Forwarded-For": "203.0.113.7"}  # as if a proxy before nginx said so
+        with connect(chat_url(proxy), ssl=trusting, additional_headers=client) as ws:
+            read(ws, "welcome")
+        reply = httpx.post(f"{proxy.url}/token", json={"user": "cy"}, verify=trusting)
+    cookie = reply.headers["set-cookie"].lower()
+    assert ('203.0.113.7:0 - "WebSocket /ws/lobby' in worker.log) is trusted, worker.log
+    assert ("secure" in cookie) is trusted, cookie
