@@ -107,6 +107,11 @@ class Service(Listening):
 _running: list[Service] = []
 
 
+def started() -> list[Service]:
+    """The services started from this process that have not been stopped."""
+    return list(_running)
+
+
 @atexit.register
 def stop_services() -> None:
     """Stop every service started from this process."""
