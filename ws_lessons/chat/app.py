@@ -48,7 +48,7 @@ from .guard import COOKIE, Guard
 from .hub import GOING_AWAY, TOO_SLOW, Hub, Member
 from .models import NAME_PATTERN, Error, Ping, Pong, Say, TokenRequest, TokenResponse, parse
 from .ratelimit import ConnectionLimit, TokenBucket
-from .redis_broker import UNREACHABLE, RedisBroker
+from .redis_broker import UNAVAILABLE, UNREACHABLE, RedisBroker
 from .sqlite_broker import SqliteBroker
 
 REFUSED = status.WS_1008_POLICY_VIOLATION
@@ -203,10 +203,10 @@ def create_app(
             try:
                 async with hub.join(member, since) as backlog:
                     await member.run(backlog, on_receive)
-            except UNREACHABLE as error:
+            except UNREACHABLE:  # Redis went away during a command; the listener says why
                 if websocket.application_state is WebSocketState.CONNECTED:
                     with contextlib.suppress(WebSocketDisconnect, RuntimeError):
-                        await websocket.close(TRY_AGAIN_LATER, f"Redis is unreachable ({error})")
+                        await websocket.close(TRY_AGAIN_LATER, UNAVAILABLE)
 
     return app
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import logging
 import time
 from collections.abc import Callable
 
@@ -44,6 +45,11 @@ redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[5], seq .. '-1', 'said', said)
 redis.call('PUBLISH', KEYS[3], said)
 return said
 """
+
+UNAVAILABLE = "the chat cannot reach Redis; try again in a moment"
+"""What clients and ``/healthz`` are told while Redis is unreachable (the log has why)."""
+
+logger = logging.getLogger("uvicorn.error")  # beside the server's own lines
 
 UNREACHABLE = (redis.ConnectionError, redis.TimeoutError)
 """What redis-py raises when Redis cannot be reached (``redis.ConnectionError`` is
@@ -142,11 +148,13 @@ class RedisBroker:
                 async for event in self._pubsub.listen():
                     deliver(server_message.validate_json(event["data"]))
             except UNREACHABLE as error:
-                self.unavailable = f"Redis is unreachable ({error})"
-                lost(self.unavailable)
+                logger.warning("Redis is unreachable (%s): reconnecting", error)
+                self.unavailable = UNAVAILABLE
+                lost(UNAVAILABLE)
                 forever = Retry(BACKOFF, retries=-1, supported_errors=UNREACHABLE)
                 await forever.call_with_retry(self._recover, self._still_down)
                 self.unavailable = None
+                logger.info("Redis is reachable again: serving")
 
     async def _recover(self) -> None:
         """Subscribe again, then count the leaves Redis missed."""
@@ -157,7 +165,8 @@ class RedisBroker:
             del self._unsent_leaves[room, user]
 
     async def _still_down(self, error: Exception) -> None:
-        self.unavailable = f"Redis is unreachable ({error})"
+        """Called by ``Retry`` after each failed attempt, before it waits."""
+        logger.debug("Redis is still unreachable (%s)", error)
 
     async def _close_pubsub(self) -> None:
         if self._pubsub is not None:
