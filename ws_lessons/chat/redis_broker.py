@@ -56,8 +56,8 @@ UNREACHABLE = (redis.ConnectionError, redis.TimeoutError)
 not the builtin ``ConnectionError``)."""
 
 BACKOFF = ExponentialWithJitterBackoff(base=0.1, cap=2.0)
-"""Wait a random time up to 0.1 s, 0.2 s, 0.4 s ... (at most 2 s) between attempts:
-the jitter keeps many workers from reconnecting all at the same moment."""
+"""After failure n, wait a random time up to 0.1 s * 2**n (0.2 s, 0.4 s ...), never more
+than 2 s: the randomness keeps many workers from reconnecting at the same moment."""
 
 
 class RedisBroker:
