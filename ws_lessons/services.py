@@ -8,6 +8,7 @@ block) ends it, and every service still running is stopped when Python exits.
 from __future__ import annotations
 
 import atexit
+import os
 import shutil
 import socket
 import subprocess
@@ -38,18 +39,25 @@ class Service(Listening):
     """A child process listening on ``port``; its output is kept in ``log_path``.
 
     Starting a service stops the running one of the same name first, so a notebook cell
-    that starts services can be run again.
+    that starts services can be run again. ``env``: environment variables to add.
     """
 
     host = LOOPBACK
 
     def __init__(
-        self, name: str, command: Sequence[str], port: int, workdir: Path, scheme: str = "http"
+        self,
+        name: str,
+        command: Sequence[str],
+        port: int,
+        workdir: Path,
+        scheme: str = "http",
+        env: dict[str, str] | None = None,
     ) -> None:
         for previous in [service for service in _running if service.name == name]:
             previous.stop()
         self.name, self.port, self.workdir, self.scheme = name, port, workdir, scheme
         self.command = list(command)
+        self.env = {**os.environ, **(env or {})}
         self.log_path = workdir / f"{name}.log"
         self.log_path.write_bytes(b"")
         self.start()
@@ -58,7 +66,7 @@ class Service(Listening):
         """Start the program (again, after :meth:`stop`: same port, same folder, same log)."""
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                self.command, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir
+                self.command, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir, env=self.env
             )
         _running.append(self)
         try:
@@ -201,6 +209,7 @@ def nginx_config(
     upstreams: Sequence[int],
     websocket: str = WEBSOCKET_DIRECTIVES,
     tls: TLS | None = None,
+    read_timeout: str = "1h",
 ) -> str:
     """An nginx config that spreads HTTP and WebSocket clients over ``upstreams``.
 
@@ -208,7 +217,7 @@ def nginx_config(
     it). nginx closes a proxied connection when the server sent nothing for
     ``proxy_read_timeout`` (60 s by default, nginx docs "WebSocket proxying"). The chat
     pings every 20 s, which is enough to keep a quiet chat open under the default; the
-    1 h here also spares a server started with longer pings or none.
+    1 h (``read_timeout``) also spares a server started with longer pings or none.
     ``tls``: nginx serves ``https://`` and ``wss://`` with this certificate and key and
     talks plain HTTP to the upstreams, telling them the scheme in ``X-Forwarded-Proto``.
     """
@@ -244,7 +253,7 @@ http {{
             proxy_set_header Host $http_host;  # with the port: the Origin check compares them
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header X-Forwarded-Proto $scheme;
-            proxy_read_timeout 1h;
+            proxy_read_timeout {read_timeout};
             proxy_send_timeout 1h;
         }}
     }}
@@ -258,16 +267,17 @@ def start_nginx(
     *,
     name: str = "nginx",
     tls: TLS | None = None,
+    read_timeout: str = "1h",
 ) -> Service:
     """nginx on a free port in front of ``upstreams`` (ports on 127.0.0.1).
 
-    See :func:`nginx_config` for ``websocket`` and ``tls``.
+    See :func:`nginx_config` for ``websocket``, ``tls`` and ``read_timeout``.
     """
     nginx = program("nginx")
     port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="nginx-"))
     (workdir / "tmp").mkdir()
     config = workdir / "nginx.conf"
-    config.write_text(nginx_config(port, upstreams, websocket, tls))
+    config.write_text(nginx_config(port, upstreams, websocket, tls, read_timeout))
     command = [nginx, "-p", str(workdir), "-c", str(config), "-e", "stderr"]
     return Service(name, command, port, workdir, "https" if tls else "http")
