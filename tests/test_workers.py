@@ -35,6 +35,7 @@ def test_two_workers_on_one_port_share_the_rooms() -> None:
         start_chat_worker(secret=SECRET, redis=redis_server.url, options=["--workers", "2"]) as w,
         ExitStack() as clients,
     ):
+        w.wait_for_log("Application startup complete.", 2)  # both workers accept
         by_process: dict[int, list[ClientConnection]] = {}
         for number in range(40):  # the kernel hands each connection to either process
             url = w.ws_url(f"/ws/lobby?token={tokens.issue(f'user{number}', SECRET)}")

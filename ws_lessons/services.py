@@ -83,6 +83,14 @@ class Service(Listening):
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def wait_for_log(self, text: str, count: int = 1, timeout: float = START_TIMEOUT) -> None:
+        """Wait until the log holds ``text`` ``count`` times, e.g. one line per worker."""
+        deadline = time.monotonic() + timeout
+        while self.log.count(text) < count:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise ServiceUnavailable(f"{self.name} never logged {text!r} {count}x:\n{self.log}")
+            time.sleep(0.05)
+
     def stop(self) -> None:
         """Ask the process to exit (SIGTERM), and kill it if it has not after 5 s."""
         if self.process.poll() is None:
