@@ -75,3 +75,17 @@ def test_redis_stopped_mid_chat_and_started_again() -> None:
     assert worker.process.returncode is not None
     assert "Traceback" not in worker.log, worker.log
     assert "ERROR" not in worker.log, worker.log
+
+
+def test_a_worker_stopped_while_redis_is_down_exits_cleanly() -> None:
+    need("redis-server")
+    with start_redis() as redis_server:
+        worker = start_chat_worker(secret=SECRET, redis=redis_server.url)
+        with open_chat(worker, "ada") as ada:
+            read(ada, "welcome")
+            redis_server.stop()
+            assert close_frame(ada)[0] == 1013
+        worker.stop()
+    assert worker.process.returncode is not None
+    assert "Traceback" not in worker.log, worker.log
+    assert "Redis is unreachable" in worker.log  # the cause, in one line

@@ -10,6 +10,7 @@ from contextlib import ExitStack
 import psutil
 import pytest
 from test_scaling import SECRET, need, read
+from websockets.exceptions import ConnectionClosedOK
 from websockets.sync.client import ClientConnection, connect
 
 from ws_lessons.chat import tokens
@@ -61,3 +62,18 @@ def test_workers_without_redis_are_refused_with_the_reason() -> None:
     assert result.returncode == 2
     assert "--workers above 1 needs --redis URL" in result.stderr
     assert "would not see each other" in result.stderr
+
+
+def test_stopping_the_workers_closes_their_clients_with_1001() -> None:
+    need("redis-server")
+    with start_redis() as redis_server:
+        chat = start_chat_worker(secret=SECRET, redis=redis_server.url, options=["--workers", "2"])
+        chat.wait_for_log("Application startup complete.", 2)
+        url = chat.ws_url(f"/ws/lobby?token={tokens.issue('ada', SECRET)}")
+        with connect(url, open_timeout=5) as ws:
+            read(ws, "welcome")
+            chat.stop()
+            with pytest.raises(ConnectionClosedOK) as closed:
+                ws.recv(timeout=10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+    assert "Traceback" not in chat.log, chat.log

@@ -31,6 +31,7 @@ import multiprocessing
 import secrets
 import signal
 import socket
+import time
 from collections.abc import AsyncIterator, Sequence
 from importlib.resources import files
 from pathlib import Path as FilePath
@@ -296,13 +297,13 @@ def run(
         spawn.Process(target=_serve, args=(options, chat, sock), daemon=True)
         for _ in range(workers)
     ]
-    stop = spawn.Event()
+    stopping: list[int] = []  # a flag a signal handler can set without taking a lock
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, lambda signum, frame: stopping.append(signum))
     for child in children:
         child.start()
-    while not stop.wait(0.5) and all(child.is_alive() for child in children):
-        pass
+    while not stopping and all(child.is_alive() for child in children):
+        time.sleep(0.2)
     for child in children:
         child.terminate()  # each worker then closes its clients with 1001
     for child in children:
