@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import ssl
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -177,3 +179,10 @@ def test_proxy_headers_give_the_client_address_and_the_scheme(
     cookie = reply.headers["set-cookie"].lower()
     assert ('203.0.113.7:0 - "WebSocket /ws/lobby' in worker.log) is trusted, worker.log
     assert ("secure" in cookie) is trusted, cookie
+
+
+def test_a_certificate_without_its_key_is_refused_with_the_reason() -> None:
+    command = [sys.executable, "-m", "ws_lessons", "serve", "chat", "--ssl-certfile", "cert.pem"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert "--ssl-certfile and --ssl-keyfile go together" in result.stderr
