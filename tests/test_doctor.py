@@ -41,3 +41,14 @@ def test_command_line_doctor_and_bench() -> None:
     )
     assert unknown.returncode == 2
     assert "choose from" in unknown.stdout
+
+
+def test_no_websocket_library_is_a_problem_with_the_fix(monkeypatch) -> None:
+    from uvicorn.protocols.websockets import auto
+
+    assert doctor.check_websocket_library().status == doctor.OK
+    monkeypatch.setattr(auto, "AutoWebSocketsProtocol", None)  # as without websockets/wsproto
+    finding = doctor.check_websocket_library()
+    assert finding.status == doctor.PROBLEM
+    assert "No supported WebSocket library detected" in finding.detail
+    assert "uvicorn[standard]" in finding.fix

@@ -167,3 +167,15 @@ def test_the_hint_appears_under_the_traceback_in_a_notebook(tmp_path: Path) -> N
     assert any(output.output_type == "error" for output in outputs)
     text = "".join(output.get("text", "") for output in outputs)
     assert "💡 Hint: Nothing is listening" in text
+
+
+def test_a_server_without_a_websocket_library_gets_the_install_hint() -> None:
+    # ws="none" is what uvicorn's ws="auto" becomes when neither websockets nor wsproto
+    # can be imported: the handshake is served as a plain GET, and logged as unsupported.
+    with serve(make_app(), name="no ws library", ws="none") as server:
+        with pytest.raises(InvalidStatus) as refused:
+            connect_sync(server.ws_url("/rooms/1"), open_timeout=5)
+        assert any("No supported WebSocket library detected" in line for line in server.logs)
+        assert any("Unsupported upgrade request." in line for line in server.logs)
+        hint = hint_for(refused.value)
+    assert hint is not None and "pip install 'uvicorn[standard]'" in hint

@@ -57,6 +57,7 @@ LESSONS = [
     Lesson("10_reliability", "Reliability", "series", ""),
     Lesson("11_testing", "Testing", "series", "测试技术"),
     Lesson("12_scaling_deployment", "Scaling and deployment", "series", "部署与可扩展的应用程序"),
+    Lesson("13_production", "From the notebook to production", "series", "部署与可扩展的应用程序"),
 ]
 INDEX = LESSONS[0]
 

@@ -42,6 +42,28 @@ def main(argv: list[str] | None = None) -> int:
         help="share rooms with every process given the same Redis, e.g. redis://127.0.0.1:6379",
     )
     serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="worker processes serving the one port; above 1 needs --redis (default: 1)",
+    )
+    serve.add_argument("--ssl-certfile", metavar="PEM", help="serve https:// and wss://")
+    serve.add_argument("--ssl-keyfile", metavar="PEM", help="the certificate's private key")
+    serve.add_argument(
+        "--proxy-headers",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="take the client's address and scheme from X-Forwarded-For and "
+        "X-Forwarded-Proto, when they come from --forwarded-allow-ips (default: on)",
+    )
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        metavar="IPS",
+        help="comma-separated proxy addresses to trust, or * for any "
+        "(default: $FORWARDED_ALLOW_IPS, else 127.0.0.1,::1)",
+    )
+    serve.add_argument(
         "--max-size",
         type=int,
         default=64 * 1024,
@@ -108,7 +130,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "serve":
         from ws_lessons import chat
+        from ws_lessons.chat.app import WORKERS_NEED_REDIS
 
+        if args.workers < 1:
+            parser.error("--workers must be 1 or more")
+        if args.workers > 1 and args.redis is None:
+            parser.error(WORKERS_NEED_REDIS)
+        if bool(args.ssl_certfile) != bool(args.ssl_keyfile):
+            parser.error("--ssl-certfile and --ssl-keyfile go together")
         chat.run(
             host=args.host,
             port=args.port,
@@ -116,6 +145,11 @@ def main(argv: list[str] | None = None) -> int:
             allowed_origins=args.allowed_origins,
             history=args.history,
             redis=args.redis,
+            workers=args.workers,
+            ssl_certfile=args.ssl_certfile,
+            ssl_keyfile=args.ssl_keyfile,
+            proxy_headers=args.proxy_headers,
+            forwarded_allow_ips=args.forwarded_allow_ips,
             max_size=args.max_size,
             ping_interval=args.ping_interval,
             ping_timeout=args.ping_timeout,

@@ -96,6 +96,21 @@ def check_package(name: str, minimum: str, why: str) -> Finding:
     return Finding(name, OK, version)
 
 
+def check_websocket_library() -> Finding:
+    """uvicorn's ``ws="auto"`` needs websockets or wsproto; without, handshakes fail."""
+    from uvicorn.protocols.websockets.auto import AutoWebSocketsProtocol
+
+    if AutoWebSocketsProtocol is None:
+        return Finding(
+            "uvicorn ws",
+            PROBLEM,
+            "no WebSocket library: uvicorn would log 'Unsupported upgrade request.' and "
+            "'No supported WebSocket library detected', and refuse every handshake",
+            "pip install 'uvicorn[standard]' (or websockets)",
+        )
+    return Finding("uvicorn ws", OK, f"handshakes served by {AutoWebSocketsProtocol.__name__}")
+
+
 def check_kernel() -> Finding:
     """The ``python3`` kernel JupyterLab starts must be this Python, with the course installed."""
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
@@ -187,6 +202,7 @@ def checks() -> list[Callable[[], Finding]]:
     return [
         check_python,
         *[lambda row=row: check_package(*row) for row in REQUIRED],
+        check_websocket_library,
         check_kernel,
         check_proxies,
         check_loopback,

@@ -48,6 +48,26 @@ def _websocket_paths() -> str:
     return f" WebSocket routes being served: {', '.join(paths)}." if paths else ""
 
 
+NO_WEBSOCKET_LIBRARY = "No supported WebSocket library detected"
+"""What uvicorn logs (after "Unsupported upgrade request.") when it found neither
+websockets nor wsproto: it then answers a WebSocket handshake as a plain HTTP request."""
+
+WEBSOCKET_LIBRARY_HINT = (
+    "uvicorn found no WebSocket library, so it served the handshake as plain HTTP (its log "
+    "says 'Unsupported upgrade request.' and 'No supported WebSocket library detected'). "
+    "Install one where the server runs: pip install 'uvicorn[standard]' (or websockets)."
+)
+
+
+def _no_websocket_library() -> bool:
+    """Whether a server of this kernel, or a service it started, logged the message."""
+    from ws_lessons import services
+
+    logs = [line for server in running() for line in server.logs]
+    logs += [service.log for service in services.started()]
+    return any(NO_WEBSOCKET_LIBRARY in text for text in logs)
+
+
 def _waiting_on_the_network(error: BaseException) -> bool:
     """Whether ``error`` interrupted a client waiting inside websockets or httpx."""
     tb = error.__traceback__
@@ -77,6 +97,8 @@ def hint_for(error: BaseException) -> str | None:
         return "WebSocket URLs start with ws:// (or wss://); server.ws_url('/path') builds one."
     if isinstance(error, InvalidStatus):
         status = error.response.status_code
+        if _no_websocket_library():
+            return WEBSOCKET_LIBRARY_HINT
         if status in (403, 404):
             return (
                 f"The server refused the WebSocket handshake with HTTP {status}. In FastAPI this "

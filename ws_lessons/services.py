@@ -8,6 +8,7 @@ block) ends it, and every service still running is stopped when Python exits.
 from __future__ import annotations
 
 import atexit
+import os
 import shutil
 import socket
 import subprocess
@@ -38,21 +39,34 @@ class Service(Listening):
     """A child process listening on ``port``; its output is kept in ``log_path``.
 
     Starting a service stops the running one of the same name first, so a notebook cell
-    that starts services can be run again.
+    that starts services can be run again. ``env``: environment variables to add.
     """
 
     host = LOOPBACK
 
     def __init__(
-        self, name: str, command: Sequence[str], port: int, workdir: Path, scheme: str = "http"
+        self,
+        name: str,
+        command: Sequence[str],
+        port: int,
+        workdir: Path,
+        scheme: str = "http",
+        env: dict[str, str] | None = None,
     ) -> None:
         for previous in [service for service in _running if service.name == name]:
             previous.stop()
         self.name, self.port, self.workdir, self.scheme = name, port, workdir, scheme
+        self.command = list(command)
+        self.env = {**os.environ, **(env or {})}
         self.log_path = workdir / f"{name}.log"
-        with self.log_path.open("wb") as log:
+        self.log_path.write_bytes(b"")
+        self.start()
+
+    def start(self) -> None:
+        """Start the program (again, after :meth:`stop`: same port, same folder, same log)."""
+        with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                list(command), stdout=log, stderr=subprocess.STDOUT, cwd=workdir
+                self.command, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir, env=self.env
             )
         _running.append(self)
         try:
@@ -61,9 +75,21 @@ class Service(Listening):
             self.stop()
             raise
 
+    def ws_url(self, path: str = "/") -> str:
+        url = super().ws_url(path)
+        return url.replace("ws://", "wss://", 1) if self.scheme == "https" else url
+
     @property
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def wait_for_log(self, text: str, count: int = 1, timeout: float = START_TIMEOUT) -> None:
+        """Wait until the log holds ``text`` ``count`` times, e.g. one line per worker."""
+        deadline = time.monotonic() + timeout
+        while self.log.count(text) < count:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise ServiceUnavailable(f"{self.name} never logged {text!r} {count}x:\n{self.log}")
+            time.sleep(0.05)
 
     def stop(self) -> None:
         """Ask the process to exit (SIGTERM), and kill it if it has not after 5 s."""
@@ -95,6 +121,11 @@ class Service(Listening):
 
 
 _running: list[Service] = []
+
+
+def started() -> list[Service]:
+    """The services started from this process that have not been stopped."""
+    return list(_running)
 
 
 @atexit.register
@@ -130,28 +161,47 @@ def program(name: str) -> str:
     return found
 
 
-def start_redis(name: str = "redis") -> Service:
-    """A throwaway Redis on a free port: nothing saved to disk, loopback only."""
+def start_redis(name: str = "redis", *, persistent: bool = False) -> Service:
+    """A throwaway Redis on a free port, loopback only.
+
+    Nothing is saved to disk, unless ``persistent``: then every write is appended to a
+    file and flushed to disk before Redis answers (``appendfsync always``), so a Redis
+    stopped and started again (``stop()``, ``start()``) still has everything it confirmed.
+    """
     port = free_port()
-    command = [program("redis-server"), "--port", str(port), "--bind", LOOPBACK]
-    command += ["--save", "", "--appendonly", "no"]
+    command = [program("redis-server"), "--port", str(port), "--bind", LOOPBACK, "--save", ""]
+    command += ["--appendonly", "yes", "--appendfsync", "always"] if persistent else []
+    command += [] if persistent else ["--appendonly", "no"]
     return Service(name, command, port, Path(tempfile.mkdtemp(prefix="redis-")), "redis")
 
 
+TLS = tuple[str | Path, str | Path]
+"""A certificate and its private key: two PEM files."""
+
+
 def start_chat_worker(
-    *, secret: str, redis: str | None = None, port: int = 0, name: str = "", options=()
+    *,
+    secret: str,
+    redis: str | None = None,
+    port: int = 0,
+    name: str = "",
+    options=(),
+    tls: TLS | None = None,
 ) -> Service:
     """``python -m ws_lessons serve chat`` in a child process (on a free port by default).
 
-    ``options`` are more command-line options, e.g. ``["--rate", "1000"]``.
+    ``options`` are more command-line options, e.g. ``["--rate", "1000"]``; ``tls``
+    serves ``https://`` and ``wss://`` with this certificate and key.
     """
     port = port or free_port()
     command = [sys.executable, "-m", "ws_lessons", "serve", "chat", "--port", str(port)]
     command += ["--secret", secret, *options]
     if redis:
         command += ["--redis", redis]
+    if tls:
+        command += ["--ssl-certfile", str(tls[0]), "--ssl-keyfile", str(tls[1])]
     workdir = Path(tempfile.mkdtemp(prefix="chat-"))
-    return Service(name or f"chat-{port}", command, port, workdir)
+    return Service(name or f"chat-{port}", command, port, workdir, "https" if tls else "http")
 
 
 WEBSOCKET_DIRECTIVES = """proxy_http_version 1.1;
@@ -162,15 +212,28 @@ HTTP/1.1 to the upstream, and the hop-by-hop ``Upgrade`` and ``Connection`` head
 explicitly, since a proxy does not forward hop-by-hop headers (RFC 9110 §7.6.1)."""
 
 
-def nginx_config(port: int, upstreams: Sequence[int], websocket: str = WEBSOCKET_DIRECTIVES) -> str:
+def nginx_config(
+    port: int,
+    upstreams: Sequence[int],
+    websocket: str = WEBSOCKET_DIRECTIVES,
+    tls: TLS | None = None,
+    read_timeout: str = "1h",
+) -> str:
     """An nginx config that spreads HTTP and WebSocket clients over ``upstreams``.
 
     ``websocket`` is put in the ``location`` block (pass "" to see what breaks without
-    it). Long timeouts keep quiet connections open: nginx closes a connection that was
-    idle for ``proxy_read_timeout``, so keep it above the server's ping interval.
+    it). nginx closes a proxied connection when the server sent nothing for
+    ``proxy_read_timeout`` (60 s by default, nginx docs "WebSocket proxying"). The chat
+    pings every 20 s, which is enough to keep a quiet chat open under the default; the
+    1 h (``read_timeout``) also spares a server started with longer pings or none.
+    ``tls``: nginx serves ``https://`` and ``wss://`` with this certificate and key and
+    talks plain HTTP to the upstreams, telling them the scheme in ``X-Forwarded-Proto``.
     """
     servers = "\n".join(f"        server {LOOPBACK}:{upstream};" for upstream in upstreams)
     directives = "\n".join(f"            {line.strip()}" for line in websocket.splitlines())
+    listen = f"{LOOPBACK}:{port}"
+    if tls:
+        listen += f" ssl;\n        ssl_certificate {tls[0]};\n        ssl_certificate_key {tls[1]}"
     return f"""daemon off;
 worker_processes 1;
 pid nginx.pid;
@@ -191,12 +254,14 @@ http {{
 {servers}
     }}
     server {{
-        listen {LOOPBACK}:{port};
+        listen {listen};
         location / {{
             proxy_pass http://workers;
 {directives}
             proxy_set_header Host $http_host;  # with the port: the Origin check compares them
-            proxy_read_timeout 1h;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_read_timeout {read_timeout};
             proxy_send_timeout 1h;
         }}
     }}
@@ -205,14 +270,22 @@ http {{
 
 
 def start_nginx(
-    upstreams: Sequence[int], websocket: str = WEBSOCKET_DIRECTIVES, *, name: str = "nginx"
+    upstreams: Sequence[int],
+    websocket: str = WEBSOCKET_DIRECTIVES,
+    *,
+    name: str = "nginx",
+    tls: TLS | None = None,
+    read_timeout: str = "1h",
 ) -> Service:
-    """nginx on a free port in front of ``upstreams`` (ports on 127.0.0.1)."""
+    """nginx on a free port in front of ``upstreams`` (ports on 127.0.0.1).
+
+    See :func:`nginx_config` for ``websocket``, ``tls`` and ``read_timeout``.
+    """
     nginx = program("nginx")
     port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="nginx-"))
     (workdir / "tmp").mkdir()
     config = workdir / "nginx.conf"
-    config.write_text(nginx_config(port, upstreams, websocket))
+    config.write_text(nginx_config(port, upstreams, websocket, tls, read_timeout))
     command = [nginx, "-p", str(workdir), "-c", str(config), "-e", "stderr"]
-    return Service(name, command, port, workdir)
+    return Service(name, command, port, workdir, "https" if tls else "http")

@@ -17,12 +17,21 @@ Beyond the wire contract of the design notes: ``{"type": "ping"}`` gets
 a user may hold at most ``max_connections`` connections at once (one more is closed
 with 1008); the default Origin policy is "same origin only"; during shutdown, a new
 connection is closed with 1001 right after it is accepted.
+
+With a shared broker (Redis), while Redis is unreachable: ``GET /healthz`` answers 503
+with the reason, so that a load balancer sends users elsewhere; connected clients are
+closed with 1013 Try Again Later and the reason; a new connection is accepted and closed
+the same way. Once the broker has reconnected, the chat serves again by itself.
 """
 
 import asyncio
 import contextlib
+import functools
+import multiprocessing
 import secrets
+import signal
 import socket
+import time
 from collections.abc import AsyncIterator, Sequence
 from importlib.resources import files
 from pathlib import Path as FilePath
@@ -30,20 +39,40 @@ from typing import Annotated, Any
 
 import uvicorn
 from fastapi import Depends, FastAPI, Path, Query, Request, Response, WebSocket
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from starlette import status
+from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from . import tokens
 from .broker import Broker, MemoryBroker, SharedBroker
 from .guard import COOKIE, Guard
-from .hub import GOING_AWAY, Hub, Member
+from .hub import GOING_AWAY, TOO_SLOW, Hub, Member
 from .models import NAME_PATTERN, Error, Ping, Pong, Say, TokenRequest, TokenResponse, parse
 from .ratelimit import ConnectionLimit, TokenBucket
-from .redis_broker import RedisBroker
+from .redis_broker import UNAVAILABLE, UNREACHABLE, RedisBroker
 from .sqlite_broker import SqliteBroker
 
 REFUSED = status.WS_1008_POLICY_VIOLATION
 """1008 Policy Violation (RFC 6455 §7.4.1): the connection breaks a rule of this server."""
+
+TRY_AGAIN_LATER = TOO_SLOW
+"""1013 Try Again Later (IANA registry, RFC 6455 §11.7): the broker is unreachable for now."""
+
+WORKERS_NEED_REDIS = (
+    "--workers above 1 needs --redis URL: each worker process would keep its own rooms in "
+    "its own memory, so users who reach different workers would not see each other."
+)
+
+
+def close_with_reason(member: Member, code: int, reason: str) -> None:
+    """Like ``member.close(code)``, with a reason in the close frame (RFC 6455 §7.1.6)."""
+    member.websocket.close = functools.partial(member.websocket.close, reason=reason)
+    member.close(code)
+
+
+def unavailable(broker: Broker) -> str | None:
+    """Why ``broker`` cannot serve right now (Redis unreachable), or None."""
+    return getattr(broker, "unavailable", None)
 
 
 def create_app(
@@ -95,7 +124,13 @@ def create_app(
             yield
             return
         await hub.broker.subscribe()  # Redis down? The server fails to start, and says why.
-        listener = asyncio.create_task(hub.broker.listen(hub.deliver))
+
+        def lost(reason: str) -> None:
+            for members in list(hub.rooms.values()):
+                for member in members:
+                    close_with_reason(member, TRY_AGAIN_LATER, reason)
+
+        listener = asyncio.create_task(hub.broker.listen(hub.deliver, lost))
         try:
             yield
         finally:
@@ -112,8 +147,11 @@ def create_app(
     async def index() -> str:
         return page
 
-    @app.get("/healthz")
-    async def healthz() -> dict[str, str]:
+    @app.get("/healthz", response_model=None)
+    async def healthz() -> dict[str, str] | JSONResponse:
+        if reason := unavailable(hub.broker):
+            body = {"status": "unavailable", "reason": reason}
+            return JSONResponse(body, status.HTTP_503_SERVICE_UNAVAILABLE)
         return {"status": "ok"}
 
     @app.post("/token")
@@ -145,6 +183,9 @@ def create_app(
                 reason = f"too many connections: at most {max_connections} per user"
                 await websocket.close(REFUSED, reason)
                 return
+            if reason := unavailable(hub.broker):
+                await websocket.close(TRY_AGAIN_LATER, reason)
+                return
             member = Member(websocket, room, user, queue_size)
             bucket = TokenBucket(rate, burst)
 
@@ -160,8 +201,13 @@ def create_app(
                 else:
                     hub.send(member, message)
 
-            async with hub.join(member, since) as backlog:
-                await member.run(backlog, on_receive)
+            try:
+                async with hub.join(member, since) as backlog:
+                    await member.run(backlog, on_receive)
+            except UNREACHABLE:  # Redis went away during a command; the listener says why
+                if websocket.application_state is WebSocketState.CONNECTED:
+                    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+                        await websocket.close(TRY_AGAIN_LATER, UNAVAILABLE)
 
     return app
 
@@ -192,15 +238,21 @@ def run(
     host: str = "127.0.0.1",
     port: int = 8000,
     *,
+    workers: int = 1,
     history: str | FilePath | None = None,
     redis: str | None = None,
     max_size: int = 64 * 1024,
     ping_interval: float | None = 20.0,
     ping_timeout: float | None = 20.0,
+    ssl_certfile: str | None = None,
+    ssl_keyfile: str | None = None,
+    proxy_headers: bool = True,
+    forwarded_allow_ips: str | None = None,
     **settings: Any,
 ) -> None:
     """Serve the chat until Ctrl-C or SIGTERM, then close every chat connection with 1001.
 
+    - ``workers``: how many processes serve the one port; above 1 needs ``redis``.
     - ``history``: a SQLite file that keeps room history and ``seq`` across restarts
       (memory if omitted).
     - ``redis``: a Redis URL, e.g. ``redis://127.0.0.1:6379``: processes given the same
@@ -209,24 +261,62 @@ def run(
       closes its connection with 1009 (uvicorn's ``ws_max_size``).
     - ``ping_interval``, ``ping_timeout``: uvicorn pings every client this often, in
       seconds, and drops one that has not answered within the timeout.
+    - ``ssl_certfile``, ``ssl_keyfile``: serve ``https://`` and ``wss://`` with this
+      certificate (PEM) and its private key.
+    - ``proxy_headers``, ``forwarded_allow_ips``: uvicorn's options of the same names:
+      trust ``X-Forwarded-For`` and ``X-Forwarded-Proto`` from these proxy addresses
+      (uvicorn's default: 127.0.0.1 and ::1), so that the app sees the client's address
+      and the scheme the browser used.
 
     Other ``settings`` go to :func:`create_app`.
     """
     if history is not None and redis is not None:
         raise ValueError("choose --history (one process) or --redis (several), not both")
-    history_size = settings.get("history_size", 100)
+    if workers > 1 and redis is None:
+        raise ValueError(WORKERS_NEED_REDIS)
+    options = {
+        "host": host,
+        "port": port,
+        "ws_max_size": max_size,
+        "ws_ping_interval": ping_interval,
+        "ws_ping_timeout": ping_timeout,
+        "ssl_certfile": ssl_certfile,
+        "ssl_keyfile": ssl_keyfile,
+        "proxy_headers": proxy_headers,
+        "forwarded_allow_ips": forwarded_allow_ips,
+        "timeout_graceful_shutdown": 2,  # then cut clients that never read their close frame
+    }
+    chat = {"history": history, "redis": redis, **settings}
+    if workers == 1:
+        _serve(options, chat)
+        return
+    # Like uvicorn --workers: the parent binds the port, each child accepts on it.
+    sock = uvicorn.Config(None, **options).bind_socket()
+    spawn = multiprocessing.get_context("spawn")
+    children = [
+        spawn.Process(target=_serve, args=(options, chat, sock), daemon=True)
+        for _ in range(workers)
+    ]
+    stopping: list[int] = []  # a flag a signal handler can set without taking a lock
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda signum, frame: stopping.append(signum))
+    for child in children:
+        child.start()
+    while not stopping and all(child.is_alive() for child in children):
+        time.sleep(0.2)
+    for child in children:
+        child.terminate()  # each worker then closes its clients with 1001
+    for child in children:
+        child.join(5)
+
+
+def _serve(options: dict[str, Any], chat: dict[str, Any], sock: socket.socket | None = None):
+    """Serve the chat with uvicorn ``options`` in this process (on ``sock`` if given)."""
+    history, redis = chat.pop("history"), chat.pop("redis")
+    history_size = chat.get("history_size", 100)
     file = None if history is None else SqliteBroker(history, history_size)
     shared = None if redis is None else RedisBroker(redis, history_size)
-    app = create_app(broker=file or shared, **settings)
-    config = uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        ws_max_size=max_size,
-        ws_ping_interval=ping_interval,
-        ws_ping_timeout=ping_timeout,
-        timeout_graceful_shutdown=2,  # then cut clients that never read their close frame
-    )
-    server = _ChatServer(config, app.state.hub, file)
+    app = create_app(broker=file or shared, **chat)
+    server = _ChatServer(uvicorn.Config(app, **options), app.state.hub, file)
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C once stopped
-        server.run()
+        server.run(sockets=None if sock is None else [sock])

@@ -15,15 +15,25 @@ process hears the messages are the same.
 
 A process that dies without closing its connections leaves its users counted in
 ``members`` until they reconnect and leave; the lessons stop processes cleanly.
+
+When Redis goes away, :meth:`RedisBroker.listen` notices (its pub/sub connection
+breaks), says so through :attr:`~RedisBroker.unavailable` and its ``lost`` callback,
+and reconnects by itself with exponential backoff and jitter (redis-py's ``Retry``),
+then subscribes again. Each command is retried a couple of times on a broken connection
+(redis-py reconnects the pooled connection), then fails with ``redis.ConnectionError``.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import logging
 import time
 from collections.abc import Callable
 
 import redis.asyncio as redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
 
 from .models import Joined, Left, Said, ServerMessage, server_message
 
@@ -36,15 +46,36 @@ redis.call('PUBLISH', KEYS[3], said)
 return said
 """
 
+UNAVAILABLE = "the chat cannot reach Redis; try again in a moment"
+"""What clients and ``/healthz`` are told while Redis is unreachable (the log has why)."""
+
+logger = logging.getLogger("uvicorn.error")  # beside the server's own lines
+
+UNREACHABLE = (redis.ConnectionError, redis.TimeoutError)
+"""What redis-py raises when Redis cannot be reached (``redis.ConnectionError`` is
+not the builtin ``ConnectionError``)."""
+
+BACKOFF = ExponentialWithJitterBackoff(base=0.1, cap=2.0)
+"""After failure n, wait a random time up to 0.1 s * 2**n (0.2 s, 0.4 s ...), never more
+than 2 s: the randomness keeps many workers from reconnecting at the same moment."""
+
 
 class RedisBroker:
     """Numbers, keeps and fans out messages for every process connected to one Redis."""
 
     def __init__(self, url: str, history_size: int = 100, prefix: str = "chat") -> None:
         self.url, self.history_size, self.prefix = url, history_size, prefix
-        self.redis = redis.from_url(url, decode_responses=True)
+        self.redis = redis.from_url(
+            url,
+            decode_responses=True,
+            retry=Retry(BACKOFF, retries=2),  # a broken connection: reconnect, try again
+            socket_connect_timeout=2,
+        )
         self._publish = self.redis.register_script(PUBLISH)
         self._pubsub: redis.client.PubSub | None = None
+        self.unavailable: str | None = None
+        """Why Redis cannot be used right now, or None while it answers."""
+        self._unsent_leaves: collections.Counter[tuple[str, str]] = collections.Counter()
 
     def _key(self, room: str, what: str) -> str:
         return f"{self.prefix}:{room}:{what}"
@@ -71,9 +102,19 @@ class RedisBroker:
         return await self.redis.hincrby(self._key(room, "members"), user, 1) == 1
 
     async def leave(self, room: str, user: str) -> bool:
-        """Count one connection fewer; true if it was the user's last anywhere."""
+        """Count one connection fewer; true if it was the user's last anywhere.
+
+        With Redis unreachable, the leave is kept and counted once Redis is back.
+        """
+        try:
+            return await self._leave(room, user)
+        except UNREACHABLE:
+            self._unsent_leaves[room, user] += 1
+            return False
+
+    async def _leave(self, room: str, user: str, count: int = 1) -> bool:
         key = self._key(room, "members")
-        if await self.redis.hincrby(key, user, -1) > 0:
+        if await self.redis.hincrby(key, user, -count) > 0:
             return False
         await self.redis.hdel(key, user)
         return True
@@ -90,14 +131,48 @@ class RedisBroker:
         self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         await self._pubsub.psubscribe(self._channel("*"))
 
-    async def listen(self, deliver: Callable[[ServerMessage], None]) -> None:
-        """Pass every message any process publishes to ``deliver``, in order, until cancelled."""
+    async def listen(
+        self,
+        deliver: Callable[[ServerMessage], None],
+        lost: Callable[[str], None] = lambda reason: None,
+    ) -> None:
+        """Pass every message any process publishes to ``deliver``, in order, until cancelled.
+
+        If Redis goes away, call ``lost`` with the reason, then reconnect (with backoff,
+        for as long as it takes) and go on. Messages published meanwhile are not heard:
+        ``lost`` should close the clients, which resume with ``?since=``.
+        """
         assert self._pubsub is not None, "subscribe() first"
-        async for event in self._pubsub.listen():
-            deliver(server_message.validate_json(event["data"]))
+        while True:
+            try:
+                async for event in self._pubsub.listen():
+                    deliver(server_message.validate_json(event["data"]))
+            except UNREACHABLE as error:
+                logger.warning("Redis is unreachable (%s): reconnecting", error)
+                self.unavailable = UNAVAILABLE
+                lost(UNAVAILABLE)
+                forever = Retry(BACKOFF, retries=-1, supported_errors=UNREACHABLE)
+                await forever.call_with_retry(self._recover, self._still_down)
+                self.unavailable = None
+                logger.info("Redis is reachable again: serving")
+
+    async def _recover(self) -> None:
+        """Subscribe again, then count the leaves Redis missed."""
+        await self._close_pubsub()
+        await self.subscribe()
+        for (room, user), count in list(self._unsent_leaves.items()):
+            await self._leave(room, user, count)
+            del self._unsent_leaves[room, user]
+
+    async def _still_down(self, error: Exception) -> None:
+        """Called by ``Retry`` after each failed attempt, before it waits."""
+        logger.debug("Redis is still unreachable (%s)", error)
+
+    async def _close_pubsub(self) -> None:
+        if self._pubsub is not None:
+            with contextlib.suppress(Exception):  # it is broken already: nothing to save
+                await self._pubsub.aclose()
 
     async def close(self) -> None:
-        if self._pubsub is not None:
-            with contextlib.suppress(Exception):
-                await self._pubsub.aclose()
+        await self._close_pubsub()
         await self.redis.aclose()
