@@ -72,8 +72,8 @@ GROUPS = {
 ALL_CASES = tuple(f"{group}.*" for group in GROUPS)
 PASSING = {"OK", "NON-STRICT", "INFORMATIONAL"}
 HOW_TO_GET_IT = (
-    "Autobahn|Testsuite needs Python 2.7: install one (for example `pyenv install 2.7.18`), "
-    "then run `python -m ws_lessons autobahn install`; or run the suite's Docker image, "
+    "install it with `python -m ws_lessons autobahn install` (it needs a Python 2.7, for "
+    "example from `pyenv install 2.7.18`), or run the suite's Docker image, "
     "crossbario/autobahn-testsuite, against your server."
 )
 
@@ -114,7 +114,10 @@ def install(quiet: bool = True) -> Path:
         return command
     python27 = find_python27()
     if python27 is None:
-        raise AutobahnMissing(f"no Python 2.7 found. {HOW_TO_GET_IT}")
+        raise AutobahnMissing(
+            "no Python 2.7 found: install one (for example `pyenv install 2.7.18`), or run "
+            "the suite's Docker image, crossbario/autobahn-testsuite, against your server."
+        )
     folder = home()
     tools = folder / "tools"
     flags = ["--quiet", "--disable-pip-version-check"] if quiet else []

@@ -17,6 +17,7 @@ from ws_lessons.exercises.lesson09 import check_09_1, check_09_2, check_09_3
 from ws_lessons.exercises.lesson10 import check_10_1, check_10_2, check_10_3
 from ws_lessons.exercises.lesson11 import check_11_1, check_11_2
 from ws_lessons.exercises.lesson12 import check_12_1, check_12_2
+from ws_lessons.exercises.lesson13 import check_13_1, check_13_2
 
 __all__ = [
     "check_00_1",
@@ -53,4 +54,6 @@ __all__ = [
     "check_11_2",
     "check_12_1",
     "check_12_2",
+    "check_13_1",
+    "check_13_2",
 ]
