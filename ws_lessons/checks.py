@@ -4,6 +4,7 @@ A check never raises on a wrong answer, so a notebook with unsolved exercises st
 top to bottom; it returns a verdict that is true when the answer passed.
 """
 
+from ws_lessons.exercises.chat_contract import check_chat
 from ws_lessons.exercises.lesson00 import check_00_1
 from ws_lessons.exercises.lesson01 import check_01_1, check_01_2
 from ws_lessons.exercises.lesson02 import check_02_1, check_02_2, check_02_3
@@ -50,4 +51,5 @@ __all__ = [
     "check_10_3",
     "check_11_1",
     "check_12_1",
+    "check_chat",
 ]
