@@ -162,13 +162,20 @@ HTTP/1.1 to the upstream, and the hop-by-hop ``Upgrade`` and ``Connection`` head
 explicitly, since a proxy does not forward hop-by-hop headers (RFC 9110 §7.6.1)."""
 
 
-def nginx_config(port: int, upstreams: Sequence[int], websocket: str = WEBSOCKET_DIRECTIVES) -> str:
+def nginx_config(
+    port: int, upstreams: Sequence[int], websocket: str = WEBSOCKET_DIRECTIVES, prefix: str = "/"
+) -> str:
     """An nginx config that spreads HTTP and WebSocket clients over ``upstreams``.
 
     ``websocket`` is put in the ``location`` block (pass "" to see what breaks without
     it). Long timeouts keep quiet connections open: nginx closes a connection that was
     idle for ``proxy_read_timeout``, so keep it above the server's ping interval.
+    ``prefix`` (e.g. ``"/chat/"``) serves the app under that path: nginx replaces the
+    prefix with ``/`` before passing a request on (a ``proxy_pass`` URI, nginx docs).
     """
+    if not (prefix.startswith("/") and prefix.endswith("/")):
+        raise ValueError(f"the prefix must start and end with '/', not {prefix!r}")
+    target = "http://workers" if prefix == "/" else "http://workers/"
     servers = "\n".join(f"        server {LOOPBACK}:{upstream};" for upstream in upstreams)
     directives = "\n".join(f"            {line.strip()}" for line in websocket.splitlines())
     return f"""daemon off;
@@ -192,8 +199,8 @@ http {{
     }}
     server {{
         listen {LOOPBACK}:{port};
-        location / {{
-            proxy_pass http://workers;
+        location {prefix} {{
+            proxy_pass {target};
 {directives}
             proxy_set_header Host $http_host;  # with the port: the Origin check compares them
             proxy_read_timeout 1h;
@@ -205,14 +212,18 @@ http {{
 
 
 def start_nginx(
-    upstreams: Sequence[int], websocket: str = WEBSOCKET_DIRECTIVES, *, name: str = "nginx"
+    upstreams: Sequence[int],
+    websocket: str = WEBSOCKET_DIRECTIVES,
+    *,
+    name: str = "nginx",
+    prefix: str = "/",
 ) -> Service:
-    """nginx on a free port in front of ``upstreams`` (ports on 127.0.0.1)."""
+    """nginx on a free port in front of ``upstreams`` (ports on 127.0.0.1), under ``prefix``."""
     nginx = program("nginx")
     port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="nginx-"))
     (workdir / "tmp").mkdir()
     config = workdir / "nginx.conf"
-    config.write_text(nginx_config(port, upstreams, websocket))
+    config.write_text(nginx_config(port, upstreams, websocket, prefix))
     command = [nginx, "-p", str(workdir), "-c", str(config), "-e", "stderr"]
     return Service(name, command, port, workdir)
