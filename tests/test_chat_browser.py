@@ -10,6 +10,7 @@ import pytest
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+from test_check_chat import naive_contract_chat
 
 from ws_lessons.browser import ARGS
 from ws_lessons.chat import create_app
@@ -103,6 +104,26 @@ def test_two_pages_chat_under_a_path_prefix_behind_nginx(
     handshakes = [line for line in server.logs if '"WebSocket /ws/garden?' in line]
     assert len(handshakes) == 2  # nginx took /chat/ off: the app saw its own paths
     assert any('"POST /token HTTP/1.1" 200' in line for line in server.logs)
+
+
+def test_the_page_talks_to_a_chat_without_tokens(browser: Browser) -> None:
+    """A chat like lesson 08's: no POST /token (404), the user named by ?user= alone."""
+    app = naive_contract_chat()
+    page_html = (files("ws_lessons.chat") / "static" / "index.html").read_text(encoding="utf-8")
+
+    @app.get("/", response_class=HTMLResponse)
+    def index() -> str:
+        return page_html
+
+    with serve(app) as server:
+        alice = open_chat(browser, server, "alice")
+        bob = open_chat(browser, server, "bob")
+        expect(alice.locator("#members li")).to_have_text(["alice", "bob"])
+        alice.fill("#text", "no tokens here")
+        alice.press("#text", "Enter")
+        expect(bob.locator("#messages .text")).to_have_text(["no tokens here"])
+    assert any('"POST /token HTTP/1.1" 404' in line for line in server.logs)
+    assert any('"WebSocket /ws/garden?user=bob" [accepted]' in line for line in server.logs)
 
 
 def need_nginx() -> None:
