@@ -129,3 +129,21 @@ def test_an_app_that_cannot_start_is_reported() -> None:
     verdict = check_chat(FastAPI(lifespan=broken))
     assert not verdict
     assert "did not start" in verdict.message
+
+
+def test_a_chat_that_never_answers_fails_every_clause_within_a_minute() -> None:
+    app = FastAPI()
+
+    @app.websocket("/ws/{room}")
+    async def silent(websocket: WebSocket, room: str) -> None:
+        await websocket.accept()
+        with contextlib.suppress(Exception):
+            while True:
+                await websocket.receive()
+
+    started = time.monotonic()
+    verdict = check_chat(app)
+    assert not verdict
+    assert not any(clause.passed for clause in verdict.clauses)
+    assert verdict.clauses[0].detail.startswith("ada received nothing within 2 s of connecting")
+    assert time.monotonic() - started < 60
