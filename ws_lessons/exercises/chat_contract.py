@@ -173,10 +173,16 @@ async def receive(ws: ClientConnection, *types: str, who: str, after: str) -> di
         raise Broken(f"{who}'s connection was closed with {code}{why} {after}") from None
 
 
+def unparsed(who: str, text: str) -> str:
+    return (
+        f'{who} heard the whole frame {text!r} as the text: parse the JSON and say its "text" only'
+    )
+
+
 def require(message: dict[str, Any], **expected: Any) -> None:
     for key, value in expected.items():
         if key not in message:
-            raise Broken(f'{message["type"]} has no "{key}": {message}')
+            raise Broken(f'{message["type"]} has no "{key}" (it has {", ".join(sorted(message))})')
         if value is not None and message[key] != value:
             raise Broken(f'{message["type"]} has "{key}": {message[key]!r}, expected {value!r}')
 
@@ -216,8 +222,11 @@ async def joined_and_said(chat: Chat) -> str:
                 ]
                 for message in said:
                     require(message, room=room, user="ada", seq=None, ts=None, text=None)
-                if [message["text"] for message in said] != texts:
-                    raise Broken(f"{who} heard {[m['text'] for m in said]}, not {texts} in order")
+                heard = [message["text"] for message in said]
+                if heard[0] == say(texts[0]):
+                    raise Broken(unparsed(who, heard[0]))
+                if heard != texts:
+                    raise Broken(f"{who} heard {heard}, not {texts} in order")
                 seqs = [message["seq"] for message in said]
                 if seqs != list(range(start + 1, start + 6)):
                     raise Broken(
@@ -250,8 +259,14 @@ async def rooms_isolated(chat: Chat) -> str:
         await receive(linus, "said", who="linus", after="he said something")
         await ada.send(say("only for room a"))
         heard = await receive(ada, "said", "joined", who="ada", after="she said something")
-        if heard.get("text") != "only for room a":
-            raise Broken(f"ada, in room a, received {heard}: broadcast to the sender's room only")
+        text = heard.get("text")
+        if text == say("only for room a"):
+            raise Broken(unparsed("ada", text))
+        if text != "only for room a":
+            raise Broken(
+                f"ada, in room a, received a {heard['type']} from {heard.get('user')!r} "
+                f"({text!r}) before her own message: broadcast to the sender's room only"
+            )
     return "a message reaches its own room only"
 
 
