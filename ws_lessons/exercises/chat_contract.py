@@ -28,7 +28,7 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from ws_lessons.exercises.core import Verdict
+from ws_lessons.exercises.core import HELP, Verdict
 from ws_lessons.server import RunningServer, ServerError, serve
 
 __all__ = ["Clause", "ContractVerdict", "check_chat"]
@@ -79,9 +79,7 @@ class ContractVerdict(Verdict):
         self.clauses = clauses
         passed = sum(clause.passed for clause in clauses)
         message = problem or f"{passed} of {len(clauses)} clauses of the chat contract hold"
-        super().__init__(
-            "check_chat", bool(clauses) and not problem and passed == len(clauses), message
-        )
+        super().__init__("chat", bool(clauses) and not problem and passed == len(clauses), message)
 
     def failed(self) -> list[str]:
         """The names of the clauses that failed."""
@@ -475,6 +473,14 @@ def _print(clause: Clause) -> None:
     print(f"{mark} {clause.name}: {clause.detail}")
 
 
+HELP["chat"] = (
+    "Read the first clause that failed: its hint names the mistake, and the step of lesson "
+    "08 that builds that part of the chat.",
+    "Each clause is one rule of docs/chat-contract.md. Fix the first one that fails and run "
+    "the check again: later clauses often fail for the same reason.",
+)
+
+
 def check_chat(app: Any) -> ContractVerdict:
     """Run the chat contract against ``app`` on a real server; print each clause's outcome.
 
@@ -498,7 +504,17 @@ def check_chat(app: Any) -> ContractVerdict:
     return _verdict(clauses)
 
 
+check_chat.__wrapped__ = _run  # type: ignore[attr-defined]  # where its hints live
+
+
 def _verdict(clauses: list[Clause], problem: str = "") -> ContractVerdict:
     verdict = ContractVerdict(clauses, problem)
-    print(f"{'✅ passed' if verdict else '❌ not yet'}: {verdict.message}")
+    print(f"Exercise chat {'✅ passed' if verdict else '❌ not yet'}: {verdict.message}")
     return verdict
+
+
+def solution_chat() -> Any:
+    """The course's reference chat: the same contract, with tokens, limits and history."""
+    from ws_lessons.chat import create_app
+
+    return create_app()
