@@ -1,6 +1,7 @@
 """The chat's page in headless Chromium: people talk, attackers fail, silence is noticed."""
 
 import contextlib
+import os
 from collections.abc import Iterator
 from importlib.resources import files
 from typing import Any
@@ -9,10 +10,12 @@ import pytest
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+from test_check_chat import naive_contract_chat
 
 from ws_lessons.browser import ARGS
 from ws_lessons.chat import create_app
 from ws_lessons.server import RunningServer, serve
+from ws_lessons.services import ServiceUnavailable, program, start_nginx
 
 TIMEOUT_MS = 5000
 
@@ -32,10 +35,11 @@ def server() -> Iterator[RunningServer]:
     assert not [line for line in server.logs if "Traceback" in line]
 
 
-def open_chat(browser: Browser, server: RunningServer, name: str) -> Page:
+def open_chat(browser: Browser, server: RunningServer | str, name: str) -> Page:
+    """A page that joined the garden as ``name``; ``server`` or the page's own URL."""
     page = browser.new_page()
     page.set_default_timeout(TIMEOUT_MS)
-    page.goto(server.url)
+    page.goto(server if isinstance(server, str) else server.url)
     page.fill("#name", name)
     page.fill("#room", "garden")
     page.click("#join")
@@ -82,6 +86,53 @@ def test_page_reconnects_and_resumes(browser: Browser) -> None:
         expect(alice.locator("#messages .text")).to_have_text(["one", "two"])
         expect(alice.locator("#status")).to_contain_text("Connected to garden as alice")
     assert sum('&since=1"' in line for line in server.logs) == 2  # both resumed after "one"
+
+
+def test_two_pages_chat_under_a_path_prefix_behind_nginx(
+    browser: Browser, server: RunningServer
+) -> None:
+    """nginx serves the chat under /chat/ (`location /chat/`); the page's URLs follow it."""
+    need_nginx()
+    with start_nginx([server.port], prefix="/chat/") as proxy:
+        alice = open_chat(browser, f"{proxy.url}/chat/", "alice")
+        bob = open_chat(browser, f"{proxy.url}/chat/", "bob")
+        expect(alice.locator("#members li")).to_have_text(["alice", "bob"])
+        bob.fill("#text", "through the proxy")
+        bob.press("#text", "Enter")
+        for page in (alice, bob):
+            expect(page.locator("#messages .text")).to_have_text(["through the proxy"])
+    handshakes = [line for line in server.logs if '"WebSocket /ws/garden?' in line]
+    assert len(handshakes) == 2  # nginx took /chat/ off: the app saw its own paths
+    assert any('"POST /token HTTP/1.1" 200' in line for line in server.logs)
+
+
+def test_the_page_talks_to_a_chat_without_tokens(browser: Browser) -> None:
+    """A chat like lesson 08's: no POST /token (404), the user named by ?user= alone."""
+    app = naive_contract_chat()
+    page_html = (files("ws_lessons.chat") / "static" / "index.html").read_text(encoding="utf-8")
+
+    @app.get("/", response_class=HTMLResponse)
+    def index() -> str:
+        return page_html
+
+    with serve(app) as server:
+        alice = open_chat(browser, server, "alice")
+        bob = open_chat(browser, server, "bob")
+        expect(alice.locator("#members li")).to_have_text(["alice", "bob"])
+        alice.fill("#text", "no tokens here")
+        alice.press("#text", "Enter")
+        expect(bob.locator("#messages .text")).to_have_text(["no tokens here"])
+    assert any('"POST /token HTTP/1.1" 404' in line for line in server.logs)
+    assert any('"WebSocket /ws/garden?user=bob" [accepted]' in line for line in server.logs)
+
+
+def need_nginx() -> None:
+    try:
+        program("nginx")
+    except ServiceUnavailable as missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must install it: {missing}")
+        pytest.skip(str(missing))
 
 
 # -- defences (lesson 09) and heartbeats (lesson 10) -----------------------------------------

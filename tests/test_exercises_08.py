@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
-from ws_lessons import checks
+from ws_lessons import checks, stop_all
+from ws_lessons.exercises import lesson08
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -59,14 +62,98 @@ def test_08_1_rejects(wrong) -> None:  # type: ignore[no-untyped-def]
     assert not checks.check_08_1(wrong)
 
 
+def leaky_app() -> FastAPI:
+    """The exercise as given: a sender task nobody ever cancels."""
+    app = FastAPI()
+
+    @app.websocket("/ws")
+    async def leaky(websocket: WebSocket) -> None:
+        await websocket.accept()
+        outbox: asyncio.Queue[str] = asyncio.Queue(10)
+
+        async def sender() -> None:
+            while True:
+                await websocket.send_text(await outbox.get())
+
+        asyncio.create_task(sender())  # noqa: RUF006 (the leak this exercise is about)
+        with contextlib.suppress(WebSocketDisconnect):
+            while True:
+                outbox.put_nowait(f"echo: {await websocket.receive_text()}")
+
+    return app
+
+
+def waits_for_the_sender() -> FastAPI:
+    """A TaskGroup whose receiver returns quietly: the group then waits for the sender."""
+    app = FastAPI()
+
+    @app.websocket("/ws")
+    async def endpoint(websocket: WebSocket) -> None:
+        await websocket.accept()
+        outbox: asyncio.Queue[str] = asyncio.Queue(10)
+
+        async def sender() -> None:
+            while True:
+                await websocket.send_text(await outbox.get())
+
+        async def receiver() -> None:
+            with contextlib.suppress(WebSocketDisconnect):
+                while True:
+                    outbox.put_nowait(f"echo: {await websocket.receive_text()}")
+
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(sender())
+            tasks.create_task(receiver())
+
+    return app
+
+
+def no_sender() -> FastAPI:
+    """The task removed altogether: nothing leaks, and nothing is sent."""
+    app = FastAPI()
+
+    @app.websocket("/ws")
+    async def endpoint(websocket: WebSocket) -> None:
+        await websocket.accept()
+        outbox: asyncio.Queue[str] = asyncio.Queue(10)
+        with contextlib.suppress(WebSocketDisconnect):
+            while True:
+                outbox.put_nowait(f"echo: {await websocket.receive_text()}")
+
+    return app
+
+
 @pytest.mark.parametrize(
-    "wrong",
+    ("wrong", "diagnosis"),
     [
-        lambda since, last, size: list(range(since + 1, last + 1)),  # forgets the history bound
-        lambda since, last, size: list(range(max(1, last - size + 1), last + 1)),  # forgets since
-        lambda since, last, size: list(range(since, last + 1)),  # replays `since` again
+        (leaky_app, "the sender task outlives its client"),
+        (waits_for_the_sender, "their endpoints were still running"),
+        (no_sender, "no reply within"),
     ],
-    ids=["unbounded", "ignores-since", "off-by-one"],
+    ids=["create-task-never-cancelled", "group-waits-for-sender", "no-sender"],
 )
-def test_08_2_rejects(wrong) -> None:  # type: ignore[no-untyped-def]
-    assert not checks.check_08_2(wrong)
+def test_08_2_diagnoses(wrong, diagnosis: str, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    try:
+        assert not checks.check_08_2(wrong())
+    finally:
+        stop_all()
+    assert diagnosis in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("prediction", "diagnosis"),
+    [
+        ({"ada", "grace"}, "what the colleague meant it to do"),
+        ({"ada", "slow", "grace"}, "the `del` does run"),
+        ({"ada"}, "exactly one client goes"),
+        ("ada, slow", "answer with a set of names"),
+    ],
+    ids=["meant", "nobody", "two-gone", "not-a-set"],
+)
+def test_08_3_diagnoses(prediction, diagnosis: str, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    assert not checks.check_08_3(prediction)
+    assert diagnosis in capsys.readouterr().out
+
+
+def test_08_3_prediction_matches_the_code() -> None:
+    assert lesson08._after_colleagues_broadcast() == lesson08.solution_08_3()

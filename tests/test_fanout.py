@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 
 import pytest
+from chatkit import receive
 from websockets.asyncio.client import connect
 
 from ws_lessons import bench
+from ws_lessons.chat import create_app, tokens
+from ws_lessons.chat.models import Said
 from ws_lessons.fanout import BroadcastReport, measure_broadcast, naive_app
 from ws_lessons.server import serve
 
@@ -75,3 +80,33 @@ async def test_the_naive_manager_broadcasts_to_everyone() -> None:
             async with asyncio.timeout(5):
                 assert await one.recv() == "Client #1 says: hello"
                 assert await two.recv() == "Client #1 says: hello"
+
+
+def test_the_broadcast_suite_reports_the_safety_target_and_the_stretch_goal() -> None:
+    text = "\n".join(bench.SUITES["broadcast"](10))
+    assert "safety costs nothing: without a stall the hub delivers at least as fast" in text
+    assert "stretch goal: 100,000 deliveries/s to 10 clients" in text
+
+
+@pytest.mark.anyio
+async def test_the_hub_turns_a_broadcast_into_json_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Five members, one message said: one model_dump_json for the `said`, not five."""
+    dumps: list[str] = []
+    original = Said.model_dump_json
+
+    def counted(self: Said, **kwargs: object) -> str:
+        dumps.append(self.text)
+        return original(self, **kwargs)
+
+    monkeypatch.setattr(Said, "model_dump_json", counted)
+    app = create_app(secret="once")
+    with serve(app, name="serialise once", before_stop=app.state.hub.close_all) as server:
+        url = server.ws_url(f"/ws/once?token={tokens.issue('ada', 'once')}")
+        async with contextlib.AsyncExitStack() as stack:
+            members = [await stack.enter_async_context(connect(url)) for _ in range(5)]
+            for ws in members:
+                await receive(ws, "welcome")
+            await members[0].send(json.dumps({"type": "say", "text": "for everyone"}))
+            for ws in members:
+                assert (await receive(ws, "said"))["text"] == "for everyone"
+    assert dumps == ["for everyone"]

@@ -218,6 +218,7 @@ def nginx_config(
     websocket: str = WEBSOCKET_DIRECTIVES,
     tls: TLS | None = None,
     read_timeout: str = "1h",
+    prefix: str = "/",
 ) -> str:
     """An nginx config that spreads HTTP and WebSocket clients over ``upstreams``.
 
@@ -228,7 +229,12 @@ def nginx_config(
     1 h (``read_timeout``) also spares a server started with longer pings or none.
     ``tls``: nginx serves ``https://`` and ``wss://`` with this certificate and key and
     talks plain HTTP to the upstreams, telling them the scheme in ``X-Forwarded-Proto``.
+    ``prefix`` (e.g. ``"/chat/"``) serves the app under that path: nginx replaces the
+    prefix with ``/`` before passing a request on (a ``proxy_pass`` URI, nginx docs).
     """
+    if not (prefix.startswith("/") and prefix.endswith("/")):
+        raise ValueError(f"the prefix must start and end with '/', not {prefix!r}")
+    target = "http://workers" if prefix == "/" else "http://workers/"
     servers = "\n".join(f"        server {LOOPBACK}:{upstream};" for upstream in upstreams)
     directives = "\n".join(f"            {line.strip()}" for line in websocket.splitlines())
     listen = f"{LOOPBACK}:{port}"
@@ -255,8 +261,8 @@ http {{
     }}
     server {{
         listen {listen};
-        location / {{
-            proxy_pass http://workers;
+        location {prefix} {{
+            proxy_pass {target};
 {directives}
             proxy_set_header Host $http_host;  # with the port: the Origin check compares them
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
@@ -276,16 +282,17 @@ def start_nginx(
     name: str = "nginx",
     tls: TLS | None = None,
     read_timeout: str = "1h",
+    prefix: str = "/",
 ) -> Service:
-    """nginx on a free port in front of ``upstreams`` (ports on 127.0.0.1).
+    """nginx on a free port in front of ``upstreams`` (ports on 127.0.0.1), under ``prefix``.
 
-    See :func:`nginx_config` for ``websocket``, ``tls`` and ``read_timeout``.
+    See :func:`nginx_config` for ``websocket``, ``tls``, ``read_timeout`` and ``prefix``.
     """
     nginx = program("nginx")
     port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="nginx-"))
     (workdir / "tmp").mkdir()
     config = workdir / "nginx.conf"
-    config.write_text(nginx_config(port, upstreams, websocket, tls, read_timeout))
+    config.write_text(nginx_config(port, upstreams, websocket, tls, read_timeout, prefix))
     command = [nginx, "-p", str(workdir), "-c", str(config), "-e", "stderr"]
     return Service(name, command, port, workdir, "https" if tls else "http")

@@ -11,9 +11,10 @@ The endpoint's defences, in the order a connection meets them:
    per-connection token bucket (``rate_limited``), then :func:`~.models.parse`, which
    turns anything that is not a valid message into an error reply.
 
-Beyond the wire contract of the design notes: ``{"type": "ping"}`` gets
-``{"type": "pong"}``; ``POST /token`` also sets the token as the ``chat_token`` cookie
-(HttpOnly, SameSite=Strict), which the WebSocket accepts when there is no ``?token=``;
+The wire contract is written out in ``docs/chat-contract.md``. Beyond its core:
+``{"type": "ping"}`` gets ``{"type": "pong"}``; ``POST /token`` also sets the token as
+the ``chat_token`` cookie (HttpOnly, SameSite=Strict), which the WebSocket accepts when
+there is no ``?token=``;
 a user may hold at most ``max_connections`` connections at once (one more is closed
 with 1008); the default Origin policy is "same origin only"; during shutdown, a new
 connection is closed with 1001 right after it is accepted.

@@ -3,7 +3,10 @@
 Each connection is a :class:`Member` with a bounded outbox and a task of its own
 that drains the outbox into the socket. Publishing to a room only puts messages into
 outboxes, so a client that stops reading slows down no one else: when its outbox is
-full the hub drops it and tells the room it left.
+full the hub drops it and tells the room it left. A message broadcast to a room is
+turned into JSON once, and the same text is queued for every member.
+
+The wire contract these messages follow is written out in ``docs/chat-contract.md``.
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ TOO_SLOW = status.WS_1013_TRY_AGAIN_LATER
 """1013 Try Again Later, from the IANA registry of close codes (RFC 6455 §11.7): a
 client that fell too far behind may reconnect and resume with ``?since=``."""
 
+Queued = tuple[ServerMessage, str]
+"""What an outbox holds: a message, and its JSON text, made once for all its recipients."""
+
 CLOSE_TIMEOUT = 1.0
 """How long to try to send a close frame; a client that stopped reading never takes it."""
 
@@ -36,7 +42,7 @@ class Member:
         self.websocket = websocket
         self.room = room
         self.user = user
-        self.outbox: asyncio.Queue[ServerMessage] = asyncio.Queue(queue_size)
+        self.outbox: asyncio.Queue[Queued] = asyncio.Queue(queue_size)
         self.seq = 0
         """The last ``seq`` the backlog holds: live messages up to it are not sent again."""
         self.close_code: int | None = None
@@ -81,9 +87,9 @@ class Member:
             for message in backlog:
                 await self.websocket.send_text(message.model_dump_json())
             while True:
-                message = await self.outbox.get()
+                message, text = await self.outbox.get()
                 if not (isinstance(message, Said) and message.seq <= self.seq):
-                    await self.websocket.send_text(message.model_dump_json())
+                    await self.websocket.send_text(text)
                     # Yield between writes: the loop then notices a peer that reset the
                     # connection before the next write, and other connections get a turn.
                     await asyncio.sleep(0)
@@ -164,16 +170,20 @@ class Hub:
 
         A user's own connections do not hear that the user joined or left.
         """
+        text = message.model_dump_json()
         for member in list(self.rooms.get(message.room, ())):
             if not (isinstance(message, Joined | Left) and member.user == message.user):
-                self.send(member, message)
+                self.send(member, message, text)
 
-    def send(self, member: Member, message: ServerMessage) -> None:
-        """Queue ``message`` for ``member`` without waiting; drop the member if it fell behind."""
+    def send(self, member: Member, message: ServerMessage, text: str | None = None) -> None:
+        """Queue ``message`` for ``member`` without waiting; drop the member if it fell behind.
+
+        ``text`` is the message's JSON when a broadcast made it already for everyone.
+        """
         if member.close_code is not None:
             return
         try:
-            member.outbox.put_nowait(message)
+            member.outbox.put_nowait((message, text or message.model_dump_json()))
         except asyncio.QueueFull:
             member.close(TOO_SLOW)
             self._remove(member)
@@ -193,8 +203,9 @@ class Hub:
                 await asyncio.gather(*(member.closed.wait() for member in everyone))
 
     def _broadcast(self, room: str, message: ServerMessage) -> None:
+        text = message.model_dump_json()  # once for the room, not once per member
         for member in list(self.rooms.get(room, ())):
-            self.send(member, message)
+            self.send(member, message, text)
 
     def _remove(self, member: Member) -> None:
         members = self.rooms.get(member.room, [])

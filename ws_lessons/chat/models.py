@@ -4,9 +4,10 @@ Every frame a client sends goes through :func:`parse` before the chat acts on it
 comes out as one of the client messages below or as the :class:`Error` to send back,
 and nothing a client sends can make it raise.
 
-Beyond the contract in the design notes, a client may send ``{"type": "ping"}`` and gets
-``{"type": "pong"}`` back (to that client only): browsers cannot send WebSocket ping
-frames, so this is how a page checks that the server still answers.
+The wire contract is written out in ``docs/chat-contract.md``. Besides ``say``, a client
+may send ``{"type": "ping"}`` and gets ``{"type": "pong"}`` back (to that client only):
+browsers cannot send WebSocket ping frames, so this is how a page checks that the server
+still answers.
 """
 
 from __future__ import annotations

@@ -1,17 +1,17 @@
-"""Exercises of lesson 08: a broadcast that never waits, and resuming with ``?since=``."""
+"""Exercises of lesson 08: a broadcast that never waits, a task that outlives its client, and
+a broadcast that drops the wrong client."""
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import inspect
-import json
 from typing import Any
 
-from websockets.sync.client import connect
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
-from ws_lessons.exercises.core import TIMEOUT, Hint, exercise, require_function
-from ws_lessons.server import serve
+from ws_lessons.exercises.core import Hint, connected, exchange, exercise, require_function, served
 
 WAIT = 1.0
 """How long a broadcast may take before the check calls it stuck, in seconds."""
@@ -63,8 +63,9 @@ def _contents(queue: asyncio.Queue[str]) -> list[str]:
 
 @exercise(
     "08.1",
-    hint="For each outbox, try queue.put_nowait(message); catch asyncio.QueueFull, and "
-    "note that client as dropped. Remove the dropped ones from the dict after the loop.",
+    nudge="One method of asyncio.Queue never waits. What does it do when the queue is full?",
+    hint="Try the no-wait put on each outbox and catch the exception a full queue raises; "
+    "collect those names, and delete them from the dict only once the loop is over.",
 )
 def check_08_1(broadcast: Any) -> str:
     """broadcast(outboxes, message) queues without waiting and drops the clients that are full."""
@@ -104,71 +105,113 @@ def check_08_1(broadcast: Any) -> str:
     return "every outbox with room got the message, and full ones were dropped without a wait"
 
 
-def _live_replay(history_size: int, said: int, since: int) -> list[int]:
-    """The seqs the real chat replays to a client resuming with ``?since=``."""
-    from ws_lessons.chat import create_app, tokens
+LEAK_CLIENTS = 5
+"""How many clients exercise 08.2 connects and disconnects."""
 
-    app = create_app(secret="check 08.2", history_size=history_size, rate=1000, burst=1000)
-    token = tokens.issue("ada", "check 08.2")
-    with serve(app, name="check 08.2") as server:
-        url = server.ws_url(f"/ws/lobby?token={token}")
-        with connect(url, open_timeout=TIMEOUT) as ada:
-            ada.recv(timeout=TIMEOUT)  # welcome
-            for n in range(said):
-                ada.send(json.dumps({"type": "say", "text": f"message {n + 1}"}))
-                ada.recv(timeout=TIMEOUT)
-        with connect(f"{url}&since={since}", open_timeout=TIMEOUT) as again:
-            welcome = json.loads(again.recv(timeout=TIMEOUT))
-            replayed = []
-            while True:
-                try:
-                    message = json.loads(again.recv(timeout=0.3))
-                except TimeoutError:
-                    break
-                if message["type"] == "said":
-                    replayed.append(message["seq"])
-            assert welcome["seq"] == said
-    return replayed
+
+async def _task_names() -> list[str]:
+    """The coroutine names of the tasks running on this loop, except the caller's."""
+    current = asyncio.current_task()
+    return [
+        getattr(task.get_coro(), "__name__", "?")
+        for task in asyncio.all_tasks()
+        if task is not current
+    ]
+
+
+async def _settled_tasks(baseline: int) -> list[str]:
+    """The tasks running once they are back to ``baseline``, or after ``WAIT`` seconds."""
+    names = await _task_names()
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(WAIT):
+            while len(names) > baseline:
+                await asyncio.sleep(0.02)
+                names = await _task_names()
+    return names
 
 
 @exercise(
     "08.2",
-    hint="The server replays the messages after `since` that it still keeps; it keeps the "
-    "last `history_size`, so the oldest it has is last_seq - history_size + 1.",
+    nudge="Count the tasks: what starts one for each client, and what ever ends it?",
+    hint="A task made with create_task() runs until it returns or is cancelled; the sender "
+    "waits on its queue forever. Tie its life to the client's: run the sender and the "
+    "receive loop together so that the end of one ends the other.",
 )
-def check_08_2(replayed: Any) -> str:
-    """replayed(since, last_seq, history_size) -> the seqs a client resuming with ?since= gets."""
-    require_function(replayed)
-    cases = [
-        ((0, 0, 100), []),
-        ((0, 3, 100), [1, 2, 3]),
-        ((2, 5, 100), [3, 4, 5]),
-        ((5, 5, 100), []),
-        ((0, 5, 3), [3, 4, 5]),
-        ((3, 5, 3), [4, 5]),
-        ((0, 250, 100), list(range(151, 251))),
-        ((7, 5, 3), []),
-    ]
-    for (since, last, size), wanted in cases:
-        got = replayed(since, last, size)
-        if inspect.iscoroutine(got):
-            got.close()
-            raise Hint("make replayed a plain function (def, not async def): it only computes")
+def check_08_2(app: Any) -> str:
+    """``app``'s /ws echoes through an outbox, and leaves no task behind when clients go."""
+    with served(app, "08.2") as server:
+        baseline = len(server.run(_task_names()))
+        for n in range(LEAK_CLIENTS):
+            with connected(server, "/ws") as ws:
+                reply = exchange(ws, f"hello {n}", after=f"client {n + 1} said hello")
+                if reply != f"echo: hello {n}":
+                    raise Hint(f"client {n + 1} said 'hello {n}' and got {reply!r}")
+        names = server.run(_settled_tasks(baseline))
+    left = len(names) - baseline
+    if left <= 0:
+        return f"{LEAK_CLIENTS} clients came and went, and no task outlived them"
+    if any("asgi" in name for name in names):
+        raise Hint(
+            f"after {LEAK_CLIENTS} clients left, their endpoints were still running: something "
+            "waits for the sender, which never ends by itself (a TaskGroup or gather() waits "
+            "for every task). Let the client's disconnect end the group with an exception, or "
+            "cancel the sender when the receive loop ends."
+        )
+    raise Hint(
+        f"after {LEAK_CLIENTS} clients left, {left} tasks were still running on the server "
+        "(one per client that came): the sender task outlives its client. Nothing cancels "
+        "it; run it beside the receive loop in an asyncio.TaskGroup, or cancel it on the way out."
+    )
+
+
+def colleagues_broadcast(outboxes: dict[str, asyncio.Queue[str]], message: str) -> None:
+    """Exercise 08.3's broadcast, as the lesson shows it."""
+    too_slow = False
+    for name, outbox in outboxes.items():  # noqa: B007 (`name` after the loop: the bug)
         try:
-            got = list(got)
-        except TypeError:
-            raise Hint(f"return a list of seqs, not {got!r}") from None
-        if got != wanted:
-            shown = wanted if len(wanted) < 6 else f"[{wanted[0]}, ..., {wanted[-1]}]"
-            raise Hint(
-                f"since={since}, last_seq={last}, history_size={size}: you said {got[:8]}"
-                f"{' ...' if len(got) > 8 else ''}; expected {shown}"
-            )
-    live = _live_replay(history_size=3, said=5, since=1)
-    mine = list(replayed(1, 5, 3))
-    if mine != live:
-        raise Hint(f"the real chat replayed {live} for since=1 after 5 messages; you said {mine}")
-    return f"and the real chat agrees: after 5 messages, ?since=1 replays {live}"
+            outbox.put_nowait(message)
+        except asyncio.QueueFull:
+            too_slow = True
+    if too_slow:
+        del outboxes[name]
+
+
+def _after_colleagues_broadcast() -> set[str]:
+    outboxes = _outboxes({"ada": 0, "slow": 3, "grace": 0})
+    colleagues_broadcast(outboxes, "hello")
+    return set(outboxes)
+
+
+@exercise(
+    "08.3",
+    nudge="Follow `name` through the loop: what does it hold once the loop has finished?",
+    hint="A for loop's variable keeps its last value after the loop ends; the `del` after the "
+    "loop uses it, whichever client was full.",
+)
+def check_08_3(prediction: Any) -> str:
+    """Who is left in ``outboxes`` after the colleague's broadcast (ada, slow full, grace)."""
+    if not isinstance(prediction, set | frozenset | list | tuple):
+        raise Hint('answer with a set of names, e.g. {"ada", "grace"}')
+    predicted = set(prediction)
+    actual = _after_colleagues_broadcast()
+    if predicted == actual:
+        return (
+            "grace is dropped, not slow: after the loop, `name` is the last name looped over. "
+            "Drop the full one inside the except (collect the names, delete after the loop)."
+        )
+    unknown = predicted - {"ada", "slow", "grace"}
+    if unknown:
+        raise Hint(f"there are only ada, slow and grace; {sorted(unknown)} is not one of them")
+    if predicted == {"ada", "grace"}:
+        raise Hint(
+            "that is what the colleague meant it to do. Look at the `del`: it runs after the "
+            "loop, so which name does it use?"
+        )
+    if predicted == {"ada", "slow", "grace"}:
+        raise Hint("slow's outbox is full, so too_slow becomes True and the `del` does run")
+    if len(predicted) < 2:
+        raise Hint("the `del` runs once, so exactly one client goes")
+    raise Hint(f"not {sorted(predicted)}: which name is in `name` when the `del` runs?")
 
 
 # Reference answers
@@ -190,8 +233,30 @@ def solution_08_1() -> Any:
 
 
 def solution_08_2() -> Any:
-    def replayed(since: int, last_seq: int, history_size: int) -> list[int]:
-        oldest_kept = max(1, last_seq - history_size + 1)
-        return list(range(max(since + 1, oldest_kept), last_seq + 1))
+    app = FastAPI()
 
-    return replayed
+    @app.websocket("/ws")
+    async def echo_through_an_outbox(websocket: WebSocket) -> None:
+        await websocket.accept()
+        outbox: asyncio.Queue[str] = asyncio.Queue(10)
+
+        async def sender() -> None:
+            while True:
+                await websocket.send_text(await outbox.get())
+
+        async def receiver() -> None:
+            while True:  # a disconnect raises WebSocketDisconnect, which ends the group
+                outbox.put_nowait(f"echo: {await websocket.receive_text()}")
+
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(sender())
+                tasks.create_task(receiver())
+        except* WebSocketDisconnect:
+            pass  # the client left; the group cancelled the sender
+
+    return app
+
+
+def solution_08_3() -> Any:
+    return {"ada", "slow"}  # `name` is "grace" when the del runs: the last name looped over
