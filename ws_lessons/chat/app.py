@@ -27,7 +27,6 @@ the same way. Once the broker has reconnected, the chat serves again by itself.
 
 import asyncio
 import contextlib
-import functools
 import multiprocessing
 import secrets
 import signal
@@ -63,12 +62,6 @@ WORKERS_NEED_REDIS = (
     "--workers above 1 needs --redis URL: each worker process would keep its own rooms in "
     "its own memory, so users who reach different workers would not see each other."
 )
-
-
-def close_with_reason(member: Member, code: int, reason: str) -> None:
-    """Like ``member.close(code)``, with a reason in the close frame (RFC 6455 §7.1.6)."""
-    member.websocket.close = functools.partial(member.websocket.close, reason=reason)
-    member.close(code)
 
 
 def unavailable(broker: Broker) -> str | None:
@@ -129,7 +122,7 @@ def create_app(
         def lost(reason: str) -> None:
             for members in list(hub.rooms.values()):
                 for member in members:
-                    close_with_reason(member, TRY_AGAIN_LATER, reason)
+                    member.close(TRY_AGAIN_LATER, reason)
 
         listener = asyncio.create_task(hub.broker.listen(hub.deliver, lost))
         try:

@@ -46,13 +46,14 @@ class Member:
         self.seq = 0
         """The last ``seq`` the backlog holds: live messages up to it are not sent again."""
         self.close_code: int | None = None
+        self.close_reason = ""
         self.closed = asyncio.Event()
         self._closing = asyncio.Event()
 
-    def close(self, code: int) -> None:
-        """Stop serving this client and close its connection with ``code``."""
+    def close(self, code: int, reason: str = "") -> None:
+        """Stop serving this client and close its connection with ``code`` and ``reason``."""
         if self.close_code is None:
-            self.close_code = code
+            self.close_code, self.close_reason = code, reason
             self._closing.set()
 
     async def run(
@@ -112,7 +113,7 @@ class Member:
         # never go out. Give up after a moment: the server then closes the TCP connection.
         with contextlib.suppress(TimeoutError, WebSocketDisconnect):
             async with asyncio.timeout(CLOSE_TIMEOUT):
-                await self.websocket.close(self.close_code)
+                await self.websocket.close(self.close_code, self.close_reason)
 
 
 class Hub:
