@@ -6,19 +6,18 @@ WebSocket handshake started by a page of another *site* (``localhost`` is not th
 only the server's Origin allowlist stops a hijacking (RFC 6455 §10.2).
 """
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
+import test_chat_browser
 from fastapi import FastAPI, WebSocket, WebSocketException, status
 from fastapi.responses import HTMLResponse
-from playwright.sync_api import Browser, BrowserContext, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, expect
 
-from ws_lessons.browser import ARGS
 from ws_lessons.chat import create_app
 from ws_lessons.server import RunningServer, serve
 
 TIMEOUT_MS = 5000
+browser = test_chat_browser.browser  # the fixture: headless Chromium
 
 OPEN = """([url, protocols]) => new Promise((resolve) => {
     const ws = new WebSocket(url, protocols);
@@ -28,14 +27,6 @@ OPEN = """([url, protocols]) => new Promise((resolve) => {
     ws.onclose = (event) => resolve({opened, code: event.code, reason: event.reason});
 })"""
 """Open a WebSocket from the page; resolve with its first message or how it closed."""
-
-
-@pytest.fixture
-def browser(chromium_path: str) -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path, args=ARGS)
-        yield browser
-        browser.close()
 
 
 class Recorder:
