@@ -241,6 +241,57 @@ async def test_the_client_resumes_after_a_graceful_restart(start, tmp_path: Path
         assert any(line.startswith("connecting with since=") for line in reader.log)
 
 
+async def settle(condition: Any, timeout: float = TIMEOUT) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+async def test_what_is_said_while_away_is_sent_once_after_the_replay(start, tmp_path: Path) -> None:
+    path = tmp_path / "chat.db"
+    first = start(create_app(secret=SECRET, broker=SqliteBroker(path)))
+    url = first.ws_url("").rstrip("/")
+    async with ChatClient(first.url, "lobby", "reader", delays=FAST) as reader:
+        await reader.say("hello")
+        await reader.wait_for_seq(1, TIMEOUT)
+        assert not reader.pending
+        await asyncio.to_thread(first.stop)
+        await settle(lambda: not reader.connected)
+        await reader.say("while away")  # kept until the server confirms it
+        assert list(reader.pending) == ["while away"]
+        # A text the server stored but never confirmed (the connection died first): the
+        # replay will hold it, so the client must not send it again.
+        with SqliteBroker(path) as broker:
+            await broker.publish("lobby", "reader", "stored, unconfirmed")
+        reader.pending.appendleft("stored, unconfirmed")
+        start(
+            create_app(secret=SECRET, broker=SqliteBroker(path)),
+            uvicorn_options={"port": first.port},
+        )
+        await settle(lambda: not reader.pending and reader.seq == 3)
+        assert [(m["seq"], m["text"]) for m in reader.said] == [
+            (1, "hello"),
+            (2, "stored, unconfirmed"),
+            (3, "while away"),
+        ]
+    newcomer_url = f"{url}/ws/lobby?token={token('newcomer')}&since=0"
+    async with asyncio.timeout(TIMEOUT), await connect(newcomer_url) as newcomer:
+        assert (await receive(newcomer))["seq"] == 3  # nothing else was stored: no repeat
+        texts = [(await receive(newcomer, "said"))["text"] for _ in range(3)]
+    assert texts == ["hello", "stored, unconfirmed", "while away"]
+
+
+async def test_a_text_the_server_refuses_leaves_pending(start) -> None:
+    server = start(create_app(secret=SECRET, max_text=10))
+    async with ChatClient(server.url, "lobby", "ada", delays=FAST) as ada:
+        await ada.say("x" * 11)
+        await ada.say("fits")
+        await ada.wait_for_seq(1, TIMEOUT)
+        assert [said["text"] for said in ada.said] == ["fits"]
+        assert [(text, error["error"]) for text, error in ada.refused] == [("x" * 11, "too_long")]
+        assert not ada.pending
+
+
 async def test_newcomers_during_shutdown_are_told_to_come_back(start) -> None:
     app = create_app(secret=SECRET)
     server = start(app)
