@@ -163,3 +163,23 @@ def test_a_page_learns_why_only_from_a_close_after_accept(browser: Browser) -> N
         context.close()
     assert refused == {"opened": False, "code": 1006, "reason": ""}
     assert closed == {"opened": True, "code": 1008, "reason": "bad token"}
+
+
+def test_a_page_cannot_set_headers_on_a_websocket(browser: Browser) -> None:
+    """The second argument of ``new WebSocket()`` names subprotocols, nothing else."""
+    with serve(protocols_app()) as server:
+        page = browser.new_page()
+        page.goto(server.url)
+        outcome = page.evaluate(
+            """(url) => {
+                try {
+                    new WebSocket(url, {headers: {Authorization: "Bearer abc"}});
+                    return "no error";
+                } catch (error) {
+                    return error.name;
+                }
+            }""",
+            server.ws_url("/answered"),
+        )
+        page.close()
+    assert outcome == "SyntaxError"
