@@ -1,8 +1,7 @@
-"""Lesson 09's checks reject the mistakes learners typically make."""
+"""Lesson 09's checks name the mistakes learners typically make."""
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
 from typing import Literal
 
@@ -10,43 +9,103 @@ import pytest
 from fastapi import FastAPI, WebSocket, WebSocketException, status
 from pydantic import BaseModel, Field
 
-from ws_lessons import checks
+from ws_lessons import checks, solutions
+from ws_lessons.exercises.lesson09 import COOKIE_PAGES
 
 pytestmark = pytest.mark.timeout(60)
 
 
-def feed(admit: Callable[[str | None], bool], *, close_after_accept: bool = False) -> FastAPI:
-    """A /feed endpoint that lets in the origins ``admit`` approves."""
+def answer(**changes: bool) -> dict[str, bool]:
+    """The right prediction with some pages changed (keyword: a short name of the page)."""
+    pages = dict(solutions.SOLUTIONS["09.1"]())
+    names = {"port": ":8443", "forum": "forum.", "parent": "//example.com", "lookalike": "evil"}
+    for name, sent in changes.items():
+        (page,) = [page for page in pages if names[name] in page]
+        pages[page] = sent
+    return pages
+
+
+@pytest.mark.parametrize(
+    ("wrong", "diagnosis"),
+    [
+        (answer(port=False), "cookies do not provide isolation by port"),
+        (answer(forum=False), "sibling subdomain"),
+        (answer(parent=False), "registrable domain of chat.example.com itself"),
+        (answer(lookalike=True), "evil.net"),
+        ({page: page == "https://chat.example.com/" for page in COOKIE_PAGES}, "by port"),
+        ({page: None for page in COOKIE_PAGES}, "replace None"),
+        ({"https://chat.example.com/": True}, "keep exactly the pages"),
+    ],
+    ids=["port", "subdomain", "parent", "lookalike", "origins not sites", "unfilled", "dropped"],
+)
+def test_09_1_names_the_mistake(wrong: dict[str, bool | None], diagnosis: str) -> None:
+    verdict = checks.check_09_1(wrong)
+    assert not verdict
+    assert diagnosis in verdict.message
+
+
+def protocol_app(
+    *, answer: Callable[[list[str]], str | None], refuse_before: bool = True
+) -> Callable[[Callable[[str], str]], FastAPI]:
+    """An ``app_for`` that checks the token subprotocol and answers ``answer(offered)``."""
+
+    def app_for(verify: Callable[[str], str]) -> FastAPI:
+        app = FastAPI()
+
+        @app.websocket("/ws")
+        async def endpoint(websocket: WebSocket) -> None:
+            offered = websocket.scope["subprotocols"]
+            tokens = [name.removeprefix("token.") for name in offered if name[:6] == "token."]
+            try:
+                user = verify(tokens[0]) if tokens else None
+            except ValueError:
+                user = None
+            if user is None and refuse_before:
+                raise WebSocketException(code=status.WS_1008_POLICY_VIOLATION)
+            await websocket.accept(subprotocol=answer(offered))
+            if user is None:
+                await websocket.close(code=status.WS_1008_POLICY_VIOLATION)
+                return
+            await websocket.send_text(user)
+
+        return app
+
+    return app_for
+
+
+def query_token(verify: Callable[[str], str]) -> FastAPI:
     app = FastAPI()
 
-    @app.websocket("/feed")
-    async def endpoint(websocket: WebSocket) -> None:
-        allowed = admit(websocket.headers.get("origin"))
-        if not allowed and not close_after_accept:
-            raise WebSocketException(code=status.WS_1008_POLICY_VIOLATION)
+    @app.websocket("/ws")
+    async def endpoint(websocket: WebSocket, token: str = "") -> None:
+        try:
+            user = verify(token)
+        except ValueError:
+            raise WebSocketException(code=status.WS_1008_POLICY_VIOLATION) from None
         await websocket.accept()
-        if not allowed:
-            await websocket.close(code=status.WS_1008_POLICY_VIOLATION)
-            return
-        await websocket.send_text("welcome")
-        await websocket.close()
+        await websocket.send_text(user)
 
     return app
 
 
 @pytest.mark.parametrize(
-    "wrong",
+    ("wrong", "diagnosis"),
     [
-        feed(lambda origin: True),
-        feed(lambda origin: origin is None or origin.startswith("https://chat.example")),
-        feed(lambda origin: origin == "https://chat.example"),
-        feed(lambda origin: origin is None or "chat.example" in origin),
-        feed(lambda origin: origin in (None, "https://chat.example"), close_after_accept=True),
+        (protocol_app(answer=lambda offered: None), "a browser that offered names fails"),
+        (protocol_app(answer=lambda offered: offered[-1]), "sends the token back"),
+        (
+            protocol_app(answer=lambda offered: "chat.v1", refuse_before=False),
+            "refuse it before accept()",
+        ),
+        (query_token, "not from the query"),
+        (FastAPI(), "pass your function app_for itself"),
     ],
-    ids=["no check", "startswith", "refuses programs", "substring", "closes after accepting"],
+    ids=["no answer", "echoes the token", "closes after accept", "reads the query", "an app"],
 )
-def test_09_1_rejects(wrong: FastAPI) -> None:
-    assert not checks.check_09_1(wrong)
+def test_09_2_names_the_mistake(wrong: object, diagnosis: str) -> None:
+    verdict = checks.check_09_2(wrong)
+    assert not verdict
+    assert diagnosis in verdict.message
 
 
 class Unbounded(BaseModel):
@@ -73,46 +132,16 @@ class OffByOne(BaseModel):
     y: int = Field(ge=0, le=8)
 
 
-@pytest.mark.parametrize("wrong", [Unbounded, AnyType, Floats, OffByOne])
-def test_09_2_rejects(wrong: type[BaseModel]) -> None:
-    assert not checks.check_09_2(wrong)
-
-
-def fixed_window(times: list[float], rate: float, burst: int) -> list[bool]:
-    """Counts events per whole second: lets a double burst through at a window's edge."""
-    counts: dict[int, int] = {}
-    verdicts = []
-    for now in times:
-        window = int(now)
-        counts[window] = counts.get(window, 0) + 1
-        verdicts.append(counts[window] <= burst)
-    return verdicts
-
-
-def uncapped(times: list[float], rate: float, burst: int) -> list[bool]:
-    tokens, last, verdicts = float(burst), times[0], []
-    for now in times:
-        tokens += (now - last) * rate  # no cap: a long pause saves up a huge burst
-        last = now
-        verdicts.append(tokens >= 1)
-        tokens -= tokens >= 1
-    return verdicts
-
-
-def starts_empty(times: list[float], rate: float, burst: int) -> list[bool]:
-    tokens, last, verdicts = 0.0, times[0], []
-    for now in times:
-        tokens = min(burst, tokens + (now - last) * rate)
-        last = now
-        verdicts.append(tokens >= 1)
-        tokens -= tokens >= 1
-    return verdicts
-
-
-@pytest.mark.parametrize("wrong", [fixed_window, uncapped, starts_empty, lambda *args: None])
-def test_09_3_rejects(wrong: Callable[..., list[bool]]) -> None:
-    assert not checks.check_09_3(wrong)
-
-
-def test_09_3_rejects_a_random_answer() -> None:
-    assert not checks.check_09_3(lambda times, rate, burst: [random.random() < 0.5 for _ in times])
+@pytest.mark.parametrize(
+    ("wrong", "diagnosis"),
+    [
+        (Unbounded, "off the board"),
+        (AnyType, "another type"),
+        (Floats, "not a square"),
+        (OffByOne, "x = 8"),
+    ],
+)
+def test_09_3_names_the_mistake(wrong: type[BaseModel], diagnosis: str) -> None:
+    verdict = checks.check_09_3(wrong)
+    assert not verdict
+    assert diagnosis in verdict.message

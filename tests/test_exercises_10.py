@@ -1,6 +1,5 @@
-"""Lesson 10's checks reject the mistakes learners typically make."""
+"""Lesson 10's checks name the mistakes learners typically make."""
 
-import random
 from collections.abc import Callable
 from typing import Any
 
@@ -13,25 +12,33 @@ from ws_lessons.exercises.lesson10 import FEED
 pytestmark = pytest.mark.timeout(60)
 
 
-def no_jitter(attempts: int, initial: float, factor: float, cap: float) -> list[float]:
-    return [min(cap, initial * factor**n) for n in range(attempts)]
-
-
-def no_cap(attempts: int, initial: float, factor: float, cap: float) -> list[float]:
-    return [initial * factor**n * random.uniform(0.5, 1) for n in range(attempts)]
-
-
-def full_jitter(attempts: int, initial: float, factor: float, cap: float) -> list[float]:
-    return [random.uniform(0, min(cap, initial * factor**n)) for n in range(attempts)]
-
-
-def jitter_only(attempts: int, initial: float, factor: float, cap: float) -> list[float]:
-    return [initial * random.uniform(0.5, 1) for _ in range(attempts)]
-
-
-@pytest.mark.parametrize("wrong", [no_jitter, no_cap, full_jitter, jitter_only])
-def test_10_1_rejects(wrong: Callable[..., list[float]]) -> None:
-    assert not checks.check_10_1(wrong)
+@pytest.mark.parametrize(
+    ("wrong", "diagnosis"),
+    [
+        ({"kept": [7, 8, 9, 9, 10], "gaps": [(6, 6)]}, "9 arrived twice"),
+        ({"kept": [6, 7, 8, 9, 10], "gaps": []}, "6 never arrived"),
+        ({"kept": [7, 8, 9, 10], "gaps": []}, "seq 6 never arrived"),
+        ({"kept": [7, 8, 9, 10], "gaps": [(5, 6)]}, "only the seqs that never arrived"),
+        ({"kept": [7, 8, 9, 10], "gaps": [6]}, "(first, last) pair"),
+        ({"kept": [10], "gaps": [(6, 9)]}, "every seq above the client's last one is kept"),
+        ({"kept": [], "gaps": []}, "fill in kept"),
+        ([7, 8, 9, 10], "pass the dict prediction"),
+    ],
+    ids=[
+        "duplicate",
+        "kept what never came",
+        "no gap",
+        "gap too wide",
+        "bare number",
+        "live only",
+        "unfilled",
+        "a list",
+    ],
+)
+def test_10_1_names_the_mistake(wrong: Any, diagnosis: str) -> None:
+    verdict = checks.check_10_1(wrong)
+    assert not verdict
+    assert diagnosis in verdict.message
 
 
 def feed(keep: Callable[[int, int], bool], *, close: bool = True) -> FastAPI:
@@ -53,29 +60,33 @@ def feed(keep: Callable[[int, int], bool], *, close: bool = True) -> FastAPI:
 
 
 @pytest.mark.parametrize(
-    "wrong",
+    ("wrong", "diagnosis"),
     [
-        feed(lambda seq, since: seq >= since),
-        feed(lambda seq, since: True),
-        feed(lambda seq, since: seq > since, close=False),
-        feed(lambda seq, since: seq > since),  # plain int: a negative since is let in
+        (feed(lambda seq, since: seq >= since), "the client has N already"),
+        (feed(lambda seq, since: True), "expected [8, 9, 10]"),
+        (feed(lambda seq, since: seq > since, close=False), "close the connection"),
+        (feed(lambda seq, since: seq > since), "should be refused"),  # a plain int lets -1 in
     ],
     ids=["since repeated", "everything", "never closes", "negative since"],
 )
-def test_10_2_rejects(wrong: FastAPI) -> None:
-    assert not checks.check_10_2(wrong)
+def test_10_2_names_the_mistake(wrong: FastAPI, diagnosis: str) -> None:
+    verdict = checks.check_10_2(wrong)
+    assert not verdict
+    assert diagnosis in verdict.message
 
 
 @pytest.mark.parametrize(
-    "wrong",
+    ("wrong", "diagnosis"),
     [
-        {"ws_ping_interval": 20.0, "ws_ping_timeout": 20.0},
-        {"ws_ping_interval": 0.3, "ws_ping_timeout": None},
-        {"ws_ping_timeout": 0.5},
-        {"ws_ping_interval": 0.3, "ws_ping_timeout": 0.001},
-        {"ping_interval": 0.3, "ping_timeout": 0.5},
+        ({"ws_ping_interval": 20.0, "ws_ping_timeout": 20.0}, "still there"),
+        ({"ws_ping_interval": 0.3, "ws_ping_timeout": None}, "timeout"),
+        ({"ws_ping_timeout": 0.5}, "without it, no ping is sent"),
+        ({"ws_ping_interval": 0.3, "ws_ping_timeout": 0.001}, "healthy"),
+        ({"ping_interval": 0.3, "ping_timeout": 0.5}, "remove"),
     ],
     ids=["defaults", "no timeout", "no interval", "timeout too short", "client option names"],
 )
-def test_10_3_rejects(wrong: dict[str, Any]) -> None:
-    assert not checks.check_10_3(wrong)
+def test_10_3_names_the_mistake(wrong: dict[str, Any], diagnosis: str) -> None:
+    verdict = checks.check_10_3(wrong)
+    assert not verdict
+    assert diagnosis in verdict.message

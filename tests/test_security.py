@@ -5,16 +5,32 @@ that a passing test shows the defence at work rather than an attack that never w
 """
 
 import asyncio
+import base64
 import collections
 import contextlib
 import json
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Iterator
 from http.cookies import SimpleCookie
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 import pytest
 from chatkit import SECRET, TIMEOUT, closed, receive, token
+from fastapi import (
+    Cookie,
+    Depends,
+    FastAPI,
+    Header,
+    HTTPException,
+    Query,
+    Request,
+    Response,
+    WebSocket,
+    WebSocketDisconnect,
+    WebSocketException,
+    status,
+)
 from fastapi.middleware.cors import CORSMiddleware
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -485,3 +501,262 @@ def test_anything_a_client_sends_gets_a_contract_answer() -> None:
     assert set(fuzzer.replies) == {"error", "said", "pong", "close 1009"}, fuzzer.replies
     assert set(fuzzer.closes) == {1009}
     assert not [line for line in server.logs if "Traceback" in line or "ERROR" in line]
+
+
+# -- authentication the FastAPI way (the lesson's small endpoints) --------------------------
+
+
+def token_user(
+    token: Annotated[str | None, Query()] = None,
+    chat_token: Annotated[str | None, Cookie()] = None,
+    x_chat_token: Annotated[str | None, Header()] = None,
+) -> str:
+    """Lesson 09's dependency: a valid token from the query, a cookie or a header."""
+    found = token or chat_token or x_chat_token
+    try:
+        return tokens.verify(found or "", SECRET)
+    except tokens.InvalidToken as exc:
+        raise WebSocketException(status.WS_1008_POLICY_VIOLATION, str(exc)) from None
+
+
+def protocol_user(websocket: WebSocket) -> str:
+    for offered in websocket.scope["subprotocols"]:
+        if offered.startswith("token."):
+            with contextlib.suppress(tokens.InvalidToken):
+                return tokens.verify(offered.removeprefix("token."), SECRET)
+    raise WebSocketException(status.WS_1008_POLICY_VIOLATION, "no valid token subprotocol")
+
+
+open_per_user: collections.Counter[str] = collections.Counter()
+
+
+def limited_user(user: Annotated[str, Depends(token_user)]) -> Iterator[str]:
+    """At most two connections per user, held by a dependency with ``yield``."""
+    if open_per_user[user] >= 2:
+        raise WebSocketException(status.WS_1008_POLICY_VIOLATION, "too many connections")
+    open_per_user[user] += 1
+    try:
+        yield user
+    finally:
+        open_per_user[user] -= 1
+
+
+class Banned(Exception):
+    pass
+
+
+def gate() -> FastAPI:
+    app = FastAPI()
+
+    @app.exception_handler(Banned)
+    async def on_banned(websocket: WebSocket, exc: Banned) -> None:
+        await websocket.close(status.WS_1008_POLICY_VIOLATION, "banned")
+
+    @app.websocket("/dependency")
+    async def dependency(websocket: WebSocket, user: Annotated[str, Depends(token_user)]) -> None:
+        await websocket.accept()
+        await websocket.send_text(user)
+
+    @app.websocket("/after")
+    async def after(websocket: WebSocket, token: str = "") -> None:
+        await websocket.accept()
+        try:
+            tokens.verify(token, SECRET)
+        except tokens.InvalidToken as exc:
+            await websocket.close(status.WS_1008_POLICY_VIOLATION, f"bad token: {exc}")
+
+    @app.websocket("/protocol")
+    async def protocol(websocket: WebSocket, user: Annotated[str, Depends(protocol_user)]) -> None:
+        await websocket.accept(subprotocol="chat.v1")
+        await websocket.send_text(user)
+
+    @app.websocket("/first-message")
+    async def first_message(websocket: WebSocket) -> None:
+        await websocket.accept()
+        try:
+            async with asyncio.timeout(0.3):
+                hello = json.loads(await websocket.receive_text())
+            user = tokens.verify(hello["token"], SECRET)
+        except TimeoutError:
+            return await websocket.close(status.WS_1008_POLICY_VIOLATION, "too slow")
+        except (ValueError, KeyError, TypeError):
+            return await websocket.close(status.WS_1008_POLICY_VIOLATION, "bad token")
+        await websocket.send_text(user)
+
+    @app.websocket("/until-expiry")
+    async def until_expiry(websocket: WebSocket, token: str = "") -> None:
+        exp = json.loads(base64.urlsafe_b64decode(token.partition(".")[0] + "=="))["exp"]
+        tokens.verify(token, SECRET)
+        await websocket.accept()
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout_at(loop.time() + exp - time.time()):
+                while True:
+                    await websocket.send_text(await websocket.receive_text())
+        await websocket.close(status.WS_1008_POLICY_VIOLATION, "token expired")
+
+    @app.websocket("/limited")
+    async def limited(websocket: WebSocket, user: Annotated[str, Depends(limited_user)]) -> None:
+        await websocket.accept()
+        with contextlib.suppress(WebSocketDisconnect):
+            while True:
+                await websocket.receive_text()
+
+    @app.websocket("/http-before")
+    async def http_before(websocket: WebSocket) -> None:
+        raise HTTPException(401, "log in first")
+
+    @app.websocket("/http-after")
+    async def http_after(websocket: WebSocket) -> None:
+        await websocket.accept()
+        raise HTTPException(401, "log in first")
+
+    @app.websocket("/banned")
+    async def banned(websocket: WebSocket) -> None:
+        raise Banned
+
+    return app
+
+
+@pytest.fixture
+def gate_server() -> Iterator[RunningServer]:
+    with serve(gate()) as server:
+        yield server
+
+
+async def first_text(url: str, **options: Any) -> str:
+    async with asyncio.timeout(TIMEOUT), connect(url, **options) as ws:
+        return str(await ws.recv())
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        {"query": True},
+        {"additional_headers": {"Cookie": "chat_token={token}"}},
+        {"additional_headers": {"X-Chat-Token": "{token}"}},
+    ],
+    ids=["query", "cookie", "header"],
+)
+async def test_a_dependency_reads_the_token_from_query_cookie_or_header(
+    gate_server: RunningServer, where: dict[str, Any]
+) -> None:
+    good = token("ada")
+    url = gate_server.ws_url("/dependency")
+    if where.get("query"):
+        assert await first_text(f"{url}?token={good}") == "ada"
+    else:
+        headers = {k: v.format(token=good) for k, v in where["additional_headers"].items()}
+        assert await first_text(url, additional_headers=headers) == "ada"
+    for bad in (tokens.issue("ada", "another secret"), token("ada", ttl=-1)):
+        assert await refused(f"{url}?token={bad}") == 403  # refused before accept()
+    assert await refused(url) == 403
+
+
+async def test_refusing_after_accept_closes_with_1008_and_a_reason(
+    gate_server: RunningServer,
+) -> None:
+    async with connect(gate_server.ws_url("/after?token=nonsense")) as ws:
+        info = await closed(ws)
+    assert info.rcvd is not None
+    assert (info.rcvd.code, info.rcvd.reason) == (1008, "bad token: bad signature")
+
+
+async def test_a_token_in_the_subprotocol_is_checked_and_another_name_chosen(
+    gate_server: RunningServer,
+) -> None:
+    url = gate_server.ws_url("/protocol")
+    async with connect(url, subprotocols=["chat.v1", f"token.{token('ada')}"]) as ws:
+        assert ws.subprotocol == "chat.v1"  # never the token
+        assert await ws.recv() == "ada"
+    assert await refused(url, subprotocols=["chat.v1", "token.forged"]) == 403
+    assert await refused(url, subprotocols=["chat.v1"]) == 403
+
+
+@pytest.mark.parametrize(
+    ("first", "outcome"),
+    [
+        ({"token": token("ada")}, "ada"),
+        ({"token": "nonsense"}, "close 1008 bad token"),
+        ("not json", "close 1008 bad token"),
+        (None, "close 1008 too slow"),
+    ],
+    ids=["good", "bad token", "not json", "silent"],
+)
+async def test_first_message_authentication(
+    gate_server: RunningServer, first: Any, outcome: str
+) -> None:
+    async with connect(gate_server.ws_url("/first-message")) as ws:
+        if first is not None:
+            await ws.send(first if isinstance(first, str) else json.dumps(first))
+        try:
+            async with asyncio.timeout(TIMEOUT):
+                got = str(await ws.recv())
+        except ConnectionClosed as exc:
+            assert exc.rcvd is not None
+            got = f"close {exc.rcvd.code} {exc.rcvd.reason}"
+    assert got == outcome
+
+
+async def test_a_connection_ends_when_its_token_expires(gate_server: RunningServer) -> None:
+    short = token("ada", ttl=0.5)
+    async with connect(gate_server.ws_url(f"/until-expiry?token={short}")) as ws:
+        await ws.send("still me?")
+        assert await ws.recv() == "still me?"
+        info = await closed(ws)
+    assert info.rcvd is not None
+    assert (info.rcvd.code, info.rcvd.reason) == (1008, "token expired")
+
+
+async def test_a_dependency_with_yield_caps_connections_per_user(
+    gate_server: RunningServer,
+) -> None:
+    url = gate_server.ws_url(f"/limited?token={token('carol')}")
+    async with connect(url), connect(url):
+        assert await refused(url) == 403
+    async with asyncio.timeout(TIMEOUT):  # the slots come back once both have closed
+        while open_per_user["carol"]:
+            await asyncio.sleep(0.01)
+    async with connect(url):
+        pass
+
+
+async def test_http_exception_and_exception_handlers_on_websocket_routes(
+    gate_server: RunningServer,
+) -> None:
+    with pytest.raises(InvalidStatus) as info:
+        async with asyncio.timeout(TIMEOUT):
+            await connect(gate_server.ws_url("/http-before"))
+    assert info.value.response.status_code == 401  # a denial response, with its body
+    assert json.loads(bytes(info.value.response.body)) == {"detail": "log in first"}
+    async with connect(gate_server.ws_url("/http-after")) as ws:
+        assert (await closed(ws)).rcvd is None  # too late for HTTP: the connection breaks
+    assert await refused(gate_server.ws_url("/banned")) == 403  # the handler closed it
+    assert any("Exception in ASGI application" in line for line in gate_server.logs)
+
+
+async def test_http_middleware_never_sees_a_websocket_and_asgi_middleware_does(start) -> None:
+    app = create_app(secret=SECRET)
+    http_seen: list[str] = []
+    asgi_seen: list[str] = []
+
+    @app.middleware("http")
+    async def note(request: Request, call_next: Any) -> Response:
+        http_seen.append(request.url.path)
+        return await call_next(request)
+
+    def recorder(inner: Any) -> Any:
+        async def asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            asgi_seen.append(f"{scope['type']} {scope['path']}")
+            await inner(scope, receive, send)
+
+        return asgi
+
+    app.add_middleware(recorder)  # type: ignore[arg-type]
+    server = start(app)
+    async with httpx.AsyncClient() as http:
+        assert (await http.get(server.url + "/healthz")).status_code == 200
+    async with join(server, "ada"):
+        pass
+    assert http_seen == ["/healthz"]
+    assert asgi_seen == ["http /healthz", "websocket /ws/lobby"]

@@ -10,6 +10,11 @@ client missed while it was away, as far as the room's history goes. A message th
 arrives twice (replayed, and live) is passed on once; a ``seq`` that jumps means the
 history no longer held what was missed, and is recorded in :attr:`ChatClient.gaps`.
 
+What the user says is kept in :attr:`ChatClient.pending` until the server's ``said`` for
+it comes back (or an ``error`` refuses it). Said while disconnected, or sent as the
+connection died, a text is sent again after the next welcome, once the replay is read:
+a text the replay holds already was confirmed by it, and is not sent twice.
+
 Between attempts it waits as :func:`backoff` says (RFC 6455 §7.2.3 asks for random,
 growing delays), so that many clients cut off together do not all come back at once. It
 gives up only when the server refuses it for good: a handshake refused with a 4xx status
@@ -19,6 +24,7 @@ gives up only when the server refuses it for good: a handshake refused with a 4x
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import random
@@ -55,7 +61,8 @@ class ChatClient:
       server that went silent.
 
     What happened is kept for reading: :attr:`said` (each message once, in order),
-    :attr:`seq`, :attr:`gaps`, :attr:`log` (connections, closes, retries).
+    :attr:`seq`, :attr:`gaps`, :attr:`pending`, :attr:`refused`, :attr:`log`
+    (connections, closes, retries).
     """
 
     def __init__(
@@ -77,6 +84,10 @@ class ChatClient:
         """The last message number this client has; ``?since=`` when it reconnects."""
         self.said: list[dict[str, Any]] = []
         self.gaps: list[tuple[int, int]] = []
+        self.pending: collections.deque[str] = collections.deque()
+        """Texts said and not yet confirmed by the server's ``said``."""
+        self.refused: list[tuple[str, dict[str, Any]]] = []
+        """Texts the server answered with an ``error``, and that error."""
         self.log: list[str] = []
         self.error: Exception | None = None
         """Why the client gave up, if it did."""
@@ -127,12 +138,16 @@ class ChatClient:
 
     # -- talking -----------------------------------------------------------------------------
 
-    async def say(self, text: str, timeout: float = 10.0) -> None:
-        """Send ``text``, once connected. A message sent as the connection dies may be lost:
-        the sender knows it arrived when its own ``said`` comes back."""
-        await self.wait_connected(timeout)
-        assert self._ws is not None
-        await self._ws.send(json.dumps({"type": "say", "text": text}))
+    async def say(self, text: str) -> None:
+        """Say ``text``: now if connected, else after the next welcome (see :attr:`pending`).
+
+        It counts as delivered when its own ``said`` comes back; until then it stays in
+        :attr:`pending`, and a reconnection sends it again unless the replay holds it.
+        """
+        self.pending.append(text)
+        if self._ws is not None:
+            with contextlib.suppress(ConnectionClosed):  # it stays pending
+                await self._ws.send(json.dumps({"type": "say", "text": text}))
 
     async def receive(self, *types: str, timeout: float = 10.0) -> dict[str, Any]:
         """The next message received (of one of ``types``, skipping the others)."""
@@ -202,7 +217,11 @@ class ChatClient:
         since = "" if self.seq is None else f" with since={self.seq}"
         self.log.append(f"connecting{since}")
         async with connect(ws_url, **self._options) as ws:
-            self._welcome(json.loads(await ws.recv()))
+            welcome = json.loads(await ws.recv())
+            self._welcome(welcome)
+            await self._replay(ws, welcome["seq"])
+            for text in list(self.pending):  # neither confirmed nor in the replay
+                await ws.send(json.dumps({"type": "say", "text": text}))
             self._ws = ws
             await self._notify()
             async for frame in ws:
@@ -221,7 +240,18 @@ class ChatClient:
         self.log.append(f"welcome: seq={seq}, members={welcome['members']}")
         self._inbox.put_nowait(welcome)
 
+    async def _replay(self, ws: ClientConnection, seq: int) -> None:
+        """Read what the server replays, up to ``seq`` (bounded: a history may be empty)."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self._open_timeout):
+                while self.seq is not None and self.seq < seq:
+                    self._receive(json.loads(await ws.recv()))
+        await self._notify()
+
     def _receive(self, message: dict[str, Any]) -> None:
+        if message["type"] == "error" and self.pending:
+            # The server answers each frame in order: this refuses the oldest pending text.
+            self.refused.append((self.pending.popleft(), message))
         if message["type"] == "said":
             assert self.seq is not None
             if message["seq"] <= self.seq:
@@ -230,6 +260,9 @@ class ChatClient:
                 self.gaps.append((self.seq + 1, message["seq"] - 1))
             self.seq = message["seq"]
             self.said.append(message)
+            mine = message["user"] == self.user
+            if mine and self.pending and message["text"] == self.pending[0]:
+                self.pending.popleft()  # confirmed: it is in the room's history
         self._inbox.put_nowait(message)
 
 

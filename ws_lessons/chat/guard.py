@@ -2,9 +2,11 @@
 
 Two checks run before the connection is accepted:
 
-- **Origin.** A browser names, in ``Origin``, the site whose page opens the socket, and
-  any page may open a socket to any server: neither the same-origin policy nor CORS
-  applies to WebSockets, so the server must check (RFC 6455 §10.2). The chat accepts its
+- **Origin.** A browser names, in ``Origin``, the origin of the page that opens the
+  socket, and any page may open a socket to any server: neither the same-origin policy
+  nor CORS applies to WebSockets, so the server must check (RFC 6455 §10.2). A
+  ``SameSite`` cookie does not replace this check: browsers send it from every origin of
+  the same site (another port, a sibling subdomain). The chat accepts its
   own origin (the page's host and port are the ``Host`` the request was sent to), the
   origins in its allowlist, and clients that send no ``Origin`` at all (programs, not
   browsers). ``"*"`` in the allowlist accepts every origin.

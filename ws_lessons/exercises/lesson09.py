@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from typing import Any, Literal
 
 from fastapi import FastAPI, WebSocket, WebSocketException, status
@@ -10,66 +11,152 @@ from pydantic import BaseModel, Field, ValidationError
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from ws_lessons.exercises.core import TIMEOUT, Hint, exercise, require_function, served
+from ws_lessons.chat import tokens
+from ws_lessons.exercises.core import TIMEOUT, Hint, exercise, served
 
 # 09.1 -------------------------------------------------------------------------------------------
 
-ALLOWED = {"https://chat.example"}
-
-
-def _outcome(server: Any, origin: str | None) -> str:
-    """``"accepted"``, ``"refused <status>"`` or ``"closed <code>"``, for one handshake."""
-    try:
-        with connect(
-            server.ws_url("/feed"), origin=origin, open_timeout=TIMEOUT, close_timeout=TIMEOUT
-        ) as ws:
-            try:
-                ws.recv(timeout=TIMEOUT)
-            except TimeoutError:
-                return "accepted"
-            except ConnectionClosed as exc:
-                return f"closed {exc.rcvd.code if exc.rcvd else 1006}"
-            return "accepted"
-    except InvalidStatus as exc:
-        return f"refused {exc.response.status_code}"
+COOKIE_PAGES = {
+    "https://chat.example.com/": (True, "the chat's own page"),
+    "https://chat.example.com:8443/": (
+        True,
+        "another port is another origin but the same site: cookies do not provide isolation "
+        "by port (RFC 6265 §8.5)",
+    ),
+    "https://forum.example.com/": (
+        True,
+        "forum.example.com and chat.example.com share the registrable domain example.com, so "
+        "they are one site: SameSite does not protect you from a sibling subdomain",
+    ),
+    "https://example.com/": (
+        True,
+        "example.com is the registrable domain of chat.example.com itself: the same site",
+    ),
+    "https://chat.example.com.evil.net/": (
+        False,
+        "a host belongs to the registrable domain at its end, here evil.net, however it "
+        "starts: another site",
+    ),
+    "https://example.org/": (False, "another registrable domain, so another site"),
+}
+"""Page → (whether a SameSite=Strict cookie of chat.example.com goes along, why)."""
 
 
 @exercise(
     "09.1",
-    hint="Read websocket.headers.get('origin') before accept(); if there is one and it is not "
-    "exactly in ALLOWED, raise WebSocketException(code=status.WS_1008_POLICY_VIOLATION).",
+    nudge="SameSite compares sites, not origins: which parts of an address make up a site?",
+    hint="A site is the scheme and the registrable domain (the name just before the public "
+    "suffix, such as example.com); ports and subdomains in front of it do not count.",
 )
-def check_09_1(app: Any) -> str:
-    """/feed lets in no Origin or one of ALLOWED, and refuses any other before accepting."""
-    with served(app, "09.1") as server:
-        for origin in (None, "https://chat.example"):
-            got = _outcome(server, origin)
-            if got != "accepted" and origin is None:
-                raise Hint(
-                    f"a client with no Origin was {got}: is there an endpoint at /feed that "
-                    "calls accept()? Programs send no Origin: let them in."
-                )
-            if got != "accepted":
-                who = origin or "a client with no Origin (a program, not a browser)"
-                raise Hint(f"{who} should get in; it was {got}")
-        for origin, why in [
-            ("https://evil.example", "a foreign site"),
-            ("null", 'the "null" origin of sandboxed pages and local files'),
-            ("https://chat.example.evil.example", "a lookalike that starts like an allowed one"),
-            ("http://chat.example", "the allowed site over plain http (another origin)"),
-        ]:
-            got = _outcome(server, origin)
-            if got == "accepted":
-                raise Hint(f"{why} ({origin}) got in: compare the whole Origin with ALLOWED")
-            if got.startswith("closed"):
-                raise Hint(
-                    f"{origin} was accepted, then {got}: refuse it before accept(), so that "
-                    "the connection never opens (raise WebSocketException)"
-                )
-    return "only the allowed origin, or none, gets in; the rest never get a connection"
+def check_09_1(answer: Any) -> str:
+    """Predict, per page, whether Chromium sends chat.example.com's SameSite=Strict cookie."""
+    if not isinstance(answer, dict):
+        raise Hint("pass the dict cookie_sent, with True or False for each page")
+    if set(answer) != set(COOKIE_PAGES):
+        raise Hint(f"keep exactly the pages of cookie_sent: {sorted(COOKIE_PAGES)}")
+    undecided = [page for page, sent in answer.items() if not isinstance(sent, bool)]
+    if undecided:
+        raise Hint(f"replace None with True or False for {undecided[0]}")
+    wrong = [page for page, (sent, _) in COOKIE_PAGES.items() if answer[page] != sent]
+    if wrong:
+        page = wrong[0]
+        why = COOKIE_PAGES[page][1]
+        said = "sent" if answer[page] else "withheld"
+        raise Hint(f"{page}: you said the cookie is {said}, but {why}")
+    return (
+        "a Strict cookie stops other sites, and not your own ports and subdomains: "
+        "that is the Origin check's job"
+    )
 
 
 # 09.2 -------------------------------------------------------------------------------------------
+
+SECRET_09_2 = "check 09.2"
+OFFERED = "chat.v1"
+
+
+def _verify(token: str) -> str:
+    """The user a token names; ``ValueError`` if it is forged or expired."""
+    return tokens.verify(token, SECRET_09_2)
+
+
+def _open(server: Any, protocols: list[str]) -> tuple[str, str | None, str | None]:
+    """``("accepted", subprotocol, first text)``, ``("refused", status, None)`` or
+    ``("closed", code, None)``."""
+    try:
+        with connect(
+            server.ws_url("/ws"),
+            subprotocols=protocols or None,
+            open_timeout=TIMEOUT,
+            close_timeout=TIMEOUT,
+        ) as ws:
+            try:
+                text = ws.recv(timeout=TIMEOUT)
+            except TimeoutError:
+                text = None
+            except ConnectionClosed as exc:
+                return "closed", str(exc.rcvd.code if exc.rcvd else 1006), None
+            return "accepted", ws.subprotocol, text if isinstance(text, str) else None
+    except InvalidStatus as exc:
+        return "refused", str(exc.response.status_code), None
+
+
+@exercise(
+    "09.2",
+    nudge="The offered subprotocol names reach the server in the handshake; Starlette lists "
+    "them in the connection's scope. What must the answer to the handshake contain?",
+    hint="Find the offered name that starts with the token prefix, verify what follows it, and "
+    "refuse before accepting if that fails; then accept, naming the other offered protocol "
+    "(never the token) as the chosen one.",
+)
+def check_09_2(app_for: Any) -> str:
+    """``app_for(verify)`` builds an app whose /ws takes its token from a subprotocol."""
+    if not callable(app_for) or isinstance(app_for, FastAPI):
+        raise Hint("pass your function app_for itself (it builds the app from verify)")
+    try:
+        app = app_for(_verify)
+    except Exception as exc:
+        raise Hint(f"app_for(verify) raised {type(exc).__name__}: {exc}") from None
+    good = tokens.issue("ada", SECRET_09_2)
+    forged = tokens.issue("ada", "not the server's secret")
+    with served(app, "09.2") as server:
+        outcome, detail, text = _open(server, [OFFERED, f"token.{good}"])
+        if outcome == "refused":
+            raise Hint(
+                f"a valid token in the subprotocol was refused (HTTP {detail}): read the "
+                "offered names from the scope, not from the query"
+            )
+        if outcome == "closed":
+            raise Hint(f"a valid token was accepted, then closed with {detail}")
+        if detail is None:
+            raise Hint(
+                "you accepted without choosing a subprotocol: the Python client carries on, "
+                "but a browser that offered names fails a connection whose answer names none"
+            )
+        if detail != OFFERED:
+            raise Hint(
+                f"you answered with the subprotocol {detail[:20]}…: that sends the token back "
+                f"in a response header; answer with {OFFERED!r}"
+            )
+        if text != "ada":
+            raise Hint(f"once accepted, send the user's name (ada) as text; you sent {text!r}")
+        for protocols, what in [
+            ([OFFERED, f"token.{forged}"], "a forged token"),
+            ([OFFERED], "no token subprotocol"),
+            ([], "no subprotocol at all"),
+        ]:
+            outcome, detail, text = _open(server, protocols)
+            if outcome == "accepted":
+                raise Hint(f"{what} got in (and was sent {text!r}): refuse it")
+            if outcome == "closed":
+                raise Hint(
+                    f"{what} was accepted, then closed with {detail}: refuse it before "
+                    "accept(), so that the connection never opens"
+                )
+    return "a page can authenticate with new WebSocket(url, [protocol, token]) and keep it"
+
+
+# 09.3 -------------------------------------------------------------------------------------------
 
 GOOD_MOVES = [
     '{"type": "move", "x": 0, "y": 7}',
@@ -87,10 +174,13 @@ BAD_MOVES = [
 
 
 @exercise(
-    "09.2",
-    hint='type: Literal["move"], and x, y: int = Field(ge=0, le=7).',
+    "09.3",
+    nudge="Each rule is a constraint pydantic can check on a field: the type's one allowed "
+    "value, and a range for each coordinate.",
+    hint="A Literal type admits one exact value; Field takes lower and upper bounds; int in "
+    "pydantic refuses 2.5 but also accepts 2.0, which is fine here.",
 )
-def check_09_2(model: Any) -> str:
+def check_09_3(model: Any) -> str:
     """A pydantic model for ``{"type": "move", "x": 0-7, "y": 0-7}``."""
     if not (inspect.isclass(model) and issubclass(model, BaseModel)):
         raise Hint("pass your model class itself (class Move(BaseModel): ...)")
@@ -121,100 +211,48 @@ class _Move(BaseModel):
     y: int = Field(ge=0, le=7)
 
 
-# 09.3 -------------------------------------------------------------------------------------------
-
-BUCKET_CASES = [
-    ([0.0, 0.0, 0.0, 0.0], 1.0, 3),  # a burst: the fourth is one too many
-    ([0.0, 0.0, 0.0, 0.5, 1.0, 1.0], 1.0, 2),  # tokens come back at `rate` a second
-    ([0.0, 10.0, 10.0, 10.0, 10.0], 1.0, 3),  # a long pause refills up to `burst` only
-    ([0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75], 2.0, 2),  # steady, twice too fast
-]
-
-
-def _bucket(times: list[float], rate: float, burst: int) -> list[bool]:
-    tokens, last, verdicts = float(burst), times[0] if times else 0.0, []
-    for now in times:
-        tokens = min(burst, tokens + (now - last) * rate)
-        last = now
-        verdicts.append(tokens >= 1)
-        if verdicts[-1]:
-            tokens -= 1
-    return verdicts
-
-
-@exercise(
-    "09.3",
-    hint="Start with burst tokens; before each event add (now - last) * rate, but never more "
-    "than burst; an event passes if a whole token is there, and spends it.",
-)
-def check_09_3(function: Any) -> str:
-    """``allowed(times, rate, burst) -> list[bool]``: which events a token bucket lets through."""
-    require_function(function)
-    for times, rate, burst in BUCKET_CASES:
-        try:
-            got = function(list(times), rate, burst)
-        except Exception as exc:
-            raise Hint(
-                f"allowed({times}, {rate}, {burst}) raised {type(exc).__name__}: {exc}"
-            ) from None
-        expected = _bucket(times, rate, burst)
-        if inspect.iscoroutine(got):
-            got.close()
-            raise Hint("pass a plain function (def, not async def) that returns a list")
-        if got is None:
-            raise Hint("your function returns None: return the list of True/False")
-        if not isinstance(got, list) or len(got) != len(times):
-            raise Hint(f"return one True/False per event ({len(times)}), got {got!r}")
-        if [bool(v) for v in got] != expected:
-            shown = ", ".join(f"t={t:g}: {v}" for t, v in zip(times, got, strict=True))
-            raise Hint(
-                f"with rate={rate:g}/s and burst={burst}, expected {expected} but got [{shown}]"
-                + (". Is the bucket full at the start?" if not got[0] else "")
-            )
-    return "bursts pass up to the limit, then events pass at the average rate"
-
-
 # Reference answers
 
 
-def solution_09_1() -> FastAPI:
-    app = FastAPI()
-    allowed = {"https://chat.example"}
-
-    @app.websocket("/feed")
-    async def feed(websocket: WebSocket) -> None:
-        origin = websocket.headers.get("origin")
-        if origin is not None and origin not in allowed:
-            raise WebSocketException(code=status.WS_1008_POLICY_VIOLATION, reason="origin")
-        await websocket.accept()
-        await websocket.send_text("welcome")
-        await websocket.close()
-
-    return app
+def solution_09_1() -> dict[str, bool]:
+    return {
+        "https://chat.example.com/": True,
+        "https://chat.example.com:8443/": True,  # ports do not count
+        "https://forum.example.com/": True,  # same registrable domain: same site
+        "https://example.com/": True,
+        "https://chat.example.com.evil.net/": False,  # evil.net
+        "https://example.org/": False,
+    }
 
 
-def solution_09_2() -> type[BaseModel]:
+def solution_09_2() -> Callable[[Callable[[str], str]], FastAPI]:
+    def app_for(verify: Callable[[str], str]) -> FastAPI:
+        app = FastAPI()
+
+        def protocol_user(websocket: WebSocket) -> str:
+            for offered in websocket.scope["subprotocols"]:
+                if offered.startswith("token."):
+                    try:
+                        return verify(offered.removeprefix("token."))
+                    except ValueError:
+                        break
+            raise WebSocketException(code=status.WS_1008_POLICY_VIOLATION, reason="token")
+
+        @app.websocket("/ws")
+        async def endpoint(websocket: WebSocket) -> None:
+            user = protocol_user(websocket)
+            await websocket.accept(subprotocol="chat.v1")
+            await websocket.send_text(user)
+
+        return app
+
+    return app_for
+
+
+def solution_09_3() -> type[BaseModel]:
     class Move(BaseModel):
         type: Literal["move"]
         x: int = Field(ge=0, le=7)
         y: int = Field(ge=0, le=7)
 
     return Move
-
-
-def solution_09_3() -> Any:
-    def allowed(times: list[float], rate: float, burst: int) -> list[bool]:
-        tokens = float(burst)
-        last = times[0] if times else 0.0
-        verdicts = []
-        for now in times:
-            tokens = min(burst, tokens + (now - last) * rate)
-            last = now
-            if tokens >= 1:
-                tokens -= 1
-                verdicts.append(True)
-            else:
-                verdicts.append(False)
-        return verdicts
-
-    return allowed

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import inspect
 import json
-import random
 import socket
 import time
-from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, WebSocket
@@ -16,48 +13,65 @@ from websockets.sync.client import connect
 
 from ws_lessons import handshake
 from ws_lessons.chat import create_app, tokens
-from ws_lessons.exercises.core import TIMEOUT, Hint, exercise, require_function, served
+from ws_lessons.exercises.core import TIMEOUT, Hint, exercise, served
 from ws_lessons.server import ServerError, serve
 
 # 10.1 -------------------------------------------------------------------------------------------
 
+ARRIVALS = [7, 8, 9, 9, 10]
+"""The ``said`` seqs that reach the client of exercise 10.1 after its welcome (seq 9)."""
+KEPT = [7, 8, 9, 10]
+GAPS = [(6, 6)]
+
+
+def _pairs(gaps: Any) -> list[tuple[int, ...]] | None:
+    try:
+        return [tuple(gap) for gap in gaps]
+    except TypeError:
+        return None
+
 
 @exercise(
     "10.1",
-    hint="Keep a step that starts at initial and is multiplied by factor after each attempt, "
-    "never above cap; each delay is step * random.uniform(0.5, 1).",
+    nudge="Walk through the arrivals one at a time, with the client's last seq written beside "
+    "you, and apply the three cases of Tracker.receive.",
+    hint="A seq at or below the last one is dropped; one exactly one above is the next; a "
+    "bigger jump records the missing seqs as a (first, last) pair, then is kept.",
 )
-def check_10_1(function: Any) -> str:
-    """``delays(attempts, initial, factor, cap) -> list[float]``: backoff with jitter."""
-    require_function(function)
-    runs = []
-    for _ in range(20):
-        try:
-            got = function(8, 0.5, 2.0, 10.0)
-        except Exception as exc:
-            raise Hint(f"delays(8, 0.5, 2.0, 10.0) raised {type(exc).__name__}: {exc}") from None
-        if inspect.iscoroutine(got):
-            got.close()
-            raise Hint("pass a plain function (def, not async def) that returns a list")
-        if got is None:
-            raise Hint("your function returns None: return the list of delays")
-        if not isinstance(got, list) or len(got) != 8:
-            raise Hint(f"delays(8, ...) should return 8 delays, got {got!r}")
-        runs.append(got)
-    steps = [min(10.0, 0.5 * 2**n) for n in range(8)]
-    for run in runs:
-        for n, (delay, step) in enumerate(zip(run, steps, strict=True)):
-            if delay > step + 1e-9:
-                what = "the cap" if step == 10.0 else "its step"
-                raise Hint(f"delay {n} is {delay:.2f} s, above {what} ({step:g} s)")
-            if delay < step / 2 - 1e-9:
-                raise Hint(
-                    f"delay {n} is {delay:.2f} s, below half its step ({step:g} s): with "
-                    "delays near zero, clients hammer a server that just came back"
-                )
-    if len({round(run[2], 6) for run in runs}) == 1:
-        raise Hint("every run gives the same delays: add jitter, or all clients retry in step")
-    return "delays grow, stop at the cap, and spread clients apart"
+def check_10_1(prediction: Any) -> str:
+    """Predict what the Tracker keeps and which gaps it notes for ARRIVALS after seq 5."""
+    if not isinstance(prediction, dict) or set(prediction) != {"kept", "gaps"}:
+        raise Hint('pass the dict prediction, with the keys "kept" and "gaps"')
+    kept, gaps = prediction["kept"], _pairs(prediction["gaps"])
+    if not kept:
+        raise Hint("fill in kept: the seqs the client adds to tracker.said, in order")
+    if not isinstance(kept, list) or not all(isinstance(seq, int) for seq in kept):
+        raise Hint(f"kept is a list of whole numbers, in order; got {kept!r}")
+    if kept.count(9) > 1:
+        raise Hint(
+            "9 arrived twice (in the replay, and live as the client joined): the second time "
+            "it is at or below the client's seq, so the client skips it"
+        )
+    if 5 in kept or 6 in kept:
+        raise Hint("the client had 5 already, and 6 never arrived: only what arrives can be kept")
+    if kept != KEPT:
+        raise Hint(
+            f"you kept {kept}: every seq above the client's last one is kept, even after a "
+            "jump, and in the order it arrived"
+        )
+    if gaps is None or any(len(gap) != 2 for gap in gaps):
+        raise Hint("write each gap as a (first, last) pair of the seqs that never arrived")
+    if not gaps:
+        raise Hint(
+            "the client had 5 and the first replayed message is 7: seq 6 never arrived "
+            "(the history keeps only the last 3), and the client notes that"
+        )
+    if gaps != GAPS:
+        raise Hint(
+            f"you noted the gaps {gaps}: a gap holds only the seqs that never arrived, from "
+            "one after the client's last to one before the jump"
+        )
+    return "one gap noticed, one duplicate skipped, nothing shown twice"
 
 
 # 10.2 -------------------------------------------------------------------------------------------
@@ -89,8 +103,10 @@ def _replay(server: Any, query: str) -> list[int] | str:
 
 @exercise(
     "10.2",
-    hint="since: Annotated[int, Query(ge=0)] = 0; send every event whose seq > since with "
-    "send_json, then close().",
+    nudge="The endpoint sends everything today; the client has told you, in the query, how "
+    "far it got already. FastAPI can also refuse impossible values of a parameter for you.",
+    hint="Skip the events at or below since; give the Query parameter a lower bound of 0 and a "
+    "default, so that a missing since means 'from the start' and a negative one is refused.",
 )
 def check_10_2(app: Any) -> str:
     """/feed?since=N sends the events of FEED after N, then closes normally."""
@@ -118,7 +134,9 @@ def check_10_2(app: Any) -> str:
                 raise Hint(f"/feed{query} sent seqs {got}, expected {expected}{extra}")
         for query in ("?since=-1", "?since=soon"):
             if not str(_replay(server, query)).startswith("refused"):
-                raise Hint(f"/feed{query} should be refused: declare since as Query(ge=0)")
+                raise Hint(
+                    f"/feed{query} should be refused: give the Query parameter a lower bound"
+                )
     return "a client that comes back gets exactly what it missed"
 
 
@@ -143,8 +161,11 @@ def _silent_client(host: str, port: int, path: str) -> socket.socket:
 
 @exercise(
     "10.3",
-    hint="The server notices within interval + timeout: try 0.3 s and 0.5 s. Too short a "
-    "timeout drops healthy clients on a slow network.",
+    nudge="A silent client is noticed at the first ping it fails to answer: how long can that "
+    "take, from the moment it goes silent?",
+    hint="In the worst case, nearly a whole interval passes before the next ping, then the "
+    "whole timeout: keep their sum under the deadline, and leave the timeout long enough for "
+    "a healthy client's pong to come back.",
 )
 def check_10_3(options: Any) -> str:
     """uvicorn options that drop a silent client within 1.5 s and keep a healthy idle one."""
@@ -211,15 +232,11 @@ def _left(ws: Any, user: str, began: float) -> float | None:
 # Reference answers
 
 
-def solution_10_1() -> Callable[..., list[float]]:
-    def delays(attempts: int, initial: float, factor: float, cap: float) -> list[float]:
-        result, step = [], initial
-        for _ in range(attempts):
-            result.append(step * random.uniform(0.5, 1.0))
-            step = min(cap, step * factor)
-        return result
-
-    return delays
+def solution_10_1() -> dict[str, list[Any]]:
+    return {
+        "kept": [7, 8, 9, 10],  # the second 9 is at or below the client's seq: skipped
+        "gaps": [(6, 6)],  # 6 was older than the 3 messages the history keeps
+    }
 
 
 def solution_10_2() -> FastAPI:
