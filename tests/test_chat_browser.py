@@ -107,7 +107,7 @@ def test_two_pages_chat_under_a_path_prefix_behind_nginx(
 
 
 def test_the_page_talks_to_a_chat_without_tokens(browser: Browser) -> None:
-    """A chat like lesson 08's: no POST /token (404), the user named by ?user= alone."""
+    """A chat like lesson 09's: no POST /token (404), the user named by ?user= alone."""
     app = naive_contract_chat()
     page_html = (files("ws_lessons.chat") / "static" / "index.html").read_text(encoding="utf-8")
 
@@ -135,7 +135,7 @@ def need_nginx() -> None:
         pytest.skip(str(missing))
 
 
-# -- defences (lesson 09) and heartbeats (lesson 10) -----------------------------------------
+# -- defences (lesson 10) and heartbeats (lesson 11) -----------------------------------------
 
 
 def test_markup_in_a_message_is_shown_as_text_and_runs_nothing(

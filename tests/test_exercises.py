@@ -68,7 +68,7 @@ def test_reveal_gives_help_then_the_answer(exercise: str) -> None:
 
 
 def test_show_prints_the_answer(capsys: pytest.CaptureFixture[str]) -> None:
-    solutions.show("06.2")
+    solutions.show("07.2")
     assert "send_json" in capsys.readouterr().out
     solutions.show("99.9")
     assert "No exercise" in capsys.readouterr().out
@@ -179,6 +179,6 @@ def test_no_help_contains_a_line_of_the_answer(exercise: str) -> None:
 def test_answer_lines_are_what_the_learner_must_find() -> None:
     """The leak test above compares the right lines: code and text answers, not the starter's."""
     assert "Sec-WebSocket-Version: 13" in answer_lines("04.2")
-    assert any("send_json" in line for line in answer_lines("06.2"))
+    assert any("send_json" in line for line in answer_lines("07.2"))
     assert "await websocket.accept()" in _given_lines("02.2")
     assert "await websocket.accept()" not in answer_lines("02.2")

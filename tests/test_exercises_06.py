@@ -1,133 +1,103 @@
-"""Lesson 06's checks give each typical mistake its own hint."""
+"""Lesson 06's checks: the reference answers pass, and each typical mistake gets its own hint."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
+import asyncio
 from typing import Any
 
 import pytest
-from fastapi import FastAPI, WebSocket
 
-from ws_lessons import checks
+from ws_lessons import checks, stop_all
 from ws_lessons.exercises.lesson06 import solution_06_1
+from ws_lessons.frames import Opcode
+from ws_lessons.handshake import HandshakeError, build_response, parse_request
 
 pytestmark = pytest.mark.timeout(60)
 
 
+@pytest.fixture(autouse=True)
+def _stop_servers() -> Any:
+    yield
+    stop_all()
+
+
+def handshake_answering(
+    status_for_version: int, *, version_field: bool, always: bool = False
+) -> Any:
+    """A handshake() that refuses a bad version with ``status_for_version``."""
+
+    async def handshake(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        head = await reader.readuntil(b"\r\n\r\n")
+        try:
+            request = parse_request(head)
+            writer.write(build_response(request))
+        except HandshakeError:
+            wrong_version = request.headers.get("Sec-WebSocket-Version") not in (None, "13")
+            status = status_for_version if (wrong_version or always) else 400
+            field = "Sec-WebSocket-Version: 13\r\n" if version_field else ""
+            writer.write(f"HTTP/1.1 {status} Refused\r\nContent-Length: 0\r\n{field}\r\n".encode())
+            return False
+        await writer.drain()
+        return True
+
+    return handshake
+
+
 @pytest.mark.parametrize(
-    ("changes", "hint"),
+    ("answer", "hint"),
     [
-        ({"A": 1000}, "1000 (normal closure) would need a close frame"),
-        ({"B": 1011}, "1011 (internal error) is what a server could send"),
-        ({"B": 500}, "the handshake was over when the error happened"),
-        ({"C": 1000}, "close() sends the code you give it"),
-        ({"D": 1008}, "this one never opened"),
-        ({"E": 422}, "422 is what an HTTP route answers"),
-        ({"E": "lobby"}, "give each letter an int"),
+        (handshake_answering(400, version_field=False), "still gets 400"),
+        (handshake_answering(426, version_field=False), "does not say which version"),
+        (handshake_answering(426, version_field=True, always=True), "without Upgrade got 426"),
+        (lambda reader, writer: True, "async def"),
+    ],
+    ids=["unchanged", "no version field", "426 for everything", "not async"],
+)
+def test_06_1_names_the_mistake(answer: Any, hint: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert not checks.check_06_1(answer)
+    assert hint in capsys.readouterr().out
+
+
+def test_06_1_the_version_field_must_say_13(capsys: pytest.CaptureFixture[str]) -> None:
+    reference = solution_06_1()
+
+    async def says_8(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        real_write = writer.write
+        writer.write = lambda data: real_write(data.replace(b"Version: 13", b"Version: 8"))  # type: ignore[method-assign]
+        return await reference(reader, writer)
+
+    assert not checks.check_06_1(says_8)
+    assert "This server speaks 13" in capsys.readouterr().out
+
+
+PONG, TEXT, CLOSE = Opcode.PONG, Opcode.TEXT, Opcode.CLOSE
+
+
+@pytest.mark.parametrize(
+    ("prediction", "hint"),
+    [
+        ([(TEXT, b"Hello"), (PONG, b"1"), (CLOSE, 1000)], "answered at once"),
+        ([(TEXT, b"Hel"), (PONG, b"1"), (TEXT, b"lo"), (CLOSE, 1000)], "whole messages"),
+        ([(PONG, b"1"), (PONG, b"2"), (TEXT, b"Hello"), (CLOSE, 1000)], "needs no answer"),
+        ([(PONG, b"1"), (TEXT, b"Hello")], "answers the close frame"),
+        ([(PONG, b""), (TEXT, b"Hello"), (CLOSE, 1000)], "same payload"),
+        ([(PONG, b"1"), (TEXT, b"Hello"), (CLOSE, 1005)], "echoes the code"),
+        ([(TEXT, b"Hello"), (CLOSE, 1000)], "always gets a PONG"),
+        ("PONG, TEXT, CLOSE", "a list of"),
     ],
     ids=[
-        "return-is-1000",
-        "raise-is-1011",
-        "raise-is-500",
-        "close-4001",
-        "refuse-1008",
-        "422",
-        "str",
+        "echo first",
+        "fragments",
+        "pong answered",
+        "no close",
+        "pong payload",
+        "1005",
+        "no pong",
+        "not a list",
     ],
 )
-def test_06_1_hints(changes: dict[str, Any], hint: str) -> None:
-    verdict = checks.check_06_1({**solution_06_1(), **changes})
-    assert not verdict
-    assert hint in verdict.message
-
-
-def replying_app(path: str, reply: Callable[[str], str]) -> FastAPI:
-    """An app whose endpoint at ``path`` answers every text message with ``reply(text)``."""
-    app = FastAPI()
-
-    @app.websocket(path)
-    async def endpoint(websocket: WebSocket) -> None:
-        await websocket.accept()
-        while True:
-            await websocket.send_text(reply(await websocket.receive_text()))
-
-    return app
-
-
-def sized(message: str) -> dict[str, Any]:
-    """The text of a JSON message with its length counted in UTF-8 bytes."""
-    text = json.loads(message)["text"]
-    return (
-        {"text": text, "length": len(text.encode())}
-        if text != "hi"
-        else {"text": text, "length": 2}
-    )
-
-
-@pytest.mark.parametrize(
-    ("wrong", "hint"),
-    [
-        (
-            replying_app("/rooms/{room}", lambda message: json.loads(message)["text"]),
-            "is not JSON: use websocket.send_json",
-        ),
-        (
-            replying_app(
-                "/rooms/{room}", lambda text: json.dumps({"room": "lobby", **sized(text)})
-            ),
-            "that is its UTF-8 bytes",
-        ),
-        (
-            replying_app("/rooms/{room}", lambda text: json.dumps(sized(text))),
-            "the reply said room None: take the room from the path",
-        ),
-        (
-            replying_app("/room/{room}", lambda text: text),
-            "handshake on /rooms/lobby was refused",
-        ),
-    ],
-    ids=["plain-text", "bytes-not-characters", "no-room", "wrong-path"],
-)
-def test_06_2_hints(wrong: FastAPI, hint: str) -> None:
-    verdict = checks.check_06_2(wrong)
-    assert not verdict
-    assert hint in verdict.message
-
-
-def door(refuse: Callable[[WebSocket], Any] | None) -> FastAPI:
-    """The exercise's door: accepts first, then ``refuse(websocket)`` if the token is wrong."""
-    app = FastAPI()
-
-    @app.websocket("/guarded")
-    async def guarded(websocket: WebSocket, token: str = "") -> None:
-        await websocket.accept()
-        if token != "sesame":
-            if refuse is None:  # the starter: a warning, and in it goes
-                await websocket.send_text("wrong token")
-            else:
-                await refuse(websocket)
-                return
-        while True:
-            await websocket.send_text(await websocket.receive_text())
-
-    return app
-
-
-@pytest.mark.parametrize(
-    ("wrong", "hint"),
-    [
-        (door(None), "a wrong token was let in and the connection stayed open"),
-        (door(lambda websocket: websocket.close()), "1000 says all went well"),
-        (door(lambda websocket: websocket.close(1003)), "closed with 1003; use the code for"),
-    ],
-    ids=["let-in", "closed-normally", "wrong-code"],
-)
-def test_06_3_hints(wrong: FastAPI, hint: str) -> None:
-    verdict = checks.check_06_3(wrong)
-    assert not verdict
-    assert hint in verdict.message
-
-
-def test_06_3_accepts_closing_with_1008_after_accepting() -> None:
-    assert checks.check_06_3(door(lambda websocket: websocket.close(1008)))
+def test_06_2_names_the_mistake(
+    prediction: Any, hint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert not checks.check_06_2(prediction)
+    assert hint in capsys.readouterr().out

@@ -1,110 +1,133 @@
-"""Lesson 07's checks reject the mistakes learners typically make."""
+"""Lesson 07's checks give each typical mistake its own hint."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from typing import Any
+
 import pytest
-from fastapi import APIRouter, FastAPI, WebSocket, WebSocketDisconnect
+from fastapi import FastAPI, WebSocket
 
 from ws_lessons import checks
-from ws_lessons.exercises.lesson07 import solution_07_3
+from ws_lessons.exercises.lesson07 import solution_07_1
 
 pytestmark = pytest.mark.timeout(60)
 
 
-def router_app(
-    prefix: str, *, on_app: bool = False, echo_loops: bool = True, included: str | None = ""
-) -> FastAPI:
-    """Health and echo routes on a router with ``prefix`` (or straight on the app), included
-    with the prefix ``included`` (None: not included)."""
+@pytest.mark.parametrize(
+    ("changes", "hint"),
+    [
+        ({"A": 1000}, "1000 (normal closure) would need a close frame"),
+        ({"B": 1011}, "1011 (internal error) is what a server could send"),
+        ({"B": 500}, "the handshake was over when the error happened"),
+        ({"C": 1000}, "close() sends the code you give it"),
+        ({"D": 1008}, "this one never opened"),
+        ({"E": 422}, "422 is what an HTTP route answers"),
+        ({"E": "lobby"}, "give each letter an int"),
+    ],
+    ids=[
+        "return-is-1000",
+        "raise-is-1011",
+        "raise-is-500",
+        "close-4001",
+        "refuse-1008",
+        "422",
+        "str",
+    ],
+)
+def test_07_1_hints(changes: dict[str, Any], hint: str) -> None:
+    verdict = checks.check_07_1({**solution_07_1(), **changes})
+    assert not verdict
+    assert hint in verdict.message
+
+
+def replying_app(path: str, reply: Callable[[str], str]) -> FastAPI:
+    """An app whose endpoint at ``path`` answers every text message with ``reply(text)``."""
     app = FastAPI()
-    where = app if on_app else APIRouter(prefix=prefix)
 
-    @where.get("/api/health" if on_app else "/health")
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @where.websocket("/api/echo" if on_app else "/echo")
-    async def echo_endpoint(websocket: WebSocket) -> None:
+    @app.websocket(path)
+    async def endpoint(websocket: WebSocket) -> None:
         await websocket.accept()
-        try:
-            while True:
-                await websocket.send_text(await websocket.receive_text())
-                if not echo_loops:
-                    return
-        except WebSocketDisconnect:
-            pass
+        while True:
+            await websocket.send_text(reply(await websocket.receive_text()))
 
-    if not on_app and included is not None:
-        app.include_router(where, prefix=included)
     return app
 
 
-def test_07_1_accepts_a_router_with_the_prefix() -> None:
-    assert checks.check_07_1(router_app("/api"))
+def sized(message: str) -> dict[str, Any]:
+    """The text of a JSON message with its length counted in UTF-8 bytes."""
+    text = json.loads(message)["text"]
+    return (
+        {"text": text, "length": len(text.encode())}
+        if text != "hi"
+        else {"text": text, "length": 2}
+    )
 
 
 @pytest.mark.parametrize(
     ("wrong", "hint"),
     [
-        (router_app("/api", included="/api", echo_loops=False), "the prefix is there twice"),
-        (router_app("/api", echo_loops=False), "does your endpoint keep looping"),
-        (router_app("/api", on_app=True), "they are declared on the app itself"),
-        (router_app("/api", included=None), "is the router included in the app?"),
-        (router_app("/v1"), "is the router's prefix /api"),
+        (
+            replying_app("/rooms/{room}", lambda message: json.loads(message)["text"]),
+            "is not JSON: use websocket.send_json",
+        ),
+        (
+            replying_app(
+                "/rooms/{room}", lambda text: json.dumps({"room": "lobby", **sized(text)})
+            ),
+            "that is its UTF-8 bytes",
+        ),
+        (
+            replying_app("/rooms/{room}", lambda text: json.dumps(sized(text))),
+            "the reply said room None: take the room from the path",
+        ),
+        (
+            replying_app("/room/{room}", lambda text: text),
+            "handshake on /rooms/lobby was refused",
+        ),
     ],
-    ids=["as-given", "prefix-fixed-only", "on-the-app", "not-included", "wrong-prefix"],
+    ids=["plain-text", "bytes-not-characters", "no-room", "wrong-path"],
 )
-def test_07_1_hints(wrong: FastAPI, hint: str) -> None:
-    verdict = checks.check_07_1(wrong)
+def test_07_2_hints(wrong: FastAPI, hint: str) -> None:
+    verdict = checks.check_07_2(wrong)
     assert not verdict
     assert hint in verdict.message
 
 
-def negotiating_app(choose) -> FastAPI:  # type: ignore[no-untyped-def]
+def door(refuse: Callable[[WebSocket], Any] | None) -> FastAPI:
+    """The exercise's door: accepts first, then ``refuse(websocket)`` if the token is wrong."""
     app = FastAPI()
 
-    @app.websocket("/negotiate")
-    async def negotiate(websocket: WebSocket) -> None:
-        chosen = choose(websocket.scope["subprotocols"])
-        await websocket.accept(subprotocol=chosen)
-        await websocket.send_text(chosen or "")
-        await websocket.close()
+    @app.websocket("/guarded")
+    async def guarded(websocket: WebSocket, token: str = "") -> None:
+        await websocket.accept()
+        if token != "sesame":
+            if refuse is None:  # the starter: a warning, and in it goes
+                await websocket.send_text("wrong token")
+            else:
+                await refuse(websocket)
+                return
+        while True:
+            await websocket.send_text(await websocket.receive_text())
 
     return app
 
 
 @pytest.mark.parametrize(
-    ("choose", "hint"),
-    [
-        (
-            lambda offered: offered[0] if offered else None,  # the client's order, not ours
-            "offered ['chat.v1', 'chat.v2'], you chose chat.v1; expected chat.v2",
-        ),
-        (
-            lambda offered: next((p for p in ("chat.v2", "chat.v1") if p in offered), None),
-            "offered ['mqtt'], you accepted (with no subprotocol): refuse the handshake",
-        ),
-    ],
-    ids=["client-order", "accepts-without-a-match"],
-)
-def test_07_2_hints(choose, hint: str) -> None:  # type: ignore[no-untyped-def]
-    verdict = checks.check_07_2(negotiating_app(choose))
-    assert not verdict
-    assert hint in verdict.message
-
-
-@pytest.mark.parametrize(
     ("wrong", "hint"),
     [
-        ({"ws_max_size": 4096}, "the server still negotiated compression"),
-        ({**solution_07_3(), "ws_max_size": 4 * 1024 * 1024}, "a 4097-byte message was echoed"),
-        ({**solution_07_3(), "ws_ping_timeout": None}, "never answers pings was still connected"),
-        ({**solution_07_3(), "ws_per_message_deflate": True}, "still negotiated compression"),
-        ({**solution_07_3(), "max_size": 4096}, "unexpected keyword argument 'max_size'"),
+        (door(None), "a wrong token was let in and the connection stayed open"),
+        (door(lambda websocket: websocket.close()), "1000 says all went well"),
+        (door(lambda websocket: websocket.close(1003)), "closed with 1003; use the code for"),
     ],
-    ids=["size-only", "4-MiB", "no-ping-timeout", "deflate-on", "not-a-uvicorn-option"],
+    ids=["let-in", "closed-normally", "wrong-code"],
 )
-def test_07_3_hints(wrong: dict, hint: str) -> None:  # type: ignore[type-arg]
+def test_07_3_hints(wrong: FastAPI, hint: str) -> None:
     verdict = checks.check_07_3(wrong)
     assert not verdict
     assert hint in verdict.message
+
+
+def test_07_3_accepts_closing_with_1008_after_accepting() -> None:
+    assert checks.check_07_3(door(lambda websocket: websocket.close(1008)))

@@ -2,158 +2,109 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-
 import pytest
-from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, FastAPI, WebSocket, WebSocketDisconnect
 
-from ws_lessons import checks, stop_all
-from ws_lessons.exercises import lesson08
+from ws_lessons import checks
+from ws_lessons.exercises.lesson08 import solution_08_3
 
 pytestmark = pytest.mark.timeout(60)
 
 
-async def waits_for_room(outboxes: dict[str, asyncio.Queue[str]], message: str) -> list[str]:
-    """The naive habit: await put(), which waits as long as the queue is full."""
-    for outbox in outboxes.values():
-        await outbox.put(message)
-    return []
+def router_app(
+    prefix: str, *, on_app: bool = False, echo_loops: bool = True, included: str | None = ""
+) -> FastAPI:
+    """Health and echo routes on a router with ``prefix`` (or straight on the app), included
+    with the prefix ``included`` (None: not included)."""
+    app = FastAPI()
+    where = app if on_app else APIRouter(prefix=prefix)
 
+    @where.get("/api/health" if on_app else "/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
 
-def keeps_the_slow_ones(outboxes: dict[str, asyncio.Queue[str]], message: str) -> list[str]:
-    dropped = []
-    for name, outbox in outboxes.items():
+    @where.websocket("/api/echo" if on_app else "/echo")
+    async def echo_endpoint(websocket: WebSocket) -> None:
+        await websocket.accept()
         try:
-            outbox.put_nowait(message)
-        except asyncio.QueueFull:
-            dropped.append(name)
-    return dropped  # but they stay in outboxes
+            while True:
+                await websocket.send_text(await websocket.receive_text())
+                if not echo_loops:
+                    return
+        except WebSocketDisconnect:
+            pass
+
+    if not on_app and included is not None:
+        app.include_router(where, prefix=included)
+    return app
 
 
-def deletes_while_looping(outboxes: dict[str, asyncio.Queue[str]], message: str) -> list[str]:
-    dropped = []
-    for name, outbox in outboxes.items():
-        try:
-            outbox.put_nowait(message)
-        except asyncio.QueueFull:
-            dropped.append(name)
-            del outboxes[name]
-    return dropped
-
-
-def drops_everyone_with_a_backlog(
-    outboxes: dict[str, asyncio.Queue[str]], message: str
-) -> list[str]:
-    dropped = [name for name, outbox in outboxes.items() if not outbox.empty()]
-    for name in dropped:
-        del outboxes[name]
-    for outbox in outboxes.values():
-        outbox.put_nowait(message)
-    return dropped
+def test_08_1_accepts_a_router_with_the_prefix() -> None:
+    assert checks.check_08_1(router_app("/api"))
 
 
 @pytest.mark.parametrize(
-    "wrong",
-    [waits_for_room, keeps_the_slow_ones, deletes_while_looping, drops_everyone_with_a_backlog],
-    ids=["await-put", "not-removed", "delete-while-looping", "drops-any-backlog"],
-)
-def test_08_1_rejects(wrong) -> None:  # type: ignore[no-untyped-def]
-    assert not checks.check_08_1(wrong)
-
-
-def leaky_app() -> FastAPI:
-    """The exercise as given: a sender task nobody ever cancels."""
-    app = FastAPI()
-
-    @app.websocket("/ws")
-    async def leaky(websocket: WebSocket) -> None:
-        await websocket.accept()
-        outbox: asyncio.Queue[str] = asyncio.Queue(10)
-
-        async def sender() -> None:
-            while True:
-                await websocket.send_text(await outbox.get())
-
-        asyncio.create_task(sender())  # noqa: RUF006 (the leak this exercise is about)
-        with contextlib.suppress(WebSocketDisconnect):
-            while True:
-                outbox.put_nowait(f"echo: {await websocket.receive_text()}")
-
-    return app
-
-
-def waits_for_the_sender() -> FastAPI:
-    """A TaskGroup whose receiver returns quietly: the group then waits for the sender."""
-    app = FastAPI()
-
-    @app.websocket("/ws")
-    async def endpoint(websocket: WebSocket) -> None:
-        await websocket.accept()
-        outbox: asyncio.Queue[str] = asyncio.Queue(10)
-
-        async def sender() -> None:
-            while True:
-                await websocket.send_text(await outbox.get())
-
-        async def receiver() -> None:
-            with contextlib.suppress(WebSocketDisconnect):
-                while True:
-                    outbox.put_nowait(f"echo: {await websocket.receive_text()}")
-
-        async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(sender())
-            tasks.create_task(receiver())
-
-    return app
-
-
-def no_sender() -> FastAPI:
-    """The task removed altogether: nothing leaks, and nothing is sent."""
-    app = FastAPI()
-
-    @app.websocket("/ws")
-    async def endpoint(websocket: WebSocket) -> None:
-        await websocket.accept()
-        outbox: asyncio.Queue[str] = asyncio.Queue(10)
-        with contextlib.suppress(WebSocketDisconnect):
-            while True:
-                outbox.put_nowait(f"echo: {await websocket.receive_text()}")
-
-    return app
-
-
-@pytest.mark.parametrize(
-    ("wrong", "diagnosis"),
+    ("wrong", "hint"),
     [
-        (leaky_app, "the sender task outlives its client"),
-        (waits_for_the_sender, "their endpoints were still running"),
-        (no_sender, "no reply within"),
+        (router_app("/api", included="/api", echo_loops=False), "the prefix is there twice"),
+        (router_app("/api", echo_loops=False), "does your endpoint keep looping"),
+        (router_app("/api", on_app=True), "they are declared on the app itself"),
+        (router_app("/api", included=None), "is the router included in the app?"),
+        (router_app("/v1"), "is the router's prefix /api"),
     ],
-    ids=["create-task-never-cancelled", "group-waits-for-sender", "no-sender"],
+    ids=["as-given", "prefix-fixed-only", "on-the-app", "not-included", "wrong-prefix"],
 )
-def test_08_2_diagnoses(wrong, diagnosis: str, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
-    try:
-        assert not checks.check_08_2(wrong())
-    finally:
-        stop_all()
-    assert diagnosis in capsys.readouterr().out
+def test_08_1_hints(wrong: FastAPI, hint: str) -> None:
+    verdict = checks.check_08_1(wrong)
+    assert not verdict
+    assert hint in verdict.message
+
+
+def negotiating_app(choose) -> FastAPI:  # type: ignore[no-untyped-def]
+    app = FastAPI()
+
+    @app.websocket("/negotiate")
+    async def negotiate(websocket: WebSocket) -> None:
+        chosen = choose(websocket.scope["subprotocols"])
+        await websocket.accept(subprotocol=chosen)
+        await websocket.send_text(chosen or "")
+        await websocket.close()
+
+    return app
 
 
 @pytest.mark.parametrize(
-    ("prediction", "diagnosis"),
+    ("choose", "hint"),
     [
-        ({"ada", "grace"}, "what the colleague meant it to do"),
-        ({"ada", "slow", "grace"}, "the `del` does run"),
-        ({"ada"}, "exactly one client goes"),
-        ("ada, slow", "answer with a set of names"),
+        (
+            lambda offered: offered[0] if offered else None,  # the client's order, not ours
+            "offered ['chat.v1', 'chat.v2'], you chose chat.v1; expected chat.v2",
+        ),
+        (
+            lambda offered: next((p for p in ("chat.v2", "chat.v1") if p in offered), None),
+            "offered ['mqtt'], you accepted (with no subprotocol): refuse the handshake",
+        ),
     ],
-    ids=["meant", "nobody", "two-gone", "not-a-set"],
+    ids=["client-order", "accepts-without-a-match"],
 )
-def test_08_3_diagnoses(prediction, diagnosis: str, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
-    assert not checks.check_08_3(prediction)
-    assert diagnosis in capsys.readouterr().out
+def test_08_2_hints(choose, hint: str) -> None:  # type: ignore[no-untyped-def]
+    verdict = checks.check_08_2(negotiating_app(choose))
+    assert not verdict
+    assert hint in verdict.message
 
 
-def test_08_3_prediction_matches_the_code() -> None:
-    assert lesson08._after_colleagues_broadcast() == lesson08.solution_08_3()
+@pytest.mark.parametrize(
+    ("wrong", "hint"),
+    [
+        ({"ws_max_size": 4096}, "the server still negotiated compression"),
+        ({**solution_08_3(), "ws_max_size": 4 * 1024 * 1024}, "a 4097-byte message was echoed"),
+        ({**solution_08_3(), "ws_ping_timeout": None}, "never answers pings was still connected"),
+        ({**solution_08_3(), "ws_per_message_deflate": True}, "still negotiated compression"),
+        ({**solution_08_3(), "max_size": 4096}, "unexpected keyword argument 'max_size'"),
+    ],
+    ids=["size-only", "4-MiB", "no-ping-timeout", "deflate-on", "not-a-uvicorn-option"],
+)
+def test_08_3_hints(wrong: dict, hint: str) -> None:  # type: ignore[type-arg]
+    verdict = checks.check_08_3(wrong)
+    assert not verdict
+    assert hint in verdict.message

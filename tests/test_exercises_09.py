@@ -1,89 +1,124 @@
-"""Lesson 09's checks name the mistakes learners typically make."""
+"""Lesson 09's checks reject the mistakes learners typically make."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Literal
+import asyncio
+import contextlib
 
 import pytest
-from fastapi import FastAPI, WebSocket, WebSocketException, status
-from pydantic import BaseModel, Field
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
-from ws_lessons import checks, solutions
-from ws_lessons.exercises.lesson09 import COOKIE_PAGES
+from ws_lessons import checks, stop_all
+from ws_lessons.exercises import lesson09
 
 pytestmark = pytest.mark.timeout(60)
 
 
-def answer(**changes: bool) -> dict[str, bool]:
-    """The right prediction with some pages changed (keyword: a short name of the page)."""
-    pages = dict(solutions.SOLUTIONS["09.1"]())
-    names = {"port": ":8443", "forum": "forum.", "parent": "//example.com", "lookalike": "evil"}
-    for name, sent in changes.items():
-        (page,) = [page for page in pages if names[name] in page]
-        pages[page] = sent
-    return pages
+async def waits_for_room(outboxes: dict[str, asyncio.Queue[str]], message: str) -> list[str]:
+    """The naive habit: await put(), which waits as long as the queue is full."""
+    for outbox in outboxes.values():
+        await outbox.put(message)
+    return []
+
+
+def keeps_the_slow_ones(outboxes: dict[str, asyncio.Queue[str]], message: str) -> list[str]:
+    dropped = []
+    for name, outbox in outboxes.items():
+        try:
+            outbox.put_nowait(message)
+        except asyncio.QueueFull:
+            dropped.append(name)
+    return dropped  # but they stay in outboxes
+
+
+def deletes_while_looping(outboxes: dict[str, asyncio.Queue[str]], message: str) -> list[str]:
+    dropped = []
+    for name, outbox in outboxes.items():
+        try:
+            outbox.put_nowait(message)
+        except asyncio.QueueFull:
+            dropped.append(name)
+            del outboxes[name]
+    return dropped
+
+
+def drops_everyone_with_a_backlog(
+    outboxes: dict[str, asyncio.Queue[str]], message: str
+) -> list[str]:
+    dropped = [name for name, outbox in outboxes.items() if not outbox.empty()]
+    for name in dropped:
+        del outboxes[name]
+    for outbox in outboxes.values():
+        outbox.put_nowait(message)
+    return dropped
 
 
 @pytest.mark.parametrize(
-    ("wrong", "diagnosis"),
-    [
-        (answer(port=False), "cookies do not provide isolation by port"),
-        (answer(forum=False), "sibling subdomain"),
-        (answer(parent=False), "registrable domain of chat.example.com itself"),
-        (answer(lookalike=True), "evil.net"),
-        ({page: page == "https://chat.example.com/" for page in COOKIE_PAGES}, "by port"),
-        ({page: None for page in COOKIE_PAGES}, "replace None"),
-        ({"https://chat.example.com/": True}, "keep exactly the pages"),
-    ],
-    ids=["port", "subdomain", "parent", "lookalike", "origins not sites", "unfilled", "dropped"],
+    "wrong",
+    [waits_for_room, keeps_the_slow_ones, deletes_while_looping, drops_everyone_with_a_backlog],
+    ids=["await-put", "not-removed", "delete-while-looping", "drops-any-backlog"],
 )
-def test_09_1_names_the_mistake(wrong: dict[str, bool | None], diagnosis: str) -> None:
-    verdict = checks.check_09_1(wrong)
-    assert not verdict
-    assert diagnosis in verdict.message
+def test_09_1_rejects(wrong) -> None:  # type: ignore[no-untyped-def]
+    assert not checks.check_09_1(wrong)
 
 
-def protocol_app(
-    *, answer: Callable[[list[str]], str | None], refuse_before: bool = True
-) -> Callable[[Callable[[str], str]], FastAPI]:
-    """An ``app_for`` that checks the token subprotocol and answers ``answer(offered)``."""
-
-    def app_for(verify: Callable[[str], str]) -> FastAPI:
-        app = FastAPI()
-
-        @app.websocket("/ws")
-        async def endpoint(websocket: WebSocket) -> None:
-            offered = websocket.scope["subprotocols"]
-            tokens = [name.removeprefix("token.") for name in offered if name[:6] == "token."]
-            try:
-                user = verify(tokens[0]) if tokens else None
-            except ValueError:
-                user = None
-            if user is None and refuse_before:
-                raise WebSocketException(code=status.WS_1008_POLICY_VIOLATION)
-            await websocket.accept(subprotocol=answer(offered))
-            if user is None:
-                await websocket.close(code=status.WS_1008_POLICY_VIOLATION)
-                return
-            await websocket.send_text(user)
-
-        return app
-
-    return app_for
-
-
-def query_token(verify: Callable[[str], str]) -> FastAPI:
+def leaky_app() -> FastAPI:
+    """The exercise as given: a sender task nobody ever cancels."""
     app = FastAPI()
 
     @app.websocket("/ws")
-    async def endpoint(websocket: WebSocket, token: str = "") -> None:
-        try:
-            user = verify(token)
-        except ValueError:
-            raise WebSocketException(code=status.WS_1008_POLICY_VIOLATION) from None
+    async def leaky(websocket: WebSocket) -> None:
         await websocket.accept()
-        await websocket.send_text(user)
+        outbox: asyncio.Queue[str] = asyncio.Queue(10)
+
+        async def sender() -> None:
+            while True:
+                await websocket.send_text(await outbox.get())
+
+        asyncio.create_task(sender())  # noqa: RUF006 (the leak this exercise is about)
+        with contextlib.suppress(WebSocketDisconnect):
+            while True:
+                outbox.put_nowait(f"echo: {await websocket.receive_text()}")
+
+    return app
+
+
+def waits_for_the_sender() -> FastAPI:
+    """A TaskGroup whose receiver returns quietly: the group then waits for the sender."""
+    app = FastAPI()
+
+    @app.websocket("/ws")
+    async def endpoint(websocket: WebSocket) -> None:
+        await websocket.accept()
+        outbox: asyncio.Queue[str] = asyncio.Queue(10)
+
+        async def sender() -> None:
+            while True:
+                await websocket.send_text(await outbox.get())
+
+        async def receiver() -> None:
+            with contextlib.suppress(WebSocketDisconnect):
+                while True:
+                    outbox.put_nowait(f"echo: {await websocket.receive_text()}")
+
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(sender())
+            tasks.create_task(receiver())
+
+    return app
+
+
+def no_sender() -> FastAPI:
+    """The task removed altogether: nothing leaks, and nothing is sent."""
+    app = FastAPI()
+
+    @app.websocket("/ws")
+    async def endpoint(websocket: WebSocket) -> None:
+        await websocket.accept()
+        outbox: asyncio.Queue[str] = asyncio.Queue(10)
+        with contextlib.suppress(WebSocketDisconnect):
+            while True:
+                outbox.put_nowait(f"echo: {await websocket.receive_text()}")
 
     return app
 
@@ -91,57 +126,34 @@ def query_token(verify: Callable[[str], str]) -> FastAPI:
 @pytest.mark.parametrize(
     ("wrong", "diagnosis"),
     [
-        (protocol_app(answer=lambda offered: None), "a browser that offered names fails"),
-        (protocol_app(answer=lambda offered: offered[-1]), "sends the token back"),
-        (
-            protocol_app(answer=lambda offered: "chat.v1", refuse_before=False),
-            "refuse it before accept()",
-        ),
-        (query_token, "not from the query"),
-        (FastAPI(), "pass your function app_for itself"),
+        (leaky_app, "the sender task outlives its client"),
+        (waits_for_the_sender, "their endpoints were still running"),
+        (no_sender, "no reply within"),
     ],
-    ids=["no answer", "echoes the token", "closes after accept", "reads the query", "an app"],
+    ids=["create-task-never-cancelled", "group-waits-for-sender", "no-sender"],
 )
-def test_09_2_names_the_mistake(wrong: object, diagnosis: str) -> None:
-    verdict = checks.check_09_2(wrong)
-    assert not verdict
-    assert diagnosis in verdict.message
-
-
-class Unbounded(BaseModel):
-    type: Literal["move"]
-    x: int
-    y: int
-
-
-class AnyType(BaseModel):
-    type: str
-    x: int = Field(ge=0, le=7)
-    y: int = Field(ge=0, le=7)
-
-
-class Floats(BaseModel):
-    type: Literal["move"]
-    x: float = Field(ge=0, le=7)
-    y: float = Field(ge=0, le=7)
-
-
-class OffByOne(BaseModel):
-    type: Literal["move"]
-    x: int = Field(ge=0, le=8)
-    y: int = Field(ge=0, le=8)
+def test_09_2_diagnoses(wrong, diagnosis: str, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    try:
+        assert not checks.check_09_2(wrong())
+    finally:
+        stop_all()
+    assert diagnosis in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
-    ("wrong", "diagnosis"),
+    ("prediction", "diagnosis"),
     [
-        (Unbounded, "off the board"),
-        (AnyType, "another type"),
-        (Floats, "not a square"),
-        (OffByOne, "x = 8"),
+        ({"ada", "grace"}, "what the colleague meant it to do"),
+        ({"ada", "slow", "grace"}, "the `del` does run"),
+        ({"ada"}, "exactly one client goes"),
+        ("ada, slow", "answer with a set of names"),
     ],
+    ids=["meant", "nobody", "two-gone", "not-a-set"],
 )
-def test_09_3_names_the_mistake(wrong: type[BaseModel], diagnosis: str) -> None:
-    verdict = checks.check_09_3(wrong)
-    assert not verdict
-    assert diagnosis in verdict.message
+def test_09_3_diagnoses(prediction, diagnosis: str, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    assert not checks.check_09_3(prediction)
+    assert diagnosis in capsys.readouterr().out
+
+
+def test_09_3_prediction_matches_the_code() -> None:
+    assert lesson09._after_colleagues_broadcast() == lesson09.solution_09_3()

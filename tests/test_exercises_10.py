@@ -1,60 +1,89 @@
 """Lesson 10's checks name the mistakes learners typically make."""
 
+from __future__ import annotations
+
 from collections.abc import Callable
-from typing import Any
+from typing import Literal
 
 import pytest
-from fastapi import FastAPI, WebSocket
+from fastapi import FastAPI, WebSocket, WebSocketException, status
+from pydantic import BaseModel, Field
 
-from ws_lessons import checks
-from ws_lessons.exercises.lesson10 import FEED
+from ws_lessons import checks, solutions
+from ws_lessons.exercises.lesson10 import COOKIE_PAGES
 
 pytestmark = pytest.mark.timeout(60)
+
+
+def answer(**changes: bool) -> dict[str, bool]:
+    """The right prediction with some pages changed (keyword: a short name of the page)."""
+    pages = dict(solutions.SOLUTIONS["10.1"]())
+    names = {"port": ":8443", "forum": "forum.", "parent": "//example.com", "lookalike": "evil"}
+    for name, sent in changes.items():
+        (page,) = [page for page in pages if names[name] in page]
+        pages[page] = sent
+    return pages
 
 
 @pytest.mark.parametrize(
     ("wrong", "diagnosis"),
     [
-        ({"kept": [7, 8, 9, 9, 10], "gaps": [(6, 6)]}, "9 arrived twice"),
-        ({"kept": [6, 7, 8, 9, 10], "gaps": []}, "6 never arrived"),
-        ({"kept": [7, 8, 9, 10], "gaps": []}, "seq 6 never arrived"),
-        ({"kept": [7, 8, 9, 10], "gaps": [(5, 6)]}, "only the seqs that never arrived"),
-        ({"kept": [7, 8, 9, 10], "gaps": [6]}, "(first, last) pair"),
-        ({"kept": [10], "gaps": [(6, 9)]}, "every seq above the client's last one is kept"),
-        ({"kept": [], "gaps": []}, "fill in kept"),
-        ([7, 8, 9, 10], "pass the dict prediction"),
+        (answer(port=False), "cookies do not provide isolation by port"),
+        (answer(forum=False), "sibling subdomain"),
+        (answer(parent=False), "registrable domain of chat.example.com itself"),
+        (answer(lookalike=True), "evil.net"),
+        ({page: page == "https://chat.example.com/" for page in COOKIE_PAGES}, "by port"),
+        ({page: None for page in COOKIE_PAGES}, "replace None"),
+        ({"https://chat.example.com/": True}, "keep exactly the pages"),
     ],
-    ids=[
-        "duplicate",
-        "kept what never came",
-        "no gap",
-        "gap too wide",
-        "bare number",
-        "live only",
-        "unfilled",
-        "a list",
-    ],
+    ids=["port", "subdomain", "parent", "lookalike", "origins not sites", "unfilled", "dropped"],
 )
-def test_10_1_names_the_mistake(wrong: Any, diagnosis: str) -> None:
+def test_10_1_names_the_mistake(wrong: dict[str, bool | None], diagnosis: str) -> None:
     verdict = checks.check_10_1(wrong)
     assert not verdict
     assert diagnosis in verdict.message
 
 
-def feed(keep: Callable[[int, int], bool], *, close: bool = True) -> FastAPI:
-    """A /feed endpoint that sends the events ``keep(seq, since)`` approves."""
+def protocol_app(
+    *, answer: Callable[[list[str]], str | None], refuse_before: bool = True
+) -> Callable[[Callable[[str], str]], FastAPI]:
+    """An ``app_for`` that checks the token subprotocol and answers ``answer(offered)``."""
+
+    def app_for(verify: Callable[[str], str]) -> FastAPI:
+        app = FastAPI()
+
+        @app.websocket("/ws")
+        async def endpoint(websocket: WebSocket) -> None:
+            offered = websocket.scope["subprotocols"]
+            tokens = [name.removeprefix("token.") for name in offered if name[:6] == "token."]
+            try:
+                user = verify(tokens[0]) if tokens else None
+            except ValueError:
+                user = None
+            if user is None and refuse_before:
+                raise WebSocketException(code=status.WS_1008_POLICY_VIOLATION)
+            await websocket.accept(subprotocol=answer(offered))
+            if user is None:
+                await websocket.close(code=status.WS_1008_POLICY_VIOLATION)
+                return
+            await websocket.send_text(user)
+
+        return app
+
+    return app_for
+
+
+def query_token(verify: Callable[[str], str]) -> FastAPI:
     app = FastAPI()
 
-    @app.websocket("/feed")
-    async def endpoint(websocket: WebSocket, since: int = 0) -> None:
+    @app.websocket("/ws")
+    async def endpoint(websocket: WebSocket, token: str = "") -> None:
+        try:
+            user = verify(token)
+        except ValueError:
+            raise WebSocketException(code=status.WS_1008_POLICY_VIOLATION) from None
         await websocket.accept()
-        for event in FEED:
-            if keep(event["seq"], since):
-                await websocket.send_json(event)
-        if close:
-            await websocket.close()
-        else:
-            await websocket.receive_text()
+        await websocket.send_text(user)
 
     return app
 
@@ -62,31 +91,57 @@ def feed(keep: Callable[[int, int], bool], *, close: bool = True) -> FastAPI:
 @pytest.mark.parametrize(
     ("wrong", "diagnosis"),
     [
-        (feed(lambda seq, since: seq >= since), "the client has N already"),
-        (feed(lambda seq, since: True), "expected [8, 9, 10]"),
-        (feed(lambda seq, since: seq > since, close=False), "close the connection"),
-        (feed(lambda seq, since: seq > since), "should be refused"),  # a plain int lets -1 in
+        (protocol_app(answer=lambda offered: None), "a browser that offered names fails"),
+        (protocol_app(answer=lambda offered: offered[-1]), "sends the token back"),
+        (
+            protocol_app(answer=lambda offered: "chat.v1", refuse_before=False),
+            "refuse it before accept()",
+        ),
+        (query_token, "not from the query"),
+        (FastAPI(), "pass your function app_for itself"),
     ],
-    ids=["since repeated", "everything", "never closes", "negative since"],
+    ids=["no answer", "echoes the token", "closes after accept", "reads the query", "an app"],
 )
-def test_10_2_names_the_mistake(wrong: FastAPI, diagnosis: str) -> None:
+def test_10_2_names_the_mistake(wrong: object, diagnosis: str) -> None:
     verdict = checks.check_10_2(wrong)
     assert not verdict
     assert diagnosis in verdict.message
 
 
+class Unbounded(BaseModel):
+    type: Literal["move"]
+    x: int
+    y: int
+
+
+class AnyType(BaseModel):
+    type: str
+    x: int = Field(ge=0, le=7)
+    y: int = Field(ge=0, le=7)
+
+
+class Floats(BaseModel):
+    type: Literal["move"]
+    x: float = Field(ge=0, le=7)
+    y: float = Field(ge=0, le=7)
+
+
+class OffByOne(BaseModel):
+    type: Literal["move"]
+    x: int = Field(ge=0, le=8)
+    y: int = Field(ge=0, le=8)
+
+
 @pytest.mark.parametrize(
     ("wrong", "diagnosis"),
     [
-        ({"ws_ping_interval": 20.0, "ws_ping_timeout": 20.0}, "still there"),
-        ({"ws_ping_interval": 0.3, "ws_ping_timeout": None}, "timeout"),
-        ({"ws_ping_timeout": 0.5}, "without it, no ping is sent"),
-        ({"ws_ping_interval": 0.3, "ws_ping_timeout": 0.001}, "healthy"),
-        ({"ping_interval": 0.3, "ping_timeout": 0.5}, "remove"),
+        (Unbounded, "off the board"),
+        (AnyType, "another type"),
+        (Floats, "not a square"),
+        (OffByOne, "x = 8"),
     ],
-    ids=["defaults", "no timeout", "no interval", "timeout too short", "client option names"],
 )
-def test_10_3_names_the_mistake(wrong: dict[str, Any], diagnosis: str) -> None:
+def test_10_3_names_the_mistake(wrong: type[BaseModel], diagnosis: str) -> None:
     verdict = checks.check_10_3(wrong)
     assert not verdict
     assert diagnosis in verdict.message

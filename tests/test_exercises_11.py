@@ -1,66 +1,92 @@
-"""Lesson 11's check rejects tests that do not catch the planted bug, or fail on good code."""
+"""Lesson 11's checks name the mistakes learners typically make."""
 
-from __future__ import annotations
+from collections.abc import Callable
+from typing import Any
 
-import json
-
-import httpx
 import pytest
-from websockets.sync.client import connect
+from fastapi import FastAPI, WebSocket
 
-from ws_lessons import RunningServer, checks
+from ws_lessons import checks
+from ws_lessons.exercises.lesson11 import FEED
 
 pytestmark = pytest.mark.timeout(60)
 
 
-def say(server: RunningServer, texts: list[str]) -> list[dict]:
-    token = httpx.post(f"{server.url}/token", json={"user": "ada"}).json()["token"]
-    with connect(server.ws_url(f"/ws/lobby?token={token}")) as ws:
-        ws.recv(timeout=5)
-        replies = []
-        for text in texts:
-            ws.send(json.dumps({"type": "say", "text": text}))
-            replies.append(json.loads(ws.recv(timeout=5)))
-    return replies
+@pytest.mark.parametrize(
+    ("wrong", "diagnosis"),
+    [
+        ({"kept": [7, 8, 9, 9, 10], "gaps": [(6, 6)]}, "9 arrived twice"),
+        ({"kept": [6, 7, 8, 9, 10], "gaps": []}, "6 never arrived"),
+        ({"kept": [7, 8, 9, 10], "gaps": []}, "seq 6 never arrived"),
+        ({"kept": [7, 8, 9, 10], "gaps": [(5, 6)]}, "only the seqs that never arrived"),
+        ({"kept": [7, 8, 9, 10], "gaps": [6]}, "(first, last) pair"),
+        ({"kept": [10], "gaps": [(6, 9)]}, "every seq above the client's last one is kept"),
+        ({"kept": [], "gaps": []}, "fill in kept"),
+        ([7, 8, 9, 10], "pass the dict prediction"),
+    ],
+    ids=[
+        "duplicate",
+        "kept what never came",
+        "no gap",
+        "gap too wide",
+        "bare number",
+        "live only",
+        "unfilled",
+        "a list",
+    ],
+)
+def test_11_1_names_the_mistake(wrong: Any, diagnosis: str) -> None:
+    verdict = checks.check_11_1(wrong)
+    assert not verdict
+    assert diagnosis in verdict.message
 
 
-def test_a_test_that_asserts_too_little_is_rejected() -> None:
-    def only_two_messages(server: RunningServer) -> None:
-        seqs = [reply["seq"] for reply in say(server, ["one", "two"])]
-        assert seqs == [1, 2]
+def feed(keep: Callable[[int, int], bool], *, close: bool = True) -> FastAPI:
+    """A /feed endpoint that sends the events ``keep(seq, since)`` approves."""
+    app = FastAPI()
 
-    verdict = checks.check_11_1(only_two_messages)
-    assert "your test passes against the buggy chat too" in verdict.message
+    @app.websocket("/feed")
+    async def endpoint(websocket: WebSocket, since: int = 0) -> None:
+        await websocket.accept()
+        for event in FEED:
+            if keep(event["seq"], since):
+                await websocket.send_json(event)
+        if close:
+            await websocket.close()
+        else:
+            await websocket.receive_text()
 
-
-def test_a_test_that_fails_on_the_correct_chat_is_rejected() -> None:
-    def expects_seq_from_zero(server: RunningServer) -> None:
-        assert [reply["seq"] for reply in say(server, ["a", "b", "c", "d"])] == [0, 1, 2, 3]
-
-    verdict = checks.check_11_1(expects_seq_from_zero)
-    assert "your test fails against the correct chat" in verdict.message
-
-
-def test_a_test_that_crashes_is_rejected() -> None:
-    def crashes(server: RunningServer) -> None:
-        raise KeyError("seq")
-
-    verdict = checks.check_11_1(crashes)
-    assert "A test should fail only through an assert" in verdict.message
+    return app
 
 
 @pytest.mark.parametrize(
-    ("letters", "hint"),
+    ("wrong", "diagnosis"),
     [
-        ({"A", "B", "D", "F"}, "about A: a TestClient test can catch it; who receives"),
-        ({"B", "D", "E", "F"}, "about E: a TestClient test can catch it; the Origin guard"),
-        ({"B", "D"}, "about F: TestClient cannot see it; compression is negotiated"),
-        ({"D", "F"}, "about B: TestClient cannot see it; ws_max_size is an option"),
-        ("BDF", "answer with a set of letters"),
+        (feed(lambda seq, since: seq >= since), "the client has N already"),
+        (feed(lambda seq, since: True), "expected [8, 9, 10]"),
+        (feed(lambda seq, since: seq > since, close=False), "close the connection"),
+        (feed(lambda seq, since: seq > since), "should be refused"),  # a plain int lets -1 in
     ],
-    ids=["who-receives", "origin", "compression", "size-limit", "str"],
+    ids=["since repeated", "everything", "never closes", "negative since"],
 )
-def test_11_2_hints(letters: object, hint: str) -> None:
-    verdict = checks.check_11_2(letters)
+def test_11_2_names_the_mistake(wrong: FastAPI, diagnosis: str) -> None:
+    verdict = checks.check_11_2(wrong)
     assert not verdict
-    assert hint in verdict.message
+    assert diagnosis in verdict.message
+
+
+@pytest.mark.parametrize(
+    ("wrong", "diagnosis"),
+    [
+        ({"ws_ping_interval": 20.0, "ws_ping_timeout": 20.0}, "still there"),
+        ({"ws_ping_interval": 0.3, "ws_ping_timeout": None}, "timeout"),
+        ({"ws_ping_timeout": 0.5}, "without it, no ping is sent"),
+        ({"ws_ping_interval": 0.3, "ws_ping_timeout": 0.001}, "healthy"),
+        ({"ping_interval": 0.3, "ping_timeout": 0.5}, "remove"),
+    ],
+    ids=["defaults", "no timeout", "no interval", "timeout too short", "client option names"],
+)
+def test_11_3_names_the_mistake(wrong: dict[str, Any], diagnosis: str) -> None:
+    verdict = checks.check_11_3(wrong)
+    assert not verdict
+    assert diagnosis in verdict.message

@@ -1,72 +1,64 @@
-"""Lesson 12's checks: the learner's directives run in a real nginx; without nginx the
-check is skipped, not failed."""
+"""Lesson 12's check rejects tests that do not catch the planted bug, or fail on good code."""
 
 from __future__ import annotations
 
-import os
-import shutil
+import json
 
+import httpx
 import pytest
+from websockets.sync.client import connect
 
-from ws_lessons import checks
-from ws_lessons.services import ServiceUnavailable, program
-from ws_lessons.solutions import SOLUTIONS
+from ws_lessons import RunningServer, checks
 
 pytestmark = pytest.mark.timeout(60)
 
 
-def need_nginx() -> None:
-    try:
-        program("nginx")
-    except ServiceUnavailable as missing:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must install it: {missing}")
-        pytest.skip(str(missing))
+def say(server: RunningServer, texts: list[str]) -> list[dict]:
+    token = httpx.post(f"{server.url}/token", json={"user": "ada"}).json()["token"]
+    with connect(server.ws_url(f"/ws/lobby?token={token}")) as ws:
+        ws.recv(timeout=5)
+        replies = []
+        for text in texts:
+            ws.send(json.dumps({"type": "say", "text": text}))
+            replies.append(json.loads(ws.recv(timeout=5)))
+    return replies
 
 
-@pytest.mark.parametrize(
-    ("directives", "hint"),
-    [
-        ("proxy_http_version 1.1;", "the client's Upgrade header is hop-by-hop"),
-        (
-            "proxy_http_version 1.1;\nproxy_set_header Upgrade $http_upgrade;",
-            "the Connection header is hop-by-hop too",
-        ),
-    ],
-    ids=["no-headers", "no-connection-header"],
-)
-def test_12_1_hints(directives: str, hint: str) -> None:
-    need_nginx()
-    verdict = checks.check_12_1(directives)
-    assert not verdict
-    assert "got HTTP 404, not 101" in verdict.message
-    assert hint in verdict.message
+def test_a_test_that_asserts_too_little_is_rejected() -> None:
+    def only_two_messages(server: RunningServer) -> None:
+        seqs = [reply["seq"] for reply in say(server, ["one", "two"])]
+        assert seqs == [1, 2]
+
+    verdict = checks.check_12_1(only_two_messages)
+    assert "your test passes against the buggy chat too" in verdict.message
 
 
-def test_12_1_hints_a_missing_semicolon_without_running_nginx() -> None:
-    verdict = checks.check_12_1("proxy_http_version 1.1\nproxy_set_header Upgrade $http_upgrade;")
-    assert "every nginx directive ends with ';'" in verdict.message
+def test_a_test_that_fails_on_the_correct_chat_is_rejected() -> None:
+    def expects_seq_from_zero(server: RunningServer) -> None:
+        assert [reply["seq"] for reply in say(server, ["a", "b", "c", "d"])] == [0, 1, 2, 3]
+
+    verdict = checks.check_12_1(expects_seq_from_zero)
+    assert "your test fails against the correct chat" in verdict.message
 
 
-def test_12_1_is_skipped_with_instructions_on_a_machine_without_nginx(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(shutil, "which", lambda *args, **kwargs: None)
-    verdict = checks.check_12_1(SOLUTIONS["12.1"]())
-    assert verdict and verdict.skipped
-    assert "nginx is not installed. Install it with:" in verdict.message
+def test_a_test_that_crashes_is_rejected() -> None:
+    def crashes(server: RunningServer) -> None:
+        raise KeyError("seq")
+
+    verdict = checks.check_12_1(crashes)
+    assert "A test should fail only through an assert" in verdict.message
 
 
 @pytest.mark.parametrize(
     ("letters", "hint"),
     [
-        ({"A", "B", "D"}, "think again about B: it is cut"),
-        ({"A", "C", "D"}, "think again about C: it is cut; a ping every 20 s comes too late"),
-        ({"A"}, "think again about D: it stays connected"),
-        ({"D"}, "think again about A: it stays connected; the server pings every 20 s"),
-        ({"E"}, "there is no setup E"),
+        ({"A", "B", "D", "F"}, "about A: a TestClient test can catch it; who receives"),
+        ({"B", "D", "E", "F"}, "about E: a TestClient test can catch it; the Origin guard"),
+        ({"B", "D"}, "about F: TestClient cannot see it; compression is negotiated"),
+        ({"D", "F"}, "about B: TestClient cannot see it; ws_max_size is an option"),
+        ("BDF", "answer with a set of letters"),
     ],
-    ids=["no-pings", "pings-too-rare", "long-timeout", "pings-enough", "unknown"],
+    ids=["who-receives", "origin", "compression", "size-limit", "str"],
 )
 def test_12_2_hints(letters: object, hint: str) -> None:
     verdict = checks.check_12_2(letters)

@@ -30,7 +30,7 @@ from ws_lessons.services import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
-SCREENSHOT = ROOT / "docs" / "lesson-06.png"
+SCREENSHOT = ROOT / "docs" / "first-endpoint.png"
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -175,7 +175,7 @@ def test_lesson_runs_in_jupyterlab(path: Path, lab_url: str, browser) -> None:
         assert not refused, f"{path.name} sent the browser to {refused}"
         if frames:  # and shows something
             page.wait_for_function(f"() => ({FRAMES})().every((frame) => frame.loaded)")
-        if path.name.startswith("06") and os.environ.get("UPDATE_SCREENSHOT"):
+        if path.name.startswith("07") and os.environ.get("UPDATE_SCREENSHOT"):
             SCREENSHOT.parent.mkdir(exist_ok=True)
             page.evaluate(f"{CURRENT}.content.scrollToItem(5)")
             page.wait_for_timeout(500)

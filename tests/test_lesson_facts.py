@@ -1,4 +1,4 @@
-"""What lessons 00-07 print about the running versions, checked against those versions.
+"""What lessons 00-08 print about the running versions, checked against those versions.
 
 A lesson that depends on a library's behaviour prints it live instead of stating it. These
 tests execute the lesson, read what it printed, and measure the same thing independently
@@ -145,7 +145,7 @@ def test_lesson_04_prints_what_the_running_servers_answer() -> None:
             assert " ".join(line).endswith(rule), (line, rule)
 
 
-# -- lessons 06 and 07: keepalive defaults, and when a silent peer is dropped ---------------
+# -- lessons 07 and 08: keepalive defaults, and when a silent peer is dropped ---------------
 
 
 def uvicorn_default(name: str) -> object:
@@ -153,7 +153,7 @@ def uvicorn_default(name: str) -> object:
 
 
 def test_lesson_06_prints_the_running_uvicorn_keepalive_defaults() -> None:
-    text = output_of(printed("06_fastapi_endpoint"), 'defaults["ws_ping_interval"]')
+    text = output_of(printed("07_fastapi_endpoint"), 'defaults["ws_ping_interval"]')
     interval, timeout = uvicorn_default("ws_ping_interval"), uvicorn_default("ws_ping_timeout")
     assert text.splitlines() == [
         f"uvicorn {uvicorn.__version__}: a ping every {interval} s, then {timeout} s to answer",
@@ -162,7 +162,7 @@ def test_lesson_06_prints_the_running_uvicorn_keepalive_defaults() -> None:
 
 
 def test_lesson_07_prints_the_running_uvicorn_websocket_defaults() -> None:
-    text = output_of(printed("07_integration_config"), "inspect.signature(uvicorn.Config)")
+    text = output_of(printed("08_integration_config"), "inspect.signature(uvicorn.Config)")
     lines = text.splitlines()
     assert lines[0] == f"uvicorn {uvicorn.__version__}"
     names = [name for name in inspect.signature(uvicorn.Config).parameters if name.startswith("ws")]
@@ -172,7 +172,7 @@ def test_lesson_07_prints_the_running_uvicorn_websocket_defaults() -> None:
 
 
 def test_a_silent_peer_is_dropped_after_ping_interval_plus_ping_timeout() -> None:
-    """The rule lessons 06 and 07 state, on the running uvicorn: ping, wait, drop with 1011."""
+    """The rule lessons 07 and 08 state, on the running uvicorn: ping, wait, drop with 1011."""
     interval, timeout = 0.3, 0.3
     with (
         serve(

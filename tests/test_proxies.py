@@ -24,7 +24,7 @@ DEAD = {
     "https_proxy": "http://127.0.0.1:9",
     "all_proxy": "socks5://127.0.0.1:9",
 }
-LESSONS = ["00_start_here", "01_http_limits", "06_fastapi_endpoint", "08_realtime_chat"]
+LESSONS = ["00_start_here", "01_http_limits", "07_fastapi_endpoint", "09_realtime_chat"]
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Faults the chat survives: silent peers, restarts, crashes (lesson 10).
+"""Faults the chat survives: silent peers, restarts, crashes (lesson 11).
 
 Real servers, real clients: uvicorn in this process, or ``python -m ws_lessons serve
 chat`` in a subprocess that the tests kill.

@@ -1,4 +1,4 @@
-"""The chat's defences, attacked by real clients over loopback (lesson 09).
+"""The chat's defences, attacked by real clients over loopback (lesson 10).
 
 Each attack is also tried where the defence is switched off, when that is possible, so
 that a passing test shows the defence at work rather than an attack that never worked.
@@ -511,7 +511,7 @@ def token_user(
     chat_token: Annotated[str | None, Cookie()] = None,
     x_chat_token: Annotated[str | None, Header()] = None,
 ) -> str:
-    """Lesson 09's dependency: a valid token from the query, a cookie or a header."""
+    """Lesson 10's dependency: a valid token from the query, a cookie or a header."""
     found = token or chat_token or x_chat_token
     try:
         return tokens.verify(found or "", SECRET)

@@ -1,4 +1,4 @@
-"""Lesson 09's browser facts in headless Chromium: SameSite cookies, Origin, subprotocols.
+"""Lesson 10's browser facts in headless Chromium: SameSite cookies, Origin, subprotocols.
 
 The chat's ``chat_token`` cookie is ``SameSite=Strict``. Chromium withholds it from a
 WebSocket handshake started by a page of another *site* (``localhost`` is not the site of

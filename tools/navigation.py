@@ -48,16 +48,17 @@ LESSONS = [
     Lesson("03_fastapi_primer", "A FastAPI primer", "§2", "FastAPI简介"),
     Lesson("04_handshake", "The opening handshake", "§3.1", "WebSocket的工作原理"),
     Lesson("05_frames", "Messages and frames", "§3.2", "关键概念解析"),
+    Lesson("06_own_server", "A WebSocket server of your own", "§3", "WebSocket基础知识"),
     Lesson(
-        "06_fastapi_endpoint", "Your first WebSocket endpoint", "§4.1", "FastAPI提供的WebSocket功能"
+        "07_fastapi_endpoint", "Your first WebSocket endpoint", "§4.1", "FastAPI提供的WebSocket功能"
     ),
-    Lesson("07_integration_config", "Integration and configuration", "§4.2", "集成和配置WebSocket"),
-    Lesson("08_realtime_chat", "A real-time chat", "beyond §4", ""),
-    Lesson("09_security", "Security", "series", "安全性最佳实践"),
-    Lesson("10_reliability", "Reliability", "series", ""),
-    Lesson("11_testing", "Testing", "series", "测试技术"),
-    Lesson("12_scaling_deployment", "Scaling and deployment", "series", "部署与可扩展的应用程序"),
-    Lesson("13_production", "From the notebook to production", "series", "部署与可扩展的应用程序"),
+    Lesson("08_integration_config", "Integration and configuration", "§4.2", "集成和配置WebSocket"),
+    Lesson("09_realtime_chat", "A real-time chat", "beyond §4", ""),
+    Lesson("10_security", "Security", "series", "安全性最佳实践"),
+    Lesson("11_reliability", "Reliability", "series", ""),
+    Lesson("12_testing", "Testing", "series", "测试技术"),
+    Lesson("13_scaling_deployment", "Scaling and deployment", "series", "部署与可扩展的应用程序"),
+    Lesson("14_production", "From the notebook to production", "series", "部署与可扩展的应用程序"),
 ]
 INDEX = LESSONS[0]
 

@@ -213,8 +213,8 @@ def checks() -> list[Callable[[], Finding]]:
             "browser tests",
             "sudo apt-get install chromium (Debian/Ubuntu) or install Chrome",
         ),
-        lambda: check_service("redis-server", "lesson 12"),
-        lambda: check_service("nginx", "the reverse-proxy part of lesson 12"),
+        lambda: check_service("redis-server", "lesson 13"),
+        lambda: check_service("nginx", "the reverse-proxy part of lesson 13"),
     ]
 
 

@@ -64,7 +64,7 @@ NO_STALL_TIMEOUT = 30.0
 def naive_app() -> FastAPI:
     """The connection manager most tutorials write: a list, and a loop that awaits each send.
 
-    The same code as lesson 08 shows; the benchmark keeps its own copy.
+    The same code as lesson 09 shows; the benchmark keeps its own copy.
     """
 
     class ConnectionManager:

@@ -1,5 +1,5 @@
-"""Help with the exercises: ``reveal("06.1")`` shows a nudge, a closer hint, then the answer,
-each behind its own click in a notebook; ``show("06.1")`` prints the answer straight away.
+"""Help with the exercises: ``reveal("07.1")`` shows a nudge, a closer hint, then the answer,
+each behind its own click in a notebook; ``show("07.1")`` prints the answer straight away.
 
 Each lesson's answers sit beside its checks in ``ws_lessons.exercises``, as functions
 named ``solution_<lesson>_<n>`` that return the answer; the tests pass each one to its check.
@@ -32,7 +32,7 @@ SOLUTIONS = _collect()
 
 
 def show(exercise: str) -> None:
-    """Print the reference answer to ``exercise`` (e.g. ``"06.1"``)."""
+    """Print the reference answer to ``exercise`` (e.g. ``"07.1"``)."""
     if exercise not in SOLUTIONS:
         print(f"No exercise {exercise!r}; there are: {', '.join(SOLUTIONS)}")
         return

@@ -1,229 +1,226 @@
-"""Exercises of lesson 06: WebSocket endpoints in FastAPI."""
+"""Exercises of lesson 06: a WebSocket server of your own."""
 
 from __future__ import annotations
 
-import json
+import asyncio
+import inspect
 from typing import Any
 
-from fastapi import FastAPI, WebSocket, WebSocketException, status
-from websockets.exceptions import ConnectionClosed, InvalidStatus
-from websockets.sync.client import connect
-
-from ws_lessons.exercises.core import TIMEOUT, Hint, connected, exchange, exercise, served
+from ws_lessons import scratch
+from ws_lessons.exercises.core import TIMEOUT, Hint, exercise, require_function
+from ws_lessons.frames import CloseCode, Frame, FrameReader, Opcode, encode, parse_close
+from ws_lessons.handshake import build_request, new_key
+from ws_lessons.server import serve_streams
 
 # 06.1 -------------------------------------------------------------------------------------------
 
 
-def endpoints_06_1() -> FastAPI:
-    """Five endpoints, five ways a WebSocket conversation ends. Read them; predict."""
-    app = FastAPI()
-
-    @app.websocket("/a")
-    async def a(websocket: WebSocket) -> None:
-        await websocket.accept()
-        await websocket.send_text("hello")
-        # ...and the function simply returns
-
-    @app.websocket("/b")
-    async def b(websocket: WebSocket) -> None:
-        await websocket.accept()
-        raise ValueError("a bug in the endpoint")
-
-    @app.websocket("/c")
-    async def c(websocket: WebSocket) -> None:
-        await websocket.accept()
-        await websocket.close(code=4001, reason="come back later")
-
-    @app.websocket("/d")
-    async def d(websocket: WebSocket) -> None:
-        raise WebSocketException(code=status.WS_1008_POLICY_VIOLATION, reason="no")
-
-    @app.websocket("/e")
-    async def e(websocket: WebSocket, room: int) -> None:
-        await websocket.accept()  # the client connects to /e?room=lobby
-
-    return app
+def _request(version: str | None = "13", *, upgrade: bool = True) -> bytes:
+    """A client's handshake with this Sec-WebSocket-Version (None: no such header)."""
+    request = build_request("127.0.0.1", key=new_key())
+    if version != "13":
+        header = b"Sec-WebSocket-Version: 13\r\n"
+        request = request.replace(
+            header, b"" if version is None else header.replace(b"13", version.encode())
+        )
+    if not upgrade:
+        request = request.replace(b"Upgrade: websocket\r\n", b"")
+    return request
 
 
-PATHS_06_1 = {"A": "/a", "B": "/b", "C": "/c", "D": "/d", "E": "/e?room=lobby"}
-
-_WHY_06_1 = {
-    "A": "nothing calls close(), so no close frame is sent: when the function returns, "
-    "uvicorn just closes the TCP connection. Which code does a client report for a "
-    "connection that ended without a close frame (RFC 6455 §7.1.5)?",
-    "B": "after accept() there is no HTTP any more. When the endpoint raises, uvicorn logs "
-    "the error and closes the TCP connection, without a close frame",
-    "C": "close() sends the code you give it, whatever it is",
-    "D": "raised before accept(), so the handshake itself is refused, with an HTTP status; "
-    "the 1008 of the exception has no frame to travel in",
-    "E": "the query parameter fails validation before the endpoint runs, so the handshake "
-    "is refused, as lesson 06 showed for a room that is not a number",
-}
-_MISTAKES_06_1 = {
-    ("A", 1000): "1000 (normal closure) would need a close frame, and nothing calls close()",
-    ("B", 500): "500 is an HTTP status, but the handshake was over when the error happened",
-    ("B", 1011): "1011 (internal error) is what a server could send, in a close frame; look "
-    "at what uvicorn does when the endpoint raises: it sends no frame at all",
-    ("D", 1008): "a close code needs an open WebSocket to travel in, and this one never opened",
-    ("E", 422): "422 is what an HTTP route answers; a WebSocket handshake that fails "
-    "validation gets the same refusal as any endpoint that does not accept",
-}
-
-
-def _ending(server: Any, path: str) -> int:
-    """The close code the client received, or the HTTP status of a refused handshake."""
+async def _answer(port: int, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """The status, header fields and first bytes after the head of the server's answer."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
-        with connect(server.ws_url(path), open_timeout=TIMEOUT, close_timeout=TIMEOUT) as ws:
-            while True:
-                ws.recv(timeout=TIMEOUT)
-    except InvalidStatus as refused:
-        return refused.response.status_code
-    except ConnectionClosed as closed:
-        return closed.rcvd.code if closed.rcvd else 1006
+        writer.write(request)
+        async with asyncio.timeout(TIMEOUT):
+            head = await reader.readuntil(b"\r\n\r\n")
+            if head.startswith(b"HTTP/1.1 101"):
+                writer.write(encode(Frame.text("echo?"), mask=b"\x01\x02\x03\x04"))
+                after = await reader.read(64)
+            else:
+                after = b""
+    except (ConnectionError, asyncio.IncompleteReadError):
+        raise Hint(
+            "the server closed the connection without an HTTP answer: did your function "
+            "raise? Return True or False, and write a response in every case"
+        ) from None
     except TimeoutError:
-        return 0
+        raise Hint(
+            f"no complete answer within {TIMEOUT:.0f} s: is the answer written, and flushed "
+            "to the socket, before your function returns?"
+        ) from None
+    finally:
+        writer.close()
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ")[1])
+    headers = {
+        name.strip().lower(): value.strip()
+        for name, _, value in (line.partition(":") for line in lines[1:] if line)
+    }
+    return status, headers, after
 
 
 @exercise(
     "06.1",
-    nudge="Sort the endpoints first: which of them call accept() before they end? Only a "
-    "WebSocket that was accepted can be closed with a code.",
-    hint="Before accept(), the only answer is an HTTP status, and uvicorn uses one status "
-    "for every refusal. After accept(), a code reaches the client only inside a close "
-    "frame; when the connection just ends without one, the client reports a code of "
-    "its own, one that is never sent on the wire.",
+    nudge="Which field of the request tells you the client's version, and what does "
+    "HandshakeError not tell you?",
+    hint="Look at the version before (or after) build_response() complains: only a "
+    "present, wrong version earns 426, and the answer names the version you speak in a "
+    "header field of its own.",
 )
-def check_06_1(prediction: Any) -> str:
-    """For each endpoint of endpoints_06_1(), the close code the client gets (an int), or the
-    HTTP status if the handshake is refused."""
-    if not isinstance(prediction, dict) or set(prediction) != set(PATHS_06_1):
-        raise Hint('answer with a dict {"A": code, ..., "E": code} of ints')
-    try:
-        guesses = {letter: int(prediction[letter]) for letter in PATHS_06_1}
-    except (TypeError, ValueError):
-        raise Hint("give each letter an int: a close code like 1001, or an HTTP status") from None
-    with served(endpoints_06_1(), "06.1") as server:
-        seen = {letter: _ending(server, path) for letter, path in PATHS_06_1.items()}
-    for letter, guess in guesses.items():
-        if guess != seen[letter]:
-            mistake = _MISTAKES_06_1.get((letter, guess))
-            raise Hint(f"think again about {letter}: {mistake or _WHY_06_1[letter]}")
-    codes = ", ".join(f"{letter} {code}" for letter, code in seen.items())
-    return f"the real server agrees: {codes}"
+def check_06_1(handshake: Any) -> str:
+    """handshake(reader, writer): 101 for a good request, 426 with the version, 400 otherwise."""
+    require_function(handshake)
+    if not inspect.iscoroutinefunction(handshake):
+        raise Hint("your handshake must be an `async def` function, like handshake() in the lesson")
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if await handshake(reader, writer):
+            await scratch.echo_frames(reader, writer)
+
+    with serve_streams(handle, name="check 06.1") as server:
+        # The client runs on the server's loop: a notebook's own loop is busy with the cell.
+        good, version_8, no_upgrade, no_version = (
+            server.run(_answer(server.port, request))
+            for request in (
+                _request("13"),
+                _request("8"),
+                _request("13", upgrade=False),
+                _request(None),
+            )
+        )
+    status, _, after = good
+    if status != 101:
+        raise Hint(f"a valid handshake got {status}: it must still get 101 Switching Protocols")
+    if not after.endswith(b"echo?"):
+        raise Hint(
+            "after the 101 the echo did not answer: return True when the handshake succeeded"
+        )
+    status, headers, _ = version_8
+    if status == 400:
+        raise Hint("version 8 still gets 400: RFC 6455 §4.4 names 426 Upgrade Required for it")
+    if status != 426:
+        raise Hint(f"version 8 got {status}; RFC 6455 §4.4 suggests 426 Upgrade Required")
+    if "sec-websocket-version" not in headers:
+        raise Hint(
+            "your 426 does not say which version you speak: add a Sec-WebSocket-Version field"
+        )
+    if headers["sec-websocket-version"] != "13":
+        raise Hint(
+            f"Sec-WebSocket-Version: {headers['sec-websocket-version']}? This server speaks 13"
+        )
+    for label, (status, _, _) in (("without Upgrade", no_upgrade), ("with no version", no_version)):
+        if status == 426:
+            raise Hint(
+                f"a request {label} got 426: 426 is for a client whose version you do not "
+                "speak; this request is not a valid handshake at all, so it gets 400"
+            )
+        if status != 400:
+            raise Hint(
+                f"a request {label} got {status}; a request that is not a handshake gets 400"
+            )
+    return "101 for a good handshake, 426 naming version 13, 400 for the rest"
+
+
+def solution_06_1() -> Any:
+    from ws_lessons.handshake import HandshakeError, build_response, parse_request
+
+    def http_error(status, reason, detail, fields=""):  # type: ignore[no-untyped-def]
+        body = f"{detail}\n".encode()
+        head = f"HTTP/1.1 {status} {reason}\r\nContent-Length: {len(body)}\r\n{fields}\r\n"
+        return head.encode() + body
+
+    async def handshake_with_version(reader, writer):  # type: ignore[no-untyped-def]
+        head = await reader.readuntil(b"\r\n\r\n")
+        try:
+            request = parse_request(head)
+            version = request.headers.get("Sec-WebSocket-Version")
+            if version not in (None, "13"):  # RFC 6455 §4.4
+                fields = "Sec-WebSocket-Version: 13\r\n"
+                writer.write(http_error(426, "Upgrade Required", f"not {version}", fields))
+                return False
+            writer.write(build_response(request))
+        except HandshakeError as error:
+            writer.write(http_error(400, "Bad Request", error))
+            return False
+        await writer.drain()
+        return True
+
+    return handshake_with_version
+
+
+# 06.2 -------------------------------------------------------------------------------------------
+
+FRAMES_06_2 = [
+    Frame(Opcode.TEXT, b"Hel", fin=False),
+    Frame(Opcode.PING, b"1"),
+    Frame(Opcode.PONG, b"2"),
+    Frame(Opcode.CONTINUATION, b"lo"),
+    Frame.close(1000),
+]
+
+
+async def _replies(port: int) -> list[tuple[Opcode, bytes | int]]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    key = new_key()
+    writer.write(build_request(f"127.0.0.1:{port}", key=key))
+    await reader.readuntil(b"\r\n\r\n")
+    for frame in FRAMES_06_2:
+        writer.write(encode(frame, mask=b"\x0a\x0b\x0c\x0d"))
+    frames, received = FrameReader("client"), []
+    async with asyncio.timeout(TIMEOUT):
+        while data := await reader.read(4096):
+            received += frames.feed(data)
+    writer.close()
+    return [
+        (f.opcode, int(parse_close(f.payload)[0]) if f.opcode is Opcode.CLOSE else f.payload)
+        for f in received
+    ]
 
 
 @exercise(
     "06.2",
-    nudge="Lesson 06's /rooms/{room_id} takes its room from the path, and /sum speaks JSON "
-    "both ways: this endpoint does both.",
-    hint="A parameter named like the path's placeholder receives it. The JSON helpers of "
-    "the WebSocket parse what arrives and serialise what you send, so the loop only "
-    "builds a dict.",
+    nudge="Go frame by frame and ask of each: is it a control frame, and does it finish a message?",
+    hint="Control frames are answered as they arrive, even in the middle of a message "
+    "(§5.4); a pong asks for nothing (§5.5.3); the message goes out once, when its last "
+    "fragment arrives; the close is answered like every close.",
 )
-def check_06_2(app: Any) -> str:
-    """/rooms/{room} answers {"text": t} with {"room": room, "text": t, "length": len(t)}."""
-    with served(app, "06.2") as server, connected(server, "/rooms/lobby") as ws:
-        for text in ("hi", "héllo wörld"):
-            reply = exchange(ws, json.dumps({"text": text}), f"sending {{'text': {text!r}}}")
-            try:
-                data = json.loads(reply)
-            except (TypeError, ValueError):
-                raise Hint(f"the reply {reply!r} is not JSON: use websocket.send_json()") from None
-            expected = {"room": "lobby", "text": text, "length": len(text)}
-            if data == expected:
-                continue
-            if isinstance(data, dict) and data.get("room") != "lobby":
-                raise Hint(
-                    f"connected to /rooms/lobby, the reply said room {data.get('room')!r}: "
-                    "take the room from the path"
-                )
-            if isinstance(data, dict) and data.get("length") == len(text.encode()) != len(text):
-                raise Hint(
-                    f"for {text!r} you counted {data['length']}: that is its UTF-8 bytes; "
-                    "the length asked for is in characters, as Python's len() of the text"
-                )
-            raise Hint(f"expected {expected}, got {data}")
-    return "the room comes from the path and the reply is JSON"
-
-
-@exercise(
-    "06.3",
-    nudge="Follow a client with a wrong token through the endpoint, line by line: when "
-    "does it learn it is not welcome, and is it stopped there?",
-    hint="Decide before letting the client in: the token is in the request, so the "
-    "handshake can be refused (lesson 06's door does that). If you close after "
-    "accepting instead, give the code for a policy violation, and stop there.",
-)
-def check_06_3(app: Any) -> str:
-    """/guarded?token=sesame echoes; any other token is refused with 1008 (policy violation)."""
-    with served(app, "06.3") as server:
-        _guarded_visits(server)
-    return "wrong tokens are refused with a policy violation, the right one gets in"
-
-
-def _guarded_visits(server: Any) -> None:
-    """A wrong token is refused with 1008 (or HTTP 403); the right one gets an echo."""
-    url = server.ws_url("/guarded?token=wrong")
+def check_06_2(predicted: Any) -> str:
+    """The (opcode, payload-or-code) pairs the server sends back for FRAMES_06_2."""
+    if not isinstance(predicted, list) or not predicted:
+        raise Hint("write your prediction as a list of (opcode, payload) pairs")
     try:
-        with connect(url, open_timeout=TIMEOUT, close_timeout=TIMEOUT) as ws:
-            ws.recv(timeout=TIMEOUT)
-        raise Hint("a wrong token was let in and the connection stayed open")
-    except InvalidStatus as exc:
-        if exc.response.status_code != 403:
-            raise Hint(f"a wrong token got HTTP {exc.response.status_code}, not 403") from None
-    except TimeoutError:
-        raise Hint("a wrong token was let in: nothing closed the connection") from None
-    except ConnectionClosed as exc:
-        code = exc.rcvd.code if exc.rcvd else None
-        if code != 1008:
-            raise Hint(
-                f"a wrong token was closed with {code}"
-                + (
-                    ": 1000 says all went well; tell the client why it is refused, "
-                    "with the code for a policy violation"
-                    if code == 1000
-                    else "; use the code for a policy violation"
-                )
-            ) from None
-    with connected(server, "/guarded?token=sesame") as ws:
-        reply = exchange(ws, "open sesame", "connecting with the right token")
-        if reply != "open sesame":
-            raise Hint(f"with the right token, echo the message back; got {reply!r}")
+        mine = [(Opcode(opcode), payload) for opcode, payload in predicted]
+    except (TypeError, ValueError):
+        raise Hint('each item is a pair: (Opcode.TEXT, b"...") or (Opcode.CLOSE, code)') from None
+    with serve_streams(scratch.handle, name="check 06.2") as server:
+        actual = server.run(_replies(server.port))
+    if mine == actual:
+        return f"exactly what the server sent: {', '.join(o.name for o, _ in actual)}"
+    opcodes = [opcode for opcode, _ in mine]
+    if opcodes.count(Opcode.TEXT) > 1 or (Opcode.TEXT, b"Hel") in mine:
+        raise Hint("the server echoes whole messages: the fragments come back as one TEXT frame")
+    if (
+        Opcode.PONG in opcodes
+        and Opcode.TEXT in opcodes
+        and opcodes.index(Opcode.TEXT) < opcodes.index(Opcode.PONG)
+    ):
+        raise Hint("the ping arrived before the message was complete, and is answered at once")
+    if opcodes.count(Opcode.PONG) > 1 or (Opcode.PONG, b"2") in mine or (Opcode.PING, b"2") in mine:
+        raise Hint("the client's PONG needs no answer (RFC 6455 §5.5.3)")
+    if Opcode.PONG not in opcodes:
+        raise Hint("a PING always gets a PONG (RFC 6455 §5.5.2)")
+    if (Opcode.PONG, b"1") not in mine:
+        raise Hint("a PONG carries the same payload as the PING it answers (§5.5.2)")
+    if Opcode.CLOSE not in opcodes:
+        raise Hint("the server answers the close frame with a close frame (§5.5.1)")
+    if (Opcode.CLOSE, CloseCode.NORMAL_CLOSURE) not in mine:
+        raise Hint("the answer to a close echoes the code it received")
+    if (Opcode.TEXT, b"Hello") not in mine:
+        raise Hint("what does the message say once its two fragments are joined?")
+    raise Hint("close: compare the order of your pairs with the order the frames arrive")
 
 
-# Reference answers
-
-
-def solution_06_1() -> dict[str, int]:
-    # A and B: no close frame (uvicorn closes the TCP connection), so 1006 abnormal closure.
-    # C: the code given. D and E: refused before accept(), so HTTP 403 and no close code.
-    return {"A": 1006, "B": 1006, "C": 4001, "D": 403, "E": 403}
-
-
-def solution_06_2() -> FastAPI:
-    app = FastAPI()
-
-    @app.websocket("/rooms/{room}")
-    async def room_echo(websocket: WebSocket, room: str) -> None:
-        await websocket.accept()
-        while True:
-            message = await websocket.receive_json()
-            text = message["text"]
-            await websocket.send_json({"room": room, "text": text, "length": len(text)})
-
-    return app
-
-
-def solution_06_3() -> FastAPI:
-    app = FastAPI()
-
-    @app.websocket("/guarded")
-    async def guarded(websocket: WebSocket, token: str = "") -> None:
-        if token != "sesame":
-            # Raised before accept(): the handshake is refused with HTTP 403.
-            raise WebSocketException(code=status.WS_1008_POLICY_VIOLATION, reason="bad token")
-        await websocket.accept()
-        while True:
-            await websocket.send_text(await websocket.receive_text())
-
-    return app
+def solution_06_2() -> Any:
+    return [(Opcode.PONG, b"1"), (Opcode.TEXT, b"Hello"), (Opcode.CLOSE, 1000)]

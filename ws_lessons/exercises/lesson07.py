@@ -1,266 +1,229 @@
-"""Exercises of lesson 07: routers, subprotocols and uvicorn's WebSocket options."""
+"""Exercises of lesson 07: WebSocket endpoints in FastAPI."""
 
 from __future__ import annotations
 
-import socket
-import time
+import json
 from typing import Any
 
-import httpx
-from fastapi import APIRouter, FastAPI, WebSocket, WebSocketDisconnect, WebSocketException, status
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from fastapi import FastAPI, WebSocket, WebSocketException, status
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from ws_lessons.exercises.core import TIMEOUT, Hint, connected, exchange, exercise, served
-from ws_lessons.frames import IncompleteFrame, Opcode, ProtocolError, decode, parse_close
-from ws_lessons.handshake import build_request
-from ws_lessons.server import ServerError, serve
+
+# 06.1 -------------------------------------------------------------------------------------------
+
+
+def endpoints_06_1() -> FastAPI:
+    """Five endpoints, five ways a WebSocket conversation ends. Read them; predict."""
+    app = FastAPI()
+
+    @app.websocket("/a")
+    async def a(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.send_text("hello")
+        # ...and the function simply returns
+
+    @app.websocket("/b")
+    async def b(websocket: WebSocket) -> None:
+        await websocket.accept()
+        raise ValueError("a bug in the endpoint")
+
+    @app.websocket("/c")
+    async def c(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.close(code=4001, reason="come back later")
+
+    @app.websocket("/d")
+    async def d(websocket: WebSocket) -> None:
+        raise WebSocketException(code=status.WS_1008_POLICY_VIOLATION, reason="no")
+
+    @app.websocket("/e")
+    async def e(websocket: WebSocket, room: int) -> None:
+        await websocket.accept()  # the client connects to /e?room=lobby
+
+    return app
+
+
+PATHS_06_1 = {"A": "/a", "B": "/b", "C": "/c", "D": "/d", "E": "/e?room=lobby"}
+
+_WHY_06_1 = {
+    "A": "nothing calls close(), so no close frame is sent: when the function returns, "
+    "uvicorn just closes the TCP connection. Which code does a client report for a "
+    "connection that ended without a close frame (RFC 6455 §7.1.5)?",
+    "B": "after accept() there is no HTTP any more. When the endpoint raises, uvicorn logs "
+    "the error and closes the TCP connection, without a close frame",
+    "C": "close() sends the code you give it, whatever it is",
+    "D": "raised before accept(), so the handshake itself is refused, with an HTTP status; "
+    "the 1008 of the exception has no frame to travel in",
+    "E": "the query parameter fails validation before the endpoint runs, so the handshake "
+    "is refused, as lesson 07 showed for a room that is not a number",
+}
+_MISTAKES_06_1 = {
+    ("A", 1000): "1000 (normal closure) would need a close frame, and nothing calls close()",
+    ("B", 500): "500 is an HTTP status, but the handshake was over when the error happened",
+    ("B", 1011): "1011 (internal error) is what a server could send, in a close frame; look "
+    "at what uvicorn does when the endpoint raises: it sends no frame at all",
+    ("D", 1008): "a close code needs an open WebSocket to travel in, and this one never opened",
+    ("E", 422): "422 is what an HTTP route answers; a WebSocket handshake that fails "
+    "validation gets the same refusal as any endpoint that does not accept",
+}
+
+
+def _ending(server: Any, path: str) -> int:
+    """The close code the client received, or the HTTP status of a refused handshake."""
+    try:
+        with connect(server.ws_url(path), open_timeout=TIMEOUT, close_timeout=TIMEOUT) as ws:
+            while True:
+                ws.recv(timeout=TIMEOUT)
+    except InvalidStatus as refused:
+        return refused.response.status_code
+    except ConnectionClosed as closed:
+        return closed.rcvd.code if closed.rcvd else 1006
+    except TimeoutError:
+        return 0
 
 
 @exercise(
     "07.1",
-    nudge="Ask the app where each route ended up, as the lesson did with url_path_for, "
-    "and talk to the echo twice.",
-    hint="The prefix of the router and the prefix given to include_router add up. And a "
-    "WebSocket endpoint that returns after one answer ends the conversation: it has to "
-    "keep receiving for as long as the client stays.",
+    nudge="Sort the endpoints first: which of them call accept() before they end? Only a "
+    "WebSocket that was accepted can be closed with a code.",
+    hint="Before accept(), the only answer is an HTTP status, and uvicorn uses one status "
+    "for every refusal. After accept(), a code reaches the client only inside a close "
+    "frame; when the connection just ends without one, the client reports a code of "
+    "its own, one that is never sent on the wire.",
 )
-def check_07_1(app: Any) -> str:
-    """GET /api/health answers {"status": "ok"} and WS /api/echo echoes, both from a router."""
-    declared_on_app = {getattr(route, "path", "") for route in getattr(app, "routes", [])}
-    if {"/api/health", "/api/echo"} & declared_on_app:
-        raise Hint(
-            "the routes work, but they are declared on the app itself: declare them on the "
-            "router, and let the router's prefix put them under /api"
-        )
-    with served(app, "07.1") as server:
-        with httpx.Client(base_url=server.url, timeout=TIMEOUT) as http:
-            health = http.get("/api/health")
-            bare = http.get("/health")
-            doubled = http.get("/api/api/health")
-        if health.status_code == 404 and doubled.status_code == 200:
-            raise Hint(
-                "GET /api/health answered 404, but GET /api/api/health answers: the prefix "
-                "is there twice, once from the router and once from include_router"
-            )
-        if health.status_code != 200:
-            raise Hint(
-                f"GET /api/health answered HTTP {health.status_code}: is the router's "
-                "prefix /api, and is the router included in the app?"
-            )
-        try:
-            body = health.json()
-        except ValueError:
-            raise Hint(f"GET /api/health should answer JSON, not {health.text[:60]!r}") from None
-        if body != {"status": "ok"}:
-            raise Hint(f'GET /api/health answered {body}; expected {{"status": "ok"}}')
-        if bare.status_code == 200:
-            raise Hint("GET /health answers too: declare the routes on the router, not the app")
-        with connected(server, "/api/echo") as ws:
-            for text in ("ping", "still here?"):
-                reply = exchange(ws, text, f"sending {text!r} to /api/echo")
-                if reply != text:
-                    raise Hint(f"/api/echo answered {text!r} with {reply!r}; send it back as is")
-    return "one router, one prefix, an HTTP route and a WebSocket route under it"
-
-
-def _negotiate(server: Any, offer: list[str]) -> str | int:
-    """What the client ends up with: the subprotocol, or the HTTP status of a refusal."""
+def check_07_1(prediction: Any) -> str:
+    """For each endpoint of endpoints_06_1(), the close code the client gets (an int), or the
+    HTTP status if the handshake is refused."""
+    if not isinstance(prediction, dict) or set(prediction) != set(PATHS_06_1):
+        raise Hint('answer with a dict {"A": code, ..., "E": code} of ints')
     try:
-        with connect(
-            server.ws_url("/negotiate"),
-            subprotocols=offer or None,
-            open_timeout=TIMEOUT,
-            close_timeout=TIMEOUT,
-        ) as ws:
-            chosen = ws.subprotocol
-            try:
-                told = ws.recv(timeout=TIMEOUT)
-            except TimeoutError:
-                raise Hint(
-                    f"offered {offer}, the connection opened but no message came: send the "
-                    "chosen subprotocol's name as a text message"
-                ) from None
-            except ConnectionClosed:
-                raise Hint(
-                    f"offered {offer}, the connection was closed before any message: accept, "
-                    "then send the chosen subprotocol's name"
-                ) from None
-            if told != (chosen or ""):
-                raise Hint(
-                    f"offered {offer}, the handshake chose {chosen!r} but the message said "
-                    f"{told!r}: send the name you accepted with"
-                )
-            return chosen or ""
-    except InvalidStatus as exc:
-        return exc.response.status_code
-    except InvalidHandshake as exc:
-        raise Hint(f"offered {offer}, the client failed the handshake: {exc}") from None
+        guesses = {letter: int(prediction[letter]) for letter in PATHS_06_1}
+    except (TypeError, ValueError):
+        raise Hint("give each letter an int: a close code like 1001, or an HTTP status") from None
+    with served(endpoints_06_1(), "07.1") as server:
+        seen = {letter: _ending(server, path) for letter, path in PATHS_06_1.items()}
+    for letter, guess in guesses.items():
+        if guess != seen[letter]:
+            mistake = _MISTAKES_06_1.get((letter, guess))
+            raise Hint(f"think again about {letter}: {mistake or _WHY_06_1[letter]}")
+    codes = ", ".join(f"{letter} {code}" for letter, code in seen.items())
+    return f"the real server agrees: {codes}"
 
 
 @exercise(
     "07.2",
-    nudge="Print what the client offered (the starter does) for each offer the check "
-    "makes, and write down what you want to answer to each.",
-    hint="The client's order does not matter: walk your own list of preferences, best "
-    "first, and take the first one the client offered. Accept with that name; when "
-    "none matches, refuse before accepting, as lesson 06 did.",
+    nudge="Lesson 07's /rooms/{room_id} takes its room from the path, and /sum speaks JSON "
+    "both ways: this endpoint does both.",
+    hint="A parameter named like the path's placeholder receives it. The JSON helpers of "
+    "the WebSocket parse what arrives and serialise what you send, so the loop only "
+    "builds a dict.",
 )
 def check_07_2(app: Any) -> str:
-    """/negotiate prefers chat.v2 to chat.v1, says which it chose, and refuses anything else."""
-    with served(app, "07.2") as server:
-        for offer, wanted in (
-            (["chat.v1", "chat.v2"], "chat.v2"),
-            (["chat.v2", "chat.v1"], "chat.v2"),
-            (["chat.v1"], "chat.v1"),
-            (["mqtt", "chat.v1"], "chat.v1"),
-        ):
-            got = _negotiate(server, offer)
-            if isinstance(got, int):
-                raise Hint(f"offered {offer}, the handshake was refused with HTTP {got}")
-            if got != wanted:
-                raise Hint(f"offered {offer}, you chose {got or 'none'}; expected {wanted}")
-        for offer in (["mqtt"], []):
-            got = _negotiate(server, offer)
-            if not isinstance(got, int):
-                raise Hint(
-                    f"offered {offer or 'nothing'}, you accepted (with {got or 'no subprotocol'}): "
-                    "refuse the handshake instead"
-                )
-    return "chat.v2 when offered, else chat.v1, and no connection without either"
-
-
-def _silent_client_closed_after(server: Any, limit: float) -> tuple[float, int | None]:
-    """Connect with a raw socket, never answer anything; return when and how it was closed."""
-    sock = socket.create_connection((server.host, server.port), timeout=TIMEOUT)
-    with sock:
-        sock.sendall(build_request(f"{server.host}:{server.port}", "/echo"))
-        started = time.monotonic()
-        data = b""
-        sock.settimeout(0.1)
-        while time.monotonic() - started < limit:
+    """/rooms/{room} answers {"text": t} with {"room": room, "text": t, "length": len(t)}."""
+    with served(app, "07.2") as server, connected(server, "/rooms/lobby") as ws:
+        for text in ("hi", "héllo wörld"):
+            reply = exchange(ws, json.dumps({"text": text}), f"sending {{'text': {text!r}}}")
             try:
-                chunk = sock.recv(65536)
-            except TimeoutError:
+                data = json.loads(reply)
+            except (TypeError, ValueError):
+                raise Hint(f"the reply {reply!r} is not JSON: use websocket.send_json()") from None
+            expected = {"room": "lobby", "text": text, "length": len(text)}
+            if data == expected:
                 continue
-            if not chunk:
-                break
-            data += chunk
-        else:
-            return limit, None
-        seconds = time.monotonic() - started
-    _, _, frames = data.partition(b"\r\n\r\n")
-    code = None
-    while frames:
-        try:
-            frame, used = decode(frames)
-        except (IncompleteFrame, ProtocolError):
-            break
-        frames = frames[used:]
-        if frame.opcode is Opcode.CLOSE:
-            code = int(parse_close(frame.payload)[0])
-    return seconds, code
+            if isinstance(data, dict) and data.get("room") != "lobby":
+                raise Hint(
+                    f"connected to /rooms/lobby, the reply said room {data.get('room')!r}: "
+                    "take the room from the path"
+                )
+            if isinstance(data, dict) and data.get("length") == len(text.encode()) != len(text):
+                raise Hint(
+                    f"for {text!r} you counted {data['length']}: that is its UTF-8 bytes; "
+                    "the length asked for is in characters, as Python's len() of the text"
+                )
+            raise Hint(f"expected {expected}, got {data}")
+    return "the room comes from the path and the reply is JSON"
 
 
 @exercise(
     "07.3",
-    nudge="Lesson 07's table of uvicorn's WebSocket options has one row for each of the "
-    "three requirements (one of them needs two options).",
-    hint="A silent client is dropped one ping interval plus one ping timeout after its "
-    "last sign of life, so the two together must stay under 2 s. The size limit is "
-    "in bytes, and compression is an on/off switch.",
+    nudge="Follow a client with a wrong token through the endpoint, line by line: when "
+    "does it learn it is not welcome, and is it stopped there?",
+    hint="Decide before letting the client in: the token is in the request, so the "
+    "handshake can be refused (lesson 07's door does that). If you close after "
+    "accepting instead, give the code for a policy violation, and stop there.",
 )
-def check_07_3(options: Any) -> str:
-    """uvicorn options: 4 KiB messages at most, pings that drop a silent client within 2 s,
-    and no compression."""
-    if not isinstance(options, dict):
-        raise Hint(f"pass a dict of uvicorn options, like {{'ws_max_size': ...}}, not {options!r}")
-    app = FastAPI()
+def check_07_3(app: Any) -> str:
+    """/guarded?token=sesame echoes; any other token is refused with 1008 (policy violation)."""
+    with served(app, "07.3") as server:
+        _guarded_visits(server)
+    return "wrong tokens are refused with a policy violation, the right one gets in"
 
-    @app.websocket("/echo")
-    async def echo(websocket: WebSocket) -> None:
-        await websocket.accept()
-        try:
-            while True:
-                await websocket.send_text(await websocket.receive_text())
-        except WebSocketDisconnect:
-            pass
 
+def _guarded_visits(server: Any) -> None:
+    """A wrong token is refused with 1008 (or HTTP 403); the right one gets an echo."""
+    url = server.ws_url("/guarded?token=wrong")
     try:
-        server = serve(app, name="check 07.3", **options)
-    except (TypeError, ServerError) as exc:
-        raise Hint(f"uvicorn did not take these options: {exc}") from None
-    with server:
-        with connect(server.ws_url("/echo"), open_timeout=TIMEOUT, close_timeout=TIMEOUT) as ws:
-            extensions = ws.response.headers.get("Sec-WebSocket-Extensions")
-            if extensions:
-                raise Hint(f"the server still negotiated compression: {extensions}")
-            text = "x" * 4096
-            if exchange(ws, text, "sending 4096 bytes") != text:
-                raise Hint("a 4096-byte message was not echoed")
-            try:
-                ws.send(text + "x")
-                ws.recv(timeout=TIMEOUT)
-                raise Hint("a 4097-byte message was echoed: the limit is 4096 bytes")
-            except TimeoutError:
-                raise Hint("after a 4097-byte message, nothing happened") from None
-            except ConnectionClosed as exc:
-                code = exc.rcvd.code if exc.rcvd else None
-                if code != 1009:
-                    raise Hint(f"a 4097-byte message closed with {code}, not 1009") from None
-        seconds, code = _silent_client_closed_after(server, 2.5)
-        if code is None and seconds >= 2.5:
-            raise Hint("a client that never answers pings was still connected after 2 s")
-        if seconds > 2.0:
-            raise Hint(f"a silent client was dropped after {seconds:.1f} s; make it 2 s at most")
-    return "4 KiB messages, silent clients dropped within 2 s, and plain frames"
+        with connect(url, open_timeout=TIMEOUT, close_timeout=TIMEOUT) as ws:
+            ws.recv(timeout=TIMEOUT)
+        raise Hint("a wrong token was let in and the connection stayed open")
+    except InvalidStatus as exc:
+        if exc.response.status_code != 403:
+            raise Hint(f"a wrong token got HTTP {exc.response.status_code}, not 403") from None
+    except TimeoutError:
+        raise Hint("a wrong token was let in: nothing closed the connection") from None
+    except ConnectionClosed as exc:
+        code = exc.rcvd.code if exc.rcvd else None
+        if code != 1008:
+            raise Hint(
+                f"a wrong token was closed with {code}"
+                + (
+                    ": 1000 says all went well; tell the client why it is refused, "
+                    "with the code for a policy violation"
+                    if code == 1000
+                    else "; use the code for a policy violation"
+                )
+            ) from None
+    with connected(server, "/guarded?token=sesame") as ws:
+        reply = exchange(ws, "open sesame", "connecting with the right token")
+        if reply != "open sesame":
+            raise Hint(f"with the right token, echo the message back; got {reply!r}")
 
 
 # Reference answers
 
 
-def solution_07_1() -> FastAPI:
-    api = APIRouter(prefix="/api")
-
-    @api.get("/health")
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @api.websocket("/echo")
-    async def echo(websocket: WebSocket) -> None:
-        await websocket.accept()
-        try:
-            while True:
-                await websocket.send_text(await websocket.receive_text())
-        except WebSocketDisconnect:
-            pass
-
-    app = FastAPI()
-    app.include_router(api)
-    return app
+def solution_07_1() -> dict[str, int]:
+    # A and B: no close frame (uvicorn closes the TCP connection), so 1006 abnormal closure.
+    # C: the code given. D and E: refused before accept(), so HTTP 403 and no close code.
+    return {"A": 1006, "B": 1006, "C": 4001, "D": 403, "E": 403}
 
 
 def solution_07_2() -> FastAPI:
     app = FastAPI()
 
-    @app.websocket("/negotiate")
-    async def negotiate(websocket: WebSocket) -> None:
-        offered = websocket.scope["subprotocols"]
-        chosen = next((name for name in ("chat.v2", "chat.v1") if name in offered), None)
-        if chosen is None:
-            # Before accept(): the handshake is refused with HTTP 403.
-            raise WebSocketException(code=status.WS_1008_POLICY_VIOLATION)
-        await websocket.accept(subprotocol=chosen)
-        await websocket.send_text(chosen)
-        await websocket.close()
+    @app.websocket("/rooms/{room}")
+    async def room_echo(websocket: WebSocket, room: str) -> None:
+        await websocket.accept()
+        while True:
+            message = await websocket.receive_json()
+            text = message["text"]
+            await websocket.send_json({"room": room, "text": text, "length": len(text)})
 
     return app
 
 
-def solution_07_3() -> dict[str, Any]:
-    return {
-        "ws_max_size": 4096,
-        "ws_ping_interval": 0.5,
-        "ws_ping_timeout": 0.5,
-        "ws_per_message_deflate": False,
-    }
+def solution_07_3() -> FastAPI:
+    app = FastAPI()
+
+    @app.websocket("/guarded")
+    async def guarded(websocket: WebSocket, token: str = "") -> None:
+        if token != "sesame":
+            # Raised before accept(): the handshake is refused with HTTP 403.
+            raise WebSocketException(code=status.WS_1008_POLICY_VIOLATION, reason="bad token")
+        await websocket.accept()
+        while True:
+            await websocket.send_text(await websocket.receive_text())
+
+    return app

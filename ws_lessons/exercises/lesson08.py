@@ -1,262 +1,266 @@
-"""Exercises of lesson 08: a broadcast that never waits, a task that outlives its client, and
-a broadcast that drops the wrong client."""
+"""Exercises of lesson 08: routers, subprotocols and uvicorn's WebSocket options."""
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-import contextlib
-import inspect
+import socket
+import time
 from typing import Any
 
-from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+import httpx
+from fastapi import APIRouter, FastAPI, WebSocket, WebSocketDisconnect, WebSocketException, status
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.sync.client import connect
 
-from ws_lessons.exercises.core import Hint, connected, exchange, exercise, require_function, served
-
-WAIT = 1.0
-"""How long a broadcast may take before the check calls it stuck, in seconds."""
-
-
-def _call_broadcast(broadcast: Any, outboxes: dict[str, asyncio.Queue[str]], message: str) -> Any:
-    """Call the learner's broadcast, sync or async, and give up on it after ``WAIT`` seconds."""
-    try:
-        result = broadcast(outboxes, message)
-    except RuntimeError as exc:
-        if "changed size during iteration" in str(exc):
-            raise Hint(
-                "the dict changed size while you looped over it: loop over a copy, "
-                "list(outboxes.items()), and remove the slow ones from the dict"
-            ) from None
-        raise
-    if not inspect.iscoroutine(result):
-        return result
-
-    # An async answer: run it on a loop of its own (this cell's thread already runs one).
-    async def bounded() -> Any:
-        return await asyncio.wait_for(result, WAIT)
-
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        try:
-            return pool.submit(asyncio.run, bounded()).result(WAIT + 5)
-        except TimeoutError:
-            raise Hint(
-                "your broadcast was still waiting after a second: `await queue.put()` waits "
-                "for room in a full queue. Use queue.put_nowait(), which raises QueueFull."
-            ) from None
-
-
-def _outboxes(levels: dict[str, int], size: int = 3) -> dict[str, asyncio.Queue[str]]:
-    outboxes: dict[str, asyncio.Queue[str]] = {}
-    for name, level in levels.items():
-        outboxes[name] = asyncio.Queue(size)
-        for n in range(level):
-            outboxes[name].put_nowait(f"earlier {n}")
-    return outboxes
-
-
-def _contents(queue: asyncio.Queue[str]) -> list[str]:
-    items = []
-    while not queue.empty():
-        items.append(queue.get_nowait())
-    return items
+from ws_lessons.exercises.core import TIMEOUT, Hint, connected, exchange, exercise, served
+from ws_lessons.frames import IncompleteFrame, Opcode, ProtocolError, decode, parse_close
+from ws_lessons.handshake import build_request
+from ws_lessons.server import ServerError, serve
 
 
 @exercise(
     "08.1",
-    nudge="One method of asyncio.Queue never waits. What does it do when the queue is full?",
-    hint="Try the no-wait put on each outbox and catch the exception a full queue raises; "
-    "collect those names, and delete them from the dict only once the loop is over.",
+    nudge="Ask the app where each route ended up, as the lesson did with url_path_for, "
+    "and talk to the echo twice.",
+    hint="The prefix of the router and the prefix given to include_router add up. And a "
+    "WebSocket endpoint that returns after one answer ends the conversation: it has to "
+    "keep receiving for as long as the client stays.",
 )
-def check_08_1(broadcast: Any) -> str:
-    """broadcast(outboxes, message) queues without waiting and drops the clients that are full."""
-    require_function(broadcast)
-    for levels in (
-        {"ada": 0, "grace": 1, "slow": 3},
-        {"ada": 3, "grace": 3},
-        {"ada": 2, "grace": 0},
-    ):
-        outboxes = _outboxes(levels)
-        queues = dict(outboxes)
-        dropped = _call_broadcast(broadcast, outboxes, "hello")
-        full = sorted(name for name, level in levels.items() if level == 3)
-        if dropped is None:
-            raise Hint("return the list of the names you dropped (an empty list if none)")
+def check_08_1(app: Any) -> str:
+    """GET /api/health answers {"status": "ok"} and WS /api/echo echoes, both from a router."""
+    declared_on_app = {getattr(route, "path", "") for route in getattr(app, "routes", [])}
+    if {"/api/health", "/api/echo"} & declared_on_app:
+        raise Hint(
+            "the routes work, but they are declared on the app itself: declare them on the "
+            "router, and let the router's prefix put them under /api"
+        )
+    with served(app, "08.1") as server:
+        with httpx.Client(base_url=server.url, timeout=TIMEOUT) as http:
+            health = http.get("/api/health")
+            bare = http.get("/health")
+            doubled = http.get("/api/api/health")
+        if health.status_code == 404 and doubled.status_code == 200:
+            raise Hint(
+                "GET /api/health answered 404, but GET /api/api/health answers: the prefix "
+                "is there twice, once from the router and once from include_router"
+            )
+        if health.status_code != 200:
+            raise Hint(
+                f"GET /api/health answered HTTP {health.status_code}: is the router's "
+                "prefix /api, and is the router included in the app?"
+            )
         try:
-            names = sorted(dropped)
-        except TypeError:
-            raise Hint(f"return a list of names, not {dropped!r}") from None
-        if names != full:
-            raise Hint(
-                f"with outboxes holding {levels} (each holds 3), you dropped {names}; "
-                f"expected {full}: exactly the ones that are full"
-            )
-        if sorted(outboxes) != sorted(set(levels) - set(full)):
-            raise Hint(
-                f"after the broadcast, outboxes still holds {sorted(outboxes)}: "
-                "remove the dropped clients from the dict"
-            )
-        for name, level in levels.items():
-            got = _contents(queues[name])
-            wanted = [f"earlier {n}" for n in range(level)]
-            if level < 3:
-                wanted.append("hello")
-            if got != wanted:
-                raise Hint(f"{name}'s outbox holds {got}; expected {wanted}")
-    return "every outbox with room got the message, and full ones were dropped without a wait"
+            body = health.json()
+        except ValueError:
+            raise Hint(f"GET /api/health should answer JSON, not {health.text[:60]!r}") from None
+        if body != {"status": "ok"}:
+            raise Hint(f'GET /api/health answered {body}; expected {{"status": "ok"}}')
+        if bare.status_code == 200:
+            raise Hint("GET /health answers too: declare the routes on the router, not the app")
+        with connected(server, "/api/echo") as ws:
+            for text in ("ping", "still here?"):
+                reply = exchange(ws, text, f"sending {text!r} to /api/echo")
+                if reply != text:
+                    raise Hint(f"/api/echo answered {text!r} with {reply!r}; send it back as is")
+    return "one router, one prefix, an HTTP route and a WebSocket route under it"
 
 
-LEAK_CLIENTS = 5
-"""How many clients exercise 08.2 connects and disconnects."""
-
-
-async def _task_names() -> list[str]:
-    """The coroutine names of the tasks running on this loop, except the caller's."""
-    current = asyncio.current_task()
-    return [
-        getattr(task.get_coro(), "__name__", "?")
-        for task in asyncio.all_tasks()
-        if task is not current
-    ]
-
-
-async def _settled_tasks(baseline: int) -> list[str]:
-    """The tasks running once they are back to ``baseline``, or after ``WAIT`` seconds."""
-    names = await _task_names()
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(WAIT):
-            while len(names) > baseline:
-                await asyncio.sleep(0.02)
-                names = await _task_names()
-    return names
+def _negotiate(server: Any, offer: list[str]) -> str | int:
+    """What the client ends up with: the subprotocol, or the HTTP status of a refusal."""
+    try:
+        with connect(
+            server.ws_url("/negotiate"),
+            subprotocols=offer or None,
+            open_timeout=TIMEOUT,
+            close_timeout=TIMEOUT,
+        ) as ws:
+            chosen = ws.subprotocol
+            try:
+                told = ws.recv(timeout=TIMEOUT)
+            except TimeoutError:
+                raise Hint(
+                    f"offered {offer}, the connection opened but no message came: send the "
+                    "chosen subprotocol's name as a text message"
+                ) from None
+            except ConnectionClosed:
+                raise Hint(
+                    f"offered {offer}, the connection was closed before any message: accept, "
+                    "then send the chosen subprotocol's name"
+                ) from None
+            if told != (chosen or ""):
+                raise Hint(
+                    f"offered {offer}, the handshake chose {chosen!r} but the message said "
+                    f"{told!r}: send the name you accepted with"
+                )
+            return chosen or ""
+    except InvalidStatus as exc:
+        return exc.response.status_code
+    except InvalidHandshake as exc:
+        raise Hint(f"offered {offer}, the client failed the handshake: {exc}") from None
 
 
 @exercise(
     "08.2",
-    nudge="Count the tasks: what starts one for each client, and what ever ends it?",
-    hint="A task made with create_task() runs until it returns or is cancelled; the sender "
-    "waits on its queue forever. Tie its life to the client's: run the sender and the "
-    "receive loop together so that the end of one ends the other.",
+    nudge="Print what the client offered (the starter does) for each offer the check "
+    "makes, and write down what you want to answer to each.",
+    hint="The client's order does not matter: walk your own list of preferences, best "
+    "first, and take the first one the client offered. Accept with that name; when "
+    "none matches, refuse before accepting, as lesson 07 did.",
 )
 def check_08_2(app: Any) -> str:
-    """``app``'s /ws echoes through an outbox, and leaves no task behind when clients go."""
+    """/negotiate prefers chat.v2 to chat.v1, says which it chose, and refuses anything else."""
     with served(app, "08.2") as server:
-        baseline = len(server.run(_task_names()))
-        for n in range(LEAK_CLIENTS):
-            with connected(server, "/ws") as ws:
-                reply = exchange(ws, f"hello {n}", after=f"client {n + 1} said hello")
-                if reply != f"echo: hello {n}":
-                    raise Hint(f"client {n + 1} said 'hello {n}' and got {reply!r}")
-        names = server.run(_settled_tasks(baseline))
-    left = len(names) - baseline
-    if left <= 0:
-        return f"{LEAK_CLIENTS} clients came and went, and no task outlived them"
-    if any("asgi" in name for name in names):
-        raise Hint(
-            f"after {LEAK_CLIENTS} clients left, their endpoints were still running: something "
-            "waits for the sender, which never ends by itself (a TaskGroup or gather() waits "
-            "for every task). Let the client's disconnect end the group with an exception, or "
-            "cancel the sender when the receive loop ends."
-        )
-    raise Hint(
-        f"after {LEAK_CLIENTS} clients left, {left} tasks were still running on the server "
-        "(one per client that came): the sender task outlives its client. Nothing cancels "
-        "it; run it beside the receive loop in an asyncio.TaskGroup, or cancel it on the way out."
-    )
+        for offer, wanted in (
+            (["chat.v1", "chat.v2"], "chat.v2"),
+            (["chat.v2", "chat.v1"], "chat.v2"),
+            (["chat.v1"], "chat.v1"),
+            (["mqtt", "chat.v1"], "chat.v1"),
+        ):
+            got = _negotiate(server, offer)
+            if isinstance(got, int):
+                raise Hint(f"offered {offer}, the handshake was refused with HTTP {got}")
+            if got != wanted:
+                raise Hint(f"offered {offer}, you chose {got or 'none'}; expected {wanted}")
+        for offer in (["mqtt"], []):
+            got = _negotiate(server, offer)
+            if not isinstance(got, int):
+                raise Hint(
+                    f"offered {offer or 'nothing'}, you accepted (with {got or 'no subprotocol'}): "
+                    "refuse the handshake instead"
+                )
+    return "chat.v2 when offered, else chat.v1, and no connection without either"
 
 
-def colleagues_broadcast(outboxes: dict[str, asyncio.Queue[str]], message: str) -> None:
-    """Exercise 08.3's broadcast, as the lesson shows it."""
-    too_slow = False
-    for name, outbox in outboxes.items():  # noqa: B007 (`name` after the loop: the bug)
+def _silent_client_closed_after(server: Any, limit: float) -> tuple[float, int | None]:
+    """Connect with a raw socket, never answer anything; return when and how it was closed."""
+    sock = socket.create_connection((server.host, server.port), timeout=TIMEOUT)
+    with sock:
+        sock.sendall(build_request(f"{server.host}:{server.port}", "/echo"))
+        started = time.monotonic()
+        data = b""
+        sock.settimeout(0.1)
+        while time.monotonic() - started < limit:
+            try:
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                continue
+            if not chunk:
+                break
+            data += chunk
+        else:
+            return limit, None
+        seconds = time.monotonic() - started
+    _, _, frames = data.partition(b"\r\n\r\n")
+    code = None
+    while frames:
         try:
-            outbox.put_nowait(message)
-        except asyncio.QueueFull:
-            too_slow = True
-    if too_slow:
-        del outboxes[name]
-
-
-def _after_colleagues_broadcast() -> set[str]:
-    outboxes = _outboxes({"ada": 0, "slow": 3, "grace": 0})
-    colleagues_broadcast(outboxes, "hello")
-    return set(outboxes)
+            frame, used = decode(frames)
+        except (IncompleteFrame, ProtocolError):
+            break
+        frames = frames[used:]
+        if frame.opcode is Opcode.CLOSE:
+            code = int(parse_close(frame.payload)[0])
+    return seconds, code
 
 
 @exercise(
     "08.3",
-    nudge="Follow `name` through the loop: what does it hold once the loop has finished?",
-    hint="A for loop's variable keeps its last value after the loop ends; the `del` after the "
-    "loop uses it, whichever client was full.",
+    nudge="Lesson 08's table of uvicorn's WebSocket options has one row for each of the "
+    "three requirements (one of them needs two options).",
+    hint="A silent client is dropped one ping interval plus one ping timeout after its "
+    "last sign of life, so the two together must stay under 2 s. The size limit is "
+    "in bytes, and compression is an on/off switch.",
 )
-def check_08_3(prediction: Any) -> str:
-    """Who is left in ``outboxes`` after the colleague's broadcast (ada, slow full, grace)."""
-    if not isinstance(prediction, set | frozenset | list | tuple):
-        raise Hint('answer with a set of names, e.g. {"ada", "grace"}')
-    predicted = set(prediction)
-    actual = _after_colleagues_broadcast()
-    if predicted == actual:
-        return (
-            "grace is dropped, not slow: after the loop, `name` is the last name looped over. "
-            "Drop the full one inside the except (collect the names, delete after the loop)."
-        )
-    unknown = predicted - {"ada", "slow", "grace"}
-    if unknown:
-        raise Hint(f"there are only ada, slow and grace; {sorted(unknown)} is not one of them")
-    if predicted == {"ada", "grace"}:
-        raise Hint(
-            "that is what the colleague meant it to do. Look at the `del`: it runs after the "
-            "loop, so which name does it use?"
-        )
-    if predicted == {"ada", "slow", "grace"}:
-        raise Hint("slow's outbox is full, so too_slow becomes True and the `del` does run")
-    if len(predicted) < 2:
-        raise Hint("the `del` runs once, so exactly one client goes")
-    raise Hint(f"not {sorted(predicted)}: which name is in `name` when the `del` runs?")
+def check_08_3(options: Any) -> str:
+    """uvicorn options: 4 KiB messages at most, pings that drop a silent client within 2 s,
+    and no compression."""
+    if not isinstance(options, dict):
+        raise Hint(f"pass a dict of uvicorn options, like {{'ws_max_size': ...}}, not {options!r}")
+    app = FastAPI()
+
+    @app.websocket("/echo")
+    async def echo(websocket: WebSocket) -> None:
+        await websocket.accept()
+        try:
+            while True:
+                await websocket.send_text(await websocket.receive_text())
+        except WebSocketDisconnect:
+            pass
+
+    try:
+        server = serve(app, name="check 08.3", **options)
+    except (TypeError, ServerError) as exc:
+        raise Hint(f"uvicorn did not take these options: {exc}") from None
+    with server:
+        with connect(server.ws_url("/echo"), open_timeout=TIMEOUT, close_timeout=TIMEOUT) as ws:
+            extensions = ws.response.headers.get("Sec-WebSocket-Extensions")
+            if extensions:
+                raise Hint(f"the server still negotiated compression: {extensions}")
+            text = "x" * 4096
+            if exchange(ws, text, "sending 4096 bytes") != text:
+                raise Hint("a 4096-byte message was not echoed")
+            try:
+                ws.send(text + "x")
+                ws.recv(timeout=TIMEOUT)
+                raise Hint("a 4097-byte message was echoed: the limit is 4096 bytes")
+            except TimeoutError:
+                raise Hint("after a 4097-byte message, nothing happened") from None
+            except ConnectionClosed as exc:
+                code = exc.rcvd.code if exc.rcvd else None
+                if code != 1009:
+                    raise Hint(f"a 4097-byte message closed with {code}, not 1009") from None
+        seconds, code = _silent_client_closed_after(server, 2.5)
+        if code is None and seconds >= 2.5:
+            raise Hint("a client that never answers pings was still connected after 2 s")
+        if seconds > 2.0:
+            raise Hint(f"a silent client was dropped after {seconds:.1f} s; make it 2 s at most")
+    return "4 KiB messages, silent clients dropped within 2 s, and plain frames"
 
 
 # Reference answers
 
 
-def solution_08_1() -> Any:
-    def broadcast(outboxes: dict[str, asyncio.Queue[str]], message: str) -> list[str]:
-        dropped = []
-        for name, outbox in outboxes.items():
-            try:
-                outbox.put_nowait(message)  # never waits
-            except asyncio.QueueFull:
-                dropped.append(name)  # too slow: this client falls behind, not the others
-        for name in dropped:
-            del outboxes[name]
-        return dropped
+def solution_08_1() -> FastAPI:
+    api = APIRouter(prefix="/api")
 
-    return broadcast
+    @api.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @api.websocket("/echo")
+    async def echo(websocket: WebSocket) -> None:
+        await websocket.accept()
+        try:
+            while True:
+                await websocket.send_text(await websocket.receive_text())
+        except WebSocketDisconnect:
+            pass
+
+    app = FastAPI()
+    app.include_router(api)
+    return app
 
 
-def solution_08_2() -> Any:
+def solution_08_2() -> FastAPI:
     app = FastAPI()
 
-    @app.websocket("/ws")
-    async def echo_through_an_outbox(websocket: WebSocket) -> None:
-        await websocket.accept()
-        outbox: asyncio.Queue[str] = asyncio.Queue(10)
-
-        async def sender() -> None:
-            while True:
-                await websocket.send_text(await outbox.get())
-
-        async def receiver() -> None:
-            while True:  # a disconnect raises WebSocketDisconnect, which ends the group
-                outbox.put_nowait(f"echo: {await websocket.receive_text()}")
-
-        try:
-            async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(sender())
-                tasks.create_task(receiver())
-        except* WebSocketDisconnect:
-            pass  # the client left; the group cancelled the sender
+    @app.websocket("/negotiate")
+    async def negotiate(websocket: WebSocket) -> None:
+        offered = websocket.scope["subprotocols"]
+        chosen = next((name for name in ("chat.v2", "chat.v1") if name in offered), None)
+        if chosen is None:
+            # Before accept(): the handshake is refused with HTTP 403.
+            raise WebSocketException(code=status.WS_1008_POLICY_VIOLATION)
+        await websocket.accept(subprotocol=chosen)
+        await websocket.send_text(chosen)
+        await websocket.close()
 
     return app
 
 
-def solution_08_3() -> Any:
-    return {"ada", "slow"}  # `name` is "grace" when the del runs: the last name looped over
+def solution_08_3() -> dict[str, Any]:
+    return {
+        "ws_max_size": 4096,
+        "ws_ping_interval": 0.5,
+        "ws_ping_timeout": 0.5,
+        "ws_per_message_deflate": False,
+    }

@@ -1,258 +1,262 @@
-"""Exercises of lesson 09: security."""
+"""Exercises of lesson 09: a broadcast that never waits, a task that outlives its client, and
+a broadcast that drops the wrong client."""
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import contextlib
 import inspect
-from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
-from fastapi import FastAPI, WebSocket, WebSocketException, status
-from pydantic import BaseModel, Field, ValidationError
-from websockets.exceptions import ConnectionClosed, InvalidStatus
-from websockets.sync.client import connect
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
-from ws_lessons.chat import tokens
-from ws_lessons.exercises.core import TIMEOUT, Hint, exercise, served
+from ws_lessons.exercises.core import Hint, connected, exchange, exercise, require_function, served
 
-# 09.1 -------------------------------------------------------------------------------------------
+WAIT = 1.0
+"""How long a broadcast may take before the check calls it stuck, in seconds."""
 
-COOKIE_PAGES = {
-    "https://chat.example.com/": (True, "the chat's own page"),
-    "https://chat.example.com:8443/": (
-        True,
-        "another port is another origin but the same site: cookies do not provide isolation "
-        "by port (RFC 6265 §8.5)",
-    ),
-    "https://forum.example.com/": (
-        True,
-        "forum.example.com and chat.example.com share the registrable domain example.com, so "
-        "they are one site: SameSite does not protect you from a sibling subdomain",
-    ),
-    "https://example.com/": (
-        True,
-        "example.com is the registrable domain of chat.example.com itself: the same site",
-    ),
-    "https://chat.example.com.evil.net/": (
-        False,
-        "a host belongs to the registrable domain at its end, here evil.net, however it "
-        "starts: another site",
-    ),
-    "https://example.org/": (False, "another registrable domain, so another site"),
-}
-"""Page → (whether a SameSite=Strict cookie of chat.example.com goes along, why)."""
+
+def _call_broadcast(broadcast: Any, outboxes: dict[str, asyncio.Queue[str]], message: str) -> Any:
+    """Call the learner's broadcast, sync or async, and give up on it after ``WAIT`` seconds."""
+    try:
+        result = broadcast(outboxes, message)
+    except RuntimeError as exc:
+        if "changed size during iteration" in str(exc):
+            raise Hint(
+                "the dict changed size while you looped over it: loop over a copy, "
+                "list(outboxes.items()), and remove the slow ones from the dict"
+            ) from None
+        raise
+    if not inspect.iscoroutine(result):
+        return result
+
+    # An async answer: run it on a loop of its own (this cell's thread already runs one).
+    async def bounded() -> Any:
+        return await asyncio.wait_for(result, WAIT)
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        try:
+            return pool.submit(asyncio.run, bounded()).result(WAIT + 5)
+        except TimeoutError:
+            raise Hint(
+                "your broadcast was still waiting after a second: `await queue.put()` waits "
+                "for room in a full queue. Use queue.put_nowait(), which raises QueueFull."
+            ) from None
+
+
+def _outboxes(levels: dict[str, int], size: int = 3) -> dict[str, asyncio.Queue[str]]:
+    outboxes: dict[str, asyncio.Queue[str]] = {}
+    for name, level in levels.items():
+        outboxes[name] = asyncio.Queue(size)
+        for n in range(level):
+            outboxes[name].put_nowait(f"earlier {n}")
+    return outboxes
+
+
+def _contents(queue: asyncio.Queue[str]) -> list[str]:
+    items = []
+    while not queue.empty():
+        items.append(queue.get_nowait())
+    return items
 
 
 @exercise(
     "09.1",
-    nudge="SameSite compares sites, not origins: which parts of an address make up a site?",
-    hint="A site is the scheme and the registrable domain (the name just before the public "
-    "suffix, such as example.com); ports and subdomains in front of it do not count.",
+    nudge="One method of asyncio.Queue never waits. What does it do when the queue is full?",
+    hint="Try the no-wait put on each outbox and catch the exception a full queue raises; "
+    "collect those names, and delete them from the dict only once the loop is over.",
 )
-def check_09_1(answer: Any) -> str:
-    """Predict, per page, whether Chromium sends chat.example.com's SameSite=Strict cookie."""
-    if not isinstance(answer, dict):
-        raise Hint("pass the dict cookie_sent, with True or False for each page")
-    if set(answer) != set(COOKIE_PAGES):
-        raise Hint(f"keep exactly the pages of cookie_sent: {sorted(COOKIE_PAGES)}")
-    undecided = [page for page, sent in answer.items() if not isinstance(sent, bool)]
-    if undecided:
-        raise Hint(f"replace None with True or False for {undecided[0]}")
-    wrong = [page for page, (sent, _) in COOKIE_PAGES.items() if answer[page] != sent]
-    if wrong:
-        page = wrong[0]
-        why = COOKIE_PAGES[page][1]
-        said = "sent" if answer[page] else "withheld"
-        raise Hint(f"{page}: you said the cookie is {said}, but {why}")
-    return (
-        "a Strict cookie stops other sites, and not your own ports and subdomains: "
-        "that is the Origin check's job"
-    )
+def check_09_1(broadcast: Any) -> str:
+    """broadcast(outboxes, message) queues without waiting and drops the clients that are full."""
+    require_function(broadcast)
+    for levels in (
+        {"ada": 0, "grace": 1, "slow": 3},
+        {"ada": 3, "grace": 3},
+        {"ada": 2, "grace": 0},
+    ):
+        outboxes = _outboxes(levels)
+        queues = dict(outboxes)
+        dropped = _call_broadcast(broadcast, outboxes, "hello")
+        full = sorted(name for name, level in levels.items() if level == 3)
+        if dropped is None:
+            raise Hint("return the list of the names you dropped (an empty list if none)")
+        try:
+            names = sorted(dropped)
+        except TypeError:
+            raise Hint(f"return a list of names, not {dropped!r}") from None
+        if names != full:
+            raise Hint(
+                f"with outboxes holding {levels} (each holds 3), you dropped {names}; "
+                f"expected {full}: exactly the ones that are full"
+            )
+        if sorted(outboxes) != sorted(set(levels) - set(full)):
+            raise Hint(
+                f"after the broadcast, outboxes still holds {sorted(outboxes)}: "
+                "remove the dropped clients from the dict"
+            )
+        for name, level in levels.items():
+            got = _contents(queues[name])
+            wanted = [f"earlier {n}" for n in range(level)]
+            if level < 3:
+                wanted.append("hello")
+            if got != wanted:
+                raise Hint(f"{name}'s outbox holds {got}; expected {wanted}")
+    return "every outbox with room got the message, and full ones were dropped without a wait"
 
 
-# 09.2 -------------------------------------------------------------------------------------------
-
-SECRET_09_2 = "check 09.2"
-OFFERED = "chat.v1"
+LEAK_CLIENTS = 5
+"""How many clients exercise 09.2 connects and disconnects."""
 
 
-def _verify(token: str) -> str:
-    """The user a token names; ``ValueError`` if it is forged or expired."""
-    return tokens.verify(token, SECRET_09_2)
+async def _task_names() -> list[str]:
+    """The coroutine names of the tasks running on this loop, except the caller's."""
+    current = asyncio.current_task()
+    return [
+        getattr(task.get_coro(), "__name__", "?")
+        for task in asyncio.all_tasks()
+        if task is not current
+    ]
 
 
-def _open(server: Any, protocols: list[str]) -> tuple[str, str | None, str | None]:
-    """``("accepted", subprotocol, first text)``, ``("refused", status, None)`` or
-    ``("closed", code, None)``."""
-    try:
-        with connect(
-            server.ws_url("/ws"),
-            subprotocols=protocols or None,
-            open_timeout=TIMEOUT,
-            close_timeout=TIMEOUT,
-        ) as ws:
-            try:
-                text = ws.recv(timeout=TIMEOUT)
-            except TimeoutError:
-                text = None
-            except ConnectionClosed as exc:
-                return "closed", str(exc.rcvd.code if exc.rcvd else 1006), None
-            return "accepted", ws.subprotocol, text if isinstance(text, str) else None
-    except InvalidStatus as exc:
-        return "refused", str(exc.response.status_code), None
+async def _settled_tasks(baseline: int) -> list[str]:
+    """The tasks running once they are back to ``baseline``, or after ``WAIT`` seconds."""
+    names = await _task_names()
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(WAIT):
+            while len(names) > baseline:
+                await asyncio.sleep(0.02)
+                names = await _task_names()
+    return names
 
 
 @exercise(
     "09.2",
-    nudge="The offered subprotocol names reach the server in the handshake; Starlette lists "
-    "them in the connection's scope. What must the answer to the handshake contain?",
-    hint="Find the offered name that starts with the token prefix, verify what follows it, and "
-    "refuse before accepting if that fails; then accept, naming the other offered protocol "
-    "(never the token) as the chosen one.",
+    nudge="Count the tasks: what starts one for each client, and what ever ends it?",
+    hint="A task made with create_task() runs until it returns or is cancelled; the sender "
+    "waits on its queue forever. Tie its life to the client's: run the sender and the "
+    "receive loop together so that the end of one ends the other.",
 )
-def check_09_2(app_for: Any) -> str:
-    """``app_for(verify)`` builds an app whose /ws takes its token from a subprotocol."""
-    if not callable(app_for) or isinstance(app_for, FastAPI):
-        raise Hint("pass your function app_for itself (it builds the app from verify)")
-    try:
-        app = app_for(_verify)
-    except Exception as exc:
-        raise Hint(f"app_for(verify) raised {type(exc).__name__}: {exc}") from None
-    good = tokens.issue("ada", SECRET_09_2)
-    forged = tokens.issue("ada", "not the server's secret")
+def check_09_2(app: Any) -> str:
+    """``app``'s /ws echoes through an outbox, and leaves no task behind when clients go."""
     with served(app, "09.2") as server:
-        outcome, detail, text = _open(server, [OFFERED, f"token.{good}"])
-        if outcome == "refused":
-            raise Hint(
-                f"a valid token in the subprotocol was refused (HTTP {detail}): read the "
-                "offered names from the scope, not from the query"
-            )
-        if outcome == "closed":
-            raise Hint(f"a valid token was accepted, then closed with {detail}")
-        if detail is None:
-            raise Hint(
-                "you accepted without choosing a subprotocol: the Python client carries on, "
-                "but a browser that offered names fails a connection whose answer names none"
-            )
-        if detail != OFFERED:
-            raise Hint(
-                f"you answered with the subprotocol {detail[:20]}…: that sends the token back "
-                f"in a response header; answer with {OFFERED!r}"
-            )
-        if text != "ada":
-            raise Hint(f"once accepted, send the user's name (ada) as text; you sent {text!r}")
-        for protocols, what in [
-            ([OFFERED, f"token.{forged}"], "a forged token"),
-            ([OFFERED], "no token subprotocol"),
-            ([], "no subprotocol at all"),
-        ]:
-            outcome, detail, text = _open(server, protocols)
-            if outcome == "accepted":
-                raise Hint(f"{what} got in (and was sent {text!r}): refuse it")
-            if outcome == "closed":
-                raise Hint(
-                    f"{what} was accepted, then closed with {detail}: refuse it before "
-                    "accept(), so that the connection never opens"
-                )
-    return "a page can authenticate with new WebSocket(url, [protocol, token]) and keep it"
+        baseline = len(server.run(_task_names()))
+        for n in range(LEAK_CLIENTS):
+            with connected(server, "/ws") as ws:
+                reply = exchange(ws, f"hello {n}", after=f"client {n + 1} said hello")
+                if reply != f"echo: hello {n}":
+                    raise Hint(f"client {n + 1} said 'hello {n}' and got {reply!r}")
+        names = server.run(_settled_tasks(baseline))
+    left = len(names) - baseline
+    if left <= 0:
+        return f"{LEAK_CLIENTS} clients came and went, and no task outlived them"
+    if any("asgi" in name for name in names):
+        raise Hint(
+            f"after {LEAK_CLIENTS} clients left, their endpoints were still running: something "
+            "waits for the sender, which never ends by itself (a TaskGroup or gather() waits "
+            "for every task). Let the client's disconnect end the group with an exception, or "
+            "cancel the sender when the receive loop ends."
+        )
+    raise Hint(
+        f"after {LEAK_CLIENTS} clients left, {left} tasks were still running on the server "
+        "(one per client that came): the sender task outlives its client. Nothing cancels "
+        "it; run it beside the receive loop in an asyncio.TaskGroup, or cancel it on the way out."
+    )
 
 
-# 09.3 -------------------------------------------------------------------------------------------
+def colleagues_broadcast(outboxes: dict[str, asyncio.Queue[str]], message: str) -> None:
+    """Exercise 09.3's broadcast, as the lesson shows it."""
+    too_slow = False
+    for name, outbox in outboxes.items():  # noqa: B007 (`name` after the loop: the bug)
+        try:
+            outbox.put_nowait(message)
+        except asyncio.QueueFull:
+            too_slow = True
+    if too_slow:
+        del outboxes[name]
 
-GOOD_MOVES = [
-    '{"type": "move", "x": 0, "y": 7}',
-    '{"type": "move", "x": 3, "y": 4, "comment": "extra fields are ignored"}',
-]
-BAD_MOVES = [
-    ('{"type": "jump", "x": 1, "y": 1}', "another type"),
-    ('{"type": "move", "x": 1}', "a missing y"),
-    ('{"type": "move", "x": 8, "y": 0}', "x = 8, off the board"),
-    ('{"type": "move", "x": 0, "y": -1}', "y = -1, off the board"),
-    ('{"type": "move", "x": 2.5, "y": 1}', "x = 2.5, not a square"),
-    ('{"type": "move", "x": "three", "y": 1}', 'x = "three"'),
-    ('["move", 1, 1]', "a list instead of an object"),
-]
+
+def _after_colleagues_broadcast() -> set[str]:
+    outboxes = _outboxes({"ada": 0, "slow": 3, "grace": 0})
+    colleagues_broadcast(outboxes, "hello")
+    return set(outboxes)
 
 
 @exercise(
     "09.3",
-    nudge="Each rule is a constraint pydantic can check on a field: the type's one allowed "
-    "value, and a range for each coordinate.",
-    hint="A Literal type admits one exact value; Field takes lower and upper bounds; int in "
-    "pydantic refuses 2.5 but also accepts 2.0, which is fine here.",
+    nudge="Follow `name` through the loop: what does it hold once the loop has finished?",
+    hint="A for loop's variable keeps its last value after the loop ends; the `del` after the "
+    "loop uses it, whichever client was full.",
 )
-def check_09_3(model: Any) -> str:
-    """A pydantic model for ``{"type": "move", "x": 0-7, "y": 0-7}``."""
-    if not (inspect.isclass(model) and issubclass(model, BaseModel)):
-        raise Hint("pass your model class itself (class Move(BaseModel): ...)")
-    for frame in GOOD_MOVES:
-        try:
-            move = model.model_validate_json(frame)
-        except ValidationError as exc:
-            raise Hint(f"{frame} is a valid move but your model refused it: {exc}") from None
-        if (getattr(move, "x", None), getattr(move, "y", None)) != _xy(frame):
-            raise Hint("give the model fields named x and y")
-    for frame, what in BAD_MOVES:
-        try:
-            model.model_validate_json(frame)
-        except ValidationError:
-            continue
-        raise Hint(f"your model accepted {what}: {frame}")
-    return "every bad move is refused before any code of yours sees it"
-
-
-def _xy(frame: str) -> tuple[int, int]:
-    move = _Move.model_validate_json(frame)
-    return move.x, move.y
-
-
-class _Move(BaseModel):
-    type: Literal["move"]
-    x: int = Field(ge=0, le=7)
-    y: int = Field(ge=0, le=7)
+def check_09_3(prediction: Any) -> str:
+    """Who is left in ``outboxes`` after the colleague's broadcast (ada, slow full, grace)."""
+    if not isinstance(prediction, set | frozenset | list | tuple):
+        raise Hint('answer with a set of names, e.g. {"ada", "grace"}')
+    predicted = set(prediction)
+    actual = _after_colleagues_broadcast()
+    if predicted == actual:
+        return (
+            "grace is dropped, not slow: after the loop, `name` is the last name looped over. "
+            "Drop the full one inside the except (collect the names, delete after the loop)."
+        )
+    unknown = predicted - {"ada", "slow", "grace"}
+    if unknown:
+        raise Hint(f"there are only ada, slow and grace; {sorted(unknown)} is not one of them")
+    if predicted == {"ada", "grace"}:
+        raise Hint(
+            "that is what the colleague meant it to do. Look at the `del`: it runs after the "
+            "loop, so which name does it use?"
+        )
+    if predicted == {"ada", "slow", "grace"}:
+        raise Hint("slow's outbox is full, so too_slow becomes True and the `del` does run")
+    if len(predicted) < 2:
+        raise Hint("the `del` runs once, so exactly one client goes")
+    raise Hint(f"not {sorted(predicted)}: which name is in `name` when the `del` runs?")
 
 
 # Reference answers
 
 
-def solution_09_1() -> dict[str, bool]:
-    return {
-        "https://chat.example.com/": True,
-        "https://chat.example.com:8443/": True,  # ports do not count
-        "https://forum.example.com/": True,  # same registrable domain: same site
-        "https://example.com/": True,
-        "https://chat.example.com.evil.net/": False,  # evil.net
-        "https://example.org/": False,
-    }
+def solution_09_1() -> Any:
+    def broadcast(outboxes: dict[str, asyncio.Queue[str]], message: str) -> list[str]:
+        dropped = []
+        for name, outbox in outboxes.items():
+            try:
+                outbox.put_nowait(message)  # never waits
+            except asyncio.QueueFull:
+                dropped.append(name)  # too slow: this client falls behind, not the others
+        for name in dropped:
+            del outboxes[name]
+        return dropped
+
+    return broadcast
 
 
-def solution_09_2() -> Callable[[Callable[[str], str]], FastAPI]:
-    def app_for(verify: Callable[[str], str]) -> FastAPI:
-        app = FastAPI()
+def solution_09_2() -> Any:
+    app = FastAPI()
 
-        def protocol_user(websocket: WebSocket) -> str:
-            for offered in websocket.scope["subprotocols"]:
-                if offered.startswith("token."):
-                    try:
-                        return verify(offered.removeprefix("token."))
-                    except ValueError:
-                        break
-            raise WebSocketException(code=status.WS_1008_POLICY_VIOLATION, reason="token")
+    @app.websocket("/ws")
+    async def echo_through_an_outbox(websocket: WebSocket) -> None:
+        await websocket.accept()
+        outbox: asyncio.Queue[str] = asyncio.Queue(10)
 
-        @app.websocket("/ws")
-        async def endpoint(websocket: WebSocket) -> None:
-            user = protocol_user(websocket)
-            await websocket.accept(subprotocol="chat.v1")
-            await websocket.send_text(user)
+        async def sender() -> None:
+            while True:
+                await websocket.send_text(await outbox.get())
 
-        return app
+        async def receiver() -> None:
+            while True:  # a disconnect raises WebSocketDisconnect, which ends the group
+                outbox.put_nowait(f"echo: {await websocket.receive_text()}")
 
-    return app_for
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(sender())
+                tasks.create_task(receiver())
+        except* WebSocketDisconnect:
+            pass  # the client left; the group cancelled the sender
+
+    return app
 
 
-def solution_09_3() -> type[BaseModel]:
-    class Move(BaseModel):
-        type: Literal["move"]
-        x: int = Field(ge=0, le=7)
-        y: int = Field(ge=0, le=7)
-
-    return Move
+def solution_09_3() -> Any:
+    return {"ada", "slow"}  # `name` is "grace" when the del runs: the last name looped over

@@ -1,257 +1,258 @@
-"""Exercises of lesson 10: reliability."""
+"""Exercises of lesson 10: security."""
 
 from __future__ import annotations
 
-import json
-import socket
-import time
-from typing import Annotated, Any
+import inspect
+from collections.abc import Callable
+from typing import Any, Literal
 
-from fastapi import FastAPI, Query, WebSocket
+from fastapi import FastAPI, WebSocket, WebSocketException, status
+from pydantic import BaseModel, Field, ValidationError
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from ws_lessons import handshake
-from ws_lessons.chat import create_app, tokens
+from ws_lessons.chat import tokens
 from ws_lessons.exercises.core import TIMEOUT, Hint, exercise, served
-from ws_lessons.server import ServerError, serve
 
-# 10.1 -------------------------------------------------------------------------------------------
+# 09.1 -------------------------------------------------------------------------------------------
 
-ARRIVALS = [7, 8, 9, 9, 10]
-"""The ``said`` seqs that reach the client of exercise 10.1 after its welcome (seq 9)."""
-KEPT = [7, 8, 9, 10]
-GAPS = [(6, 6)]
-
-
-def _pairs(gaps: Any) -> list[tuple[int, ...]] | None:
-    try:
-        return [tuple(gap) for gap in gaps]
-    except TypeError:
-        return None
+COOKIE_PAGES = {
+    "https://chat.example.com/": (True, "the chat's own page"),
+    "https://chat.example.com:8443/": (
+        True,
+        "another port is another origin but the same site: cookies do not provide isolation "
+        "by port (RFC 6265 §8.5)",
+    ),
+    "https://forum.example.com/": (
+        True,
+        "forum.example.com and chat.example.com share the registrable domain example.com, so "
+        "they are one site: SameSite does not protect you from a sibling subdomain",
+    ),
+    "https://example.com/": (
+        True,
+        "example.com is the registrable domain of chat.example.com itself: the same site",
+    ),
+    "https://chat.example.com.evil.net/": (
+        False,
+        "a host belongs to the registrable domain at its end, here evil.net, however it "
+        "starts: another site",
+    ),
+    "https://example.org/": (False, "another registrable domain, so another site"),
+}
+"""Page → (whether a SameSite=Strict cookie of chat.example.com goes along, why)."""
 
 
 @exercise(
     "10.1",
-    nudge="Walk through the arrivals one at a time, with the client's last seq written beside "
-    "you, and apply the three cases of Tracker.receive.",
-    hint="A seq at or below the last one is dropped; one exactly one above is the next; a "
-    "bigger jump records the missing seqs as a (first, last) pair, then is kept.",
+    nudge="SameSite compares sites, not origins: which parts of an address make up a site?",
+    hint="A site is the scheme and the registrable domain (the name just before the public "
+    "suffix, such as example.com); ports and subdomains in front of it do not count.",
 )
-def check_10_1(prediction: Any) -> str:
-    """Predict what the Tracker keeps and which gaps it notes for ARRIVALS after seq 5."""
-    if not isinstance(prediction, dict) or set(prediction) != {"kept", "gaps"}:
-        raise Hint('pass the dict prediction, with the keys "kept" and "gaps"')
-    kept, gaps = prediction["kept"], _pairs(prediction["gaps"])
-    if not kept:
-        raise Hint("fill in kept: the seqs the client adds to tracker.said, in order")
-    if not isinstance(kept, list) or not all(isinstance(seq, int) for seq in kept):
-        raise Hint(f"kept is a list of whole numbers, in order; got {kept!r}")
-    if kept.count(9) > 1:
-        raise Hint(
-            "9 arrived twice (in the replay, and live as the client joined): the second time "
-            "it is at or below the client's seq, so the client skips it"
-        )
-    if 5 in kept or 6 in kept:
-        raise Hint("the client had 5 already, and 6 never arrived: only what arrives can be kept")
-    if kept != KEPT:
-        raise Hint(
-            f"you kept {kept}: every seq above the client's last one is kept, even after a "
-            "jump, and in the order it arrived"
-        )
-    if gaps is None or any(len(gap) != 2 for gap in gaps):
-        raise Hint("write each gap as a (first, last) pair of the seqs that never arrived")
-    if not gaps:
-        raise Hint(
-            "the client had 5 and the first replayed message is 7: seq 6 never arrived "
-            "(the history keeps only the last 3), and the client notes that"
-        )
-    if gaps != GAPS:
-        raise Hint(
-            f"you noted the gaps {gaps}: a gap holds only the seqs that never arrived, from "
-            "one after the client's last to one before the jump"
-        )
-    return "one gap noticed, one duplicate skipped, nothing shown twice"
+def check_10_1(answer: Any) -> str:
+    """Predict, per page, whether Chromium sends chat.example.com's SameSite=Strict cookie."""
+    if not isinstance(answer, dict):
+        raise Hint("pass the dict cookie_sent, with True or False for each page")
+    if set(answer) != set(COOKIE_PAGES):
+        raise Hint(f"keep exactly the pages of cookie_sent: {sorted(COOKIE_PAGES)}")
+    undecided = [page for page, sent in answer.items() if not isinstance(sent, bool)]
+    if undecided:
+        raise Hint(f"replace None with True or False for {undecided[0]}")
+    wrong = [page for page, (sent, _) in COOKIE_PAGES.items() if answer[page] != sent]
+    if wrong:
+        page = wrong[0]
+        why = COOKIE_PAGES[page][1]
+        said = "sent" if answer[page] else "withheld"
+        raise Hint(f"{page}: you said the cookie is {said}, but {why}")
+    return (
+        "a Strict cookie stops other sites, and not your own ports and subdomains: "
+        "that is the Origin check's job"
+    )
 
 
-# 10.2 -------------------------------------------------------------------------------------------
+# 09.2 -------------------------------------------------------------------------------------------
 
-FEED = [{"seq": n, "text": f"event {n}"} for n in range(1, 11)]
-"""The history the /feed endpoint of exercise 10.2 replays."""
+SECRET_09_2 = "check 10.2"
+OFFERED = "chat.v1"
 
 
-def _replay(server: Any, query: str) -> list[int] | str:
-    """The seqs /feed sent for ``query`` before closing normally, or what went wrong."""
+def _verify(token: str) -> str:
+    """The user a token names; ``ValueError`` if it is forged or expired."""
+    return tokens.verify(token, SECRET_09_2)
+
+
+def _open(server: Any, protocols: list[str]) -> tuple[str, str | None, str | None]:
+    """``("accepted", subprotocol, first text)``, ``("refused", status, None)`` or
+    ``("closed", code, None)``."""
     try:
         with connect(
-            server.ws_url(f"/feed{query}"), open_timeout=TIMEOUT, close_timeout=TIMEOUT
+            server.ws_url("/ws"),
+            subprotocols=protocols or None,
+            open_timeout=TIMEOUT,
+            close_timeout=TIMEOUT,
         ) as ws:
-            seqs = []
             try:
-                while True:
-                    seqs.append(json.loads(ws.recv(timeout=TIMEOUT))["seq"])
+                text = ws.recv(timeout=TIMEOUT)
             except TimeoutError:
-                return "no close"
+                text = None
             except ConnectionClosed as exc:
-                code = exc.rcvd.code if exc.rcvd else None
-                return seqs if code == 1000 else f"closed with {code}"
-            except (ValueError, KeyError, TypeError):
-                return "not the events"
+                return "closed", str(exc.rcvd.code if exc.rcvd else 1006), None
+            return "accepted", ws.subprotocol, text if isinstance(text, str) else None
     except InvalidStatus as exc:
-        return f"refused {exc.response.status_code}"
+        return "refused", str(exc.response.status_code), None
 
 
 @exercise(
     "10.2",
-    nudge="The endpoint sends everything today; the client has told you, in the query, how "
-    "far it got already. FastAPI can also refuse impossible values of a parameter for you.",
-    hint="Skip the events at or below since; give the Query parameter a lower bound of 0 and a "
-    "default, so that a missing since means 'from the start' and a negative one is refused.",
+    nudge="The offered subprotocol names reach the server in the handshake; Starlette lists "
+    "them in the connection's scope. What must the answer to the handshake contain?",
+    hint="Find the offered name that starts with the token prefix, verify what follows it, and "
+    "refuse before accepting if that fails; then accept, naming the other offered protocol "
+    "(never the token) as the chosen one.",
 )
-def check_10_2(app: Any) -> str:
-    """/feed?since=N sends the events of FEED after N, then closes normally."""
+def check_10_2(app_for: Any) -> str:
+    """``app_for(verify)`` builds an app whose /ws takes its token from a subprotocol."""
+    if not callable(app_for) or isinstance(app_for, FastAPI):
+        raise Hint("pass your function app_for itself (it builds the app from verify)")
+    try:
+        app = app_for(_verify)
+    except Exception as exc:
+        raise Hint(f"app_for(verify) raised {type(exc).__name__}: {exc}") from None
+    good = tokens.issue("ada", SECRET_09_2)
+    forged = tokens.issue("ada", "not the server's secret")
     with served(app, "10.2") as server:
-        for query, expected in [
-            ("?since=0", list(range(1, 11))),
-            ("?since=7", [8, 9, 10]),
-            ("?since=10", []),
-            ("", list(range(1, 11))),
+        outcome, detail, text = _open(server, [OFFERED, f"token.{good}"])
+        if outcome == "refused":
+            raise Hint(
+                f"a valid token in the subprotocol was refused (HTTP {detail}): read the "
+                "offered names from the scope, not from the query"
+            )
+        if outcome == "closed":
+            raise Hint(f"a valid token was accepted, then closed with {detail}")
+        if detail is None:
+            raise Hint(
+                "you accepted without choosing a subprotocol: the Python client carries on, "
+                "but a browser that offered names fails a connection whose answer names none"
+            )
+        if detail != OFFERED:
+            raise Hint(
+                f"you answered with the subprotocol {detail[:20]}…: that sends the token back "
+                f"in a response header; answer with {OFFERED!r}"
+            )
+        if text != "ada":
+            raise Hint(f"once accepted, send the user's name (ada) as text; you sent {text!r}")
+        for protocols, what in [
+            ([OFFERED, f"token.{forged}"], "a forged token"),
+            ([OFFERED], "no token subprotocol"),
+            ([], "no subprotocol at all"),
         ]:
-            got = _replay(server, query)
-            if str(got).startswith("refused"):
+            outcome, detail, text = _open(server, protocols)
+            if outcome == "accepted":
+                raise Hint(f"{what} got in (and was sent {text!r}): refuse it")
+            if outcome == "closed":
                 raise Hint(
-                    f"the handshake on /feed{query} was {got}: is there an endpoint at /feed, "
-                    "does it accept(), and is since optional?"
+                    f"{what} was accepted, then closed with {detail}: refuse it before "
+                    "accept(), so that the connection never opens"
                 )
-            if got == "no close":
-                raise Hint(f"for /feed{query}, close the connection once the events are sent")
-            if got == "not the events":
-                raise Hint("send each event of FEED as JSON, unchanged (websocket.send_json)")
-            if isinstance(got, str):
-                raise Hint(f"/feed{query} was {got}")
-            if got != expected:
-                extra = " (with ?since=N the client has N already)" if got[:1] == [7] else ""
-                raise Hint(f"/feed{query} sent seqs {got}, expected {expected}{extra}")
-        for query in ("?since=-1", "?since=soon"):
-            if not str(_replay(server, query)).startswith("refused"):
-                raise Hint(
-                    f"/feed{query} should be refused: give the Query parameter a lower bound"
-                )
-    return "a client that comes back gets exactly what it missed"
+    return "a page can authenticate with new WebSocket(url, [protocol, token]) and keep it"
 
 
-# 10.3 -------------------------------------------------------------------------------------------
+# 09.3 -------------------------------------------------------------------------------------------
 
-DEADLINE = 1.5
-"""Seconds within which a silent client must be dropped, in exercise 10.3."""
-OPTIONS = {"ws_ping_interval", "ws_ping_timeout"}
-
-
-def _silent_client(host: str, port: int, path: str) -> socket.socket:
-    """A client that completes the handshake by hand, then never reads again."""
-    sock = socket.create_connection((host, port), timeout=TIMEOUT)
-    key = handshake.new_key()
-    sock.sendall(handshake.build_request(f"{host}:{port}", path, key))
-    head = b""
-    while b"\r\n\r\n" not in head:
-        head += sock.recv(1)  # one byte at a time: leave the frames after the head unread
-    handshake.check_response(handshake.parse_response(head), key)
-    return sock
+GOOD_MOVES = [
+    '{"type": "move", "x": 0, "y": 7}',
+    '{"type": "move", "x": 3, "y": 4, "comment": "extra fields are ignored"}',
+]
+BAD_MOVES = [
+    ('{"type": "jump", "x": 1, "y": 1}', "another type"),
+    ('{"type": "move", "x": 1}', "a missing y"),
+    ('{"type": "move", "x": 8, "y": 0}', "x = 8, off the board"),
+    ('{"type": "move", "x": 0, "y": -1}', "y = -1, off the board"),
+    ('{"type": "move", "x": 2.5, "y": 1}', "x = 2.5, not a square"),
+    ('{"type": "move", "x": "three", "y": 1}', 'x = "three"'),
+    ('["move", 1, 1]', "a list instead of an object"),
+]
 
 
 @exercise(
     "10.3",
-    nudge="A silent client is noticed at the first ping it fails to answer: how long can that "
-    "take, from the moment it goes silent?",
-    hint="In the worst case, nearly a whole interval passes before the next ping, then the "
-    "whole timeout: keep their sum under the deadline, and leave the timeout long enough for "
-    "a healthy client's pong to come back.",
+    nudge="Each rule is a constraint pydantic can check on a field: the type's one allowed "
+    "value, and a range for each coordinate.",
+    hint="A Literal type admits one exact value; Field takes lower and upper bounds; int in "
+    "pydantic refuses 2.5 but also accepts 2.0, which is fine here.",
 )
-def check_10_3(options: Any) -> str:
-    """uvicorn options that drop a silent client within 1.5 s and keep a healthy idle one."""
-    if not isinstance(options, dict):
-        raise Hint(
-            'pass a dict of uvicorn options: {"ws_ping_interval": ..., "ws_ping_timeout": ...}'
-        )
-    if set(options) - OPTIONS:
-        raise Hint(f"only {sorted(OPTIONS)} are needed; remove {sorted(set(options) - OPTIONS)}")
-    interval, timeout = options.get("ws_ping_interval"), options.get("ws_ping_timeout")
-    if not isinstance(interval, int | float) or interval <= 0:
-        raise Hint("set ws_ping_interval to a number of seconds: without it, no ping is sent")
-    if not isinstance(timeout, int | float):
-        raise Hint("set ws_ping_timeout: without it, an unanswered ping is never given up on")
-    if timeout < 0.1:
-        raise Hint(
-            f"a ws_ping_timeout of {timeout} s would drop healthy clients on any real network"
-        )
-    app = create_app(secret="exercise 10.3")
-    try:
-        server = serve(app, name="check 10.3", **options)
-    except (ServerError, TypeError, ValueError) as exc:
-        raise Hint(f"uvicorn did not start with these options: {exc}") from None
-    with server:
-        url = server.ws_url(f"/ws/lobby?token={tokens.issue('healthy', 'exercise 10.3')}")
-        with connect(url, open_timeout=TIMEOUT) as healthy:
-            healthy.recv(timeout=TIMEOUT)  # welcome
-            path = f"/ws/lobby?token={tokens.issue('silent', 'exercise 10.3')}"
-            silent = _silent_client(server.host, server.port, path)
-            began = time.monotonic()
-            try:
-                dropped_after = _left(healthy, "silent", began)
-            finally:
-                silent.close()
-            if dropped_after is None:
-                raise Hint(
-                    f"the silent client was still there {DEADLINE} s later: ping more often "
-                    "or give up sooner"
-                )
-            time.sleep(max(0.0, DEADLINE - (time.monotonic() - began)))  # idle a while longer
-            try:
-                healthy.send(json.dumps({"type": "ping"}))
-                while json.loads(healthy.recv(timeout=TIMEOUT))["type"] != "pong":
-                    pass
-            except (ConnectionClosed, TimeoutError):
-                raise Hint(
-                    "the healthy idle client was dropped too: give pongs more time"
-                ) from None
-    return f"a silent client was dropped after {dropped_after:.1f} s; the healthy one stayed"
-
-
-def _left(ws: Any, user: str, began: float) -> float | None:
-    """Seconds until ``user`` left the room, or None if not within the deadline."""
-    while (remaining := DEADLINE - (time.monotonic() - began)) > 0:
+def check_10_3(model: Any) -> str:
+    """A pydantic model for ``{"type": "move", "x": 0-7, "y": 0-7}``."""
+    if not (inspect.isclass(model) and issubclass(model, BaseModel)):
+        raise Hint("pass your model class itself (class Move(BaseModel): ...)")
+    for frame in GOOD_MOVES:
         try:
-            message = json.loads(ws.recv(timeout=remaining))
-        except TimeoutError:
-            return None
-        if message == {"type": "left", "room": "lobby", "user": user}:
-            return time.monotonic() - began
-    return None
+            move = model.model_validate_json(frame)
+        except ValidationError as exc:
+            raise Hint(f"{frame} is a valid move but your model refused it: {exc}") from None
+        if (getattr(move, "x", None), getattr(move, "y", None)) != _xy(frame):
+            raise Hint("give the model fields named x and y")
+    for frame, what in BAD_MOVES:
+        try:
+            model.model_validate_json(frame)
+        except ValidationError:
+            continue
+        raise Hint(f"your model accepted {what}: {frame}")
+    return "every bad move is refused before any code of yours sees it"
+
+
+def _xy(frame: str) -> tuple[int, int]:
+    move = _Move.model_validate_json(frame)
+    return move.x, move.y
+
+
+class _Move(BaseModel):
+    type: Literal["move"]
+    x: int = Field(ge=0, le=7)
+    y: int = Field(ge=0, le=7)
 
 
 # Reference answers
 
 
-def solution_10_1() -> dict[str, list[Any]]:
+def solution_10_1() -> dict[str, bool]:
     return {
-        "kept": [7, 8, 9, 10],  # the second 9 is at or below the client's seq: skipped
-        "gaps": [(6, 6)],  # 6 was older than the 3 messages the history keeps
+        "https://chat.example.com/": True,
+        "https://chat.example.com:8443/": True,  # ports do not count
+        "https://forum.example.com/": True,  # same registrable domain: same site
+        "https://example.com/": True,
+        "https://chat.example.com.evil.net/": False,  # evil.net
+        "https://example.org/": False,
     }
 
 
-def solution_10_2() -> FastAPI:
-    app = FastAPI()
+def solution_10_2() -> Callable[[Callable[[str], str]], FastAPI]:
+    def app_for(verify: Callable[[str], str]) -> FastAPI:
+        app = FastAPI()
 
-    @app.websocket("/feed")
-    async def feed(websocket: WebSocket, since: Annotated[int, Query(ge=0)] = 0) -> None:
-        await websocket.accept()
-        for event in FEED:
-            if event["seq"] > since:
-                await websocket.send_json(event)
-        await websocket.close()
+        def protocol_user(websocket: WebSocket) -> str:
+            for offered in websocket.scope["subprotocols"]:
+                if offered.startswith("token."):
+                    try:
+                        return verify(offered.removeprefix("token."))
+                    except ValueError:
+                        break
+            raise WebSocketException(code=status.WS_1008_POLICY_VIOLATION, reason="token")
 
-    return app
+        @app.websocket("/ws")
+        async def endpoint(websocket: WebSocket) -> None:
+            user = protocol_user(websocket)
+            await websocket.accept(subprotocol="chat.v1")
+            await websocket.send_text(user)
+
+        return app
+
+    return app_for
 
 
-def solution_10_3() -> dict[str, float]:
-    return {"ws_ping_interval": 0.3, "ws_ping_timeout": 0.5}
+def solution_10_3() -> type[BaseModel]:
+    class Move(BaseModel):
+        type: Literal["move"]
+        x: int = Field(ge=0, le=7)
+        y: int = Field(ge=0, le=7)
+
+    return Move

@@ -1,138 +1,257 @@
-"""Exercises of lesson 11: tests that catch bugs."""
+"""Exercises of lesson 11: reliability."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Any
+import socket
+import time
+from typing import Annotated, Any
 
-import httpx
-from fastapi import FastAPI
+from fastapi import FastAPI, Query, WebSocket
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from ws_lessons.chat import create_app
-from ws_lessons.chat.broker import MemoryBroker
-from ws_lessons.chat.models import Said
-from ws_lessons.exercises.core import (
-    Hint,
-    chosen_letters,
-    exercise,
-    judge_letters,
-    require_function,
-)
-from ws_lessons.server import RunningServer, serve
+from ws_lessons import handshake
+from ws_lessons.chat import create_app, tokens
+from ws_lessons.exercises.core import TIMEOUT, Hint, exercise, served
+from ws_lessons.server import ServerError, serve
+
+# 10.1 -------------------------------------------------------------------------------------------
+
+ARRIVALS = [7, 8, 9, 9, 10]
+"""The ``said`` seqs that reach the client of exercise 11.1 after its welcome (seq 9)."""
+KEPT = [7, 8, 9, 10]
+GAPS = [(6, 6)]
 
 
-class SkippingBroker(MemoryBroker):
-    """The planted bug: after the third message of a room, one ``seq`` is skipped."""
-
-    async def publish(self, room: str, user: str, text: str) -> Said:
-        if self._seqs[room] == 3:
-            self._seqs[room] += 1
-        return await super().publish(room, user, text)
-
-
-def planted_bug_app() -> FastAPI:
-    """The chat with the planted bug (lesson 11 tries its tests against it)."""
-    return create_app(secret="lesson 11", broker=SkippingBroker())
-
-
-def _outcome(test: Callable[[RunningServer], Any], app: FastAPI, label: str) -> str | None:
-    """Run ``test`` against ``app``; None if it passed, else what failed."""
-    with serve(app, name=f"check 11.1 {label}") as server:
-        try:
-            test(server)
-        except AssertionError as failure:
-            return f"AssertionError: {failure}" if str(failure) else "AssertionError"
-        except Exception as error:
-            raise Hint(
-                f"against the {label} chat your test raised {type(error).__name__}: {error}. "
-                "A test should fail only through an assert."
-            ) from None
-    return None
+def _pairs(gaps: Any) -> list[tuple[int, ...]] | None:
+    try:
+        return [tuple(gap) for gap in gaps]
+    except TypeError:
+        return None
 
 
 @exercise(
     "11.1",
-    nudge="The bug is in how messages are numbered, and the starter test sends only two. "
-    "How many messages would a client need to see to notice a gap?",
-    hint="Send a handful of messages from one client and collect the seq of each reply. "
-    "Do not assert where the numbering starts (the welcome says so); assert that each "
-    "seq is exactly one more than the one before.",
+    nudge="Walk through the arrivals one at a time, with the client's last seq written beside "
+    "you, and apply the three cases of Tracker.receive.",
+    hint="A seq at or below the last one is dropped; one exactly one above is the next; a "
+    "bigger jump records the missing seqs as a (first, last) pair, then is kept.",
 )
-def check_11_1(test: Any) -> str:
-    """A test function ``test(server)`` that passes on the real chat and fails on the buggy one."""
-    require_function(test)
-    failure = _outcome(test, create_app(secret="lesson 11"), "correct")
-    if failure:
-        raise Hint(f"your test fails against the correct chat ({failure}): fix the test first")
-    if _outcome(test, planted_bug_app(), "buggy") is None:
-        raise Hint("your test passes against the buggy chat too, so it does not catch the bug")
-    return "your test passes on the correct chat and catches the planted bug"
+def check_11_1(prediction: Any) -> str:
+    """Predict what the Tracker keeps and which gaps it notes for ARRIVALS after seq 5."""
+    if not isinstance(prediction, dict) or set(prediction) != {"kept", "gaps"}:
+        raise Hint('pass the dict prediction, with the keys "kept" and "gaps"')
+    kept, gaps = prediction["kept"], _pairs(prediction["gaps"])
+    if not kept:
+        raise Hint("fill in kept: the seqs the client adds to tracker.said, in order")
+    if not isinstance(kept, list) or not all(isinstance(seq, int) for seq in kept):
+        raise Hint(f"kept is a list of whole numbers, in order; got {kept!r}")
+    if kept.count(9) > 1:
+        raise Hint(
+            "9 arrived twice (in the replay, and live as the client joined): the second time "
+            "it is at or below the client's seq, so the client skips it"
+        )
+    if 5 in kept or 6 in kept:
+        raise Hint("the client had 5 already, and 6 never arrived: only what arrives can be kept")
+    if kept != KEPT:
+        raise Hint(
+            f"you kept {kept}: every seq above the client's last one is kept, even after a "
+            "jump, and in the order it arrived"
+        )
+    if gaps is None or any(len(gap) != 2 for gap in gaps):
+        raise Hint("write each gap as a (first, last) pair of the seqs that never arrived")
+    if not gaps:
+        raise Hint(
+            "the client had 5 and the first replayed message is 7: seq 6 never arrived "
+            "(the history keeps only the last 3), and the client notes that"
+        )
+    if gaps != GAPS:
+        raise Hint(
+            f"you noted the gaps {gaps}: a gap holds only the seqs that never arrived, from "
+            "one after the client's last to one before the jump"
+        )
+    return "one gap noticed, one duplicate skipped, nothing shown twice"
 
 
-# 11.2 -------------------------------------------------------------------------------------------
+# 10.2 -------------------------------------------------------------------------------------------
 
-BUGS_11_2 = {
-    "A": "the endpoint sends 'said' to everyone but the sender",
-    "B": "uvicorn's ws_max_size is set too high, so a 50 MB message is accepted",
-    "C": "a message with an empty text is accepted, although the model forbids it",
-    "D": "the server's pings are switched off, so a dead client is never dropped",
-    "E": "the Origin guard lets in a handshake from http://evil.example",
-    "F": "the server does not negotiate permessage-deflate, so nothing is compressed",
-}
-"""Six bugs. Which of them can only a test against a real server catch?"""
+FEED = [{"seq": n, "text": f"event {n}"} for n in range(1, 11)]
+"""The history the /feed endpoint of exercise 11.2 replays."""
 
-ONLY_REAL_11_2 = frozenset({"B", "D", "F"})
-_WHY_11_2 = {
-    "A": "who receives a message is the app's own logic: TestClient runs it, with as many "
-    "clients as you open",
-    "B": "ws_max_size is an option of uvicorn, and TestClient calls the app without uvicorn",
-    "C": "validation is done by the app's model, which TestClient runs like any code",
-    "D": "pings are sent by uvicorn's protocol code, not by the app",
-    "E": "the Origin guard is part of the app, and TestClient can send any header you give it",
-    "F": "compression is negotiated and applied by uvicorn, on the bytes of the frames",
-}
+
+def _replay(server: Any, query: str) -> list[int] | str:
+    """The seqs /feed sent for ``query`` before closing normally, or what went wrong."""
+    try:
+        with connect(
+            server.ws_url(f"/feed{query}"), open_timeout=TIMEOUT, close_timeout=TIMEOUT
+        ) as ws:
+            seqs = []
+            try:
+                while True:
+                    seqs.append(json.loads(ws.recv(timeout=TIMEOUT))["seq"])
+            except TimeoutError:
+                return "no close"
+            except ConnectionClosed as exc:
+                code = exc.rcvd.code if exc.rcvd else None
+                return seqs if code == 1000 else f"closed with {code}"
+            except (ValueError, KeyError, TypeError):
+                return "not the events"
+    except InvalidStatus as exc:
+        return f"refused {exc.response.status_code}"
 
 
 @exercise(
     "11.2",
-    nudge="Look at lesson 11's first drawing: which boxes does TestClient skip?",
-    hint="TestClient calls the FastAPI app directly. Whatever the app's own code does, it "
-    "can test; whatever happens in uvicorn, on the socket and in the frames (limits, "
-    "pings, compression), it never sees.",
+    nudge="The endpoint sends everything today; the client has told you, in the query, how "
+    "far it got already. FastAPI can also refuse impossible values of a parameter for you.",
+    hint="Skip the events at or below since; give the Query parameter a lower bound of 0 and a "
+    "default, so that a missing since means 'from the start' and a negative one is refused.",
 )
-def check_11_2(letters: Any) -> str:
-    """The set of letters of BUGS_11_2 that only a real-server test can catch."""
-    chosen = chosen_letters(letters, BUGS_11_2, "bug")
-    judge_letters(
-        chosen,
-        ONLY_REAL_11_2,
-        _WHY_11_2,
-        yes="TestClient cannot see it",
-        no="a TestClient test can catch it",
-    )
-    return "the app's logic in-process, and uvicorn's work on the wire only with a real server"
+def check_11_2(app: Any) -> str:
+    """/feed?since=N sends the events of FEED after N, then closes normally."""
+    with served(app, "11.2") as server:
+        for query, expected in [
+            ("?since=0", list(range(1, 11))),
+            ("?since=7", [8, 9, 10]),
+            ("?since=10", []),
+            ("", list(range(1, 11))),
+        ]:
+            got = _replay(server, query)
+            if str(got).startswith("refused"):
+                raise Hint(
+                    f"the handshake on /feed{query} was {got}: is there an endpoint at /feed, "
+                    "does it accept(), and is since optional?"
+                )
+            if got == "no close":
+                raise Hint(f"for /feed{query}, close the connection once the events are sent")
+            if got == "not the events":
+                raise Hint("send each event of FEED as JSON, unchanged (websocket.send_json)")
+            if isinstance(got, str):
+                raise Hint(f"/feed{query} was {got}")
+            if got != expected:
+                extra = " (with ?since=N the client has N already)" if got[:1] == [7] else ""
+                raise Hint(f"/feed{query} sent seqs {got}, expected {expected}{extra}")
+        for query in ("?since=-1", "?since=soon"):
+            if not str(_replay(server, query)).startswith("refused"):
+                raise Hint(
+                    f"/feed{query} should be refused: give the Query parameter a lower bound"
+                )
+    return "a client that comes back gets exactly what it missed"
+
+
+# 10.3 -------------------------------------------------------------------------------------------
+
+DEADLINE = 1.5
+"""Seconds within which a silent client must be dropped, in exercise 11.3."""
+OPTIONS = {"ws_ping_interval", "ws_ping_timeout"}
+
+
+def _silent_client(host: str, port: int, path: str) -> socket.socket:
+    """A client that completes the handshake by hand, then never reads again."""
+    sock = socket.create_connection((host, port), timeout=TIMEOUT)
+    key = handshake.new_key()
+    sock.sendall(handshake.build_request(f"{host}:{port}", path, key))
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(1)  # one byte at a time: leave the frames after the head unread
+    handshake.check_response(handshake.parse_response(head), key)
+    return sock
+
+
+@exercise(
+    "11.3",
+    nudge="A silent client is noticed at the first ping it fails to answer: how long can that "
+    "take, from the moment it goes silent?",
+    hint="In the worst case, nearly a whole interval passes before the next ping, then the "
+    "whole timeout: keep their sum under the deadline, and leave the timeout long enough for "
+    "a healthy client's pong to come back.",
+)
+def check_11_3(options: Any) -> str:
+    """uvicorn options that drop a silent client within 1.5 s and keep a healthy idle one."""
+    if not isinstance(options, dict):
+        raise Hint(
+            'pass a dict of uvicorn options: {"ws_ping_interval": ..., "ws_ping_timeout": ...}'
+        )
+    if set(options) - OPTIONS:
+        raise Hint(f"only {sorted(OPTIONS)} are needed; remove {sorted(set(options) - OPTIONS)}")
+    interval, timeout = options.get("ws_ping_interval"), options.get("ws_ping_timeout")
+    if not isinstance(interval, int | float) or interval <= 0:
+        raise Hint("set ws_ping_interval to a number of seconds: without it, no ping is sent")
+    if not isinstance(timeout, int | float):
+        raise Hint("set ws_ping_timeout: without it, an unanswered ping is never given up on")
+    if timeout < 0.1:
+        raise Hint(
+            f"a ws_ping_timeout of {timeout} s would drop healthy clients on any real network"
+        )
+    app = create_app(secret="exercise 11.3")
+    try:
+        server = serve(app, name="check 11.3", **options)
+    except (ServerError, TypeError, ValueError) as exc:
+        raise Hint(f"uvicorn did not start with these options: {exc}") from None
+    with server:
+        url = server.ws_url(f"/ws/lobby?token={tokens.issue('healthy', 'exercise 11.3')}")
+        with connect(url, open_timeout=TIMEOUT) as healthy:
+            healthy.recv(timeout=TIMEOUT)  # welcome
+            path = f"/ws/lobby?token={tokens.issue('silent', 'exercise 11.3')}"
+            silent = _silent_client(server.host, server.port, path)
+            began = time.monotonic()
+            try:
+                dropped_after = _left(healthy, "silent", began)
+            finally:
+                silent.close()
+            if dropped_after is None:
+                raise Hint(
+                    f"the silent client was still there {DEADLINE} s later: ping more often "
+                    "or give up sooner"
+                )
+            time.sleep(max(0.0, DEADLINE - (time.monotonic() - began)))  # idle a while longer
+            try:
+                healthy.send(json.dumps({"type": "ping"}))
+                while json.loads(healthy.recv(timeout=TIMEOUT))["type"] != "pong":
+                    pass
+            except (ConnectionClosed, TimeoutError):
+                raise Hint(
+                    "the healthy idle client was dropped too: give pongs more time"
+                ) from None
+    return f"a silent client was dropped after {dropped_after:.1f} s; the healthy one stayed"
+
+
+def _left(ws: Any, user: str, began: float) -> float | None:
+    """Seconds until ``user`` left the room, or None if not within the deadline."""
+    while (remaining := DEADLINE - (time.monotonic() - began)) > 0:
+        try:
+            message = json.loads(ws.recv(timeout=remaining))
+        except TimeoutError:
+            return None
+        if message == {"type": "left", "room": "lobby", "user": user}:
+            return time.monotonic() - began
+    return None
 
 
 # Reference answers
 
 
-def solution_11_1() -> Callable[[RunningServer], None]:
-    def test_seq_goes_up_by_one(server: RunningServer) -> None:
-        token = httpx.post(f"{server.url}/token", json={"user": "ada"}).json()["token"]
-        with connect(server.ws_url(f"/ws/lobby?token={token}")) as ws:
-            welcome = json.loads(ws.recv(timeout=5))
-            seqs = []
-            for text in ["one", "two", "three", "four", "five"]:
-                ws.send(json.dumps({"type": "say", "text": text}))
-                seqs.append(json.loads(ws.recv(timeout=5))["seq"])
-        first = welcome["seq"] + 1
-        assert seqs == list(range(first, first + 5)), seqs
-
-    return test_seq_goes_up_by_one
+def solution_11_1() -> dict[str, list[Any]]:
+    return {
+        "kept": [7, 8, 9, 10],  # the second 9 is at or below the client's seq: skipped
+        "gaps": [(6, 6)],  # 6 was older than the 3 messages the history keeps
+    }
 
 
-def solution_11_2() -> set[str]:
-    # A, C and E are the app's code; B, D and F are uvicorn's, on the wire.
-    return {"B", "D", "F"}
+def solution_11_2() -> FastAPI:
+    app = FastAPI()
+
+    @app.websocket("/feed")
+    async def feed(websocket: WebSocket, since: Annotated[int, Query(ge=0)] = 0) -> None:
+        await websocket.accept()
+        for event in FEED:
+            if event["seq"] > since:
+                await websocket.send_json(event)
+        await websocket.close()
+
+    return app
+
+
+def solution_11_3() -> dict[str, float]:
+    return {"ws_ping_interval": 0.3, "ws_ping_timeout": 0.5}

@@ -1,142 +1,138 @@
-"""Exercises of lesson 12: a reverse proxy that passes WebSockets on, and keeps them open."""
+"""Exercises of lesson 12: tests that catch bugs."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
-from websockets.exceptions import InvalidStatus
+import httpx
+from fastapi import FastAPI
 from websockets.sync.client import connect
 
-from ws_lessons.chat import tokens
-from ws_lessons.exercises.core import Hint, Skip, chosen_letters, exercise, judge_letters
-from ws_lessons.services import ServiceUnavailable, program, start_chat_worker, start_nginx
+from ws_lessons.chat import create_app
+from ws_lessons.chat.broker import MemoryBroker
+from ws_lessons.chat.models import Said
+from ws_lessons.exercises.core import (
+    Hint,
+    chosen_letters,
+    exercise,
+    judge_letters,
+    require_function,
+)
+from ws_lessons.server import RunningServer, serve
 
-SECRET = "lesson 12"
+
+class SkippingBroker(MemoryBroker):
+    """The planted bug: after the third message of a room, one ``seq`` is skipped."""
+
+    async def publish(self, room: str, user: str, text: str) -> Said:
+        if self._seqs[room] == 3:
+            self._seqs[room] += 1
+        return await super().publish(room, user, text)
 
 
-# 12.1 -------------------------------------------------------------------------------------------
+def planted_bug_app() -> FastAPI:
+    """The chat with the planted bug (lesson 12 tries its tests against it)."""
+    return create_app(secret="lesson 12", broker=SkippingBroker())
 
 
-def _missing_12_1(location: str) -> list[str]:
-    """What the directives lack for a WebSocket to pass, in words (for the hint)."""
-    words = " ".join(location.split()).lower()
-    missing = []
-    if "proxy_http_version 1.1" not in words:
-        missing.append(
-            "nginx speaks HTTP/1.0 to the upstream unless told otherwise, and RFC 6455 §4.1 "
-            "asks for HTTP/1.1 or later"
-        )
-    if "proxy_set_header upgrade" not in words:
-        missing.append(
-            "the client's Upgrade header is hop-by-hop: nginx does not pass it on unless "
-            "a directive sets it from the client's"
-        )
-    if "proxy_set_header connection" not in words:
-        missing.append(
-            "the Connection header is hop-by-hop too: without a directive nginx sends its "
-            "own (close), so the chat never sees 'Connection: Upgrade'"
-        )
-    return missing
+def _outcome(test: Callable[[RunningServer], Any], app: FastAPI, label: str) -> str | None:
+    """Run ``test`` against ``app``; None if it passed, else what failed."""
+    with serve(app, name=f"check 12.1 {label}") as server:
+        try:
+            test(server)
+        except AssertionError as failure:
+            return f"AssertionError: {failure}" if str(failure) else "AssertionError"
+        except Exception as error:
+            raise Hint(
+                f"against the {label} chat your test raised {type(error).__name__}: {error}. "
+                "A test should fail only through an assert."
+            ) from None
+    return None
 
 
 @exercise(
     "12.1",
-    nudge="Lesson 12 printed the configuration the course generates: look at its "
-    '`location` block, and at what the naive proxy (websocket="") leaves out of it.',
-    hint="A proxy has to be told three things: to speak the HTTP version that knows "
-    "upgrades to the chat, and to set each of the two hop-by-hop headers of the "
-    "handshake on the request it forwards, from the client's values (the config "
-    "already defines a variable for the second one).",
+    nudge="The bug is in how messages are numbered, and the starter test sends only two. "
+    "How many messages would a client need to see to notice a gap?",
+    hint="Send a handful of messages from one client and collect the seq of each reply. "
+    "Do not assert where the numbering starts (the welcome says so); assert that each "
+    "seq is exactly one more than the one before.",
 )
-def check_12_1(location: Any) -> str:
-    """The directives of an nginx ``location`` block that let WebSockets through.
-
-    The check puts them in a real nginx config (see ``services.nginx_config``) in front of
-    a real chat process, and opens a WebSocket through it. Without nginx it is skipped.
-    """
-    if not isinstance(location, str) or not location.strip():
-        raise Hint("give the directives as one string, e.g. 'proxy_http_version 1.1;'")
-    unfinished = [line.strip() for line in location.splitlines() if line.strip()]
-    unfinished = [line for line in unfinished if not line.endswith(";")]
-    if unfinished:
-        raise Hint(f"every nginx directive ends with ';', and {unfinished[0]!r} does not")
-    try:
-        program("nginx")
-    except ServiceUnavailable as missing:
-        raise Skip(
-            f"this check runs a real nginx, and {missing}. Then run this cell again."
-        ) from None
-    with start_chat_worker(secret=SECRET, name="exercise 12.1 chat") as worker:
-        try:
-            proxy = start_nginx([worker.port], location, name="exercise 12.1 nginx")
-        except ServiceUnavailable as failed:
-            raise Hint(f"nginx refused the configuration:\n{failed}") from None
-        with proxy:
-            url = proxy.ws_url(f"/ws/lobby?token={tokens.issue('ada', SECRET)}")
-            try:
-                with connect(url, open_timeout=5) as ws:
-                    welcome = json.loads(ws.recv(timeout=5))
-            except InvalidStatus as refused:
-                status = refused.response.status_code
-                why = _missing_12_1(location) or ["look at the chat's log: worker.log"]
-                raise Hint(
-                    f"through your proxy the handshake got HTTP {status}, not 101: the "
-                    f"upgrade did not reach the chat: {'; and '.join(why)}"
-                ) from None
-    if welcome.get("type") != "welcome":
-        raise Hint(f"the chat answered {welcome}, not a welcome")
-    return "a WebSocket goes through your nginx to the chat and back"
+def check_12_1(test: Any) -> str:
+    """A test function ``test(server)`` that passes on the real chat and fails on the buggy one."""
+    require_function(test)
+    failure = _outcome(test, create_app(secret="lesson 12"), "correct")
+    if failure:
+        raise Hint(f"your test fails against the correct chat ({failure}): fix the test first")
+    if _outcome(test, planted_bug_app(), "buggy") is None:
+        raise Hint("your test passes against the buggy chat too, so it does not catch the bug")
+    return "your test passes on the correct chat and catches the planted bug"
 
 
-# 12.2 -------------------------------------------------------------------------------------------
+# 11.2 -------------------------------------------------------------------------------------------
 
-SETUPS_12_2 = {
-    "A": {"proxy_read_timeout": 60, "ws_ping_interval": 20},
-    "B": {"proxy_read_timeout": 60, "ws_ping_interval": None},
-    "C": {"proxy_read_timeout": 10, "ws_ping_interval": 20},
-    "D": {"proxy_read_timeout": 3600, "ws_ping_interval": None},
+BUGS_11_2 = {
+    "A": "the endpoint sends 'said' to everyone but the sender",
+    "B": "uvicorn's ws_max_size is set too high, so a 50 MB message is accepted",
+    "C": "a message with an empty text is accepted, although the model forbids it",
+    "D": "the server's pings are switched off, so a dead client is never dropped",
+    "E": "the Origin guard lets in a handshake from http://evil.example",
+    "F": "the server does not negotiate permessage-deflate, so nothing is compressed",
 }
-"""nginx's read timeout and uvicorn's ping interval, in seconds (None: no pings)."""
+"""Six bugs. Which of them can only a test against a real server catch?"""
 
-SURVIVE_12_2 = frozenset({"A", "D"})
-_WHY_12_2 = {
-    "A": "the server pings every 20 s, and each ping is data nginx reads from the chat, "
-    "so 60 s of silence never happens",
-    "B": "with no pings and nobody talking, nginx reads nothing from the chat for 60 s",
-    "C": "a ping every 20 s comes too late for a proxy that gives up after 10 s of silence",
-    "D": "nothing is sent, but nginx waits an hour before it gives up on a silent upstream",
+ONLY_REAL_11_2 = frozenset({"B", "D", "F"})
+_WHY_11_2 = {
+    "A": "who receives a message is the app's own logic: TestClient runs it, with as many "
+    "clients as you open",
+    "B": "ws_max_size is an option of uvicorn, and TestClient calls the app without uvicorn",
+    "C": "validation is done by the app's model, which TestClient runs like any code",
+    "D": "pings are sent by uvicorn's protocol code, not by the app",
+    "E": "the Origin guard is part of the app, and TestClient can send any header you give it",
+    "F": "compression is negotiated and applied by uvicorn, on the bytes of the frames",
 }
 
 
 @exercise(
     "12.2",
-    nudge="Lesson 12 says when nginx closes a connection: after how long, and without what?",
-    hint="nginx counts the time between two reads from the chat process; any bytes reset "
-    "it, a ping frame included. A setup survives when something arrives from the chat "
-    "more often than the timeout, or when the timeout is longer than the silence.",
+    nudge="Look at lesson 12's first drawing: which boxes does TestClient skip?",
+    hint="TestClient calls the FastAPI app directly. Whatever the app's own code does, it "
+    "can test; whatever happens in uvicorn, on the socket and in the frames (limits, "
+    "pings, compression), it never sees.",
 )
 def check_12_2(letters: Any) -> str:
-    """The set of SETUPS_12_2 in which a chat room silent for 5 minutes stays connected."""
-    chosen = chosen_letters(letters, SETUPS_12_2, "setup")
-    judge_letters(chosen, SURVIVE_12_2, _WHY_12_2, yes="it stays connected", no="it is cut")
-    return (
-        "pings keep a quiet connection alive through a proxy; a long timeout only lets it "
-        "sit, and a dead client is then never noticed"
+    """The set of letters of BUGS_11_2 that only a real-server test can catch."""
+    chosen = chosen_letters(letters, BUGS_11_2, "bug")
+    judge_letters(
+        chosen,
+        ONLY_REAL_11_2,
+        _WHY_11_2,
+        yes="TestClient cannot see it",
+        no="a TestClient test can catch it",
     )
+    return "the app's logic in-process, and uvicorn's work on the wire only with a real server"
 
 
 # Reference answers
 
 
-def solution_12_1() -> str:
-    return """
-    proxy_http_version 1.1;
-    proxy_set_header Upgrade $http_upgrade;
-    proxy_set_header Connection $connection_upgrade;
-    """
+def solution_12_1() -> Callable[[RunningServer], None]:
+    def test_seq_goes_up_by_one(server: RunningServer) -> None:
+        token = httpx.post(f"{server.url}/token", json={"user": "ada"}).json()["token"]
+        with connect(server.ws_url(f"/ws/lobby?token={token}")) as ws:
+            welcome = json.loads(ws.recv(timeout=5))
+            seqs = []
+            for text in ["one", "two", "three", "four", "five"]:
+                ws.send(json.dumps({"type": "say", "text": text}))
+                seqs.append(json.loads(ws.recv(timeout=5))["seq"])
+        first = welcome["seq"] + 1
+        assert seqs == list(range(first, first + 5)), seqs
+
+    return test_seq_goes_up_by_one
 
 
 def solution_12_2() -> set[str]:
-    # B and C: nothing comes from the chat within nginx's read timeout.
-    return {"A", "D"}
+    # A, C and E are the app's code; B, D and F are uvicorn's, on the wire.
+    return {"B", "D", "F"}

@@ -1,123 +1,142 @@
-"""Exercises of lesson 13: from the notebook to production."""
+"""Exercises of lesson 13: a reverse proxy that passes WebSockets on, and keeps them open."""
 
 from __future__ import annotations
 
-import inspect
+import json
 from typing import Any
 
-from ws_lessons.exercises.core import (
-    Hint,
-    chosen_letters,
-    exercise,
-    judge_letters,
-    require_function,
-)
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
 
-# 13.1 -------------------------------------------------------------------------------------------
+from ws_lessons.chat import tokens
+from ws_lessons.exercises.core import Hint, Skip, chosen_letters, exercise, judge_letters
+from ws_lessons.services import ServiceUnavailable, program, start_chat_worker, start_nginx
 
-STORY_13_1 = {
-    "A": "Ada receives her own message back.",
-    "B": "Grace receives Ada's message.",
-    "C": "Linus, also on worker A, receives Ada's message.",
-    "D": "Grace receives her welcome.",
-    "E": "Both workers answer /healthz with 200.",
-    "F": "Ada, reconnecting, lands on worker B and hears Grace from then on.",
-}
-_WHY_13_1 = {
-    "A": "Ada's worker delivers to every socket in its own `rooms`, hers included",
-    "B": "Grace's socket is in worker B's `rooms`; worker A has never heard of it",
-    "C": "Linus is in the same process as Ada, so in the same `rooms` dict",
-    "D": "the welcome is sent by whichever worker accepted the connection",
-    "E": "each worker answers its own HTTP requests; nothing is shared or needed",
-    "F": "on worker B she is in the same dict as Grace now, so she hears her",
-}
+SECRET = "lesson 13"
+
+
+# 12.1 -------------------------------------------------------------------------------------------
+
+
+def _missing_12_1(location: str) -> list[str]:
+    """What the directives lack for a WebSocket to pass, in words (for the hint)."""
+    words = " ".join(location.split()).lower()
+    missing = []
+    if "proxy_http_version 1.1" not in words:
+        missing.append(
+            "nginx speaks HTTP/1.0 to the upstream unless told otherwise, and RFC 6455 §4.1 "
+            "asks for HTTP/1.1 or later"
+        )
+    if "proxy_set_header upgrade" not in words:
+        missing.append(
+            "the client's Upgrade header is hop-by-hop: nginx does not pass it on unless "
+            "a directive sets it from the client's"
+        )
+    if "proxy_set_header connection" not in words:
+        missing.append(
+            "the Connection header is hop-by-hop too: without a directive nginx sends its "
+            "own (close), so the chat never sees 'Connection: Upgrade'"
+        )
+    return missing
 
 
 @exercise(
     "13.1",
-    nudge="Each worker is a process of its own: ask, for each line, which process holds the "
-    "sockets involved.",
-    hint="Without Redis the only room a worker knows is its own dict in its own memory: a "
-    "message reaches exactly the sockets that the sender's worker accepted.",
+    nudge="Lesson 13 printed the configuration the course generates: look at its "
+    '`location` block, and at what the naive proxy (websocket="") leaves out of it.',
+    hint="A proxy has to be told three things: to speak the HTTP version that knows "
+    "upgrades to the chat, and to set each of the two hop-by-hop headers of the "
+    "handshake on the request it forwards, from the client's values (the config "
+    "already defines a variable for the second one).",
 )
-def check_13_1(answer: Any) -> str:
-    """Which lines of STORY_13_1 happen with two workers and rooms in memory."""
-    chosen = chosen_letters(answer, STORY_13_1, "line")
-    right = {"A", "C", "D", "E", "F"}
-    judge_letters(chosen, right, _WHY_13_1, yes="it does happen", no="it does not")
-    return "only B fails: a message reaches only the sockets of its own worker"
+def check_13_1(location: Any) -> str:
+    """The directives of an nginx ``location`` block that let WebSockets through.
+
+    The check puts them in a real nginx config (see ``services.nginx_config``) in front of
+    a real chat process, and opens a WebSocket through it. Without nginx it is skipped.
+    """
+    if not isinstance(location, str) or not location.strip():
+        raise Hint("give the directives as one string, e.g. 'proxy_http_version 1.1;'")
+    unfinished = [line.strip() for line in location.splitlines() if line.strip()]
+    unfinished = [line for line in unfinished if not line.endswith(";")]
+    if unfinished:
+        raise Hint(f"every nginx directive ends with ';', and {unfinished[0]!r} does not")
+    try:
+        program("nginx")
+    except ServiceUnavailable as missing:
+        raise Skip(
+            f"this check runs a real nginx, and {missing}. Then run this cell again."
+        ) from None
+    with start_chat_worker(secret=SECRET, name="exercise 13.1 chat") as worker:
+        try:
+            proxy = start_nginx([worker.port], location, name="exercise 13.1 nginx")
+        except ServiceUnavailable as failed:
+            raise Hint(f"nginx refused the configuration:\n{failed}") from None
+        with proxy:
+            url = proxy.ws_url(f"/ws/lobby?token={tokens.issue('ada', SECRET)}")
+            try:
+                with connect(url, open_timeout=5) as ws:
+                    welcome = json.loads(ws.recv(timeout=5))
+            except InvalidStatus as refused:
+                status = refused.response.status_code
+                why = _missing_12_1(location) or ["look at the chat's log: worker.log"]
+                raise Hint(
+                    f"through your proxy the handshake got HTTP {status}, not 101: the "
+                    f"upgrade did not reach the chat: {'; and '.join(why)}"
+                ) from None
+    if welcome.get("type") != "welcome":
+        raise Hint(f"the chat answered {welcome}, not a welcome")
+    return "a WebSocket goes through your nginx to the chat and back"
 
 
-def solution_13_1() -> Any:
-    return {"A", "C", "D", "E", "F"}
+# 12.2 -------------------------------------------------------------------------------------------
 
-
-# 13.2 -------------------------------------------------------------------------------------------
-
-PAGES_13_2 = {
-    "http://127.0.0.1:8000/": "ws://127.0.0.1:8000/ws/lobby",
-    "https://chat.example.com/": "wss://chat.example.com/ws/lobby",
-    "https://example.com/chat/": "wss://example.com/chat/ws/lobby",
-    "http://jupyter.example.org/user/ada/proxy/8000/": (
-        "ws://jupyter.example.org/user/ada/proxy/8000/ws/lobby"
-    ),
-    "https://example.com/chat/index.html?room=x": "wss://example.com/chat/ws/lobby",
+SETUPS_12_2 = {
+    "A": {"proxy_read_timeout": 60, "ws_ping_interval": 20},
+    "B": {"proxy_read_timeout": 60, "ws_ping_interval": None},
+    "C": {"proxy_read_timeout": 10, "ws_ping_interval": 20},
+    "D": {"proxy_read_timeout": 3600, "ws_ping_interval": None},
 }
+"""nginx's read timeout and uvicorn's ping interval, in seconds (None: no pings)."""
 
-
-def socket_url_13_2(page: str, path: str) -> str:
-    """The version of socket_url() the lesson starts the exercise with (the bug to find)."""
-    host = page.split("://", 1)[1].split("/", 1)[0]
-    return f"ws://{host}/{path}"
+SURVIVE_12_2 = frozenset({"A", "D"})
+_WHY_12_2 = {
+    "A": "the server pings every 20 s, and each ping is data nginx reads from the chat, "
+    "so 60 s of silence never happens",
+    "B": "with no pings and nobody talking, nginx reads nothing from the chat for 60 s",
+    "C": "a ping every 20 s comes too late for a proxy that gives up after 10 s of silence",
+    "D": "nothing is sent, but nginx waits an hour before it gives up on a silent upstream",
+}
 
 
 @exercise(
     "13.2",
-    nudge="Try the function on each page of PAGES_13_2 and compare with the address wanted: "
-    "two different things go wrong.",
-    hint="The scheme has to follow the page's (a secure page may only open a secure socket), "
-    "and the path has to be resolved against the page's own path, the way the browser "
-    "resolves a relative link; urllib.parse has a function that does exactly that.",
+    nudge="Lesson 13 says when nginx closes a connection: after how long, and without what?",
+    hint="nginx counts the time between two reads from the chat process; any bytes reset "
+    "it, a ping frame included. A setup survives when something arrives from the chat "
+    "more often than the timeout, or when the timeout is longer than the silence.",
 )
-def check_13_2(socket_url: Any) -> str:
-    """socket_url(page, path): the WebSocket address a page at ``page`` opens for ``path``."""
-    require_function(socket_url)
-    if len(inspect.signature(socket_url).parameters) != 2:
-        raise Hint("socket_url takes two arguments: the page's address and the path")
-    for page, wanted in PAGES_13_2.items():
-        got = socket_url(page, "ws/lobby")
-        if got == wanted:
-            continue
-        if not isinstance(got, str):
-            raise Hint(f"socket_url({page!r}, ...) returned {got!r}, not a str")
-        if page.startswith("https:") and got.startswith("ws:"):
-            raise Hint(
-                f"the page {page} is https:, and a secure page may not open ws:// (mixed "
-                "content): wss:// for https:, ws:// for http:"
-            )
-        if got.startswith(("http:", "https:")):
-            raise Hint(f"{got} is an HTTP address: a WebSocket needs ws:// or wss://")
-        if got.split("://")[1] == wanted.split("://")[1].replace("/chat", "", 1) or (
-            "proxy" in page and "proxy" not in got
-        ):
-            raise Hint(
-                f"for the page {page} the socket lost the page's path prefix ({got}): "
-                "resolve the path relative to the page, not to the host's root"
-            )
-        if "index.html" in got or "?" in got:
-            raise Hint(
-                f"{got} keeps the page's file name or query: a relative path replaces the "
-                "last segment of the page's path, like a link in HTML"
-            )
-        raise Hint(f"for the page {page}, socket_url gave {got}; wanted {wanted}")
-    return "right scheme and right prefix for every page, behind a proxy too"
+def check_13_2(letters: Any) -> str:
+    """The set of SETUPS_12_2 in which a chat room silent for 5 minutes stays connected."""
+    chosen = chosen_letters(letters, SETUPS_12_2, "setup")
+    judge_letters(chosen, SURVIVE_12_2, _WHY_12_2, yes="it stays connected", no="it is cut")
+    return (
+        "pings keep a quiet connection alive through a proxy; a long timeout only lets it "
+        "sit, and a dead client is then never noticed"
+    )
 
 
-def solution_13_2() -> Any:
-    from urllib.parse import urljoin
+# Reference answers
 
-    def socket_url(page: str, path: str) -> str:
-        http_url = urljoin(page, path)  # the browser's rule for a relative link
-        return "ws" + http_url.removeprefix("http")  # http: -> ws:, https: -> wss:
 
-    return socket_url
+def solution_13_1() -> str:
+    return """
+    proxy_http_version 1.1;
+    proxy_set_header Upgrade $http_upgrade;
+    proxy_set_header Connection $connection_upgrade;
+    """
+
+
+def solution_13_2() -> set[str]:
+    # B and C: nothing comes from the chat within nginx's read timeout.
+    return {"A", "D"}
