@@ -348,7 +348,12 @@ async def processes() -> AsyncIterator[list[ChatProcess]]:
             await process.kill()
 
 
-@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM], ids=["kill -9", "terminate"])
+@pytest.mark.skipif(sys.platform == "win32", reason="Windows has no SIGKILL or SIGTERM to send")
+@pytest.mark.parametrize(
+    "how",
+    [getattr(signal, "SIGKILL", None), signal.SIGTERM],
+    ids=["kill -9", "terminate"],
+)
 async def test_a_resumed_client_misses_nothing_across_a_server_restart(
     tmp_path: Path, how: signal.Signals
 ) -> None:
