@@ -411,6 +411,7 @@ async def test_server_stop_closes_connections_with_1001(start) -> None:
             assert (await closed(chatter.ws)).rcvd.code == 1001  # RFC 6455 §7.4.1: going away
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="Windows cannot send SIGINT to a child")
 async def test_the_command_line_server_closes_with_1001_on_ctrl_c() -> None:
     process = await asyncio.create_subprocess_exec(
         *[sys.executable, "-m", "ws_lessons", "serve", "chat", "--port", "0", "--secret", SECRET],

@@ -9,6 +9,8 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from ws_lessons import doctor
+
 ROOT = Path(__file__).resolve().parent.parent
 NOT_PACKAGES = {"python", "pip", "redis-server", "nginx"}  # programs, not Python packages
 
@@ -29,3 +31,12 @@ def test_pyproject_and_environment_yml_agree() -> None:
     for name in NOT_PACKAGES:
         listed.pop(name, None)
     assert listed == wanted
+
+
+def test_the_doctor_checks_the_minimums_pyproject_declares() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = {
+        name: specifier.removeprefix(">=")
+        for name, specifier in requirements(project["dependencies"]).items()
+    }
+    assert doctor.minimums() == declared, "reinstall the course: pip install -e ."

@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from fastapi.testclient import TestClient
@@ -308,16 +309,22 @@ def test_stop_cuts_a_client_that_stopped_reading() -> None:
     assert refuses_connections(server.port)
 
 
+def open_descriptors() -> int:
+    """Open files and sockets of this process (handles on Windows)."""
+    process = psutil.Process()
+    return process.num_handles() if sys.platform == "win32" else process.num_fds()
+
+
 def test_a_hundred_start_stop_cycles_leak_nothing() -> None:
     app = make_app()
     serve(app, name="warm-up").stop()
-    threads, descriptors = threading.active_count(), len(os.listdir("/proc/self/fd"))
+    threads, descriptors = threading.active_count(), open_descriptors()
     for _ in range(100):
         with serve(app, name="cycle") as server, connect(server.ws_url("/echo")) as ws:
             ws.send("x")
             ws.recv(timeout=5)
     assert threading.active_count() == threads
-    assert len(os.listdir("/proc/self/fd")) == descriptors
+    assert open_descriptors() == descriptors
     assert running() == []
 
 

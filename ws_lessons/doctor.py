@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from importlib import metadata
 
 from fastapi import FastAPI, WebSocket
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 from packaging.version import Version
 from websockets.sync.client import connect
 
@@ -28,16 +30,27 @@ OK, OPTIONAL, PROBLEM = "ok", "optional", "problem"
 ICONS = {OK: "✅", OPTIONAL: "⚪", PROBLEM: "❌"}
 SETUP = "python3 course.py lab"
 
-# (distribution, minimum version, why the course needs it)
-REQUIRED = [
-    ("fastapi", "0.135", "the web framework of the course"),
-    ("uvicorn", "0.30", "the ASGI server"),
-    ("websockets", "14", "the WebSocket client (and uvicorn's protocol)"),
-    ("pydantic", "2.7", "message validation"),
-    ("httpx", "0.27", "HTTP client and TestClient"),
-    ("jupyterlab", "4.1", "the notebooks (4.1+ renders Mermaid diagrams)"),
-    ("ipykernel", "6.29", "the notebook kernel"),
-]
+COURSE = "ws-lessons"
+WHY = {
+    "fastapi": "the web framework of the course",
+    "uvicorn": "the ASGI server",
+    "websockets": "the WebSocket client (and uvicorn's protocol)",
+    "pydantic": "message validation",
+    "httpx": "HTTP client and TestClient",
+    "jupyterlab": "the notebooks",
+    "ipykernel": "the notebook kernel",
+}
+
+
+def minimums() -> dict[str, str]:
+    """Each dependency's lowest version, as declared by the installed course (pyproject.toml)."""
+    lowest = {}
+    for line in metadata.requires(COURSE) or []:
+        requirement = Requirement(line)
+        floors = [spec.version for spec in requirement.specifier if spec.operator == ">="]
+        if floors and requirement.marker is None:  # extras such as [test] carry a marker
+            lowest[canonicalize_name(requirement.name)] = floors[0]
+    return lowest
 
 
 @dataclass(frozen=True)
@@ -198,10 +211,25 @@ def check_service(name: str, lessons: str) -> Finding:
         )
 
 
+def package_checks() -> list[Callable[[], Finding]]:
+    """One check per dependency, against the minimum the course declares."""
+    try:
+        lowest = minimums()
+    except metadata.PackageNotFoundError:
+        missing = Finding(COURSE, PROBLEM, "the course is not installed in this Python", SETUP)
+        return [lambda: missing]
+    return [
+        lambda name=name, minimum=minimum: check_package(
+            name, minimum, WHY.get(name, "a dependency of the course")
+        )
+        for name, minimum in lowest.items()
+    ]
+
+
 def checks() -> list[Callable[[], Finding]]:
     return [
         check_python,
-        *[lambda row=row: check_package(*row) for row in REQUIRED],
+        *package_checks(),
         check_websocket_library,
         check_kernel,
         check_proxies,

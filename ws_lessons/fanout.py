@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import resource
 import socket
 import subprocess
 import sys
@@ -220,7 +219,14 @@ class BroadcastReport:
 
 
 def raise_open_file_limit(needed: int) -> None:
-    """Raise this process's soft limit on open files (at most to the hard limit) if needed."""
+    """Raise this process's soft limit on open files (at most to the hard limit) if needed.
+
+    Windows has no such limit to raise (and no ``resource`` module).
+    """
+    if sys.platform == "win32":
+        return
+    import resource
+
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != resource.RLIM_INFINITY and soft < needed:
         resource.setrlimit(
