@@ -12,9 +12,9 @@ import sys
 from collections.abc import Iterator
 
 import pytest
-from fastapi import FastAPI, WebSocket
 
 from ws_lessons import autobahn
+from ws_lessons.bench import echo_app
 from ws_lessons.server import serve
 
 pytestmark = pytest.mark.timeout(600)
@@ -44,22 +44,6 @@ def report() -> Iterator[autobahn.Report]:
     finally:
         scratch.terminate()
         scratch.wait(timeout=10)
-
-
-def echo_app() -> FastAPI:
-    """Lesson 06's echo, for text and binary messages alike."""
-    app = FastAPI()
-
-    @app.websocket("/")
-    async def echo(websocket: WebSocket) -> None:
-        await websocket.accept()
-        while (message := await websocket.receive())["type"] == "websocket.receive":
-            if message.get("text") is not None:
-                await websocket.send_text(message["text"])
-            else:
-                await websocket.send_bytes(message["bytes"])
-
-    return app
 
 
 def test_the_scratch_server_fails_no_case(report: autobahn.Report) -> None:

@@ -217,6 +217,22 @@ def bench_echo(round_trips: int) -> list[str]:
     return lines
 
 
+def echo_app() -> FastAPI:
+    """Lesson 07's echo at ``/``, for text and binary messages alike."""
+    app = FastAPI()
+
+    @app.websocket("/")
+    async def echo(websocket: WebSocket) -> None:
+        await websocket.accept()
+        while (message := await websocket.receive())["type"] == "websocket.receive":
+            if message.get("text") is not None:
+                await websocket.send_text(message["text"])
+            else:
+                await websocket.send_bytes(message["bytes"])
+
+    return app
+
+
 def bench_autobahn(_: int) -> list[str]:
     """Autobahn|Testsuite's 9.* cases (large and fragmented messages, many small ones):
     the time each server takes, the bare websockets server as the baseline."""
@@ -228,16 +244,7 @@ def bench_autobahn(_: int) -> list[str]:
 
     if autobahn.wstest() is None:
         return [f"autobahn 9.*: skipped, {autobahn.HOW_TO_GET_IT}"]
-    app = FastAPI()
-
-    @app.websocket("/")
-    async def echo(websocket: WebSocket) -> None:
-        await websocket.accept()
-        while (message := await websocket.receive())["type"] == "websocket.receive":
-            if message.get("text") is not None:
-                await websocket.send_text(message["text"])
-            else:
-                await websocket.send_bytes(message["bytes"])
+    app = echo_app()
 
     async def bare_echo(websocket) -> None:  # type: ignore[no-untyped-def]
         with contextlib.suppress(Exception):
