@@ -1,0 +1,67 @@
+"""One small table type: plain text for terminals and logs, HTML for Jupyter."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Table:
+    """Rows under a header. ``print(table)`` aligns columns; Jupyter shows an HTML table.
+
+    Numbers are right-aligned; ``code`` names the columns shown as ``<code>`` in HTML;
+    ``note`` is a line printed under the table.
+    """
+
+    header: Sequence[str]
+    rows: Sequence[Sequence[object]]
+    note: str = ""
+    code: Sequence[str] = field(default=())
+    rule: bool = False
+
+    def _cells(self) -> list[list[str]]:
+        return [[_text(cell) for cell in row] for row in self.rows]
+
+    def _right(self, column: int) -> bool:
+        values = [row[column] for row in self.rows if len(row) > column]
+        return bool(values) and all(isinstance(v, int | float) for v in values)
+
+    def __str__(self) -> str:
+        rows = [list(self.header), *self._cells()]
+        widths = [max(len(row[i]) for row in rows) for i in range(len(self.header))]
+        lines = [
+            "  ".join(
+                cell.rjust(width) if self._right(i) and n else cell.ljust(width)
+                for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+            ).rstrip()
+            for n, row in enumerate(rows)
+        ]
+        if self.rule:
+            lines.insert(1, "  ".join("-" * width for width in widths))
+        return "\n".join([*lines, self.note] if self.note else lines)
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{html.escape(name)}</th>" for name in self.header)
+        body = "".join(
+            "<tr>" + "".join(self._td(i, cell) for i, cell in enumerate(row)) + "</tr>"
+            for row in self.rows
+        )
+        note = f"<p>{html.escape(self.note)}</p>" if self.note else ""
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{note}"
+
+    def _td(self, column: int, cell: object) -> str:
+        text = html.escape(_text(cell))
+        if self.header[column] in self.code:
+            text = f"<code>{text}</code>"
+        style = " style='text-align:right'" if self._right(column) else ""
+        return f"<td{style}>{text}</td>"
+
+
+def _text(cell: object) -> str:
+    if isinstance(cell, float):
+        return f"{cell:,.1f}" if abs(cell) >= 100 else f"{cell:.3g}"
+    return "" if cell is None else str(cell)
