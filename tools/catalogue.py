@@ -1,0 +1,103 @@
+"""Keep the Chinese message catalogue of the package in step with its code.
+
+    python tools/catalogue.py          # extract marked messages, update the .po, compile the .mo
+    python tools/catalogue.py --check  # exit 1 if a message is untranslated or the .mo is stale
+
+Messages are marked in the code with ``_("...")`` or ``N_("...")`` (see ``ws_lessons/i18n.py``).
+New messages land in the .po with an empty ``msgstr``: translate them there, then run this again.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_dir
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po, write_po
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "ws_lessons"
+MESSAGES = PACKAGE / "locale" / "zh_CN" / "LC_MESSAGES"
+PO, MO = MESSAGES / "ws_lessons.po", MESSAGES / "ws_lessons.mo"
+
+
+def extracted() -> Catalog:
+    """Every message marked in the package's code, with where it is."""
+    template = Catalog(project="ws-lessons", charset="utf-8")
+    for filename, line, message, _comments, context in extract_from_dir(
+        PACKAGE, method_map=[("**.py", "python")], keywords={"_": None, "N_": None}
+    ):
+        template.add(message, locations=[(f"ws_lessons/{filename}", line)], context=context)
+    return template
+
+
+def translations() -> Catalog:
+    """The Chinese catalogue as it is on disk (empty if there is none yet)."""
+    if not PO.exists():
+        return Catalog(
+            locale="zh_CN",
+            project="ws-lessons",
+            version="0.1",
+            header_comment="# Simplified Chinese messages of the ws-lessons package.",
+            msgid_bugs_address="",
+            last_translator="the ws-lessons authors",
+            language_team="简体中文",
+            fuzzy=False,
+        )
+    with PO.open("rb") as file:
+        return read_po(file, locale="zh_CN")
+
+
+def untranslated(catalogue: Catalog, template: Catalog) -> list[str]:
+    """The messages of ``template`` that ``catalogue`` does not translate."""
+    missing = []
+    for message in template:
+        if not message.id:
+            continue
+        found = catalogue.get(message.id, message.context)
+        if found is None or not found.string or found.fuzzy:
+            missing.append(message.id)
+    return missing
+
+
+def compiled(catalogue: Catalog) -> bytes:
+    out = io.BytesIO()
+    write_mo(out, catalogue)
+    return out.getvalue()
+
+
+def update() -> Catalog:
+    """Merge newly marked messages into the .po (dropping those gone from the code)."""
+    catalogue = translations()
+    template = extracted()
+    template.creation_date = catalogue.creation_date  # no churn in the header
+    catalogue.update(template, no_fuzzy_matching=True)
+    catalogue.obsolete.clear()
+    MESSAGES.mkdir(parents=True, exist_ok=True)
+    with PO.open("wb") as file:
+        write_po(file, catalogue, width=100, sort_by_file=True, include_lineno=False)
+    MO.write_bytes(compiled(catalogue))
+    return catalogue
+
+
+def main(argv: list[str]) -> int:
+    if "--check" in argv:
+        catalogue = translations()
+        missing = untranslated(catalogue, extracted())
+        stale = not MO.exists() or MO.read_bytes() != compiled(catalogue)
+        for message in missing:
+            print(f"untranslated: {message!r}")
+        if stale:
+            print(f"{MO.name} is out of date: run python tools/catalogue.py")
+        return 1 if missing or stale else 0
+    catalogue = update()
+    missing = untranslated(catalogue, extracted())
+    print(f"{len(catalogue)} messages, {len(missing)} still to translate in {PO.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,66 @@
+"""English by default, Simplified Chinese in the Chinese edition.
+
+Every message the package prints in a lesson is marked ``_("...")`` (translated when it is
+shown) or ``N_("...")`` (a message kept until later, translated with ``_(message)`` where it
+is shown), with ``{name}`` placeholders filled by ``.format()`` after translation. The
+catalogue is gettext's: ``ws_lessons/locale/zh_CN/LC_MESSAGES/ws_lessons.po``, compiled to
+``.mo`` by ``python tools/catalogue.py``.
+
+The language: :func:`set_language`, else ``$WS_LESSONS_LANG`` (``zh``, ``zh_CN``, ``en``...),
+else Chinese when the kernel runs in a ``notebooks/zh`` folder (Jupyter starts a kernel in its
+notebook's folder), else English.
+"""
+
+from __future__ import annotations
+
+import functools
+import gettext
+import os
+from pathlib import Path
+
+DOMAIN = "ws_lessons"
+LOCALE = Path(__file__).resolve().parent / "locale"
+LANGUAGES = {"en": "English", "zh": "简体中文"}
+_chosen: str | None = None
+
+
+def set_language(language: str | None) -> None:
+    """Speak ``language`` ("en" or "zh") from now on; ``None`` goes back to the automatic choice."""
+    global _chosen
+    _chosen = None if language is None else _normalise(language)
+
+
+def language() -> str:
+    """The language messages are shown in now: "en" or "zh"."""
+    if _chosen:
+        return _chosen
+    if os.environ.get("WS_LESSONS_LANG"):
+        return _normalise(os.environ["WS_LESSONS_LANG"])
+    here = Path.cwd()
+    return "zh" if here.name == "zh" and here.parent.name == "notebooks" else "en"
+
+
+def _(message: str) -> str:
+    """``message`` in the current language (itself where the catalogue has no translation)."""
+    return _translations(language()).gettext(message)
+
+
+def N_(message: str) -> str:
+    """Mark ``message`` for the catalogue without translating it yet (it is shown later)."""
+    return message
+
+
+def _normalise(language: str) -> str:
+    code = language.strip().lower().replace("-", "_")
+    if code.startswith("zh"):
+        return "zh"
+    if code.startswith("en") or code in {"c", "posix"}:
+        return "en"
+    raise ValueError(f"no such language: {language!r}; the course speaks {', '.join(LANGUAGES)}")
+
+
+@functools.cache
+def _translations(language: str) -> gettext.NullTranslations:
+    if language == "en":
+        return gettext.NullTranslations()
+    return gettext.translation(DOMAIN, LOCALE, languages=["zh_CN"], fallback=True)
