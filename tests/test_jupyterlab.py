@@ -183,3 +183,62 @@ def test_lesson_runs_in_jupyterlab(path: Path, lab_url: str, browser) -> None:
         page.evaluate(f"{CURRENT}.sessionContext.shutdown()")
     finally:
         page.context.close()
+
+
+RUN_UP_TO = """(marker) => {
+    const notebook = window.jupyterapp.shell.currentWidget.content;
+    const cells = notebook.model.cells;
+    for (let i = 0; i < cells.length; i++) {
+        if (cells.get(i).sharedModel.source.includes(marker)) {
+            notebook.activeCellIndex = i + 1;
+            return i;
+        }
+    }
+    return -1;
+}"""
+RAN = f"""(index) => {{
+    const cell = {CURRENT}.content.model.cells.get(index);
+    return Boolean(cell.executionCount) && {CURRENT}.sessionContext.session?.kernel?.status === 'idle';
+}}"""
+
+
+def test_two_pages_chat_through_the_jupyter_server(lab_url: str, browser) -> None:
+    """Lesson 09's chat, opened as its iframe shows it, carries messages between two pages
+    that reach nothing but the Jupyter server: page, token request and WebSocket all go
+    through jupyter-server-proxy."""
+    from playwright.sync_api import expect
+
+    lesson = "09_realtime_chat"
+    page, refused = remote_page(browser, lab_url)
+    people = []
+    try:
+        page.goto(f"{lab_url}/lab/workspaces/proxied-chat/tree/{lesson}.ipynb")
+        page.wait_for_function(KERNEL_IDLE, timeout=90_000)
+        shown = page.evaluate(RUN_UP_TO, "IFrame(page_url")
+        assert shown >= 0, "lesson 09 no longer shows its chat page in an IFrame"
+        page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-above')")
+        page.wait_for_function(RAN, arg=shown, timeout=120_000, polling=200)
+        assert not page.evaluate(BAD_OUTPUTS)
+        (frame,) = page.evaluate(FRAMES)
+        assert frame["src"].startswith("/proxy/"), frame
+
+        for name in ("alice", "bob"):
+            person, person_refused = remote_page(browser, lab_url)
+            people.append((person, person_refused))
+            person.set_default_timeout(10_000)
+            person.goto(f"{lab_url}{frame['src']}")
+            person.fill("#name", name)
+            person.fill("#room", "garden")
+            person.click("#join")
+            expect(person.locator("#status")).to_contain_text(f"as {name}")
+        (alice, _), (bob, _) = people
+        expect(alice.locator("#members li")).to_have_text(["alice", "bob"])
+        alice.fill("#text", "hello through Jupyter")
+        alice.press("#text", "Enter")
+        expect(bob.locator("#messages .text")).to_have_text(["hello through Jupyter"])
+        assert not refused + [url for _, gone in people for url in gone]
+        page.evaluate(f"{CURRENT}.sessionContext.shutdown()")
+    finally:
+        for person, _ in people:
+            person.context.close()
+        page.context.close()
