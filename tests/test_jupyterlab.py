@@ -198,7 +198,8 @@ RUN_UP_TO = """(marker) => {
 }"""
 RAN = f"""(index) => {{
     const cell = {CURRENT}.content.model.cells.get(index);
-    return Boolean(cell.executionCount) && {CURRENT}.sessionContext.session?.kernel?.status === 'idle';
+    const kernel = {CURRENT}.sessionContext.session?.kernel;
+    return Boolean(cell.executionCount) && kernel?.status === 'idle';
 }}"""
 
 
