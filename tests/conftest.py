@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from ws_lessons import browser
 from ws_lessons.chat import create_app
+from ws_lessons.i18n import set_language
 from ws_lessons.server import RunningServer, serve
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,6 +27,14 @@ os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PAT
 @pytest.fixture(scope="session")
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture
+def chinese() -> Iterator[None]:
+    """The package speaks Chinese during the test, as in the Chinese edition."""
+    set_language("zh")
+    yield
+    set_language(None)
 
 
 @pytest.fixture(scope="session")

@@ -85,3 +85,11 @@ def test_00_2_explains_asyncio_run_inside_a_running_loop() -> None:
     verdict = asyncio.run(in_a_cell())
     assert not verdict
     assert "asyncio.run() cannot start a loop inside the kernel's" in verdict.message
+
+
+@pytest.mark.usefixtures("chinese")
+def test_00_2_hint_in_chinese(capsys: pytest.CaptureFixture[str]) -> None:
+    verdict = checks.check_00_2(asks_too_late)
+    assert not verdict
+    assert "请求发出时没有人在监听：服务器已经停止了" in verdict.message
+    assert verdict.message in capsys.readouterr().out

@@ -94,3 +94,12 @@ def test_01_2_hints(make_app: Any, hint: str) -> None:
 def test_01_2_rejects_an_app_instead_of_make_app() -> None:
     verdict = checks.check_01_2(FastAPI())
     assert "pass the function that builds the app" in verdict.message
+
+
+@pytest.mark.usefixtures("chinese")
+def test_01_1_hint_in_chinese() -> None:
+    verdict = checks.check_01_1(
+        follower(lambda events, after: events[0]["id"] if events else after)
+    )
+    assert not verdict
+    assert "客户端不止一次收到了事件 [2, 4, 5, 6]" in verdict.message

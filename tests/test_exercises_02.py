@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
 from ws_lessons import checks
-from ws_lessons.exercises.lesson02 import SCENARIOS
+from ws_lessons.exercises.lesson02 import SCENARIOS, STORY_02_1
 from ws_lessons.feeds import Ticker
 
 pytestmark = pytest.mark.timeout(60)
@@ -123,3 +123,12 @@ def test_02_3_hints(choices: Any, hint: str) -> None:
     verdict = checks.check_02_3(choices)
     assert not verdict
     assert hint in verdict.message
+
+
+@pytest.mark.usefixtures("chinese")
+def test_02_3_hint_and_scenarios_in_chinese(capsys: pytest.CaptureFixture[str]) -> None:
+    print(STORY_02_1, f"{SCENARIOS['export']:>5}")
+    assert "它自动重新连接，然后事件 6 被发布。 一个页面每分钟检查一次" in capsys.readouterr().out
+    verdict = checks.check_02_3(dict.fromkeys(SCENARIOS, "websocket"))
+    assert not verdict
+    assert "'build log'：再想想 'websocket'。谁在发送？多久一次？（发出请求之后" in verdict.message

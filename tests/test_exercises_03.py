@@ -149,3 +149,12 @@ def test_03_3_hints(wrong: FastAPI, hint: str) -> None:
     verdict = checks.check_03_3(wrong)
     assert not verdict
     assert hint in verdict.message
+
+
+@pytest.mark.usefixtures("chinese")
+def test_03_2_hint_in_chinese() -> None:
+    verdict = checks.check_03_2(unconstrained_orders())
+    assert not verdict
+    assert (
+        "返回了 200，而不是 422：让模型来拒绝它：在模型里给 quantity 设定最小值" in verdict.message
+    )

@@ -99,3 +99,10 @@ def test_04_3_hints(letter: object, hint: str) -> None:
     verdict = checks.check_04_3(letter)
     assert not verdict
     assert hint in verdict.message
+
+
+@pytest.mark.usefixtures("chinese")
+def test_04_1_hint_in_chinese() -> None:
+    verdict = checks.check_04_1(broken_accept_key())
+    assert not verdict
+    assert verdict.message.startswith("两个错误都还在：GUID 要放在键之后")

@@ -104,3 +104,10 @@ def test_05_3_hints(letters: object, hint: str) -> None:
     verdict = checks.check_05_3(letters)
     assert not verdict
     assert hint in verdict.message
+
+
+@pytest.mark.usefixtures("chinese")
+def test_05_1_hint_in_chinese() -> None:
+    verdict = checks.check_05_1(WRONG_FRAMES["unmasked"])
+    assert not verdict
+    assert "这个帧没有掩码（mask）：请设置 MASK 位并加上 4 字节的掩码键" in verdict.message

@@ -101,3 +101,9 @@ def test_06_2_names_the_mistake(
 ) -> None:
     assert not checks.check_06_2(prediction)
     assert hint in capsys.readouterr().out
+
+
+@pytest.mark.usefixtures("chinese")
+def test_06_1_hint_in_chinese(capsys: pytest.CaptureFixture[str]) -> None:
+    assert not checks.check_06_1(handshake_answering(426, version_field=True, always=True))
+    assert "缺少 Upgrade 的请求得到了 426" in capsys.readouterr().out

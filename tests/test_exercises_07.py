@@ -131,3 +131,10 @@ def test_07_3_hints(wrong: FastAPI, hint: str) -> None:
 
 def test_07_3_accepts_closing_with_1008_after_accepting() -> None:
     assert checks.check_07_3(door(lambda websocket: websocket.close(1008)))
+
+
+@pytest.mark.usefixtures("chinese")
+def test_07_1_hint_in_chinese() -> None:
+    verdict = checks.check_07_1({**solution_07_1(), "A": 1000})
+    assert not verdict
+    assert "再想想 A：1000（正常关闭）需要一个关闭帧，而没有任何地方调用 close()" in verdict.message

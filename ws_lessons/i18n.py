@@ -64,3 +64,14 @@ def _translations(language: str) -> gettext.NullTranslations:
     if language == "en":
         return gettext.NullTranslations()
     return gettext.translation(DOMAIN, LOCALE, languages=["zh_CN"], fallback=True)
+
+
+class Message(str):
+    """A message a lesson's cell prints as it is, ``print(STORY)``: it is shown in the current
+    language each time (``str()`` and formatting), and compares as its English text."""
+
+    def __str__(self) -> str:
+        return _(str.__str__(self))
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)

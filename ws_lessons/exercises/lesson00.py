@@ -14,6 +14,7 @@ from ws_lessons.exercises.core import (
     judge_letters,
     require_function,
 )
+from ws_lessons.i18n import N_, _
 from ws_lessons.server import running, serve
 
 # 00.1 -------------------------------------------------------------------------------------------
@@ -28,30 +29,38 @@ CELLS_00_1 = {
 """Five cells; ``main`` is an ``async def`` and ``server`` a running ``serve()`` handle."""
 
 _WHY_00_1 = {
-    "A": "asyncio.run() starts a new event loop, and the kernel's loop already runs in "
-    "this thread: it raises RuntimeError",
-    "B": "a cell may `await` at the top level: the coroutine runs on the kernel's own loop",
-    "C": "uvicorn.run() starts its own event loop, like asyncio.run(), so it fails the same "
-    "way; had it started, it would keep the cell busy for the server's whole life",
-    "D": "serve() runs uvicorn on a loop of its own in a background thread; a blocking "
-    "client blocks only the cell's thread, so the server can answer",
-    "E": "an async client awaits on the kernel's loop while the server runs on its own",
+    "A": N_(
+        "asyncio.run() starts a new event loop, and the kernel's loop already runs in "
+        "this thread: it raises RuntimeError"
+    ),
+    "B": N_("a cell may `await` at the top level: the coroutine runs on the kernel's own loop"),
+    "C": N_(
+        "uvicorn.run() starts its own event loop, like asyncio.run(), so it fails the same "
+        "way; had it started, it would keep the cell busy for the server's whole life"
+    ),
+    "D": N_(
+        "serve() runs uvicorn on a loop of its own in a background thread; a blocking "
+        "client blocks only the cell's thread, so the server can answer"
+    ),
+    "E": N_("an async client awaits on the kernel's loop while the server runs on its own"),
 }
 WORKS_00_1 = frozenset({"B", "D", "E"})
 
 
 @exercise(
     "00.1",
-    nudge="For each cell, ask which event loop runs it, and whether that loop is busy already.",
-    hint="The kernel's loop is running in the cell's thread. Anything that tries to start "
-    "another loop in that thread fails; awaiting on the running loop, or running the "
-    "server on a loop in another thread, works.",
+    nudge=N_("For each cell, ask which event loop runs it, and whether that loop is busy already."),
+    hint=N_(
+        "The kernel's loop is running in the cell's thread. Anything that tries to start "
+        "another loop in that thread fails; awaiting on the running loop, or running the "
+        "server on a loop in another thread, works."
+    ),
 )
 def check_00_1(letters: Any) -> str:
     """The set of letters of CELLS_00_1 that run without an error in a notebook."""
-    chosen = chosen_letters(letters, CELLS_00_1, "cell")
-    judge_letters(chosen, WORKS_00_1, _WHY_00_1, yes="it works", no="it fails")
-    return "one loop per thread: await on the kernel's, and give the server a thread of its own"
+    chosen = chosen_letters(letters, CELLS_00_1, _("cell"))
+    judge_letters(chosen, WORKS_00_1, _WHY_00_1, yes=_("it works"), no=_("it fails"))
+    return _("one loop per thread: await on the kernel's, and give the server a thread of its own")
 
 
 # 00.2 -------------------------------------------------------------------------------------------
@@ -69,10 +78,14 @@ def _app_00_2(greeting: str) -> FastAPI:
 
 @exercise(
     "00.2",
-    nudge="Read the order of events in `ask`: when does the server start, when does it "
-    "stop, and when is the request sent?",
-    hint="A `with serve(...)` block stops its server at the end of the block. Everything "
-    "that needs the server must happen inside it; what you return may leave it.",
+    nudge=N_(
+        "Read the order of events in `ask`: when does the server start, when does it "
+        "stop, and when is the request sent?"
+    ),
+    hint=N_(
+        "A `with serve(...)` block stops its server at the end of the block. Everything "
+        "that needs the server must happen inside it; what you return may leave it."
+    ),
 )
 def check_00_2(ask: Any) -> str:
     """``ask(app)`` serves ``app``, returns the JSON of ``GET /``, and stops the server."""
@@ -83,30 +96,40 @@ def check_00_2(ask: Any) -> str:
         got = ask(_app_00_2(greeting))
     except httpx.ConnectError:
         raise Hint(
-            "the request found nobody listening: the server had stopped already. "
-            "Send it while the `with` block is still open"
+            _(
+                "the request found nobody listening: the server had stopped already. "
+                "Send it while the `with` block is still open"
+            )
         ) from None
     except RuntimeError as exc:
         if "running event loop" in str(exc):
             raise Hint(
-                "asyncio.run() cannot start a loop inside the kernel's: use a blocking "
-                "client (httpx.get) in `ask`, as lesson 00 does"
+                _(
+                    "asyncio.run() cannot start a loop inside the kernel's: use a blocking "
+                    "client (httpx.get) in `ask`, as lesson 00 does"
+                )
             ) from None
-        raise Hint(f"ask(app) raised RuntimeError: {exc}") from None
+        raise Hint(_("ask(app) raised RuntimeError: {error}").format(error=exc)) from None
     finally:
         left = [server for server in running() if id(server) not in before]
         for server in left:
             server.stop()
     if isinstance(got, httpx.Response):
-        raise Hint("you returned the response itself: return what its JSON body says")
+        raise Hint(_("you returned the response itself: return what its JSON body says"))
     if got != {"hello": greeting}:
-        raise Hint(f"ask(app) returned {got!r}; expected the app's answer {{'hello': ...}}")
+        raise Hint(
+            _("ask(app) returned {got!r}; expected the app's answer {{'hello': ...}}").format(
+                got=got
+            )
+        )
     if left:
         raise Hint(
-            f"the server {left[0].name!r} was still running after ask() returned: stop it "
-            "(a `with` block does that for you)"
+            _(
+                "the server {name!r} was still running after ask() returned: stop it "
+                "(a `with` block does that for you)"
+            ).format(name=left[0].name)
         )
-    return "asked while the server ran, and nothing left running afterwards"
+    return _("asked while the server ran, and nothing left running afterwards")
 
 
 # Reference answers

@@ -17,13 +17,16 @@ from websockets.exceptions import ConnectionClosed
 from ws_lessons.exercises.core import TIMEOUT, Hint, connected, exercise, served
 from ws_lessons.exercises.lesson01 import build
 from ws_lessons.feeds import Ticker
+from ws_lessons.i18n import N_, Message, _
 
 # 02.1 -------------------------------------------------------------------------------------------
 
-STORY_02_1 = (
-    "A browser's EventSource follows GET /sse. It has received events 1, 2 and 3 when its "
-    "connection drops. While it is away, events 4 and 5 are published. It reconnects by "
-    "itself, and then event 6 is published."
+STORY_02_1 = Message(
+    N_(
+        "A browser's EventSource follows GET /sse. It has received events 1, 2 and 3 when its "
+        "connection drops. While it is away, events 4 and 5 are published. It reconnects by "
+        "itself, and then event 6 is published."
+    )
 )
 
 
@@ -60,9 +63,9 @@ def _browser_session(with_ids: bool) -> list[int]:
     ):
         last_id = ""
         with connect_sse(http, "GET", "/sse") as source:
-            for _ in range(3):
+            for _event in range(3):
                 ticker.publish()
-            for _, message in zip(range(3), source.iter_sse(), strict=False):
+            for _event, message in zip(range(3), source.iter_sse(), strict=False):
                 last_id = message.id or last_id
         ticker.publish(), ticker.publish()  # while the browser is away
         headers = {"Last-Event-ID": last_id} if last_id else {}
@@ -80,69 +83,93 @@ def _as_ids(value: Any, key: str) -> list[int]:
     try:
         return [int(n) for n in value]
     except (TypeError, ValueError):
-        raise Hint(f"{key!r}: give a list of event ids, like [1, 2], not {value!r}") from None
+        raise Hint(
+            _("{key!r}: give a list of event ids, like [1, 2], not {value!r}").format(
+                key=key, value=value
+            )
+        ) from None
 
 
 @exercise(
     "02.1",
-    nudge="Look at the bytes of the stream printed in the lesson: which line of each "
-    "message could the browser remember, and which request header carries it back?",
-    hint="The browser remembers the last `id` it received and sends it as Last-Event-ID "
-    "when it reconnects; with no id ever received, it sends no such header. Then read "
-    "what the endpoint does with that header, and with its absence.",
+    nudge=N_(
+        "Look at the bytes of the stream printed in the lesson: which line of each "
+        "message could the browser remember, and which request header carries it back?"
+    ),
+    hint=N_(
+        "The browser remembers the last `id` it received and sends it as Last-Event-ID "
+        "when it reconnects; with no id ever received, it sends no such header. Then read "
+        "what the endpoint does with that header, and with its absence."
+    ),
 )
 def check_02_1(prediction: Any) -> str:
     """{"with ids": [...], "without ids": [...]}: the events the browser of STORY_02_1 gets
     after reconnecting, from the lesson's /sse, and from /sse with no ``id`` field."""
     if not isinstance(prediction, dict) or set(prediction) != {"with ids", "without ids"}:
-        raise Hint('answer with a dict {"with ids": [...], "without ids": [...]}')
+        raise Hint(_('answer with a dict {"with ids": [...], "without ids": [...]}'))
     with_ids = _as_ids(prediction["with ids"], "with ids")
     without_ids = _as_ids(prediction["without ids"], "without ids")
     if 6 not in with_ids or 6 not in without_ids:
         raise Hint(
-            "event 6 is published after the browser is back, on a stream that is open: "
-            "it arrives in both cases. Which of the others arrive too?"
+            _(
+                "event 6 is published after the browser is back, on a stream that is open: "
+                "it arrives in both cases. Which of the others arrive too?"
+            )
         )
     if with_ids == [3, 4, 5, 6]:
         raise Hint(
-            "'with ids': Last-Event-ID: 3 names the last event the browser got, and the "
-            "endpoint follows the events *after* it"
+            _(
+                "'with ids': Last-Event-ID: 3 names the last event the browser got, and the "
+                "endpoint follows the events *after* it"
+            )
         )
     if with_ids == [6]:
         raise Hint(
-            "'with ids': the browser sends Last-Event-ID: 3 when it reconnects, so the "
-            "endpoint does not start from now: where does it start?"
+            _(
+                "'with ids': the browser sends Last-Event-ID: 3 when it reconnects, so the "
+                "endpoint does not start from now: where does it start?"
+            )
         )
     if without_ids == [4, 5, 6]:
         raise Hint(
-            "'without ids': with no id ever received, the browser sends no Last-Event-ID, "
-            "and the endpoint's default is 'from now on'"
+            _(
+                "'without ids': with no id ever received, the browser sends no Last-Event-ID, "
+                "and the endpoint's default is 'from now on'"
+            )
         )
     if without_ids == [1, 2, 3, 4, 5, 6]:
         raise Hint(
-            "'without ids': without the header the endpoint starts from now, not from the "
-            "first event it still remembers"
+            _(
+                "'without ids': without the header the endpoint starts from now, not from the "
+                "first event it still remembers"
+            )
         )
     live = {"with ids": _browser_session(True), "without ids": _browser_session(False)}
     for key, guess in (("with ids", with_ids), ("without ids", without_ids)):
         if guess != live[key]:
             raise Hint(
-                f"{key!r}: a real browser session did not get {guess}. Walk through the "
-                "story again: which Last-Event-ID does the browser send, if any?"
+                _(
+                    "{key!r}: a real browser session did not get {guess}. Walk through the "
+                    "story again: which Last-Event-ID does the browser send, if any?"
+                ).format(key=key, guess=guess)
             )
-    return (
-        f"a real session agrees: {live['with ids']} with ids, only {live['without ids']} "
+    return _(
+        "a real session agrees: {with_ids} with ids, only {without_ids} "
         "without: an id is what lets a stream resume"
-    )
+    ).format(with_ids=live["with ids"], without_ids=live["without ids"])
 
 
 @exercise(
     "02.2",
-    nudge="Lesson 02 has both halves already: the /ws endpoint pushes events from a task, "
-    "and the /talk endpoint reads the client's messages while its own task speaks.",
-    hint="One task sends the ticker's events; meanwhile the endpoint itself loops on the "
-    "client's messages and answers each ping. When the client leaves, the loop ends: "
-    "cancel the task then, or it keeps running for a client that is gone.",
+    nudge=N_(
+        "Lesson 02 has both halves already: the /ws endpoint pushes events from a task, "
+        "and the /talk endpoint reads the client's messages while its own task speaks."
+    ),
+    hint=N_(
+        "One task sends the ticker's events; meanwhile the endpoint itself loops on the "
+        "client's messages and answers each ping. When the client leaves, the loop ends: "
+        "cancel the task then, or it keeps running for a client that is gone."
+    ),
 )
 def check_02_2(make_app: Any) -> str:
     """WS /ws?after=<id> pushes every event after id, and answers "ping" with "pong" meanwhile."""
@@ -157,8 +184,10 @@ def check_02_2(make_app: Any) -> str:
                 events, pongs = _receive(ws, lambda events, pongs: len(events) >= 2)
                 if not events:
                     raise Hint(
-                        "no event arrived before the client said anything: the server must "
-                        "push them by itself, from a task that follows the ticker"
+                        _(
+                            "no event arrived before the client said anything: the server must "
+                            "push them by itself, from a task that follows the ticker"
+                        )
                     )
                 # 2. Both directions at once: a ping goes up while event 3 comes down.
                 ws.send("ping")
@@ -167,16 +196,23 @@ def check_02_2(make_app: Any) -> str:
                 events += more
                 if not pongs:
                     raise Hint(
-                        "events arrive but 'ping' got no 'pong': read the client's messages at "
-                        "the same time, in a receive loop beside the task that pushes events"
+                        _(
+                            "events arrive but 'ping' got no 'pong': read the client's messages "
+                            "at the same time, in a receive loop beside the task that pushes "
+                            "events"
+                        )
                     )
                 if events != [1, 2, 3]:
-                    raise Hint(f"events arrived as {events}; expected [1, 2, 3] (after `after`)")
+                    raise Hint(
+                        _("events arrived as {events}; expected [1, 2, 3] (after `after`)").format(
+                            events=events
+                        )
+                    )
         finally:
             # An endpoint that never reads cannot learn that the client left: stop the
             # server without waiting the usual grace period for it.
             server.stop(timeout=1.0)
-    return "one connection, both directions at once: events out, pings in, pongs out"
+    return _("one connection, both directions at once: events out, pings in, pongs out")
 
 
 def _receive(ws: Any, enough: Callable[[list[int], int], bool]) -> tuple[list[int], int]:
@@ -190,10 +226,19 @@ def _receive(ws: Any, enough: Callable[[list[int], int], bool]) -> tuple[list[in
         except TimeoutError:
             break
         except ConnectionClosed as exc:
-            code = f" with code {exc.rcvd.code}" if exc.rcvd else ""
+            if exc.rcvd:
+                raise Hint(
+                    _(
+                        "the server closed the connection with code {code}: keep the endpoint "
+                        "running, with a task that pushes events and a loop that reads the "
+                        "client's messages"
+                    ).format(code=exc.rcvd.code)
+                ) from None
             raise Hint(
-                f"the server closed the connection{code}: keep the endpoint running, with a "
-                "task that pushes events and a loop that reads the client's messages"
+                _(
+                    "the server closed the connection: keep the endpoint running, with a "
+                    "task that pushes events and a loop that reads the client's messages"
+                )
             ) from None
         if message == "pong":
             pongs += 1
@@ -202,56 +247,80 @@ def _receive(ws: Any, enough: Callable[[list[int], int], bool]) -> tuple[list[in
             events.append(json.loads(message)["id"])
         except (TypeError, ValueError, KeyError):
             raise Hint(
-                f"got {message!r}: send each event as JSON (its as_dict()) "
-                "and answer 'ping' with the text 'pong'"
+                _(
+                    "got {message!r}: send each event as JSON (its as_dict()) "
+                    "and answer 'ping' with the text 'pong'"
+                ).format(message=message)
             ) from None
     return events, pongs
 
 
 #: Lesson 02's quiz: which transport fits each situation best?
 SCENARIOS = {
-    "game": "a multiplayer game: every player's moves go to the server and out to the others, "
-    "many times a second",
-    "build log": "a build log shown in the browser line by line while the build runs",
-    "export": "a page checks every minute whether a nightly export has finished",
-    "whiteboard": "a shared whiteboard: everyone's strokes appear on everyone's screen as drawn",
-    "notifications": "a bell icon that lights up when someone comments on your post",
-    "daily total": "yesterday's sales total, which changes once a day",
+    "game": Message(
+        N_(
+            "a multiplayer game: every player's moves go to the server and out to the others, "
+            "many times a second"
+        )
+    ),
+    "build log": Message(N_("a build log shown in the browser line by line while the build runs")),
+    "export": Message(N_("a page checks every minute whether a nightly export has finished")),
+    "whiteboard": Message(
+        N_("a shared whiteboard: everyone's strokes appear on everyone's screen as drawn")
+    ),
+    "notifications": Message(N_("a bell icon that lights up when someone comments on your post")),
+    "daily total": Message(N_("yesterday's sales total, which changes once a day")),
 }
 CHOICES = ("polling", "sse", "websocket")
 _BEST = {  # the best choice, and a clue for those who chose otherwise
-    "game": ("websocket", "clients send as much as they receive, many times a second"),
-    "build log": ("sse", "after asking, the browser only listens to a stream of lines"),
-    "export": ("polling", "the news comes once, minutes away: a request a minute is cheap"),
-    "whiteboard": ("websocket", "everyone draws and everyone watches, continuously"),
-    "notifications": ("sse", "the server speaks first; the browser only listens"),
-    "daily total": ("polling", "it changes once a day: an ordinary, cacheable GET is enough"),
+    "game": ("websocket", N_("clients send as much as they receive, many times a second")),
+    "build log": ("sse", N_("after asking, the browser only listens to a stream of lines")),
+    "export": ("polling", N_("the news comes once, minutes away: a request a minute is cheap")),
+    "whiteboard": ("websocket", N_("everyone draws and everyone watches, continuously")),
+    "notifications": ("sse", N_("the server speaks first; the browser only listens")),
+    "daily total": ("polling", N_("it changes once a day: an ordinary, cacheable GET is enough")),
 }
 
 
 @exercise(
     "02.3",
-    nudge="For each situation ask two questions: who has something to say, and how often?",
-    hint="Both sides often: the one connection that carries both ways. Only the server, "
-    "continuously: one response that never ends. Rarely, or when a little delay does "
-    "not matter: plain requests, which cache and scale best.",
+    nudge=N_("For each situation ask two questions: who has something to say, and how often?"),
+    hint=N_(
+        "Both sides often: the one connection that carries both ways. Only the server, "
+        "continuously: one response that never ends. Rarely, or when a little delay does "
+        "not matter: plain requests, which cache and scale best."
+    ),
 )
 def check_02_3(answer: Any) -> str:
     """A dict: each key of SCENARIOS → "polling", "sse" or "websocket"."""
     if not isinstance(answer, dict):
         raise Hint(
-            f"answer with a dict like {{'game': 'websocket', ...}}, not {type(answer).__name__}"
+            _("answer with a dict like {{'game': 'websocket', ...}}, not {type}").format(
+                type=type(answer).__name__
+            )
         )
     missing = [key for key in SCENARIOS if key not in answer]
     if missing:
-        raise Hint(f"give a choice for every scenario; missing: {', '.join(missing)}")
+        raise Hint(
+            _("give a choice for every scenario; missing: {missing}").format(
+                missing=", ".join(missing)
+            )
+        )
     for key, (best, clue) in _BEST.items():
         choice = str(answer[key]).strip().lower()
         if choice not in CHOICES:
-            raise Hint(f"{key!r}: choose one of {', '.join(CHOICES)}, not {answer[key]!r}")
+            raise Hint(
+                _("{key!r}: choose one of {choices}, not {choice!r}").format(
+                    key=key, choices=", ".join(CHOICES), choice=answer[key]
+                )
+            )
         if choice != best:
-            raise Hint(f"{key!r}: think again about {choice!r}. Who sends, and how often? ({clue})")
-    return "each situation gets the simplest tool that does the job"
+            raise Hint(
+                _(
+                    "{key!r}: think again about {choice!r}. Who sends, and how often? ({clue})"
+                ).format(key=key, choice=choice, clue=_(clue))
+            )
+    return _("each situation gets the simplest tool that does the job")
 
 
 # Reference answers
@@ -291,4 +360,4 @@ def solution_02_2() -> Callable[[Ticker], FastAPI]:
 
 
 def solution_02_3() -> dict[str, str]:
-    return {key: best for key, (best, _) in _BEST.items()}
+    return {key: best for key, (best, _clue) in _BEST.items()}

@@ -19,6 +19,7 @@ from ws_lessons.handshake import (
     parse_request,
     parse_response,
 )
+from ws_lessons.i18n import N_, _
 from ws_lessons.server import serve
 
 # 04.1 -------------------------------------------------------------------------------------------
@@ -37,35 +38,39 @@ _WRONG_TURNS_04_1: list[tuple[Callable[[str], str], str]] = [
         lambda key: base64.b64encode(
             hashlib.sha1((GUID + key).encode()).hexdigest().encode()
         ).decode(),
-        "both bugs are still there: the GUID goes after the key, and base64 encodes the "
-        "20 raw bytes of the digest, not its hex text",
+        N_(
+            "both bugs are still there: the GUID goes after the key, and base64 encodes the "
+            "20 raw bytes of the digest, not its hex text"
+        ),
     ),
     (
         lambda key: base64.b64encode(
             hashlib.sha1((key + GUID).encode()).hexdigest().encode()
         ).decode(),
-        "the order is right now, but you base64-encoded the digest's 40 hex characters: "
-        "encode the 20 raw bytes that .digest() gives",
+        N_(
+            "the order is right now, but you base64-encoded the digest's 40 hex characters: "
+            "encode the 20 raw bytes that .digest() gives"
+        ),
     ),
     (
         lambda key: _b64_sha1(key.encode()),
-        "you hashed the key alone: append the GUID 258EAFA5-E914-47DA-95CA-C5AB0DC85B11 first",
+        N_("you hashed the key alone: append the GUID 258EAFA5-E914-47DA-95CA-C5AB0DC85B11 first"),
     ),
     (
         lambda key: _b64_sha1((GUID + key).encode()),
-        "the GUID goes after the key, not before it: key + GUID",
+        N_("the GUID goes after the key, not before it: key + GUID"),
     ),
     (
         lambda key: hashlib.sha1((key + GUID).encode()).hexdigest(),
-        "that is the SHA-1 in hex: base64-encode the 20 raw bytes of .digest() instead",
+        N_("that is the SHA-1 in hex: base64-encode the 20 raw bytes of .digest() instead"),
     ),
     (
         lambda key: _b64_sha1(base64.b64decode(key) + GUID.encode()),
-        "use the key as the text the client sent; do not base64-decode it first",
+        N_("use the key as the text the client sent; do not base64-decode it first"),
     ),
     (
         lambda key: base64.b64encode(hashlib.sha256((key + GUID).encode()).digest()).decode(),
-        "the RFC asks for SHA-1 (hashlib.sha1), not SHA-256",
+        N_("the RFC asks for SHA-1 (hashlib.sha1), not SHA-256"),
     ),
 ]
 
@@ -79,10 +84,14 @@ BROKEN_04_1 = """def broken_accept_key(key: str) -> str:
 
 @exercise(
     "04.1",
-    nudge="Print each step of broken_accept_key for the RFC's example key beside the three "
-    "steps the lesson printed: where do they first differ?",
-    hint="Two steps differ from RFC 6455 §4.2.2: what comes first in the text that is "
-    "hashed, and what base64 is given (the SHA-1 as 20 raw bytes, or as hex text).",
+    nudge=N_(
+        "Print each step of broken_accept_key for the RFC's example key beside the three "
+        "steps the lesson printed: where do they first differ?"
+    ),
+    hint=N_(
+        "Two steps differ from RFC 6455 §4.2.2: what comes first in the text that is "
+        "hashed, and what base64 is given (the SHA-1 as 20 raw bytes, or as hex text)."
+    ),
 )
 def check_04_1(function: Any) -> str:
     """BROKEN_04_1, fixed: a function that computes Sec-WebSocket-Accept from the key."""
@@ -91,19 +100,27 @@ def check_04_1(function: Any) -> str:
         try:
             got = function(key)
         except Exception as exc:
-            raise Hint(f"your function raised {type(exc).__name__} for {key!r}: {exc}") from None
+            raise Hint(
+                _("your function raised {type} for {key!r}: {error}").format(
+                    type=type(exc).__name__, key=key, error=exc
+                )
+            ) from None
         if got is None:
-            raise Hint("your function returns None: compute the value and `return` it")
+            raise Hint(_("your function returns None: compute the value and `return` it"))
         if isinstance(got, bytes):
-            raise Hint("return a str, as it appears in the header: add .decode() to the base64")
+            raise Hint(_("return a str, as it appears in the header: add .decode() to the base64"))
         expected = accept_key(key)
         if got == expected:
             continue
         for wrong, hint in _WRONG_TURNS_04_1:
             if got == wrong(key):
-                raise Hint(hint)
-        raise Hint(f"for the key {key!r} the answer is {expected!r}; your function gave {got!r}")
-    return "key + GUID, SHA-1, base64: your function agrees with RFC 6455 §4.2.2"
+                raise Hint(_(hint))
+        raise Hint(
+            _("for the key {key!r} the answer is {expected!r}; your function gave {got!r}").format(
+                key=key, expected=expected, got=got
+            )
+        )
+    return _("key + GUID, SHA-1, base64: your function agrees with RFC 6455 §4.2.2")
 
 
 # 04.2 -------------------------------------------------------------------------------------------
@@ -144,43 +161,64 @@ def _send_head(port: int, request: bytes) -> bytes:
 
 @exercise(
     "04.2",
-    nudge="Try it: the check tells you what the server answered, and servers often say why.",
-    hint="Compare the request with the table of headers a client must send, near the top "
-    "of the lesson: one of them is not there.",
+    nudge=N_("Try it: the check tells you what the server answered, and servers often say why."),
+    hint=N_(
+        "Compare the request with the table of headers a client must send, near the top "
+        "of the lesson: one of them is not there."
+    ),
 )
 def check_04_2(line: Any) -> str:
     """The header line missing from REQUEST_04_2, such that a real server answers 101."""
     if not isinstance(line, str) or not line.strip():
-        raise Hint('answer with one header line as a str, like "Name: value"')
-    name, colon, _ = line.strip().partition(":")
+        raise Hint(_('answer with one header line as a str, like "Name: value"'))
+    name, colon, _value = line.strip().partition(":")
     name = name.strip()
     if not colon or not name or " " in name:
-        raise Hint(f'{line!r} is not a header line: write "Name: value", with a colon')
+        raise Hint(
+            _('{line!r} is not a header line: write "Name: value", with a colon').format(line=line)
+        )
     present = {header.split(":")[0].lower() for header in REQUEST_04_2[1:]}
     if name.lower() in present:
-        raise Hint(f"the request already has a line {name!r}: which one does RFC 6455 §4.1 add?")
+        raise Hint(
+            _("the request already has a line {name!r}: which one does RFC 6455 §4.1 add?").format(
+                name=name
+            )
+        )
     request = "".join(f"{text}\r\n" for text in [*REQUEST_04_2, line.strip(), ""])
     try:
         parse_request(request.encode("latin-1"))
     except (HandshakeError, UnicodeEncodeError) as exc:
-        raise Hint(f"{line!r} is not a valid header line: {exc}") from None
+        raise Hint(
+            _("{line!r} is not a valid header line: {error}").format(line=line, error=exc)
+        ) from None
     with serve(_app_04_2(), name="check 04.2") as server:
         try:
             answer = _send_head(server.port, request.encode("latin-1"))
         except TimeoutError:
-            raise Hint(f"the server did not answer within {TIMEOUT:.0f} s") from None
+            raise Hint(
+                _("the server did not answer within {seconds:.0f} s").format(seconds=TIMEOUT)
+            ) from None
     try:
         response = parse_response(answer)
     except HandshakeError:
-        raise Hint(f"the server did not answer with HTTP: {answer[:80]!r}") from None
+        raise Hint(
+            _("the server did not answer with HTTP: {start!r}").format(start=answer[:80])
+        ) from None
     if response.status != 101:
         said = answer.partition(b"\r\n\r\n")[2].decode("latin-1").strip()
+        if said:
+            raise Hint(
+                _("the server answered {status} {reason} and said: {said!r}").format(
+                    status=response.status, reason=response.reason, said=said
+                )
+            )
         raise Hint(
-            f"the server answered {response.status} {response.reason}"
-            + (f" and said: {said!r}" if said else "")
+            _("the server answered {status} {reason}").format(
+                status=response.status, reason=response.reason
+            )
         )
     check_response(response, "dGhlIHNhbXBsZSBub25jZQ==")
-    return f"with {line.strip()!r} the server switched protocols (101)"
+    return _("with {line!r} the server switched protocols (101)").format(line=line.strip())
 
 
 # 04.3 -------------------------------------------------------------------------------------------
@@ -231,23 +269,33 @@ def _verdict_04_3(letter: str) -> str | None:
 
 @exercise(
     "04.3",
-    nudge="For each answer, compute what the accept value should be with accept_key(KEY_04_3), "
-    "and read the status line and every header name.",
-    hint="Hold each answer to the checks of RFC 6455 §4.1: status 101, Upgrade, "
-    "Connection, and an accept computed from KEY_04_3. Header names ignore case.",
+    nudge=N_(
+        "For each answer, compute what the accept value should be with accept_key(KEY_04_3), "
+        "and read the status line and every header name."
+    ),
+    hint=N_(
+        "Hold each answer to the checks of RFC 6455 §4.1: status 101, Upgrade, "
+        "Connection, and an accept computed from KEY_04_3. Header names ignore case."
+    ),
 )
 def check_04_3(letter: Any) -> str:
     """The letter of the one valid response in RESPONSES_04_3."""
     if not isinstance(letter, str) or letter.strip().upper() not in RESPONSES_04_3:
-        raise Hint(f"answer with one letter among {', '.join(RESPONSES_04_3)}, as a str")
+        raise Hint(
+            _("answer with one letter among {letters}, as a str").format(
+                letters=", ".join(RESPONSES_04_3)
+            )
+        )
     letter = letter.strip().upper()
     problem = _verdict_04_3(letter)
     if problem is not None:
-        raise Hint(f"a client must reject {letter}: {problem}")
-    return (
-        f"{letter} is valid: header names and the values of Upgrade and Connection are "
+        raise Hint(
+            _("a client must reject {letter}: {problem}").format(letter=letter, problem=problem)
+        )
+    return _(
+        "{letter} is valid: header names and the values of Upgrade and Connection are "
         "case-insensitive, and the reason phrase is free text"
-    )
+    ).format(letter=letter)
 
 
 # Reference answers

@@ -16,6 +16,7 @@ from ws_lessons.frames import (
     encode,
     parse_close,
 )
+from ws_lessons.i18n import N_, _
 
 
 def _call(function: Any, *args: Any) -> Any:
@@ -25,7 +26,11 @@ def _call(function: Any, *args: Any) -> Any:
         return function(*args)
     except Exception as exc:
         shown = ", ".join(repr(arg) for arg in args)
-        raise Hint(f"your function raised {type(exc).__name__} for ({shown}): {exc}") from None
+        raise Hint(
+            _("your function raised {type} for ({arguments}): {error}").format(
+                type=type(exc).__name__, arguments=shown, error=exc
+            )
+        ) from None
 
 
 # 05.1 -------------------------------------------------------------------------------------------
@@ -39,19 +44,23 @@ CASES_05_1 = [
 
 @exercise(
     "05.1",
-    nudge="Start from the lesson's hand-made frame of `hello`, and see which of its bytes "
-    "change for a longer text, and for text that is not ASCII.",
-    hint="Byte 0 is FIN and the opcode, byte 1 the MASK bit and the length (126 plus 2 "
-    "bytes past 125), then the key, then payload[i] ^ mask[i % 4].",
+    nudge=N_(
+        "Start from the lesson's hand-made frame of `hello`, and see which of its bytes "
+        "change for a longer text, and for text that is not ASCII."
+    ),
+    hint=N_(
+        "Byte 0 is FIN and the opcode, byte 1 the MASK bit and the length (126 plus 2 "
+        "bytes past 125), then the key, then payload[i] ^ mask[i % 4]."
+    ),
 )
 def check_05_1(function: Any) -> str:
     """``encode_text(text, mask) -> bytes``: a masked text frame, as a client sends it."""
     for text, mask in CASES_05_1:
         got = _call(function, text, mask)
         if got is None:
-            raise Hint("your function returns None: build the bytes and `return` them")
+            raise Hint(_("your function returns None: build the bytes and `return` them"))
         if not isinstance(got, bytes | bytearray):
-            raise Hint(f"return bytes, not {type(got).__name__}")
+            raise Hint(_("return bytes, not {type}").format(type=type(got).__name__))
         got = bytes(got)
         expected = encode(Frame.text(text), mask=mask)
         if got == expected:
@@ -59,23 +68,35 @@ def check_05_1(function: Any) -> str:
         payload = text.encode()
         unmasked = encode(Frame.text(text))
         if got == unmasked:
-            raise Hint("that frame is not masked: set the MASK bit and add the 4-byte key")
+            raise Hint(_("that frame is not masked: set the MASK bit and add the 4-byte key"))
         if got[:1] == b"\x01":
-            raise Hint("the first byte is 0x01: set FIN too (0x80 | 0x01 = 0x81)")
+            raise Hint(_("the first byte is 0x01: set FIN too (0x80 | 0x01 = 0x81)"))
         if got == expected[: -len(payload)] + payload:
-            raise Hint("the MASK bit and key are there, but XOR the payload: byte i ^ mask[i % 4]")
+            raise Hint(
+                _("the MASK bit and key are there, but XOR the payload: byte i ^ mask[i % 4]")
+            )
         if len(payload) != len(text) and len(got) > 1 and got[1] & 0x7F == len(text):
-            raise Hint("the length counts bytes of UTF-8, not characters: use len(text.encode())")
+            raise Hint(
+                _("the length counts bytes of UTF-8, not characters: use len(text.encode())")
+            )
         if len(payload) > 125 and got[1] & 0x7F != 126:
             raise Hint(
-                "a payload of 126 to 65535 bytes puts 126 in the 7-bit length and the real "
-                "length in the next 2 bytes, big-endian (RFC 6455 §5.2)"
+                _(
+                    "a payload of 126 to 65535 bytes puts 126 in the 7-bit length and the real "
+                    "length in the next 2 bytes, big-endian (RFC 6455 §5.2)"
+                )
             )
         raise Hint(
-            f"for {text[:20]!r} with mask {mask.hex()} the frame is\n  {expected[:24].hex(' ')}"
-            f"\nyours starts\n  {got[:24].hex(' ')}"
+            _(
+                "for {text!r} with mask {mask} the frame is\n  {expected}\nyours starts\n  {got}"
+            ).format(
+                text=text[:20],
+                mask=mask.hex(),
+                expected=expected[:24].hex(" "),
+                got=got[:24].hex(" "),
+            )
         )
-    return "FIN, opcode, MASK, length, key, masked payload: byte for byte what a client sends"
+    return _("FIN, opcode, MASK, length, key, masked payload: byte for byte what a client sends")
 
 
 # 05.2 -------------------------------------------------------------------------------------------
@@ -90,42 +111,54 @@ CASES_05_2 = [
 
 @exercise(
     "05.2",
-    nudge="Make two close frames with encode(), one with a mask and one without, and read "
-    "both with explain(): which byte tells them apart, and where does the code start?",
-    hint="The MASK bit of byte 1 says whether 4 key bytes come first and the payload "
-    "needs unmasking; the code is the first 2 payload bytes, big-endian.",
+    nudge=N_(
+        "Make two close frames with encode(), one with a mask and one without, and read "
+        "both with explain(): which byte tells them apart, and where does the code start?"
+    ),
+    hint=N_(
+        "The MASK bit of byte 1 says whether 4 key bytes come first and the payload "
+        "needs unmasking; the code is the first 2 payload bytes, big-endian."
+    ),
 )
 def check_05_2(function: Any) -> str:
     """``close_info(data) -> (code, reason)`` for the bytes of a close frame."""
     for data in CASES_05_2:
-        frame, _ = decode(data)
+        frame, _size = decode(data)
         code, reason = parse_close(frame.payload)
         expected = (int(code), reason)
         got = _call(function, data)
         if not isinstance(got, tuple) or len(got) != 2:
-            raise Hint(f"return a tuple (code, reason); got {got!r}")
+            raise Hint(_("return a tuple (code, reason); got {got!r}").format(got=got))
         if got == expected:
             continue
         masked = bool(data[1] & 0x80)
         if not frame.payload:
             raise Hint(
-                f"{data.hex(' ')} has no payload, so no code: RFC 6455 §7.1.5 says the "
-                "close code is then taken as 1005 (no status received), with reason ''"
+                _(
+                    "{frame} has no payload, so no code: RFC 6455 §7.1.5 says the "
+                    "close code is then taken as 1005 (no status received), with reason ''"
+                ).format(frame=data.hex(" "))
             )
         if isinstance(got[1], bytes):
-            raise Hint("decode the reason: it is UTF-8 text, so return reason_bytes.decode()")
+            raise Hint(_("decode the reason: it is UTF-8 text, so return reason_bytes.decode()"))
         wire = data[6:] if masked else data[2:]
         if masked and got[0] == int.from_bytes(wire[:2], "big"):
             raise Hint(
-                f"{data.hex(' ')} comes from a client: its payload is masked. "
-                "Unmask it with the 4 key bytes after the length before reading the code"
+                _(
+                    "{frame} comes from a client: its payload is masked. "
+                    "Unmask it with the 4 key bytes after the length before reading the code"
+                ).format(frame=data.hex(" "))
             )
         if got[0] == int.from_bytes(frame.payload[:2], "little"):
             raise Hint(
-                "the close code is big-endian (network byte order): int.from_bytes(b, 'big')"
+                _("the close code is big-endian (network byte order): int.from_bytes(b, 'big')")
             )
-        raise Hint(f"for {data.hex(' ')} expected {expected}, got {got!r}")
-    return "2 bytes of code, big-endian, then a UTF-8 reason; 1005 when there is nothing"
+        raise Hint(
+            _("for {frame} expected {expected}, got {got!r}").format(
+                frame=data.hex(" "), expected=expected, got=got
+            )
+        )
+    return _("2 bytes of code, big-endian, then a UTF-8 reason; 1005 when there is nothing")
 
 
 # 05.3 -------------------------------------------------------------------------------------------
@@ -142,32 +175,40 @@ FRAMES_05_3 = {
 """Frames that a client sends to a server that negotiated no extension."""
 
 _RULES_05_3 = {
-    "A": "a masked text frame with FIN set is what clients send",
-    "E": "a masked close frame with a 2-byte code (1001, going away) is a normal goodbye",
+    "A": N_("a masked text frame with FIN set is what clients send"),
+    "E": N_("a masked close frame with a 2-byte code (1001, going away) is a normal goodbye"),
 }
 
 
 @exercise(
     "05.3",
-    nudge="Write each frame's first two bytes in binary: FIN, RSV1-3, opcode; MASK, length.",
-    hint="Ask four questions of each frame: masked? reserved bits clear? if a control "
-    "frame (opcode 8 to 10), FIN set and at most 125 bytes of payload?",
+    nudge=N_("Write each frame's first two bytes in binary: FIN, RSV1-3, opcode; MASK, length."),
+    hint=N_(
+        "Ask four questions of each frame: masked? reserved bits clear? if a control "
+        "frame (opcode 8 to 10), FIN set and at most 125 bytes of payload?"
+    ),
 )
 def check_05_3(letters: Any) -> str:
     """The set of letters of FRAMES_05_3 that a server must accept."""
-    chosen = chosen_letters(letters, FRAMES_05_3, "frame")
+    chosen = chosen_letters(letters, FRAMES_05_3, _("frame"))
     if not chosen:
-        raise Hint("pick the letters of the frames a server must accept: at least one is fine")
+        raise Hint(_("pick the letters of the frames a server must accept: at least one is fine"))
     for letter, data in FRAMES_05_3.items():
         try:
             decode(data, role="server")
         except ProtocolError as exc:
             if letter in chosen:
-                raise Hint(f"a server must reject {letter}: {exc}") from None
+                raise Hint(
+                    _("a server must reject {letter}: {problem}").format(letter=letter, problem=exc)
+                ) from None
         else:
             if letter not in chosen:
-                raise Hint(f"{letter} is valid: {_RULES_05_3[letter]}")
-    return "masked, no reserved bits, control frames short and whole: only A and E pass"
+                raise Hint(
+                    _("{letter} is valid: {rule}").format(
+                        letter=letter, rule=_(_RULES_05_3[letter])
+                    )
+                )
+    return _("masked, no reserved bits, control frames short and whole: only A and E pass")
 
 
 # Reference answers

@@ -10,6 +10,7 @@ from ws_lessons import scratch
 from ws_lessons.exercises.core import TIMEOUT, Hint, exercise, require_function
 from ws_lessons.frames import CloseCode, Frame, FrameReader, Opcode, encode, parse_close
 from ws_lessons.handshake import build_request, new_key
+from ws_lessons.i18n import N_, _
 from ws_lessons.server import serve_streams
 
 # 06.1 -------------------------------------------------------------------------------------------
@@ -42,13 +43,17 @@ async def _answer(port: int, request: bytes) -> tuple[int, dict[str, str], bytes
                 after = b""
     except (ConnectionError, asyncio.IncompleteReadError):
         raise Hint(
-            "the server closed the connection without an HTTP answer: did your function "
-            "raise? Return True or False, and write a response in every case"
+            _(
+                "the server closed the connection without an HTTP answer: did your function "
+                "raise? Return True or False, and write a response in every case"
+            )
         ) from None
     except TimeoutError:
         raise Hint(
-            f"no complete answer within {TIMEOUT:.0f} s: is the answer written, and flushed "
-            "to the socket, before your function returns?"
+            _(
+                "no complete answer within {seconds:.0f} s: is the answer written, and flushed "
+                "to the socket, before your function returns?"
+            ).format(seconds=TIMEOUT)
         ) from None
     finally:
         writer.close()
@@ -56,24 +61,30 @@ async def _answer(port: int, request: bytes) -> tuple[int, dict[str, str], bytes
     status = int(lines[0].split(" ")[1])
     headers = {
         name.strip().lower(): value.strip()
-        for name, _, value in (line.partition(":") for line in lines[1:] if line)
+        for name, _colon, value in (line.partition(":") for line in lines[1:] if line)
     }
     return status, headers, after
 
 
 @exercise(
     "06.1",
-    nudge="Which field of the request tells you the client's version, and what does "
-    "HandshakeError not tell you?",
-    hint="Look at the version before (or after) build_response() complains: only a "
-    "present, wrong version earns 426, and the answer names the version you speak in a "
-    "header field of its own.",
+    nudge=N_(
+        "Which field of the request tells you the client's version, and what does "
+        "HandshakeError not tell you?"
+    ),
+    hint=N_(
+        "Look at the version before (or after) build_response() complains: only a "
+        "present, wrong version earns 426, and the answer names the version you speak in a "
+        "header field of its own."
+    ),
 )
 def check_06_1(handshake: Any) -> str:
     """handshake(reader, writer): 101 for a good request, 426 with the version, 400 otherwise."""
     require_function(handshake)
     if not inspect.iscoroutinefunction(handshake):
-        raise Hint("your handshake must be an `async def` function, like handshake() in the lesson")
+        raise Hint(
+            _("your handshake must be an `async def` function, like handshake() in the lesson")
+        )
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if await handshake(reader, writer):
@@ -90,37 +101,64 @@ def check_06_1(handshake: Any) -> str:
                 _request(None),
             )
         )
-    status, _, after = good
+    status, _headers, after = good
     if status != 101:
-        raise Hint(f"a valid handshake got {status}: it must still get 101 Switching Protocols")
+        raise Hint(
+            _("a valid handshake got {status}: it must still get 101 Switching Protocols").format(
+                status=status
+            )
+        )
     if not after.endswith(b"echo?"):
         raise Hint(
-            "after the 101 the echo did not answer: return True when the handshake succeeded"
+            _("after the 101 the echo did not answer: return True when the handshake succeeded")
         )
-    status, headers, _ = version_8
+    status, headers, _after = version_8
     if status == 400:
-        raise Hint("version 8 still gets 400: RFC 6455 §4.4 names 426 Upgrade Required for it")
+        raise Hint(_("version 8 still gets 400: RFC 6455 §4.4 names 426 Upgrade Required for it"))
     if status != 426:
-        raise Hint(f"version 8 got {status}; RFC 6455 §4.4 suggests 426 Upgrade Required")
+        raise Hint(
+            _("version 8 got {status}; RFC 6455 §4.4 suggests 426 Upgrade Required").format(
+                status=status
+            )
+        )
     if "sec-websocket-version" not in headers:
         raise Hint(
-            "your 426 does not say which version you speak: add a Sec-WebSocket-Version field"
+            _("your 426 does not say which version you speak: add a Sec-WebSocket-Version field")
         )
     if headers["sec-websocket-version"] != "13":
         raise Hint(
-            f"Sec-WebSocket-Version: {headers['sec-websocket-version']}? This server speaks 13"
+            _("Sec-WebSocket-Version: {version}? This server speaks 13").format(
+                version=headers["sec-websocket-version"]
+            )
         )
-    for label, (status, _, _) in (("without Upgrade", no_upgrade), ("with no version", no_version)):
+    not_handshakes = (
+        (
+            no_upgrade,
+            N_(
+                "a request without Upgrade got 426: 426 is for a client whose version you do "
+                "not speak; this request is not a valid handshake at all, so it gets 400"
+            ),
+            N_(
+                "a request without Upgrade got {status}; a request that is not a handshake gets 400"
+            ),
+        ),
+        (
+            no_version,
+            N_(
+                "a request with no version got 426: 426 is for a client whose version you do "
+                "not speak; this request is not a valid handshake at all, so it gets 400"
+            ),
+            N_(
+                "a request with no version got {status}; a request that is not a handshake gets 400"
+            ),
+        ),
+    )
+    for (status, _headers, _after), if_426, otherwise in not_handshakes:
         if status == 426:
-            raise Hint(
-                f"a request {label} got 426: 426 is for a client whose version you do not "
-                "speak; this request is not a valid handshake at all, so it gets 400"
-            )
+            raise Hint(_(if_426))
         if status != 400:
-            raise Hint(
-                f"a request {label} got {status}; a request that is not a handshake gets 400"
-            )
-    return "101 for a good handshake, 426 naming version 13, 400 for the rest"
+            raise Hint(_(otherwise).format(status=status))
+    return _("101 for a good handshake, 426 naming version 13, 400 for the rest")
 
 
 def solution_06_1() -> Any:
@@ -181,45 +219,53 @@ async def _replies(port: int) -> list[tuple[Opcode, bytes | int]]:
 
 @exercise(
     "06.2",
-    nudge="Go frame by frame and ask of each: is it a control frame, and does it finish a message?",
-    hint="Control frames are answered as they arrive, even in the middle of a message "
-    "(§5.4); a pong asks for nothing (§5.5.3); the message goes out once, when its last "
-    "fragment arrives; the close is answered like every close.",
+    nudge=N_(
+        "Go frame by frame and ask of each: is it a control frame, and does it finish a message?"
+    ),
+    hint=N_(
+        "Control frames are answered as they arrive, even in the middle of a message "
+        "(§5.4); a pong asks for nothing (§5.5.3); the message goes out once, when its last "
+        "fragment arrives; the close is answered like every close."
+    ),
 )
 def check_06_2(predicted: Any) -> str:
     """The (opcode, payload-or-code) pairs the server sends back for FRAMES_06_2."""
     if not isinstance(predicted, list) or not predicted:
-        raise Hint("write your prediction as a list of (opcode, payload) pairs")
+        raise Hint(_("write your prediction as a list of (opcode, payload) pairs"))
     try:
         mine = [(Opcode(opcode), payload) for opcode, payload in predicted]
     except (TypeError, ValueError):
-        raise Hint('each item is a pair: (Opcode.TEXT, b"...") or (Opcode.CLOSE, code)') from None
+        raise Hint(
+            _('each item is a pair: (Opcode.TEXT, b"...") or (Opcode.CLOSE, code)')
+        ) from None
     with serve_streams(scratch.handle, name="check 06.2") as server:
         actual = server.run(_replies(server.port))
     if mine == actual:
-        return f"exactly what the server sent: {', '.join(o.name for o, _ in actual)}"
-    opcodes = [opcode for opcode, _ in mine]
+        return _("exactly what the server sent: {opcodes}").format(
+            opcodes=", ".join(opcode.name for opcode, _payload in actual)
+        )
+    opcodes = [opcode for opcode, _payload in mine]
     if opcodes.count(Opcode.TEXT) > 1 or (Opcode.TEXT, b"Hel") in mine:
-        raise Hint("the server echoes whole messages: the fragments come back as one TEXT frame")
+        raise Hint(_("the server echoes whole messages: the fragments come back as one TEXT frame"))
     if (
         Opcode.PONG in opcodes
         and Opcode.TEXT in opcodes
         and opcodes.index(Opcode.TEXT) < opcodes.index(Opcode.PONG)
     ):
-        raise Hint("the ping arrived before the message was complete, and is answered at once")
+        raise Hint(_("the ping arrived before the message was complete, and is answered at once"))
     if opcodes.count(Opcode.PONG) > 1 or (Opcode.PONG, b"2") in mine or (Opcode.PING, b"2") in mine:
-        raise Hint("the client's PONG needs no answer (RFC 6455 §5.5.3)")
+        raise Hint(_("the client's PONG needs no answer (RFC 6455 §5.5.3)"))
     if Opcode.PONG not in opcodes:
-        raise Hint("a PING always gets a PONG (RFC 6455 §5.5.2)")
+        raise Hint(_("a PING always gets a PONG (RFC 6455 §5.5.2)"))
     if (Opcode.PONG, b"1") not in mine:
-        raise Hint("a PONG carries the same payload as the PING it answers (§5.5.2)")
+        raise Hint(_("a PONG carries the same payload as the PING it answers (§5.5.2)"))
     if Opcode.CLOSE not in opcodes:
-        raise Hint("the server answers the close frame with a close frame (§5.5.1)")
+        raise Hint(_("the server answers the close frame with a close frame (§5.5.1)"))
     if (Opcode.CLOSE, CloseCode.NORMAL_CLOSURE) not in mine:
-        raise Hint("the answer to a close echoes the code it received")
+        raise Hint(_("the answer to a close echoes the code it received"))
     if (Opcode.TEXT, b"Hello") not in mine:
-        raise Hint("what does the message say once its two fragments are joined?")
-    raise Hint("close: compare the order of your pairs with the order the frames arrive")
+        raise Hint(_("what does the message say once its two fragments are joined?"))
+    raise Hint(_("close: compare the order of your pairs with the order the frames arrive"))
 
 
 def solution_06_2() -> Any:
