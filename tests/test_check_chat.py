@@ -1,14 +1,17 @@
 """check_chat(app) against real servers: the reference passes; common mistakes fail by name."""
+# ruff: noqa: RUF001 (the Chinese messages asserted on use full-width punctuation)
 
 from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi import FastAPI, WebSocket
 
+from ws_lessons import i18n
 from ws_lessons.chat import create_app
 from ws_lessons.chat.models import Say, parse
 from ws_lessons.chat.ratelimit import TokenBucket
@@ -147,3 +150,29 @@ def test_a_chat_that_never_answers_fails_every_clause_within_a_minute() -> None:
     assert not any(clause.passed for clause in verdict.clauses)
     assert verdict.clauses[0].detail.startswith("ada received nothing within 2 s of connecting")
     assert time.monotonic() - started < 60
+
+
+@pytest.fixture
+def chinese() -> Iterator[None]:
+    """Messages in Chinese for one test, then back to the automatic choice."""
+    i18n.set_language("zh")
+    yield
+    i18n.set_language(None)
+
+
+@pytest.mark.usefixtures("chinese")
+def test_check_chat_speaks_chinese_in_the_chinese_edition(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    verdict = check_chat(naive_contract_chat(answer_errors=False))
+    assert not verdict
+    assert verdict.failed()[: len(ERROR_CLAUSES)] == ERROR_CLAUSES  # the names stay the same
+    out = capsys.readouterr().out
+    assert (
+        "❌ error invalid_json：发送不是 JSON 的文本后，grace 在 2 秒内没有收到 error 或 said"
+        in out
+    )
+    assert "给每个连接一份额度（令牌桶）" in out
+    assert "✅ 房间：消息只送达它自己的房间" in out
+    assert "练习 chat ❌ 尚未通过：聊天协议约定的 11 条条款中有" in out
+    assert "within 2 s" not in out

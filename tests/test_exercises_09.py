@@ -1,14 +1,16 @@
 """Lesson 09's checks reject the mistakes learners typically make."""
+# ruff: noqa: RUF001 (the Chinese messages asserted on use full-width punctuation)
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Iterator
 
 import pytest
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
-from ws_lessons import checks, stop_all
+from ws_lessons import checks, i18n, stop_all
 from ws_lessons.exercises import lesson09
 
 pytestmark = pytest.mark.timeout(60)
@@ -157,3 +159,21 @@ def test_09_3_diagnoses(prediction, diagnosis: str, capsys: pytest.CaptureFixtur
 
 def test_09_3_prediction_matches_the_code() -> None:
     assert lesson09._after_colleagues_broadcast() == lesson09.solution_09_3()
+
+
+@pytest.fixture
+def chinese() -> Iterator[None]:
+    """Messages in Chinese for one test, then back to the automatic choice."""
+    i18n.set_language("zh")
+    yield
+    i18n.set_language(None)
+
+
+@pytest.mark.usefixtures("chinese")
+def test_09_1_speaks_chinese_in_the_chinese_edition(capsys: pytest.CaptureFixture[str]) -> None:
+    assert not checks.check_09_1(keeps_the_slow_ones)
+    out = capsys.readouterr().out
+    assert (
+        "广播之后，outboxes 里还有 ['ada', 'grace', 'slow']：请把移除的客户端从 dict 中删掉" in out
+    )
+    assert "after the broadcast" not in out

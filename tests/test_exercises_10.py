@@ -1,15 +1,16 @@
 """Lesson 10's checks name the mistakes learners typically make."""
+# ruff: noqa: RUF001 (the Chinese messages asserted on use full-width punctuation)
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Literal
 
 import pytest
 from fastapi import FastAPI, WebSocket, WebSocketException, status
 from pydantic import BaseModel, Field
 
-from ws_lessons import checks, solutions
+from ws_lessons import checks, i18n, solutions
 from ws_lessons.exercises.lesson10 import COOKIE_PAGES
 
 pytestmark = pytest.mark.timeout(60)
@@ -145,3 +146,21 @@ def test_10_3_names_the_mistake(wrong: type[BaseModel], diagnosis: str) -> None:
     verdict = checks.check_10_3(wrong)
     assert not verdict
     assert diagnosis in verdict.message
+
+
+@pytest.fixture
+def chinese() -> Iterator[None]:
+    """Messages in Chinese for one test, then back to the automatic choice."""
+    i18n.set_language("zh")
+    yield
+    i18n.set_language(None)
+
+
+@pytest.mark.usefixtures("chinese")
+def test_10_1_speaks_chinese_in_the_chinese_edition(capsys: pytest.CaptureFixture[str]) -> None:
+    assert not checks.check_10_1(answer(parent=False))
+    out = capsys.readouterr().out
+    assert (
+        "https://example.com/：你认为 cookie 不会被发送，其实会："
+        "example.com 正是 chat.example.com 的可注册域名：同一个站点"
+    ) in out

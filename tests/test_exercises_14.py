@@ -1,12 +1,14 @@
 """Lesson 14's checks: the reference answers pass, and each typical mistake gets its own hint."""
+# ruff: noqa: RUF001 (the Chinese messages asserted on use full-width punctuation)
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from ws_lessons import checks
+from ws_lessons import checks, i18n
 from ws_lessons.exercises.lesson14 import socket_url_13_2
 
 
@@ -52,3 +54,27 @@ def appended(page: str, path: str) -> str:
 def test_14_2_names_the_mistake(answer: Any, hint: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert not checks.check_14_2(answer)
     assert hint in capsys.readouterr().out
+
+
+@pytest.fixture
+def chinese() -> Iterator[None]:
+    """Messages in Chinese for one test, then back to the automatic choice."""
+    i18n.set_language("zh")
+    yield
+    i18n.set_language(None)
+
+
+@pytest.mark.usefixtures("chinese")
+def test_14_2_speaks_chinese_in_the_chinese_edition(capsys: pytest.CaptureFixture[str]) -> None:
+    assert not checks.check_14_2(scheme_only)
+    out = capsys.readouterr().out
+    assert "对于页面 https://example.com/chat/，套接字地址丢掉了页面的路径前缀" in out
+    assert "请相对于页面解析路径，而不是相对于主机的根路径" in out
+
+
+@pytest.mark.usefixtures("chinese")
+def test_14_1_gives_its_reasons_in_chinese(capsys: pytest.CaptureFixture[str]) -> None:
+    assert not checks.check_14_1({"A", "B", "C", "D", "E", "F"})
+    out = capsys.readouterr().out
+    assert "这不会发生" in out
+    assert "Grace 的套接字在工作进程 B 的 `rooms` 里；工作进程 A 根本不知道它的存在" in out

@@ -600,7 +600,8 @@ async def _run(server: RunningServer, report: Callable[[Clause], None]) -> list[
 
 def _print(clause: Clause) -> None:
     mark = "✅" if clause.passed else "❌"
-    print(f"{mark} {_(clause.name)}: {clause.detail}")
+    line = _("{clause}: {detail}").format(clause=_(clause.name), detail=clause.detail)
+    print(f"{mark} {line}")
 
 
 HELP["chat"] = (
