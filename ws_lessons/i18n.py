@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import gettext
 import os
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 DOMAIN = "ws_lessons"
@@ -48,6 +49,30 @@ def _(message: str) -> str:
 def N_(message: str) -> str:
     """Mark ``message`` for the catalogue without translating it yet (it is shown later)."""
     return message
+
+
+class Translated(Mapping[str, str]):
+    """A table of kept messages (``N_``), each shown in the current language when looked up.
+
+    ``STORY = Translated({"A": N_("Ada receives her own message back."), ...})``: a lesson's
+    ``for letter, line in STORY.items(): print(letter, line)`` prints Chinese in the Chinese
+    edition, with the same code.
+    """
+
+    def __init__(self, messages: Mapping[str, str]) -> None:
+        self._messages = dict(messages)
+
+    def __getitem__(self, key: str) -> str:
+        return _(self._messages[key])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._messages)
+
+    def __len__(self) -> int:
+        return len(self._messages)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
 
 
 def _normalise(language: str) -> str:

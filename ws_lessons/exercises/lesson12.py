@@ -20,7 +20,7 @@ from ws_lessons.exercises.core import (
     judge_letters,
     require_function,
 )
-from ws_lessons.i18n import N_, _
+from ws_lessons.i18n import N_, Translated, _
 from ws_lessons.server import RunningServer, serve
 
 
@@ -89,28 +89,36 @@ def check_12_1(test: Any) -> str:
 
 # 11.2 -------------------------------------------------------------------------------------------
 
-BUGS_11_2 = {
-    "A": N_("the endpoint sends 'said' to everyone but the sender"),
-    "B": N_("uvicorn's ws_max_size is set too high, so a 50 MB message is accepted"),
-    "C": N_("a message with an empty text is accepted, although the model forbids it"),
-    "D": N_("the server's pings are switched off, so a dead client is never dropped"),
-    "E": N_("the Origin guard lets in a handshake from http://evil.example"),
-    "F": N_("the server does not negotiate permessage-deflate, so nothing is compressed"),
-}
+BUGS_11_2 = Translated(
+    {
+        "A": N_("the endpoint sends 'said' to everyone but the sender"),
+        "B": N_("uvicorn's ws_max_size is set too high, so a 50 MB message is accepted"),
+        "C": N_("a message with an empty text is accepted, although the model forbids it"),
+        "D": N_("the server's pings are switched off, so a dead client is never dropped"),
+        "E": N_("the Origin guard lets in a handshake from http://evil.example"),
+        "F": N_("the server does not negotiate permessage-deflate, so nothing is compressed"),
+    }
+)
 """Six bugs. Which of them can only a test against a real server catch?"""
 
 ONLY_REAL_11_2 = frozenset({"B", "D", "F"})
-_WHY_11_2 = {
-    "A": N_(
-        "who receives a message is the app's own logic: TestClient runs it, with as many "
-        "clients as you open"
-    ),
-    "B": N_("ws_max_size is an option of uvicorn, and TestClient calls the app without uvicorn"),
-    "C": N_("validation is done by the app's model, which TestClient runs like any code"),
-    "D": N_("pings are sent by uvicorn's protocol code, not by the app"),
-    "E": N_("the Origin guard is part of the app, and TestClient can send any header you give it"),
-    "F": N_("compression is negotiated and applied by uvicorn, on the bytes of the frames"),
-}
+_WHY_11_2 = Translated(
+    {
+        "A": N_(
+            "who receives a message is the app's own logic: TestClient runs it, with as many "
+            "clients as you open"
+        ),
+        "B": N_(
+            "ws_max_size is an option of uvicorn, and TestClient calls the app without uvicorn"
+        ),
+        "C": N_("validation is done by the app's model, which TestClient runs like any code"),
+        "D": N_("pings are sent by uvicorn's protocol code, not by the app"),
+        "E": N_(
+            "the Origin guard is part of the app, and TestClient can send any header you give it"
+        ),
+        "F": N_("compression is negotiated and applied by uvicorn, on the bytes of the frames"),
+    }
+)
 
 
 @exercise(
@@ -128,7 +136,7 @@ def check_12_2(letters: Any) -> str:
     judge_letters(
         chosen,
         ONLY_REAL_11_2,
-        {letter: _(why) for letter, why in _WHY_11_2.items()},
+        _WHY_11_2,
         yes=_("TestClient cannot see it"),
         no=_("a TestClient test can catch it"),
     )

@@ -10,7 +10,7 @@ from websockets.sync.client import connect
 
 from ws_lessons.chat import tokens
 from ws_lessons.exercises.core import Hint, Skip, chosen_letters, exercise, judge_letters
-from ws_lessons.i18n import N_, _
+from ws_lessons.i18n import N_, Translated, _
 from ws_lessons.services import ServiceUnavailable, program, start_chat_worker, start_nginx
 
 SECRET = "lesson 13"
@@ -121,15 +121,17 @@ SETUPS_12_2 = {
 """nginx's read timeout and uvicorn's ping interval, in seconds (None: no pings)."""
 
 SURVIVE_12_2 = frozenset({"A", "D"})
-_WHY_12_2 = {
-    "A": N_(
-        "the server pings every 20 s, and each ping is data nginx reads from the chat, "
-        "so 60 s of silence never happens"
-    ),
-    "B": N_("with no pings and nobody talking, nginx reads nothing from the chat for 60 s"),
-    "C": N_("a ping every 20 s comes too late for a proxy that gives up after 10 s of silence"),
-    "D": N_("nothing is sent, but nginx waits an hour before it gives up on a silent upstream"),
-}
+_WHY_12_2 = Translated(
+    {
+        "A": N_(
+            "the server pings every 20 s, and each ping is data nginx reads from the chat, "
+            "so 60 s of silence never happens"
+        ),
+        "B": N_("with no pings and nobody talking, nginx reads nothing from the chat for 60 s"),
+        "C": N_("a ping every 20 s comes too late for a proxy that gives up after 10 s of silence"),
+        "D": N_("nothing is sent, but nginx waits an hour before it gives up on a silent upstream"),
+    }
+)
 
 
 @exercise(
@@ -147,7 +149,7 @@ def check_13_2(letters: Any) -> str:
     judge_letters(
         chosen,
         SURVIVE_12_2,
-        {letter: _(why) for letter, why in _WHY_12_2.items()},
+        _WHY_12_2,
         yes=_("it stays connected"),
         no=_("it is cut"),
     )

@@ -12,26 +12,30 @@ from ws_lessons.exercises.core import (
     judge_letters,
     require_function,
 )
-from ws_lessons.i18n import N_, _
+from ws_lessons.i18n import N_, Translated, _
 
 # 13.1 -------------------------------------------------------------------------------------------
 
-STORY_13_1 = {
-    "A": N_("Ada receives her own message back."),
-    "B": N_("Grace receives Ada's message."),
-    "C": N_("Linus, also on worker A, receives Ada's message."),
-    "D": N_("Grace receives her welcome."),
-    "E": N_("Both workers answer /healthz with 200."),
-    "F": N_("Ada, reconnecting, lands on worker B and hears Grace from then on."),
-}
-_WHY_13_1 = {
-    "A": N_("Ada's worker delivers to every socket in its own `rooms`, hers included"),
-    "B": N_("Grace's socket is in worker B's `rooms`; worker A has never heard of it"),
-    "C": N_("Linus is in the same process as Ada, so in the same `rooms` dict"),
-    "D": N_("the welcome is sent by whichever worker accepted the connection"),
-    "E": N_("each worker answers its own HTTP requests; nothing is shared or needed"),
-    "F": N_("on worker B she is in the same dict as Grace now, so she hears her"),
-}
+STORY_13_1 = Translated(
+    {
+        "A": N_("Ada receives her own message back."),
+        "B": N_("Grace receives Ada's message."),
+        "C": N_("Linus, also on worker A, receives Ada's message."),
+        "D": N_("Grace receives her welcome."),
+        "E": N_("Both workers answer /healthz with 200."),
+        "F": N_("Ada, reconnecting, lands on worker B and hears Grace from then on."),
+    }
+)
+_WHY_13_1 = Translated(
+    {
+        "A": N_("Ada's worker delivers to every socket in its own `rooms`, hers included"),
+        "B": N_("Grace's socket is in worker B's `rooms`; worker A has never heard of it"),
+        "C": N_("Linus is in the same process as Ada, so in the same `rooms` dict"),
+        "D": N_("the welcome is sent by whichever worker accepted the connection"),
+        "E": N_("each worker answers its own HTTP requests; nothing is shared or needed"),
+        "F": N_("on worker B she is in the same dict as Grace now, so she hears her"),
+    }
+)
 
 
 @exercise(
@@ -52,7 +56,7 @@ def check_14_1(answer: Any) -> str:
     judge_letters(
         chosen,
         right,
-        {letter: _(why) for letter, why in _WHY_13_1.items()},
+        _WHY_13_1,
         yes=_("it does happen"),
         no=_("it does not"),
     )
