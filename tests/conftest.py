@@ -13,7 +13,7 @@ import pytest
 from chatkit import SECRET
 from fastapi import FastAPI
 
-from ws_lessons import browser
+from ws_lessons import browser, i18n
 from ws_lessons.chat import create_app
 from ws_lessons.server import RunningServer, serve
 
@@ -68,6 +68,14 @@ def start(caplog: pytest.LogCaptureFixture) -> Iterator[Callable[..., RunningSer
         if check_logs:
             assert not [line for line in server.logs if "Traceback" in line or "ERROR" in line]
     assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
+
+
+@pytest.fixture
+def chinese() -> Iterator[None]:
+    """The package's messages in Chinese for one test, then back to the automatic choice."""
+    i18n.set_language("zh")
+    yield
+    i18n.set_language(None)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi import FastAPI, WebSocket
 
-from ws_lessons import i18n
 from ws_lessons.chat import create_app
 from ws_lessons.chat.models import Say, parse
 from ws_lessons.chat.ratelimit import TokenBucket
@@ -150,14 +148,6 @@ def test_a_chat_that_never_answers_fails_every_clause_within_a_minute() -> None:
     assert not any(clause.passed for clause in verdict.clauses)
     assert verdict.clauses[0].detail.startswith("ada received nothing within 2 s of connecting")
     assert time.monotonic() - started < 60
-
-
-@pytest.fixture
-def chinese() -> Iterator[None]:
-    """Messages in Chinese for one test, then back to the automatic choice."""
-    i18n.set_language("zh")
-    yield
-    i18n.set_language(None)
 
 
 @pytest.mark.usefixtures("chinese")

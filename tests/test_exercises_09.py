@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
 
 import pytest
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
-from ws_lessons import checks, i18n, stop_all
+from ws_lessons import checks, stop_all
 from ws_lessons.exercises import lesson09
 
 pytestmark = pytest.mark.timeout(60)
@@ -159,14 +158,6 @@ def test_09_3_diagnoses(prediction, diagnosis: str, capsys: pytest.CaptureFixtur
 
 def test_09_3_prediction_matches_the_code() -> None:
     assert lesson09._after_colleagues_broadcast() == lesson09.solution_09_3()
-
-
-@pytest.fixture
-def chinese() -> Iterator[None]:
-    """Messages in Chinese for one test, then back to the automatic choice."""
-    i18n.set_language("zh")
-    yield
-    i18n.set_language(None)
 
 
 @pytest.mark.usefixtures("chinese")

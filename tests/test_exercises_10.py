@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Literal
 
 import pytest
 from fastapi import FastAPI, WebSocket, WebSocketException, status
 from pydantic import BaseModel, Field
 
-from ws_lessons import checks, i18n, solutions
+from ws_lessons import checks, solutions
 from ws_lessons.exercises.lesson10 import COOKIE_PAGES
 
 pytestmark = pytest.mark.timeout(60)
@@ -146,14 +146,6 @@ def test_10_3_names_the_mistake(wrong: type[BaseModel], diagnosis: str) -> None:
     verdict = checks.check_10_3(wrong)
     assert not verdict
     assert diagnosis in verdict.message
-
-
-@pytest.fixture
-def chinese() -> Iterator[None]:
-    """Messages in Chinese for one test, then back to the automatic choice."""
-    i18n.set_language("zh")
-    yield
-    i18n.set_language(None)
 
 
 @pytest.mark.usefixtures("chinese")

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -54,14 +53,6 @@ def appended(page: str, path: str) -> str:
 def test_14_2_names_the_mistake(answer: Any, hint: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert not checks.check_14_2(answer)
     assert hint in capsys.readouterr().out
-
-
-@pytest.fixture
-def chinese() -> Iterator[None]:
-    """Messages in Chinese for one test, then back to the automatic choice."""
-    i18n.set_language("zh")
-    yield
-    i18n.set_language(None)
 
 
 @pytest.mark.usefixtures("chinese")
