@@ -147,3 +147,21 @@ def test_a_chat_that_never_answers_fails_every_clause_within_a_minute() -> None:
     assert not any(clause.passed for clause in verdict.clauses)
     assert verdict.clauses[0].detail.startswith("ada received nothing within 2 s of connecting")
     assert time.monotonic() - started < 60
+
+
+@pytest.mark.usefixtures("chinese")
+def test_check_chat_speaks_chinese_in_the_chinese_edition(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    verdict = check_chat(naive_contract_chat(answer_errors=False))
+    assert not verdict
+    assert verdict.failed()[: len(ERROR_CLAUSES)] == ERROR_CLAUSES  # the names stay the same
+    out = capsys.readouterr().out
+    assert (
+        "❌ error invalid_json：发送不是 JSON 的文本后，grace 在 2 秒内没有收到 error 或 said"
+        in out
+    )
+    assert "给每个连接一份额度（令牌桶）" in out
+    assert "✅ 房间：消息只送达它自己的房间" in out
+    assert "练习 chat ❌ 尚未通过：聊天协议约定的 11 条条款中有" in out
+    assert "within 2 s" not in out

@@ -157,3 +157,13 @@ def test_09_3_diagnoses(prediction, diagnosis: str, capsys: pytest.CaptureFixtur
 
 def test_09_3_prediction_matches_the_code() -> None:
     assert lesson09._after_colleagues_broadcast() == lesson09.solution_09_3()
+
+
+@pytest.mark.usefixtures("chinese")
+def test_09_1_speaks_chinese_in_the_chinese_edition(capsys: pytest.CaptureFixture[str]) -> None:
+    assert not checks.check_09_1(keeps_the_slow_ones)
+    out = capsys.readouterr().out
+    assert (
+        "广播之后，outboxes 里还有 ['ada', 'grace', 'slow']：请把移除的客户端从 dict 中删掉" in out
+    )
+    assert "after the broadcast" not in out

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from ws_lessons import checks
-from ws_lessons.exercises.lesson14 import socket_url_13_2
+from ws_lessons import checks, i18n
+from ws_lessons.exercises.lesson14 import STORY_13_1, socket_url_13_2
 
 
 @pytest.mark.parametrize(
@@ -52,3 +52,34 @@ def appended(page: str, path: str) -> str:
 def test_14_2_names_the_mistake(answer: Any, hint: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert not checks.check_14_2(answer)
     assert hint in capsys.readouterr().out
+
+
+@pytest.mark.usefixtures("chinese")
+def test_14_2_speaks_chinese_in_the_chinese_edition(capsys: pytest.CaptureFixture[str]) -> None:
+    assert not checks.check_14_2(scheme_only)
+    out = capsys.readouterr().out
+    assert "对于页面 https://example.com/chat/，套接字地址丢掉了页面的路径前缀" in out
+    assert "请相对于页面解析路径，而不是相对于主机的根路径" in out
+
+
+@pytest.mark.usefixtures("chinese")
+def test_14_1_gives_its_reasons_in_chinese(capsys: pytest.CaptureFixture[str]) -> None:
+    assert not checks.check_14_1({"A", "B", "C", "D", "E", "F"})
+    out = capsys.readouterr().out
+    assert "这不会发生" in out
+    assert "Grace 的套接字在工作进程 B 的 `rooms` 里；工作进程 A 根本不知道它的存在" in out
+
+
+@pytest.mark.usefixtures("chinese")
+def test_the_story_the_lesson_prints_is_chinese_in_the_chinese_edition() -> None:
+    assert str(STORY_13_1["C"]) == "同样在工作进程 A 上的 Linus 收到了 Ada 的消息。"
+    assert str(dict(STORY_13_1.items())["A"]) == "Ada 收到了自己发出的消息。"
+    assert sorted(STORY_13_1) == ["A", "B", "C", "D", "E", "F"]
+
+
+def test_the_story_is_english_in_the_english_edition() -> None:
+    i18n.set_language("en")
+    try:
+        assert str(STORY_13_1["C"]) == "Linus, also on worker A, receives Ada's message."
+    finally:
+        i18n.set_language(None)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import gettext
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 DOMAIN = "ws_lessons"
@@ -75,3 +76,10 @@ class Message(str):
 
     def __format__(self, spec: str) -> str:
         return format(str(self), spec)
+
+
+def messages(table: Mapping[str, str]) -> dict[str, Message]:
+    """A table of kept messages (``N_``), each shown in the current language: a lesson's
+    ``for letter, line in STORY.items(): print(letter, line)`` prints Chinese in the Chinese
+    edition, with the same code."""
+    return {key: Message(text) for key, text in table.items()}

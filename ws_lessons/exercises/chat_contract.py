@@ -29,6 +29,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from ws_lessons.exercises.core import HELP, Verdict
+from ws_lessons.i18n import N_, _
 from ws_lessons.server import RunningServer, ServerError, serve
 
 __all__ = ["Clause", "ContractVerdict", "check_chat"]
@@ -78,7 +79,9 @@ class ContractVerdict(Verdict):
     def __init__(self, clauses: list[Clause], problem: str = "") -> None:
         self.clauses = clauses
         passed = sum(clause.passed for clause in clauses)
-        message = problem or f"{passed} of {len(clauses)} clauses of the chat contract hold"
+        message = problem or _("{passed} of {total} clauses of the chat contract hold").format(
+            passed=passed, total=len(clauses)
+        )
         super().__init__("chat", bool(clauses) and not problem and passed == len(clauses), message)
 
     def failed(self) -> list[str]:
@@ -108,11 +111,15 @@ class Chat:
                 self.has_tokens = False
                 return None
             if response.status_code != 200:
-                raise Broken(f"POST /token for {user!r} answered HTTP {response.status_code}")
+                raise Broken(
+                    _("POST /token for {user!r} answered HTTP {status}").format(
+                        user=user, status=response.status_code
+                    )
+                )
             try:
                 self.tokens[user] = response.json()["token"]
             except (ValueError, KeyError, TypeError):
-                raise Broken('POST /token must answer JSON {"token": "..."}') from None
+                raise Broken(_('POST /token must answer JSON {"token": "..."}')) from None
             self.has_tokens = True
         return self.tokens[user]
 
@@ -132,14 +139,17 @@ class Chat:
                 max_size=None,
             )
         except InvalidStatus as exc:
-            status = exc.response.status_code
-            where = f"the handshake on /ws/{room} (user {user!r}) was refused with HTTP {status}"
             raise Broken(
-                f"{where}: is there an @app.websocket('/ws/{{room}}') route, does it take the "
-                "user from ?user= (or ?token=), and does it call accept()?"
+                _(
+                    "the handshake on /ws/{room} (user {user!r}) was refused with HTTP {status}: "
+                    "is there an @app.websocket('/ws/{{room}}') route, does it take the "
+                    "user from ?user= (or ?token=), and does it call accept()?"
+                ).format(room=room, user=user, status=exc.response.status_code)
             ) from None
         except (OSError, TimeoutError) as exc:
-            raise Broken(f"could not connect to /ws/{room}: {exc!r}") from None
+            raise Broken(
+                _("could not connect to /ws/{room}: {error!r}").format(room=room, error=exc)
+            ) from None
         try:
             yield ws
         finally:
@@ -148,8 +158,14 @@ class Chat:
                     await ws.close()
 
 
-async def receive(ws: ClientConnection, *types: str, who: str, after: str) -> dict[str, Any]:
-    """The next message of one of ``types`` (any if none) that ``who`` receives."""
+async def receive(
+    ws: ClientConnection, *types: str, who: str, after: str = "", advice: str = ""
+) -> dict[str, Any]:
+    """The next message of one of ``types`` (any if none) that ``who`` receives.
+
+    ``after`` says what just happened ("of connecting", "grace connected"), ``advice`` what
+    to do when nothing comes; both are already translated.
+    """
     try:
         async with asyncio.timeout(TIMEOUT):
             while True:
@@ -157,32 +173,80 @@ async def receive(ws: ClientConnection, *types: str, who: str, after: str) -> di
                 try:
                     message = json.loads(frame)
                 except ValueError:
-                    raise Broken(f"{who} received {frame[:60]!r}, which is not JSON") from None
+                    raise Broken(
+                        _("{who} received {frame!r}, which is not JSON").format(
+                            who=who, frame=frame[:60]
+                        )
+                    ) from None
                 if not isinstance(message, dict) or "type" not in message:
-                    raise Broken(f'{who} received {message!r}: every message needs a "type"')
+                    raise Broken(
+                        _('{who} received {message!r}: every message needs a "type"').format(
+                            who=who, message=message
+                        )
+                    )
                 if not types or message["type"] in types:
                     return message
     except TimeoutError:
-        wanted = f"no {' or '.join(types)}" if types else "nothing"
-        raise Broken(f"{who} received {wanted} within {TIMEOUT:.0f} s {after}") from None
+        raise Broken(_nothing_came(who, types, after, advice)) from None
     except ConnectionClosed as exc:
         code = exc.rcvd.code if exc.rcvd else 1006
-        why = " (the endpoint raised an exception? See the server's logs)" * (code in (1006, 1011))
-        raise Broken(f"{who}'s connection was closed with {code}{why} {after}") from None
+        raise Broken(_closed(who, code, after)) from None
+
+
+def _nothing_came(who: str, types: tuple[str, ...], after: str, advice: str) -> str:
+    """``who`` waited in vain for a message of ``types`` (any message if none)."""
+    if types and after:
+        message = _("{who} received no {types} within {seconds:.0f} s {after}")
+    elif types:
+        message = _("{who} received no {types} within {seconds:.0f} s")
+    elif after:
+        message = _("{who} received nothing within {seconds:.0f} s {after}")
+    else:
+        message = _("{who} received nothing within {seconds:.0f} s")
+    said = message.format(who=who, types=_(" or ").join(types), seconds=TIMEOUT, after=after)
+    return _("{problem}: {advice}").format(problem=said, advice=advice) if advice else said
+
+
+def _closed(who: str, code: int, after: str) -> str:
+    """``who``'s connection was closed with ``code`` while waiting."""
+    crashed = code in (1006, 1011)
+    if crashed and after:
+        message = _(
+            "{who}'s connection was closed with {code} (the endpoint raised an exception? "
+            "See the server's logs) {after}"
+        )
+    elif crashed:
+        message = _(
+            "{who}'s connection was closed with {code} (the endpoint raised an exception? "
+            "See the server's logs)"
+        )
+    elif after:
+        message = _("{who}'s connection was closed with {code} {after}")
+    else:
+        message = _("{who}'s connection was closed with {code}")
+    return message.format(who=who, code=code, after=after)
 
 
 def unparsed(who: str, text: str) -> str:
-    return (
-        f'{who} heard the whole frame {text!r} as the text: parse the JSON and say its "text" only'
-    )
+    return _(
+        '{who} heard the whole frame {text!r} as the text: parse the JSON and say its "text" only'
+    ).format(who=who, text=text)
 
 
 def require(message: dict[str, Any], **expected: Any) -> None:
     for key, value in expected.items():
         if key not in message:
-            raise Broken(f'{message["type"]} has no "{key}" (it has {", ".join(sorted(message))})')
+            raise Broken(
+                _('{type} has no "{key}" (it has {keys})').format(
+                    type=message["type"], key=key, keys=", ".join(sorted(message))
+                )
+            )
         if value is not None and message[key] != value:
-            raise Broken(f'{message["type"]} has "{key}": {message[key]!r}, expected {value!r}')
+            raise Broken(
+                _('{type} has "{key}": {got!r}, expected {expected!r}').format(
+                    type=message["type"], key=key, got=message[key], expected=value
+                )
+            )
 
 
 # -- the clauses ------------------------------------------------------------------------------
@@ -190,60 +254,83 @@ def require(message: dict[str, Any], **expected: Any) -> None:
 
 async def welcome_first(chat: Chat) -> str:
     async with chat.client("contract-welcome", "ada") as ada:
-        first = await receive(ada, who="ada", after="of connecting: send a welcome first")
+        first = await receive(
+            ada, who="ada", after=_("of connecting"), advice=_("send a welcome first")
+        )
         if first["type"] != "welcome":
-            raise Broken(f"ada's first message was {first['type']!r}: the welcome comes first")
+            raise Broken(
+                _("ada's first message was {type!r}: the welcome comes first").format(
+                    type=first["type"]
+                )
+            )
         require(first, room="contract-welcome", user="ada", seq=None, members=None)
         if not isinstance(first["seq"], int) or first["seq"] < 0:
-            raise Broken(f"welcome's seq is {first['seq']!r}: the room's last message number")
+            raise Broken(
+                _("welcome's seq is {seq!r}: the room's last message number").format(
+                    seq=first["seq"]
+                )
+            )
         if "ada" not in first["members"]:
-            raise Broken(f"welcome's members are {first['members']!r}: ada is in the room too")
-    return "the first message is a welcome with room, user, seq and members"
+            raise Broken(
+                _("welcome's members are {members!r}: ada is in the room too").format(
+                    members=first["members"]
+                )
+            )
+    return _("the first message is a welcome with room, user, seq and members")
 
 
 async def joined_and_said(chat: Chat) -> str:
     room = "contract-said"
     async with chat.client(room, "ada") as ada:
-        start = (await receive(ada, "welcome", who="ada", after="of connecting"))["seq"]
+        start = (await receive(ada, "welcome", who="ada", after=_("of connecting")))["seq"]
         async with chat.client(room, "grace") as grace:
-            welcome = await receive(grace, "welcome", who="grace", after="of connecting")
+            welcome = await receive(grace, "welcome", who="grace", after=_("of connecting"))
             if sorted(welcome["members"]) != ["ada", "grace"]:
-                raise Broken(f"grace's welcome lists {welcome['members']}; ada is there too")
-            joined = await receive(ada, "joined", who="ada", after="grace connected")
+                raise Broken(
+                    _("grace's welcome lists {members}; ada is there too").format(
+                        members=welcome["members"]
+                    )
+                )
+            joined = await receive(ada, "joined", who="ada", after=_("grace connected"))
             require(joined, room=room, user="grace")
             texts = [f"hello {n}" for n in range(5)]
             for text in texts:
                 await ada.send(say(text))
             for who, ws in (("ada", ada), ("grace", grace)):
-                said = [
-                    await receive(ws, "said", who=who, after="ada said 5 things") for _ in texts
-                ]
+                after = _("ada said 5 things")
+                said = [await receive(ws, "said", who=who, after=after) for _text in texts]
                 for message in said:
                     require(message, room=room, user="ada", seq=None, ts=None, text=None)
                 heard = [message["text"] for message in said]
                 if heard[0] == say(texts[0]):
                     raise Broken(unparsed(who, heard[0]))
                 if heard != texts:
-                    raise Broken(f"{who} heard {heard}, not {texts} in order")
+                    raise Broken(
+                        _("{who} heard {heard}, not {texts} in order").format(
+                            who=who, heard=heard, texts=texts
+                        )
+                    )
                 seqs = [message["seq"] for message in said]
                 if seqs != list(range(start + 1, start + 6)):
                     raise Broken(
-                        f"the room's seq was {start}; ada's 5 messages came with seq {seqs}: "
-                        "number each message of a room with the next integer, once for all"
+                        _(
+                            "the room's seq was {start}; ada's 5 messages came with seq {seqs}: "
+                            "number each message of a room with the next integer, once for all"
+                        ).format(start=start, seqs=seqs)
                     )
-    return "said reaches every member, the sender too, in order, seq up by one"
+    return _("said reaches every member, the sender too, in order, seq up by one")
 
 
 async def joined_clause(chat: Chat) -> str:
     async with chat.client("contract-presence", "ada") as ada:
-        await receive(ada, "welcome", who="ada", after="of connecting")
+        await receive(ada, "welcome", who="ada", after=_("of connecting"))
         async with chat.client("contract-presence", "grace") as grace:
-            await receive(grace, "welcome", who="grace", after="of connecting")
-            joined = await receive(ada, "joined", who="ada", after="grace connected")
+            await receive(grace, "welcome", who="grace", after=_("of connecting"))
+            joined = await receive(ada, "joined", who="ada", after=_("grace connected"))
             require(joined, room="contract-presence", user="grace")
-        left = await receive(ada, "left", who="ada", after="grace's connection closed")
+        left = await receive(ada, "left", who="ada", after=_("grace's connection closed"))
         require(left, room="contract-presence", user="grace")
-    return "joined and left reach the members already there"
+    return _("joined and left reach the members already there")
 
 
 async def rooms_isolated(chat: Chat) -> str:
@@ -251,47 +338,62 @@ async def rooms_isolated(chat: Chat) -> str:
         chat.client("contract-room-a", "ada") as ada,
         chat.client("contract-room-b", "linus") as linus,
     ):
-        await receive(ada, "welcome", who="ada", after="of connecting")
-        await receive(linus, "welcome", who="linus", after="of connecting")
+        await receive(ada, "welcome", who="ada", after=_("of connecting"))
+        await receive(linus, "welcome", who="linus", after=_("of connecting"))
         await linus.send(say("only for room b"))
-        await receive(linus, "said", who="linus", after="he said something")
+        await receive(linus, "said", who="linus", after=_("he said something"))
         await ada.send(say("only for room a"))
-        heard = await receive(ada, "said", "joined", who="ada", after="she said something")
+        heard = await receive(ada, "said", "joined", who="ada", after=_("she said something"))
         text = heard.get("text")
         if text == say("only for room a"):
             raise Broken(unparsed("ada", text))
         if text != "only for room a":
             raise Broken(
-                f"ada, in room a, received a {heard['type']} from {heard.get('user')!r} "
-                f"({text!r}) before her own message: broadcast to the sender's room only"
+                _(
+                    "ada, in room a, received a {type} from {user!r} ({text!r}) before her own "
+                    "message: broadcast to the sender's room only"
+                ).format(type=heard["type"], user=heard.get("user"), text=text)
             )
-    return "a message reaches its own room only"
+    return _("a message reaches its own room only")
 
 
 ERRORS: list[tuple[str, str, str | bytes]] = [
-    ("invalid_json", "text that is not JSON", "hello, is this JSON?"),
-    ("invalid_message", "an unknown type", json.dumps({"type": "shout", "text": "hi"})),
-    ("invalid_message", "a say without text", json.dumps({"type": "say"})),
-    ("invalid_message", "a binary frame", b"\x00\x01 binary"),
-    ("too_long", f"a say of {TOO_LONG:,} characters", say("x" * TOO_LONG)),
+    ("invalid_json", N_("text that is not JSON"), "hello, is this JSON?"),
+    ("invalid_message", N_("an unknown type"), json.dumps({"type": "shout", "text": "hi"})),
+    ("invalid_message", N_("a say without text"), json.dumps({"type": "say"})),
+    ("invalid_message", N_("a binary frame"), b"\x00\x01 binary"),
+    ("too_long", N_("a say of {count:,} characters"), say("x" * TOO_LONG)),
 ]
+"""Error code, what the bad message is (``{count}``: TOO_LONG), the frame sent."""
 
 
 def error_clause(code: str, case: str, frame: str | bytes) -> Callable[[Chat], Awaitable[str]]:
     async def clause(chat: Chat) -> str:
+        what = _(case).format(count=TOO_LONG)
         async with chat.client("contract-errors", "grace") as grace:
-            await receive(grace, "welcome", who="grace", after="of connecting")
+            await receive(grace, "welcome", who="grace", after=_("of connecting"))
             await grace.send(frame)
-            after = f"sending {case}"
+            after = _("sending {what}").format(what=what)
             answer = await receive(grace, "error", "said", who="grace", after=after)
             if answer["type"] == "said":
-                raise Broken(f"{case} was said to the room: answer it with an error {code!r}")
+                raise Broken(
+                    _("{what} was said to the room: answer it with an error {code!r}").format(
+                        what=what, code=code
+                    )
+                )
             require(answer, error=None, detail=None)
             if answer["error"] != code:
-                raise Broken(f"{case} was answered with {answer['error']!r}; expected {code!r}")
+                raise Broken(
+                    _("{what} was answered with {got!r}; expected {code!r}").format(
+                        what=what, got=answer["error"], code=code
+                    )
+                )
             await grace.send(say("still here?"))
-            await receive(grace, "said", who="grace", after=f"the error for {case}")
-        return f"{case} gets error {code!r}; the connection stays open"
+            after = _("the error for {what}").format(what=what)
+            await receive(grace, "said", who="grace", after=after)
+        return _("{what} gets error {code!r}; the connection stays open").format(
+            what=what, code=code
+        )
 
     clause.__name__ = f"error {code}"
     return clause
@@ -299,28 +401,37 @@ def error_clause(code: str, case: str, frame: str | bytes) -> Callable[[Chat], A
 
 async def rate_limited(chat: Chat) -> str:
     async with chat.client("contract-rate", "speedy") as speedy:
-        await receive(speedy, "welcome", who="speedy", after="of connecting")
+        await receive(speedy, "welcome", who="speedy", after=_("of connecting"))
         for n in range(RATE_BURST):
             await speedy.send(say(f"spam {n}"))
         answers = []
         with contextlib.suppress(Broken):  # stop at the first silence
-            for _ in range(RATE_BURST):
-                answers.append(await receive(speedy, "said", "error", who="speedy", after=""))
+            for _answer in range(RATE_BURST):
+                answers.append(await receive(speedy, "said", "error", who="speedy"))
         codes = {answer.get("error") for answer in answers if answer["type"] == "error"}
         if "rate_limited" not in codes:
             silent = RATE_BURST - len(answers)
-            raise Broken(
-                f"of {RATE_BURST} says sent at once, {len(answers)} were answered without "
-                f"rate_limited{f' and {silent} not at all' if silent else ''}: give each "
-                "connection a budget (a token bucket) and answer each say over it with "
-                "error 'rate_limited'"
-            )
+            if silent:
+                message = _(
+                    "of {sent} says sent at once, {answered} were answered without "
+                    "rate_limited and {silent} not at all: give each connection a budget "
+                    "(a token bucket) and answer each say over it with error 'rate_limited'"
+                )
+            else:
+                message = _(
+                    "of {sent} says sent at once, {answered} were answered without "
+                    "rate_limited: give each connection a budget (a token bucket) and answer "
+                    "each say over it with error 'rate_limited'"
+                )
+            raise Broken(message.format(sent=RATE_BURST, answered=len(answers), silent=silent))
         try:
             async with asyncio.timeout(TIMEOUT):
                 await (await speedy.ping())
         except (TimeoutError, ConnectionClosed):
-            raise Broken("after the rate_limited errors the connection was gone") from None
-    return f"{RATE_BURST} says at once get error 'rate_limited'; the connection stays open"
+            raise Broken(_("after the rate_limited errors the connection was gone")) from None
+    return _("{sent} says at once get error 'rate_limited'; the connection stays open").format(
+        sent=RATE_BURST
+    )
 
 
 def stalled_socket(chat: Chat, path: str) -> socket.socket:
@@ -344,7 +455,11 @@ def stalled_socket(chat: Chat, path: str) -> socket.socket:
     if not head.startswith(b"HTTP/1.1 101"):
         sock.close()
         status = head.split(b"\r\n", 1)[0].decode(errors="replace")
-        raise Broken(f"the handshake of a client on {path.split('?')[0]} was refused: {status}")
+        raise Broken(
+            _("the handshake of a client on {path} was refused: {status}").format(
+                path=path.split("?")[0], status=status
+            )
+        )
     return sock
 
 
@@ -365,7 +480,7 @@ async def _stall(chat: Chat, room: str) -> str:
     dropped = asyncio.Event()
 
     async with chat.client(room, "bob") as bob:
-        await receive(bob, "welcome", who="bob", after="of connecting")
+        await receive(bob, "welcome", who="bob", after=_("of connecting"))
 
         async def listen() -> None:
             with contextlib.suppress(ConnectionClosed):
@@ -385,31 +500,33 @@ async def _stall(chat: Chat, room: str) -> str:
                     user = f"sender{turn % SENDERS}"
                     turn += 1
                     async with chat.client(room, user) as sender:
-                        for _ in range(SAYS_PER_SENDER):
+                        for _say in range(SAYS_PER_SENDER):
                             await sender.send(say(STALL_TEXT))
-                        for _ in range(SAYS_PER_SENDER):
+                        for _say in range(SAYS_PER_SENDER):
                             try:
-                                own = await receive(sender, "said", "error", who=user, after="")
+                                own = await receive(sender, "said", "error", who=user)
                             except Broken:
-                                raise Broken(
-                                    f"after {len(sent)} messages the room stopped: {user} never "
-                                    "got its own message back. A broadcast that awaits each "
-                                    "send waits for the client that stopped reading. Put each "
-                                    "message in a bounded outbox per client (put_nowait) and "
-                                    "let a sender task per client do the sending."
-                                ) from None
+                                raise Broken(_room_stopped(len(sent), user)) from None
                             if own["type"] == "error":
-                                raise Broken(f"{user}'s say was refused: {own}")
+                                raise Broken(
+                                    _("{user}'s say was refused: {answer}").format(
+                                        user=user, answer=own
+                                    )
+                                )
                             sent.append(own["seq"])
         except TimeoutError:
             raise Broken(
-                f"the room was still busy after {STALL_DEADLINE:.0f} s and {len(sent)} messages"
+                _("the room was still busy after {seconds:.0f} s and {sent} messages").format(
+                    seconds=STALL_DEADLINE, sent=len(sent)
+                )
             ) from None
         if not dropped.is_set():
             raise Broken(
-                f"after {len(sent):,} messages the client that stopped reading was still in "
-                "the room: bound its outbox (asyncio.Queue(maxsize=...)) and drop the member "
-                "when put_nowait() raises QueueFull"
+                _(
+                    "after {sent:,} messages the client that stopped reading was still in "
+                    "the room: bound its outbox (asyncio.Queue(maxsize=...)) and drop the member "
+                    "when put_nowait() raises QueueFull"
+                ).format(sent=len(sent))
             )
         try:
             async with asyncio.timeout(TIMEOUT):
@@ -421,10 +538,21 @@ async def _stall(chat: Chat, room: str) -> str:
     missing = sorted(set(sent) - set(heard))
     if missing:
         raise Broken(
-            f"bob missed {len(missing)} of the {len(sent)} messages while a client was "
-            f"stalled (seq {missing[:5]}...): only the slow client may lose messages"
+            _(
+                "bob missed {missed} of the {sent} messages while a client was "
+                "stalled (seq {first}...): only the slow client may lose messages"
+            ).format(missed=len(missing), sent=len(sent), first=missing[:5])
         )
-    return "a client that stops reading is dropped (left), and the others get every message"
+    return _("a client that stops reading is dropped (left), and the others get every message")
+
+
+def _room_stopped(sent: int, user: str) -> str:
+    return _(
+        "after {sent} messages the room stopped: {user} never got its own message back. "
+        "A broadcast that awaits each send waits for the client that stopped reading. Put "
+        "each message in a bounded outbox per client (put_nowait) and let a sender task per "
+        "client do the sending."
+    ).format(sent=sent, user=user)
 
 
 CLAUSES: list[Callable[[Chat], Awaitable[str]]] = [
@@ -440,10 +568,11 @@ NAMES = {
     welcome_first: "welcome",
     joined_and_said: "said",
     joined_clause: "joined/left",
-    rooms_isolated: "rooms",
+    rooms_isolated: N_("rooms"),
     rate_limited: "error rate_limited",
-    stalled_client_dropped: "stalled client",
+    stalled_client_dropped: N_("stalled client"),
 }
+"""Each clause's name (the error clauses are named by their code); translated when printed."""
 
 
 async def _run(server: RunningServer, report: Callable[[Clause], None]) -> list[Clause]:
@@ -460,9 +589,10 @@ async def _run(server: RunningServer, report: Callable[[Clause], None]) -> list[
             except Broken as broken:
                 clause = Clause(name, False, str(broken))
             except TimeoutError:
-                clause = Clause(name, False, "took too long: every wait must be bounded")
+                clause = Clause(name, False, _("took too long: every wait must be bounded"))
             except Exception as exc:  # the app misbehaved in a way no hint foresaw
-                clause = Clause(name, False, f"the check met {type(exc).__name__}: {exc}")
+                met = _("the check met {error_type}: {error}")
+                clause = Clause(name, False, met.format(error_type=type(exc).__name__, error=exc))
             report(clause)
             clauses.append(clause)
     return clauses
@@ -470,14 +600,19 @@ async def _run(server: RunningServer, report: Callable[[Clause], None]) -> list[
 
 def _print(clause: Clause) -> None:
     mark = "✅" if clause.passed else "❌"
-    print(f"{mark} {clause.name}: {clause.detail}")
+    line = _("{clause}: {detail}").format(clause=_(clause.name), detail=clause.detail)
+    print(f"{mark} {line}")
 
 
 HELP["chat"] = (
-    "Read the first clause that failed: its hint names the mistake, and the step of lesson "
-    "08 that builds that part of the chat.",
-    "Each clause is one rule of docs/chat-contract.md. Fix the first one that fails and run "
-    "the check again: later clauses often fail for the same reason.",
+    N_(
+        "Read the first clause that failed: its hint names the mistake, and the step of lesson "
+        "08 that builds that part of the chat."
+    ),
+    N_(
+        "Each clause is one rule of docs/chat-contract.md. Fix the first one that fails and run "
+        "the check again: later clauses often fail for the same reason."
+    ),
 )
 
 
@@ -487,18 +622,20 @@ def check_chat(app: Any) -> ContractVerdict:
     Returns a verdict that is true when every clause held. Never raises.
     """
     if not callable(app):
-        return _verdict([], f"pass your FastAPI app (the object FastAPI() made), not {app!r}")
+        not_an_app = _("pass your FastAPI app (the object FastAPI() made), not {app!r}")
+        return _verdict([], not_an_app.format(app=app))
     try:
         server = serve(app, name="check_chat", timeout_graceful_shutdown=1)
     except ServerError as exc:
-        return _verdict([], f"your app did not start: {exc}")
+        return _verdict([], _("your app did not start: {error}").format(error=exc))
     try:
         # A loop of its own: the caller's thread (a notebook cell) may already run one.
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             future = pool.submit(asyncio.run, _run(server, _print))
             clauses = future.result(timeout=DEADLINE + 30)  # each clause is bounded already
     except Exception as exc:
-        return _verdict([], f"the check could not run: {type(exc).__name__}: {exc}")
+        could_not = _("the check could not run: {error_type}: {error}")
+        return _verdict([], could_not.format(error_type=type(exc).__name__, error=exc))
     finally:
         server.stop()
     return _verdict(clauses)
@@ -509,7 +646,10 @@ check_chat.__wrapped__ = _run  # type: ignore[attr-defined]  # where its hints l
 
 def _verdict(clauses: list[Clause], problem: str = "") -> ContractVerdict:
     verdict = ContractVerdict(clauses, problem)
-    print(f"Exercise chat {'✅ passed' if verdict else '❌ not yet'}: {verdict.message}")
+    if verdict:
+        print(_("Exercise chat ✅ passed: {message}").format(message=verdict.message))
+    else:
+        print(_("Exercise chat ❌ not yet: {message}").format(message=verdict.message))
     return verdict
 
 

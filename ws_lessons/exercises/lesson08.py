@@ -14,24 +14,31 @@ from websockets.sync.client import connect
 from ws_lessons.exercises.core import TIMEOUT, Hint, connected, exchange, exercise, served
 from ws_lessons.frames import IncompleteFrame, Opcode, ProtocolError, decode, parse_close
 from ws_lessons.handshake import build_request
+from ws_lessons.i18n import N_, _
 from ws_lessons.server import ServerError, serve
 
 
 @exercise(
     "08.1",
-    nudge="Ask the app where each route ended up, as the lesson did with url_path_for, "
-    "and talk to the echo twice.",
-    hint="The prefix of the router and the prefix given to include_router add up. And a "
-    "WebSocket endpoint that returns after one answer ends the conversation: it has to "
-    "keep receiving for as long as the client stays.",
+    nudge=N_(
+        "Ask the app where each route ended up, as the lesson did with url_path_for, "
+        "and talk to the echo twice."
+    ),
+    hint=N_(
+        "The prefix of the router and the prefix given to include_router add up. And a "
+        "WebSocket endpoint that returns after one answer ends the conversation: it has to "
+        "keep receiving for as long as the client stays."
+    ),
 )
 def check_08_1(app: Any) -> str:
     """GET /api/health answers {"status": "ok"} and WS /api/echo echoes, both from a router."""
     declared_on_app = {getattr(route, "path", "") for route in getattr(app, "routes", [])}
     if {"/api/health", "/api/echo"} & declared_on_app:
         raise Hint(
-            "the routes work, but they are declared on the app itself: declare them on the "
-            "router, and let the router's prefix put them under /api"
+            _(
+                "the routes work, but they are declared on the app itself: declare them on the "
+                "router, and let the router's prefix put them under /api"
+            )
         )
     with served(app, "08.1") as server:
         with httpx.Client(base_url=server.url, timeout=TIMEOUT) as http:
@@ -40,28 +47,40 @@ def check_08_1(app: Any) -> str:
             doubled = http.get("/api/api/health")
         if health.status_code == 404 and doubled.status_code == 200:
             raise Hint(
-                "GET /api/health answered 404, but GET /api/api/health answers: the prefix "
-                "is there twice, once from the router and once from include_router"
+                _(
+                    "GET /api/health answered 404, but GET /api/api/health answers: the prefix "
+                    "is there twice, once from the router and once from include_router"
+                )
             )
         if health.status_code != 200:
             raise Hint(
-                f"GET /api/health answered HTTP {health.status_code}: is the router's "
-                "prefix /api, and is the router included in the app?"
+                _(
+                    "GET /api/health answered HTTP {status}: is the router's "
+                    "prefix /api, and is the router included in the app?"
+                ).format(status=health.status_code)
             )
         try:
             body = health.json()
         except ValueError:
-            raise Hint(f"GET /api/health should answer JSON, not {health.text[:60]!r}") from None
+            raise Hint(
+                _("GET /api/health should answer JSON, not {text!r}").format(text=health.text[:60])
+            ) from None
         if body != {"status": "ok"}:
-            raise Hint(f'GET /api/health answered {body}; expected {{"status": "ok"}}')
+            raise Hint(
+                _('GET /api/health answered {body}; expected {{"status": "ok"}}').format(body=body)
+            )
         if bare.status_code == 200:
-            raise Hint("GET /health answers too: declare the routes on the router, not the app")
+            raise Hint(_("GET /health answers too: declare the routes on the router, not the app"))
         with connected(server, "/api/echo") as ws:
             for text in ("ping", "still here?"):
-                reply = exchange(ws, text, f"sending {text!r} to /api/echo")
+                reply = exchange(ws, text, _("sending {text!r} to /api/echo").format(text=text))
                 if reply != text:
-                    raise Hint(f"/api/echo answered {text!r} with {reply!r}; send it back as is")
-    return "one router, one prefix, an HTTP route and a WebSocket route under it"
+                    raise Hint(
+                        _("/api/echo answered {text!r} with {reply!r}; send it back as is").format(
+                            text=text, reply=reply
+                        )
+                    )
+    return _("one router, one prefix, an HTTP route and a WebSocket route under it")
 
 
 def _negotiate(server: Any, offer: list[str]) -> str | int:
@@ -78,33 +97,47 @@ def _negotiate(server: Any, offer: list[str]) -> str | int:
                 told = ws.recv(timeout=TIMEOUT)
             except TimeoutError:
                 raise Hint(
-                    f"offered {offer}, the connection opened but no message came: send the "
-                    "chosen subprotocol's name as a text message"
+                    _(
+                        "offered {offer}, the connection opened but no message came: send the "
+                        "chosen subprotocol's name as a text message"
+                    ).format(offer=offer)
                 ) from None
             except ConnectionClosed:
                 raise Hint(
-                    f"offered {offer}, the connection was closed before any message: accept, "
-                    "then send the chosen subprotocol's name"
+                    _(
+                        "offered {offer}, the connection was closed before any message: accept, "
+                        "then send the chosen subprotocol's name"
+                    ).format(offer=offer)
                 ) from None
             if told != (chosen or ""):
                 raise Hint(
-                    f"offered {offer}, the handshake chose {chosen!r} but the message said "
-                    f"{told!r}: send the name you accepted with"
+                    _(
+                        "offered {offer}, the handshake chose {chosen!r} but the message said "
+                        "{told!r}: send the name you accepted with"
+                    ).format(offer=offer, chosen=chosen, told=told)
                 )
             return chosen or ""
     except InvalidStatus as exc:
         return exc.response.status_code
     except InvalidHandshake as exc:
-        raise Hint(f"offered {offer}, the client failed the handshake: {exc}") from None
+        raise Hint(
+            _("offered {offer}, the client failed the handshake: {error}").format(
+                offer=offer, error=exc
+            )
+        ) from None
 
 
 @exercise(
     "08.2",
-    nudge="Print what the client offered (the starter does) for each offer the check "
-    "makes, and write down what you want to answer to each.",
-    hint="The client's order does not matter: walk your own list of preferences, best "
-    "first, and take the first one the client offered. Accept with that name; when "
-    "none matches, refuse before accepting, as lesson 07 did.",
+    nudge=N_(
+        "Print what the client offered (the starter does) for each offer the check "
+        "makes, and write down what you want to answer to each."
+    ),
+    hint=N_(
+        "The client's order does not matter: walk your own list of preferences, best "
+        "first, and take the first one the client offered. Accept with that name; when "
+        "none matches, refuse before accepting, as lesson 07 did."
+    ),
 )
 def check_08_2(app: Any) -> str:
     """/negotiate prefers chat.v2 to chat.v1, says which it chose, and refuses anything else."""
@@ -117,17 +150,45 @@ def check_08_2(app: Any) -> str:
         ):
             got = _negotiate(server, offer)
             if isinstance(got, int):
-                raise Hint(f"offered {offer}, the handshake was refused with HTTP {got}")
+                raise Hint(
+                    _("offered {offer}, the handshake was refused with HTTP {status}").format(
+                        offer=offer, status=got
+                    )
+                )
             if got != wanted:
-                raise Hint(f"offered {offer}, you chose {got or 'none'}; expected {wanted}")
+                if not got:
+                    raise Hint(
+                        _("offered {offer}, you chose none; expected {wanted}").format(
+                            offer=offer, wanted=wanted
+                        )
+                    )
+                raise Hint(
+                    _("offered {offer}, you chose {chosen}; expected {wanted}").format(
+                        offer=offer, chosen=got, wanted=wanted
+                    )
+                )
         for offer in (["mqtt"], []):
             got = _negotiate(server, offer)
             if not isinstance(got, int):
-                raise Hint(
-                    f"offered {offer or 'nothing'}, you accepted (with {got or 'no subprotocol'}): "
-                    "refuse the handshake instead"
-                )
-    return "chat.v2 when offered, else chat.v1, and no connection without either"
+                raise Hint(_accepted_anyway(offer, got))
+    return _("chat.v2 when offered, else chat.v1, and no connection without either")
+
+
+def _accepted_anyway(offer: list[str], chosen: str) -> str:
+    """The hint for an offer that should have been refused: one whole sentence per case."""
+    if offer and chosen:
+        message = _("offered {offer}, you accepted (with {chosen}): refuse the handshake instead")
+    elif offer:
+        message = _(
+            "offered {offer}, you accepted (with no subprotocol): refuse the handshake instead"
+        )
+    elif chosen:
+        message = _("offered nothing, you accepted (with {chosen}): refuse the handshake instead")
+    else:
+        message = _(
+            "offered nothing, you accepted (with no subprotocol): refuse the handshake instead"
+        )
+    return message.format(offer=offer, chosen=chosen)
 
 
 def _silent_client_closed_after(server: Any, limit: float) -> tuple[float, int | None]:
@@ -164,17 +225,25 @@ def _silent_client_closed_after(server: Any, limit: float) -> tuple[float, int |
 
 @exercise(
     "08.3",
-    nudge="Lesson 08's table of uvicorn's WebSocket options has one row for each of the "
-    "three requirements (one of them needs two options).",
-    hint="A silent client is dropped one ping interval plus one ping timeout after its "
-    "last sign of life, so the two together must stay under 2 s. The size limit is "
-    "in bytes, and compression is an on/off switch.",
+    nudge=N_(
+        "Lesson 08's table of uvicorn's WebSocket options has one row for each of the "
+        "three requirements (one of them needs two options)."
+    ),
+    hint=N_(
+        "A silent client is dropped one ping interval plus one ping timeout after its "
+        "last sign of life, so the two together must stay under 2 s. The size limit is "
+        "in bytes, and compression is an on/off switch."
+    ),
 )
 def check_08_3(options: Any) -> str:
     """uvicorn options: 4 KiB messages at most, pings that drop a silent client within 2 s,
     and no compression."""
     if not isinstance(options, dict):
-        raise Hint(f"pass a dict of uvicorn options, like {{'ws_max_size': ...}}, not {options!r}")
+        raise Hint(
+            _(
+                "pass a dict of uvicorn options, like {{'ws_max_size': ...}}, not {options!r}"
+            ).format(options=options)
+        )
     app = FastAPI()
 
     @app.websocket("/echo")
@@ -189,31 +258,41 @@ def check_08_3(options: Any) -> str:
     try:
         server = serve(app, name="check 08.3", **options)
     except (TypeError, ServerError) as exc:
-        raise Hint(f"uvicorn did not take these options: {exc}") from None
+        raise Hint(_("uvicorn did not take these options: {error}").format(error=exc)) from None
     with server:
         with connect(server.ws_url("/echo"), open_timeout=TIMEOUT, close_timeout=TIMEOUT) as ws:
             extensions = ws.response.headers.get("Sec-WebSocket-Extensions")
             if extensions:
-                raise Hint(f"the server still negotiated compression: {extensions}")
+                raise Hint(
+                    _("the server still negotiated compression: {extensions}").format(
+                        extensions=extensions
+                    )
+                )
             text = "x" * 4096
-            if exchange(ws, text, "sending 4096 bytes") != text:
-                raise Hint("a 4096-byte message was not echoed")
+            if exchange(ws, text, _("sending 4096 bytes")) != text:
+                raise Hint(_("a 4096-byte message was not echoed"))
             try:
                 ws.send(text + "x")
                 ws.recv(timeout=TIMEOUT)
-                raise Hint("a 4097-byte message was echoed: the limit is 4096 bytes")
+                raise Hint(_("a 4097-byte message was echoed: the limit is 4096 bytes"))
             except TimeoutError:
-                raise Hint("after a 4097-byte message, nothing happened") from None
+                raise Hint(_("after a 4097-byte message, nothing happened")) from None
             except ConnectionClosed as exc:
                 code = exc.rcvd.code if exc.rcvd else None
                 if code != 1009:
-                    raise Hint(f"a 4097-byte message closed with {code}, not 1009") from None
+                    raise Hint(
+                        _("a 4097-byte message closed with {code}, not 1009").format(code=code)
+                    ) from None
         seconds, code = _silent_client_closed_after(server, 2.5)
         if code is None and seconds >= 2.5:
-            raise Hint("a client that never answers pings was still connected after 2 s")
+            raise Hint(_("a client that never answers pings was still connected after 2 s"))
         if seconds > 2.0:
-            raise Hint(f"a silent client was dropped after {seconds:.1f} s; make it 2 s at most")
-    return "4 KiB messages, silent clients dropped within 2 s, and plain frames"
+            raise Hint(
+                _("a silent client was dropped after {seconds:.1f} s; make it 2 s at most").format(
+                    seconds=seconds
+                )
+            )
+    return _("4 KiB messages, silent clients dropped within 2 s, and plain frames")
 
 
 # Reference answers

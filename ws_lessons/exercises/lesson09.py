@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
 from ws_lessons.exercises.core import Hint, connected, exchange, exercise, require_function, served
+from ws_lessons.i18n import N_, _
 
 WAIT = 1.0
 """How long a broadcast may take before the check calls it stuck, in seconds."""
@@ -24,8 +25,10 @@ def _call_broadcast(broadcast: Any, outboxes: dict[str, asyncio.Queue[str]], mes
     except RuntimeError as exc:
         if "changed size during iteration" in str(exc):
             raise Hint(
-                "the dict changed size while you looped over it: loop over a copy, "
-                "list(outboxes.items()), and remove the slow ones from the dict"
+                _(
+                    "the dict changed size while you looped over it: loop over a copy, "
+                    "list(outboxes.items()), and remove the slow ones from the dict"
+                )
             ) from None
         raise
     if not inspect.iscoroutine(result):
@@ -40,8 +43,10 @@ def _call_broadcast(broadcast: Any, outboxes: dict[str, asyncio.Queue[str]], mes
             return pool.submit(asyncio.run, bounded()).result(WAIT + 5)
         except TimeoutError:
             raise Hint(
-                "your broadcast was still waiting after a second: `await queue.put()` waits "
-                "for room in a full queue. Use queue.put_nowait(), which raises QueueFull."
+                _(
+                    "your broadcast was still waiting after a second: `await queue.put()` waits "
+                    "for room in a full queue. Use queue.put_nowait(), which raises QueueFull."
+                )
             ) from None
 
 
@@ -63,9 +68,11 @@ def _contents(queue: asyncio.Queue[str]) -> list[str]:
 
 @exercise(
     "09.1",
-    nudge="One method of asyncio.Queue never waits. What does it do when the queue is full?",
-    hint="Try the no-wait put on each outbox and catch the exception a full queue raises; "
-    "collect those names, and delete them from the dict only once the loop is over.",
+    nudge=N_("One method of asyncio.Queue never waits. What does it do when the queue is full?"),
+    hint=N_(
+        "Try the no-wait put on each outbox and catch the exception a full queue raises; "
+        "collect those names, and delete them from the dict only once the loop is over."
+    ),
 )
 def check_09_1(broadcast: Any) -> str:
     """broadcast(outboxes, message) queues without waiting and drops the clients that are full."""
@@ -80,20 +87,26 @@ def check_09_1(broadcast: Any) -> str:
         dropped = _call_broadcast(broadcast, outboxes, "hello")
         full = sorted(name for name, level in levels.items() if level == 3)
         if dropped is None:
-            raise Hint("return the list of the names you dropped (an empty list if none)")
+            raise Hint(_("return the list of the names you dropped (an empty list if none)"))
         try:
             names = sorted(dropped)
         except TypeError:
-            raise Hint(f"return a list of names, not {dropped!r}") from None
+            raise Hint(
+                _("return a list of names, not {dropped!r}").format(dropped=dropped)
+            ) from None
         if names != full:
             raise Hint(
-                f"with outboxes holding {levels} (each holds 3), you dropped {names}; "
-                f"expected {full}: exactly the ones that are full"
+                _(
+                    "with outboxes holding {levels} (each holds 3), you dropped {names}; "
+                    "expected {full}: exactly the ones that are full"
+                ).format(levels=levels, names=names, full=full)
             )
         if sorted(outboxes) != sorted(set(levels) - set(full)):
             raise Hint(
-                f"after the broadcast, outboxes still holds {sorted(outboxes)}: "
-                "remove the dropped clients from the dict"
+                _(
+                    "after the broadcast, outboxes still holds {names}: "
+                    "remove the dropped clients from the dict"
+                ).format(names=sorted(outboxes))
             )
         for name, level in levels.items():
             got = _contents(queues[name])
@@ -101,8 +114,12 @@ def check_09_1(broadcast: Any) -> str:
             if level < 3:
                 wanted.append("hello")
             if got != wanted:
-                raise Hint(f"{name}'s outbox holds {got}; expected {wanted}")
-    return "every outbox with room got the message, and full ones were dropped without a wait"
+                raise Hint(
+                    _("{name}'s outbox holds {got}; expected {wanted}").format(
+                        name=name, got=got, wanted=wanted
+                    )
+                )
+    return _("every outbox with room got the message, and full ones were dropped without a wait")
 
 
 LEAK_CLIENTS = 5
@@ -132,10 +149,12 @@ async def _settled_tasks(baseline: int) -> list[str]:
 
 @exercise(
     "09.2",
-    nudge="Count the tasks: what starts one for each client, and what ever ends it?",
-    hint="A task made with create_task() runs until it returns or is cancelled; the sender "
-    "waits on its queue forever. Tie its life to the client's: run the sender and the "
-    "receive loop together so that the end of one ends the other.",
+    nudge=N_("Count the tasks: what starts one for each client, and what ever ends it?"),
+    hint=N_(
+        "A task made with create_task() runs until it returns or is cancelled; the sender "
+        "waits on its queue forever. Tie its life to the client's: run the sender and the "
+        "receive loop together so that the end of one ends the other."
+    ),
 )
 def check_09_2(app: Any) -> str:
     """``app``'s /ws echoes through an outbox, and leaves no task behind when clients go."""
@@ -143,24 +162,36 @@ def check_09_2(app: Any) -> str:
         baseline = len(server.run(_task_names()))
         for n in range(LEAK_CLIENTS):
             with connected(server, "/ws") as ws:
-                reply = exchange(ws, f"hello {n}", after=f"client {n + 1} said hello")
+                said = _("client {number} said hello").format(number=n + 1)
+                reply = exchange(ws, f"hello {n}", after=said)
                 if reply != f"echo: hello {n}":
-                    raise Hint(f"client {n + 1} said 'hello {n}' and got {reply!r}")
+                    raise Hint(
+                        _("client {number} said 'hello {n}' and got {reply!r}").format(
+                            number=n + 1, n=n, reply=reply
+                        )
+                    )
         names = server.run(_settled_tasks(baseline))
     left = len(names) - baseline
     if left <= 0:
-        return f"{LEAK_CLIENTS} clients came and went, and no task outlived them"
+        return _("{clients} clients came and went, and no task outlived them").format(
+            clients=LEAK_CLIENTS
+        )
     if any("asgi" in name for name in names):
         raise Hint(
-            f"after {LEAK_CLIENTS} clients left, their endpoints were still running: something "
-            "waits for the sender, which never ends by itself (a TaskGroup or gather() waits "
-            "for every task). Let the client's disconnect end the group with an exception, or "
-            "cancel the sender when the receive loop ends."
+            _(
+                "after {clients} clients left, their endpoints were still running: something "
+                "waits for the sender, which never ends by itself (a TaskGroup or gather() waits "
+                "for every task). Let the client's disconnect end the group with an exception, "
+                "or cancel the sender when the receive loop ends."
+            ).format(clients=LEAK_CLIENTS)
         )
     raise Hint(
-        f"after {LEAK_CLIENTS} clients left, {left} tasks were still running on the server "
-        "(one per client that came): the sender task outlives its client. Nothing cancels "
-        "it; run it beside the receive loop in an asyncio.TaskGroup, or cancel it on the way out."
+        _(
+            "after {clients} clients left, {left} tasks were still running on the server "
+            "(one per client that came): the sender task outlives its client. Nothing cancels "
+            "it; run it beside the receive loop in an asyncio.TaskGroup, or cancel it on the "
+            "way out."
+        ).format(clients=LEAK_CLIENTS, left=left)
     )
 
 
@@ -184,34 +215,46 @@ def _after_colleagues_broadcast() -> set[str]:
 
 @exercise(
     "09.3",
-    nudge="Follow `name` through the loop: what does it hold once the loop has finished?",
-    hint="A for loop's variable keeps its last value after the loop ends; the `del` after the "
-    "loop uses it, whichever client was full.",
+    nudge=N_("Follow `name` through the loop: what does it hold once the loop has finished?"),
+    hint=N_(
+        "A for loop's variable keeps its last value after the loop ends; the `del` after the "
+        "loop uses it, whichever client was full."
+    ),
 )
 def check_09_3(prediction: Any) -> str:
     """Who is left in ``outboxes`` after the colleague's broadcast (ada, slow full, grace)."""
     if not isinstance(prediction, set | frozenset | list | tuple):
-        raise Hint('answer with a set of names, e.g. {"ada", "grace"}')
+        raise Hint(_('answer with a set of names, e.g. {"ada", "grace"}'))
     predicted = set(prediction)
     actual = _after_colleagues_broadcast()
     if predicted == actual:
-        return (
+        return _(
             "grace is dropped, not slow: after the loop, `name` is the last name looped over. "
             "Drop the full one inside the except (collect the names, delete after the loop)."
         )
     unknown = predicted - {"ada", "slow", "grace"}
     if unknown:
-        raise Hint(f"there are only ada, slow and grace; {sorted(unknown)} is not one of them")
+        raise Hint(
+            _("there are only ada, slow and grace; {unknown} is not one of them").format(
+                unknown=sorted(unknown)
+            )
+        )
     if predicted == {"ada", "grace"}:
         raise Hint(
-            "that is what the colleague meant it to do. Look at the `del`: it runs after the "
-            "loop, so which name does it use?"
+            _(
+                "that is what the colleague meant it to do. Look at the `del`: it runs after the "
+                "loop, so which name does it use?"
+            )
         )
     if predicted == {"ada", "slow", "grace"}:
-        raise Hint("slow's outbox is full, so too_slow becomes True and the `del` does run")
+        raise Hint(_("slow's outbox is full, so too_slow becomes True and the `del` does run"))
     if len(predicted) < 2:
-        raise Hint("the `del` runs once, so exactly one client goes")
-    raise Hint(f"not {sorted(predicted)}: which name is in `name` when the `del` runs?")
+        raise Hint(_("the `del` runs once, so exactly one client goes"))
+    raise Hint(
+        _("not {predicted}: which name is in `name` when the `del` runs?").format(
+            predicted=sorted(predicted)
+        )
+    )
 
 
 # Reference answers

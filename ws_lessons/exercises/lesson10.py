@@ -13,57 +13,73 @@ from websockets.sync.client import connect
 
 from ws_lessons.chat import tokens
 from ws_lessons.exercises.core import TIMEOUT, Hint, exercise, served
+from ws_lessons.i18n import N_, _
 
 # 09.1 -------------------------------------------------------------------------------------------
 
 COOKIE_PAGES = {
-    "https://chat.example.com/": (True, "the chat's own page"),
+    "https://chat.example.com/": (True, N_("the chat's own page")),
     "https://chat.example.com:8443/": (
         True,
-        "another port is another origin but the same site: cookies do not provide isolation "
-        "by port (RFC 6265 §8.5)",
+        N_(
+            "another port is another origin but the same site: cookies do not provide "
+            "isolation by port (RFC 6265 §8.5)"
+        ),
     ),
     "https://forum.example.com/": (
         True,
-        "forum.example.com and chat.example.com share the registrable domain example.com, so "
-        "they are one site: SameSite does not protect you from a sibling subdomain",
+        N_(
+            "forum.example.com and chat.example.com share the registrable domain example.com, "
+            "so they are one site: SameSite does not protect you from a sibling subdomain"
+        ),
     ),
     "https://example.com/": (
         True,
-        "example.com is the registrable domain of chat.example.com itself: the same site",
+        N_("example.com is the registrable domain of chat.example.com itself: the same site"),
     ),
     "https://chat.example.com.evil.net/": (
         False,
-        "a host belongs to the registrable domain at its end, here evil.net, however it "
-        "starts: another site",
+        N_(
+            "a host belongs to the registrable domain at its end, here evil.net, however it "
+            "starts: another site"
+        ),
     ),
-    "https://example.org/": (False, "another registrable domain, so another site"),
+    "https://example.org/": (False, N_("another registrable domain, so another site")),
 }
 """Page → (whether a SameSite=Strict cookie of chat.example.com goes along, why)."""
 
 
 @exercise(
     "10.1",
-    nudge="SameSite compares sites, not origins: which parts of an address make up a site?",
-    hint="A site is the scheme and the registrable domain (the name just before the public "
-    "suffix, such as example.com); ports and subdomains in front of it do not count.",
+    nudge=N_("SameSite compares sites, not origins: which parts of an address make up a site?"),
+    hint=N_(
+        "A site is the scheme and the registrable domain (the name just before the public "
+        "suffix, such as example.com); ports and subdomains in front of it do not count."
+    ),
 )
 def check_10_1(answer: Any) -> str:
     """Predict, per page, whether Chromium sends chat.example.com's SameSite=Strict cookie."""
     if not isinstance(answer, dict):
-        raise Hint("pass the dict cookie_sent, with True or False for each page")
+        raise Hint(_("pass the dict cookie_sent, with True or False for each page"))
     if set(answer) != set(COOKIE_PAGES):
-        raise Hint(f"keep exactly the pages of cookie_sent: {sorted(COOKIE_PAGES)}")
+        raise Hint(
+            _("keep exactly the pages of cookie_sent: {pages}").format(pages=sorted(COOKIE_PAGES))
+        )
     undecided = [page for page, sent in answer.items() if not isinstance(sent, bool)]
     if undecided:
-        raise Hint(f"replace None with True or False for {undecided[0]}")
-    wrong = [page for page, (sent, _) in COOKIE_PAGES.items() if answer[page] != sent]
+        raise Hint(_("replace None with True or False for {page}").format(page=undecided[0]))
+    wrong = [page for page, (sent, _why) in COOKIE_PAGES.items() if answer[page] != sent]
     if wrong:
         page = wrong[0]
-        why = COOKIE_PAGES[page][1]
-        said = "sent" if answer[page] else "withheld"
-        raise Hint(f"{page}: you said the cookie is {said}, but {why}")
-    return (
+        why = _(COOKIE_PAGES[page][1])
+        if answer[page]:
+            raise Hint(
+                _("{page}: you said the cookie is sent, but {why}").format(page=page, why=why)
+            )
+        raise Hint(
+            _("{page}: you said the cookie is withheld, but {why}").format(page=page, why=why)
+        )
+    return _(
         "a Strict cookie stops other sites, and not your own ports and subdomains: "
         "that is the Origin check's job"
     )
@@ -103,57 +119,81 @@ def _open(server: Any, protocols: list[str]) -> tuple[str, str | None, str | Non
 
 @exercise(
     "10.2",
-    nudge="The offered subprotocol names reach the server in the handshake; Starlette lists "
-    "them in the connection's scope. What must the answer to the handshake contain?",
-    hint="Find the offered name that starts with the token prefix, verify what follows it, and "
-    "refuse before accepting if that fails; then accept, naming the other offered protocol "
-    "(never the token) as the chosen one.",
+    nudge=N_(
+        "The offered subprotocol names reach the server in the handshake; Starlette lists "
+        "them in the connection's scope. What must the answer to the handshake contain?"
+    ),
+    hint=N_(
+        "Find the offered name that starts with the token prefix, verify what follows it, and "
+        "refuse before accepting if that fails; then accept, naming the other offered protocol "
+        "(never the token) as the chosen one."
+    ),
 )
 def check_10_2(app_for: Any) -> str:
     """``app_for(verify)`` builds an app whose /ws takes its token from a subprotocol."""
     if not callable(app_for) or isinstance(app_for, FastAPI):
-        raise Hint("pass your function app_for itself (it builds the app from verify)")
+        raise Hint(_("pass your function app_for itself (it builds the app from verify)"))
     try:
         app = app_for(_verify)
     except Exception as exc:
-        raise Hint(f"app_for(verify) raised {type(exc).__name__}: {exc}") from None
+        raise Hint(
+            _("app_for(verify) raised {error_type}: {error}").format(
+                error_type=type(exc).__name__, error=exc
+            )
+        ) from None
     good = tokens.issue("ada", SECRET_09_2)
     forged = tokens.issue("ada", "not the server's secret")
     with served(app, "10.2") as server:
         outcome, detail, text = _open(server, [OFFERED, f"token.{good}"])
         if outcome == "refused":
             raise Hint(
-                f"a valid token in the subprotocol was refused (HTTP {detail}): read the "
-                "offered names from the scope, not from the query"
+                _(
+                    "a valid token in the subprotocol was refused (HTTP {status}): read the "
+                    "offered names from the scope, not from the query"
+                ).format(status=detail)
             )
         if outcome == "closed":
-            raise Hint(f"a valid token was accepted, then closed with {detail}")
+            raise Hint(_("a valid token was accepted, then closed with {code}").format(code=detail))
         if detail is None:
             raise Hint(
-                "you accepted without choosing a subprotocol: the Python client carries on, "
-                "but a browser that offered names fails a connection whose answer names none"
+                _(
+                    "you accepted without choosing a subprotocol: the Python client carries on, "
+                    "but a browser that offered names fails a connection whose answer names none"
+                )
             )
         if detail != OFFERED:
             raise Hint(
-                f"you answered with the subprotocol {detail[:20]}…: that sends the token back "
-                f"in a response header; answer with {OFFERED!r}"
+                _(
+                    "you answered with the subprotocol {start}…: that sends the token back "
+                    "in a response header; answer with {offered!r}"
+                ).format(start=detail[:20], offered=OFFERED)
             )
         if text != "ada":
-            raise Hint(f"once accepted, send the user's name (ada) as text; you sent {text!r}")
+            raise Hint(
+                _("once accepted, send the user's name (ada) as text; you sent {text!r}").format(
+                    text=text
+                )
+            )
         for protocols, what in [
-            ([OFFERED, f"token.{forged}"], "a forged token"),
-            ([OFFERED], "no token subprotocol"),
-            ([], "no subprotocol at all"),
+            ([OFFERED, f"token.{forged}"], _("a forged token")),
+            ([OFFERED], _("no token subprotocol")),
+            ([], _("no subprotocol at all")),
         ]:
             outcome, detail, text = _open(server, protocols)
             if outcome == "accepted":
-                raise Hint(f"{what} got in (and was sent {text!r}): refuse it")
+                raise Hint(
+                    _("{what} got in (and was sent {text!r}): refuse it").format(
+                        what=what, text=text
+                    )
+                )
             if outcome == "closed":
                 raise Hint(
-                    f"{what} was accepted, then closed with {detail}: refuse it before "
-                    "accept(), so that the connection never opens"
+                    _(
+                        "{what} was accepted, then closed with {code}: refuse it before "
+                        "accept(), so that the connection never opens"
+                    ).format(what=what, code=detail)
                 )
-    return "a page can authenticate with new WebSocket(url, [protocol, token]) and keep it"
+    return _("a page can authenticate with new WebSocket(url, [protocol, token]) and keep it")
 
 
 # 09.3 -------------------------------------------------------------------------------------------
@@ -163,41 +203,49 @@ GOOD_MOVES = [
     '{"type": "move", "x": 3, "y": 4, "comment": "extra fields are ignored"}',
 ]
 BAD_MOVES = [
-    ('{"type": "jump", "x": 1, "y": 1}', "another type"),
-    ('{"type": "move", "x": 1}', "a missing y"),
-    ('{"type": "move", "x": 8, "y": 0}', "x = 8, off the board"),
-    ('{"type": "move", "x": 0, "y": -1}', "y = -1, off the board"),
-    ('{"type": "move", "x": 2.5, "y": 1}', "x = 2.5, not a square"),
+    ('{"type": "jump", "x": 1, "y": 1}', N_("another type")),
+    ('{"type": "move", "x": 1}', N_("a missing y")),
+    ('{"type": "move", "x": 8, "y": 0}', N_("x = 8, off the board")),
+    ('{"type": "move", "x": 0, "y": -1}', N_("y = -1, off the board")),
+    ('{"type": "move", "x": 2.5, "y": 1}', N_("x = 2.5, not a square")),
     ('{"type": "move", "x": "three", "y": 1}', 'x = "three"'),
-    ('["move", 1, 1]', "a list instead of an object"),
+    ('["move", 1, 1]', N_("a list instead of an object")),
 ]
 
 
 @exercise(
     "10.3",
-    nudge="Each rule is a constraint pydantic can check on a field: the type's one allowed "
-    "value, and a range for each coordinate.",
-    hint="A Literal type admits one exact value; Field takes lower and upper bounds; int in "
-    "pydantic refuses 2.5 but also accepts 2.0, which is fine here.",
+    nudge=N_(
+        "Each rule is a constraint pydantic can check on a field: the type's one allowed "
+        "value, and a range for each coordinate."
+    ),
+    hint=N_(
+        "A Literal type admits one exact value; Field takes lower and upper bounds; int in "
+        "pydantic refuses 2.5 but also accepts 2.0, which is fine here."
+    ),
 )
 def check_10_3(model: Any) -> str:
     """A pydantic model for ``{"type": "move", "x": 0-7, "y": 0-7}``."""
     if not (inspect.isclass(model) and issubclass(model, BaseModel)):
-        raise Hint("pass your model class itself (class Move(BaseModel): ...)")
+        raise Hint(_("pass your model class itself (class Move(BaseModel): ...)"))
     for frame in GOOD_MOVES:
         try:
             move = model.model_validate_json(frame)
         except ValidationError as exc:
-            raise Hint(f"{frame} is a valid move but your model refused it: {exc}") from None
+            raise Hint(
+                _("{frame} is a valid move but your model refused it: {error}").format(
+                    frame=frame, error=exc
+                )
+            ) from None
         if (getattr(move, "x", None), getattr(move, "y", None)) != _xy(frame):
-            raise Hint("give the model fields named x and y")
+            raise Hint(_("give the model fields named x and y"))
     for frame, what in BAD_MOVES:
         try:
             model.model_validate_json(frame)
         except ValidationError:
             continue
-        raise Hint(f"your model accepted {what}: {frame}")
-    return "every bad move is refused before any code of yours sees it"
+        raise Hint(_("your model accepted {what}: {frame}").format(what=_(what), frame=frame))
+    return _("every bad move is refused before any code of yours sees it")
 
 
 def _xy(frame: str) -> tuple[int, int]:

@@ -14,6 +14,7 @@ from websockets.sync.client import connect
 from ws_lessons import handshake
 from ws_lessons.chat import create_app, tokens
 from ws_lessons.exercises.core import TIMEOUT, Hint, exercise, served
+from ws_lessons.i18n import N_, _
 from ws_lessons.server import ServerError, serve
 
 # 10.1 -------------------------------------------------------------------------------------------
@@ -33,45 +34,59 @@ def _pairs(gaps: Any) -> list[tuple[int, ...]] | None:
 
 @exercise(
     "11.1",
-    nudge="Walk through the arrivals one at a time, with the client's last seq written beside "
-    "you, and apply the three cases of Tracker.receive.",
-    hint="A seq at or below the last one is dropped; one exactly one above is the next; a "
-    "bigger jump records the missing seqs as a (first, last) pair, then is kept.",
+    nudge=N_(
+        "Walk through the arrivals one at a time, with the client's last seq written beside "
+        "you, and apply the three cases of Tracker.receive."
+    ),
+    hint=N_(
+        "A seq at or below the last one is dropped; one exactly one above is the next; a "
+        "bigger jump records the missing seqs as a (first, last) pair, then is kept."
+    ),
 )
 def check_11_1(prediction: Any) -> str:
     """Predict what the Tracker keeps and which gaps it notes for ARRIVALS after seq 5."""
     if not isinstance(prediction, dict) or set(prediction) != {"kept", "gaps"}:
-        raise Hint('pass the dict prediction, with the keys "kept" and "gaps"')
+        raise Hint(_('pass the dict prediction, with the keys "kept" and "gaps"'))
     kept, gaps = prediction["kept"], _pairs(prediction["gaps"])
     if not kept:
-        raise Hint("fill in kept: the seqs the client adds to tracker.said, in order")
+        raise Hint(_("fill in kept: the seqs the client adds to tracker.said, in order"))
     if not isinstance(kept, list) or not all(isinstance(seq, int) for seq in kept):
-        raise Hint(f"kept is a list of whole numbers, in order; got {kept!r}")
+        raise Hint(_("kept is a list of whole numbers, in order; got {kept!r}").format(kept=kept))
     if kept.count(9) > 1:
         raise Hint(
-            "9 arrived twice (in the replay, and live as the client joined): the second time "
-            "it is at or below the client's seq, so the client skips it"
+            _(
+                "9 arrived twice (in the replay, and live as the client joined): the second time "
+                "it is at or below the client's seq, so the client skips it"
+            )
         )
     if 5 in kept or 6 in kept:
-        raise Hint("the client had 5 already, and 6 never arrived: only what arrives can be kept")
+        raise Hint(
+            _("the client had 5 already, and 6 never arrived: only what arrives can be kept")
+        )
     if kept != KEPT:
         raise Hint(
-            f"you kept {kept}: every seq above the client's last one is kept, even after a "
-            "jump, and in the order it arrived"
+            _(
+                "you kept {kept}: every seq above the client's last one is kept, even after a "
+                "jump, and in the order it arrived"
+            ).format(kept=kept)
         )
     if gaps is None or any(len(gap) != 2 for gap in gaps):
-        raise Hint("write each gap as a (first, last) pair of the seqs that never arrived")
+        raise Hint(_("write each gap as a (first, last) pair of the seqs that never arrived"))
     if not gaps:
         raise Hint(
-            "the client had 5 and the first replayed message is 7: seq 6 never arrived "
-            "(the history keeps only the last 3), and the client notes that"
+            _(
+                "the client had 5 and the first replayed message is 7: seq 6 never arrived "
+                "(the history keeps only the last 3), and the client notes that"
+            )
         )
     if gaps != GAPS:
         raise Hint(
-            f"you noted the gaps {gaps}: a gap holds only the seqs that never arrived, from "
-            "one after the client's last to one before the jump"
+            _(
+                "you noted the gaps {gaps}: a gap holds only the seqs that never arrived, from "
+                "one after the client's last to one before the jump"
+            ).format(gaps=gaps)
         )
-    return "one gap noticed, one duplicate skipped, nothing shown twice"
+    return _("one gap noticed, one duplicate skipped, nothing shown twice")
 
 
 # 10.2 -------------------------------------------------------------------------------------------
@@ -103,10 +118,14 @@ def _replay(server: Any, query: str) -> list[int] | str:
 
 @exercise(
     "11.2",
-    nudge="The endpoint sends everything today; the client has told you, in the query, how "
-    "far it got already. FastAPI can also refuse impossible values of a parameter for you.",
-    hint="Skip the events at or below since; give the Query parameter a lower bound of 0 and a "
-    "default, so that a missing since means 'from the start' and a negative one is refused.",
+    nudge=N_(
+        "The endpoint sends everything today; the client has told you, in the query, how "
+        "far it got already. FastAPI can also refuse impossible values of a parameter for you."
+    ),
+    hint=N_(
+        "Skip the events at or below since; give the Query parameter a lower bound of 0 and a "
+        "default, so that a missing since means 'from the start' and a negative one is refused."
+    ),
 )
 def check_11_2(app: Any) -> str:
     """/feed?since=N sends the events of FEED after N, then closes normally."""
@@ -118,26 +137,43 @@ def check_11_2(app: Any) -> str:
             ("", list(range(1, 11))),
         ]:
             got = _replay(server, query)
-            if str(got).startswith("refused"):
+            path = f"/feed{query}"
+            if isinstance(got, str) and got.startswith("refused "):
                 raise Hint(
-                    f"the handshake on /feed{query} was {got}: is there an endpoint at /feed, "
-                    "does it accept(), and is since optional?"
+                    _(
+                        "the handshake on {path} was refused {status}: is there an endpoint at "
+                        "/feed, does it accept(), and is since optional?"
+                    ).format(path=path, status=got.removeprefix("refused "))
                 )
             if got == "no close":
-                raise Hint(f"for /feed{query}, close the connection once the events are sent")
+                raise Hint(
+                    _("for {path}, close the connection once the events are sent").format(path=path)
+                )
             if got == "not the events":
-                raise Hint("send each event of FEED as JSON, unchanged (websocket.send_json)")
+                raise Hint(_("send each event of FEED as JSON, unchanged (websocket.send_json)"))
             if isinstance(got, str):
-                raise Hint(f"/feed{query} was {got}")
+                raise Hint(
+                    _("{path} was closed with {code}").format(
+                        path=path, code=got.removeprefix("closed with ")
+                    )
+                )
             if got != expected:
-                extra = " (with ?since=N the client has N already)" if got[:1] == [7] else ""
-                raise Hint(f"/feed{query} sent seqs {got}, expected {expected}{extra}")
+                if got[:1] == [7]:
+                    message = _(
+                        "{path} sent seqs {got}, expected {expected} "
+                        "(with ?since=N the client has N already)"
+                    )
+                else:
+                    message = _("{path} sent seqs {got}, expected {expected}")
+                raise Hint(message.format(path=path, got=got, expected=expected))
         for query in ("?since=-1", "?since=soon"):
             if not str(_replay(server, query)).startswith("refused"):
                 raise Hint(
-                    f"/feed{query} should be refused: give the Query parameter a lower bound"
+                    _("{path} should be refused: give the Query parameter a lower bound").format(
+                        path=f"/feed{query}"
+                    )
                 )
-    return "a client that comes back gets exactly what it missed"
+    return _("a client that comes back gets exactly what it missed")
 
 
 # 10.3 -------------------------------------------------------------------------------------------
@@ -161,34 +197,46 @@ def _silent_client(host: str, port: int, path: str) -> socket.socket:
 
 @exercise(
     "11.3",
-    nudge="A silent client is noticed at the first ping it fails to answer: how long can that "
-    "take, from the moment it goes silent?",
-    hint="In the worst case, nearly a whole interval passes before the next ping, then the "
-    "whole timeout: keep their sum under the deadline, and leave the timeout long enough for "
-    "a healthy client's pong to come back.",
+    nudge=N_(
+        "A silent client is noticed at the first ping it fails to answer: how long can that "
+        "take, from the moment it goes silent?"
+    ),
+    hint=N_(
+        "In the worst case, nearly a whole interval passes before the next ping, then the "
+        "whole timeout: keep their sum under the deadline, and leave the timeout long enough "
+        "for a healthy client's pong to come back."
+    ),
 )
 def check_11_3(options: Any) -> str:
     """uvicorn options that drop a silent client within 1.5 s and keep a healthy idle one."""
     if not isinstance(options, dict):
         raise Hint(
-            'pass a dict of uvicorn options: {"ws_ping_interval": ..., "ws_ping_timeout": ...}'
+            _('pass a dict of uvicorn options: {"ws_ping_interval": ..., "ws_ping_timeout": ...}')
         )
     if set(options) - OPTIONS:
-        raise Hint(f"only {sorted(OPTIONS)} are needed; remove {sorted(set(options) - OPTIONS)}")
+        raise Hint(
+            _("only {needed} are needed; remove {extra}").format(
+                needed=sorted(OPTIONS), extra=sorted(set(options) - OPTIONS)
+            )
+        )
     interval, timeout = options.get("ws_ping_interval"), options.get("ws_ping_timeout")
     if not isinstance(interval, int | float) or interval <= 0:
-        raise Hint("set ws_ping_interval to a number of seconds: without it, no ping is sent")
+        raise Hint(_("set ws_ping_interval to a number of seconds: without it, no ping is sent"))
     if not isinstance(timeout, int | float):
-        raise Hint("set ws_ping_timeout: without it, an unanswered ping is never given up on")
+        raise Hint(_("set ws_ping_timeout: without it, an unanswered ping is never given up on"))
     if timeout < 0.1:
         raise Hint(
-            f"a ws_ping_timeout of {timeout} s would drop healthy clients on any real network"
+            _(
+                "a ws_ping_timeout of {timeout} s would drop healthy clients on any real network"
+            ).format(timeout=timeout)
         )
     app = create_app(secret="exercise 11.3")
     try:
         server = serve(app, name="check 11.3", **options)
     except (ServerError, TypeError, ValueError) as exc:
-        raise Hint(f"uvicorn did not start with these options: {exc}") from None
+        raise Hint(
+            _("uvicorn did not start with these options: {error}").format(error=exc)
+        ) from None
     with server:
         url = server.ws_url(f"/ws/lobby?token={tokens.issue('healthy', 'exercise 11.3')}")
         with connect(url, open_timeout=TIMEOUT) as healthy:
@@ -202,8 +250,10 @@ def check_11_3(options: Any) -> str:
                 silent.close()
             if dropped_after is None:
                 raise Hint(
-                    f"the silent client was still there {DEADLINE} s later: ping more often "
-                    "or give up sooner"
+                    _(
+                        "the silent client was still there {seconds} s later: ping more often "
+                        "or give up sooner"
+                    ).format(seconds=DEADLINE)
                 )
             time.sleep(max(0.0, DEADLINE - (time.monotonic() - began)))  # idle a while longer
             try:
@@ -212,9 +262,11 @@ def check_11_3(options: Any) -> str:
                     pass
             except (ConnectionClosed, TimeoutError):
                 raise Hint(
-                    "the healthy idle client was dropped too: give pongs more time"
+                    _("the healthy idle client was dropped too: give pongs more time")
                 ) from None
-    return f"a silent client was dropped after {dropped_after:.1f} s; the healthy one stayed"
+    return _("a silent client was dropped after {seconds:.1f} s; the healthy one stayed").format(
+        seconds=dropped_after
+    )
 
 
 def _left(ws: Any, user: str, began: float) -> float | None:

@@ -20,6 +20,7 @@ from ws_lessons.exercises.core import (
     judge_letters,
     require_function,
 )
+from ws_lessons.i18n import N_, _, messages
 from ws_lessons.server import RunningServer, serve
 
 
@@ -45,74 +46,101 @@ def _outcome(test: Callable[[RunningServer], Any], app: FastAPI, label: str) -> 
         except AssertionError as failure:
             return f"AssertionError: {failure}" if str(failure) else "AssertionError"
         except Exception as error:
-            raise Hint(
-                f"against the {label} chat your test raised {type(error).__name__}: {error}. "
-                "A test should fail only through an assert."
-            ) from None
+            if label == "correct":
+                message = _(
+                    "against the correct chat your test raised {error_type}: {error}. "
+                    "A test should fail only through an assert."
+                )
+            else:
+                message = _(
+                    "against the buggy chat your test raised {error_type}: {error}. "
+                    "A test should fail only through an assert."
+                )
+            raise Hint(message.format(error_type=type(error).__name__, error=error)) from None
     return None
 
 
 @exercise(
     "12.1",
-    nudge="The bug is in how messages are numbered, and the starter test sends only two. "
-    "How many messages would a client need to see to notice a gap?",
-    hint="Send a handful of messages from one client and collect the seq of each reply. "
-    "Do not assert where the numbering starts (the welcome says so); assert that each "
-    "seq is exactly one more than the one before.",
+    nudge=N_(
+        "The bug is in how messages are numbered, and the starter test sends only two. "
+        "How many messages would a client need to see to notice a gap?"
+    ),
+    hint=N_(
+        "Send a handful of messages from one client and collect the seq of each reply. "
+        "Do not assert where the numbering starts (the welcome says so); assert that each "
+        "seq is exactly one more than the one before."
+    ),
 )
 def check_12_1(test: Any) -> str:
     """A test function ``test(server)`` that passes on the real chat and fails on the buggy one."""
     require_function(test)
     failure = _outcome(test, create_app(secret="lesson 12"), "correct")
     if failure:
-        raise Hint(f"your test fails against the correct chat ({failure}): fix the test first")
+        raise Hint(
+            _("your test fails against the correct chat ({failure}): fix the test first").format(
+                failure=failure
+            )
+        )
     if _outcome(test, planted_bug_app(), "buggy") is None:
-        raise Hint("your test passes against the buggy chat too, so it does not catch the bug")
-    return "your test passes on the correct chat and catches the planted bug"
+        raise Hint(_("your test passes against the buggy chat too, so it does not catch the bug"))
+    return _("your test passes on the correct chat and catches the planted bug")
 
 
 # 11.2 -------------------------------------------------------------------------------------------
 
-BUGS_11_2 = {
-    "A": "the endpoint sends 'said' to everyone but the sender",
-    "B": "uvicorn's ws_max_size is set too high, so a 50 MB message is accepted",
-    "C": "a message with an empty text is accepted, although the model forbids it",
-    "D": "the server's pings are switched off, so a dead client is never dropped",
-    "E": "the Origin guard lets in a handshake from http://evil.example",
-    "F": "the server does not negotiate permessage-deflate, so nothing is compressed",
-}
+BUGS_11_2 = messages(
+    {
+        "A": N_("the endpoint sends 'said' to everyone but the sender"),
+        "B": N_("uvicorn's ws_max_size is set too high, so a 50 MB message is accepted"),
+        "C": N_("a message with an empty text is accepted, although the model forbids it"),
+        "D": N_("the server's pings are switched off, so a dead client is never dropped"),
+        "E": N_("the Origin guard lets in a handshake from http://evil.example"),
+        "F": N_("the server does not negotiate permessage-deflate, so nothing is compressed"),
+    }
+)
 """Six bugs. Which of them can only a test against a real server catch?"""
 
 ONLY_REAL_11_2 = frozenset({"B", "D", "F"})
-_WHY_11_2 = {
-    "A": "who receives a message is the app's own logic: TestClient runs it, with as many "
-    "clients as you open",
-    "B": "ws_max_size is an option of uvicorn, and TestClient calls the app without uvicorn",
-    "C": "validation is done by the app's model, which TestClient runs like any code",
-    "D": "pings are sent by uvicorn's protocol code, not by the app",
-    "E": "the Origin guard is part of the app, and TestClient can send any header you give it",
-    "F": "compression is negotiated and applied by uvicorn, on the bytes of the frames",
-}
+_WHY_11_2 = messages(
+    {
+        "A": N_(
+            "who receives a message is the app's own logic: TestClient runs it, with as many "
+            "clients as you open"
+        ),
+        "B": N_(
+            "ws_max_size is an option of uvicorn, and TestClient calls the app without uvicorn"
+        ),
+        "C": N_("validation is done by the app's model, which TestClient runs like any code"),
+        "D": N_("pings are sent by uvicorn's protocol code, not by the app"),
+        "E": N_(
+            "the Origin guard is part of the app, and TestClient can send any header you give it"
+        ),
+        "F": N_("compression is negotiated and applied by uvicorn, on the bytes of the frames"),
+    }
+)
 
 
 @exercise(
     "12.2",
-    nudge="Look at lesson 12's first drawing: which boxes does TestClient skip?",
-    hint="TestClient calls the FastAPI app directly. Whatever the app's own code does, it "
-    "can test; whatever happens in uvicorn, on the socket and in the frames (limits, "
-    "pings, compression), it never sees.",
+    nudge=N_("Look at lesson 12's first drawing: which boxes does TestClient skip?"),
+    hint=N_(
+        "TestClient calls the FastAPI app directly. Whatever the app's own code does, it "
+        "can test; whatever happens in uvicorn, on the socket and in the frames (limits, "
+        "pings, compression), it never sees."
+    ),
 )
 def check_12_2(letters: Any) -> str:
     """The set of letters of BUGS_11_2 that only a real-server test can catch."""
-    chosen = chosen_letters(letters, BUGS_11_2, "bug")
+    chosen = chosen_letters(letters, BUGS_11_2, _("bug"))
     judge_letters(
         chosen,
         ONLY_REAL_11_2,
         _WHY_11_2,
-        yes="TestClient cannot see it",
-        no="a TestClient test can catch it",
+        yes=_("TestClient cannot see it"),
+        no=_("a TestClient test can catch it"),
     )
-    return "the app's logic in-process, and uvicorn's work on the wire only with a real server"
+    return _("the app's logic in-process, and uvicorn's work on the wire only with a real server")
 
 
 # Reference answers

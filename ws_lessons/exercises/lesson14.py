@@ -12,40 +12,55 @@ from ws_lessons.exercises.core import (
     judge_letters,
     require_function,
 )
+from ws_lessons.i18n import N_, _, messages
 
 # 13.1 -------------------------------------------------------------------------------------------
 
-STORY_13_1 = {
-    "A": "Ada receives her own message back.",
-    "B": "Grace receives Ada's message.",
-    "C": "Linus, also on worker A, receives Ada's message.",
-    "D": "Grace receives her welcome.",
-    "E": "Both workers answer /healthz with 200.",
-    "F": "Ada, reconnecting, lands on worker B and hears Grace from then on.",
-}
-_WHY_13_1 = {
-    "A": "Ada's worker delivers to every socket in its own `rooms`, hers included",
-    "B": "Grace's socket is in worker B's `rooms`; worker A has never heard of it",
-    "C": "Linus is in the same process as Ada, so in the same `rooms` dict",
-    "D": "the welcome is sent by whichever worker accepted the connection",
-    "E": "each worker answers its own HTTP requests; nothing is shared or needed",
-    "F": "on worker B she is in the same dict as Grace now, so she hears her",
-}
+STORY_13_1 = messages(
+    {
+        "A": N_("Ada receives her own message back."),
+        "B": N_("Grace receives Ada's message."),
+        "C": N_("Linus, also on worker A, receives Ada's message."),
+        "D": N_("Grace receives her welcome."),
+        "E": N_("Both workers answer /healthz with 200."),
+        "F": N_("Ada, reconnecting, lands on worker B and hears Grace from then on."),
+    }
+)
+_WHY_13_1 = messages(
+    {
+        "A": N_("Ada's worker delivers to every socket in its own `rooms`, hers included"),
+        "B": N_("Grace's socket is in worker B's `rooms`; worker A has never heard of it"),
+        "C": N_("Linus is in the same process as Ada, so in the same `rooms` dict"),
+        "D": N_("the welcome is sent by whichever worker accepted the connection"),
+        "E": N_("each worker answers its own HTTP requests; nothing is shared or needed"),
+        "F": N_("on worker B she is in the same dict as Grace now, so she hears her"),
+    }
+)
 
 
 @exercise(
     "14.1",
-    nudge="Each worker is a process of its own: ask, for each line, which process holds the "
-    "sockets involved.",
-    hint="Without Redis the only room a worker knows is its own dict in its own memory: a "
-    "message reaches exactly the sockets that the sender's worker accepted.",
+    nudge=N_(
+        "Each worker is a process of its own: ask, for each line, which process holds the "
+        "sockets involved."
+    ),
+    hint=N_(
+        "Without Redis the only room a worker knows is its own dict in its own memory: a "
+        "message reaches exactly the sockets that the sender's worker accepted."
+    ),
 )
 def check_14_1(answer: Any) -> str:
     """Which lines of STORY_13_1 happen with two workers and rooms in memory."""
-    chosen = chosen_letters(answer, STORY_13_1, "line")
+    chosen = chosen_letters(answer, STORY_13_1, _("line"))
     right = {"A", "C", "D", "E", "F"}
-    judge_letters(chosen, right, _WHY_13_1, yes="it does happen", no="it does not")
-    return "only B fails: a message reaches only the sockets of its own worker"
+    judge_letters(
+        chosen,
+        right,
+        _WHY_13_1,
+        yes=_("it does happen"),
+        no=_("it does not"),
+    )
+    return _("only B fails: a message reaches only the sockets of its own worker")
 
 
 def solution_14_1() -> Any:
@@ -73,44 +88,64 @@ def socket_url_13_2(page: str, path: str) -> str:
 
 @exercise(
     "14.2",
-    nudge="Try the function on each page of PAGES_13_2 and compare with the address wanted: "
-    "two different things go wrong.",
-    hint="The scheme has to follow the page's (a secure page may only open a secure socket), "
-    "and the path has to be resolved against the page's own path, the way the browser "
-    "resolves a relative link; urllib.parse has a function that does exactly that.",
+    nudge=N_(
+        "Try the function on each page of PAGES_13_2 and compare with the address wanted: "
+        "two different things go wrong."
+    ),
+    hint=N_(
+        "The scheme has to follow the page's (a secure page may only open a secure socket), "
+        "and the path has to be resolved against the page's own path, the way the browser "
+        "resolves a relative link; urllib.parse has a function that does exactly that."
+    ),
 )
 def check_14_2(socket_url: Any) -> str:
     """socket_url(page, path): the WebSocket address a page at ``page`` opens for ``path``."""
     require_function(socket_url)
     if len(inspect.signature(socket_url).parameters) != 2:
-        raise Hint("socket_url takes two arguments: the page's address and the path")
+        raise Hint(_("socket_url takes two arguments: the page's address and the path"))
     for page, wanted in PAGES_13_2.items():
         got = socket_url(page, "ws/lobby")
         if got == wanted:
             continue
         if not isinstance(got, str):
-            raise Hint(f"socket_url({page!r}, ...) returned {got!r}, not a str")
+            raise Hint(
+                _("socket_url({page!r}, ...) returned {got!r}, not a str").format(
+                    page=page, got=got
+                )
+            )
         if page.startswith("https:") and got.startswith("ws:"):
             raise Hint(
-                f"the page {page} is https:, and a secure page may not open ws:// (mixed "
-                "content): wss:// for https:, ws:// for http:"
+                _(
+                    "the page {page} is https:, and a secure page may not open ws:// (mixed "
+                    "content): wss:// for https:, ws:// for http:"
+                ).format(page=page)
             )
         if got.startswith(("http:", "https:")):
-            raise Hint(f"{got} is an HTTP address: a WebSocket needs ws:// or wss://")
+            raise Hint(
+                _("{got} is an HTTP address: a WebSocket needs ws:// or wss://").format(got=got)
+            )
         if got.split("://")[1] == wanted.split("://")[1].replace("/chat", "", 1) or (
             "proxy" in page and "proxy" not in got
         ):
             raise Hint(
-                f"for the page {page} the socket lost the page's path prefix ({got}): "
-                "resolve the path relative to the page, not to the host's root"
+                _(
+                    "for the page {page} the socket lost the page's path prefix ({got}): "
+                    "resolve the path relative to the page, not to the host's root"
+                ).format(page=page, got=got)
             )
         if "index.html" in got or "?" in got:
             raise Hint(
-                f"{got} keeps the page's file name or query: a relative path replaces the "
-                "last segment of the page's path, like a link in HTML"
+                _(
+                    "{got} keeps the page's file name or query: a relative path replaces the "
+                    "last segment of the page's path, like a link in HTML"
+                ).format(got=got)
             )
-        raise Hint(f"for the page {page}, socket_url gave {got}; wanted {wanted}")
-    return "right scheme and right prefix for every page, behind a proxy too"
+        raise Hint(
+            _("for the page {page}, socket_url gave {got}; wanted {wanted}").format(
+                page=page, got=got, wanted=wanted
+            )
+        )
+    return _("right scheme and right prefix for every page, behind a proxy too")
 
 
 def solution_14_2() -> Any:
