@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from ws_lessons import checks, i18n
-from ws_lessons.exercises.lesson14 import STORY_13_1, socket_url_13_2
+from ws_lessons.exercises.lesson14 import STORY_14_1, socket_url_14_2
 
 
 @pytest.mark.parametrize(
@@ -40,7 +40,7 @@ def appended(page: str, path: str) -> str:
 @pytest.mark.parametrize(
     ("answer", "hint"),
     [
-        (socket_url_13_2, "mixed"),
+        (socket_url_14_2, "mixed"),
         (scheme_only, "lost the page's path prefix"),
         (appended, "keeps the page's file name or query"),
         (lambda page, path: page + path, "is an HTTP address"),
@@ -72,14 +72,14 @@ def test_14_1_gives_its_reasons_in_chinese(capsys: pytest.CaptureFixture[str]) -
 
 @pytest.mark.usefixtures("chinese")
 def test_the_story_the_lesson_prints_is_chinese_in_the_chinese_edition() -> None:
-    assert str(STORY_13_1["C"]) == "同样在工作进程 A 上的 Linus 收到了 Ada 的消息。"
-    assert str(dict(STORY_13_1.items())["A"]) == "Ada 收到了自己发出的消息。"
-    assert sorted(STORY_13_1) == ["A", "B", "C", "D", "E", "F"]
+    assert str(STORY_14_1["C"]) == "同样在工作进程 A 上的 Linus 收到了 Ada 的消息。"
+    assert str(dict(STORY_14_1.items())["A"]) == "Ada 收到了自己发出的消息。"
+    assert sorted(STORY_14_1) == ["A", "B", "C", "D", "E", "F"]
 
 
 def test_the_story_is_english_in_the_english_edition() -> None:
     i18n.set_language("en")
     try:
-        assert str(STORY_13_1["C"]) == "Linus, also on worker A, receives Ada's message."
+        assert str(STORY_14_1["C"]) == "Linus, also on worker A, receives Ada's message."
     finally:
         i18n.set_language(None)

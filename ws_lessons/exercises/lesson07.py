@@ -15,7 +15,7 @@ from ws_lessons.i18n import N_, _
 # 06.1 -------------------------------------------------------------------------------------------
 
 
-def endpoints_06_1() -> FastAPI:
+def endpoints_07_1() -> FastAPI:
     """Five endpoints, five ways a WebSocket conversation ends. Read them; predict."""
     app = FastAPI()
 
@@ -46,9 +46,9 @@ def endpoints_06_1() -> FastAPI:
     return app
 
 
-PATHS_06_1 = {"A": "/a", "B": "/b", "C": "/c", "D": "/d", "E": "/e?room=lobby"}
+PATHS_07_1 = {"A": "/a", "B": "/b", "C": "/c", "D": "/d", "E": "/e?room=lobby"}
 
-_WHY_06_1 = {
+_WHY_07_1 = {
     "A": N_(
         "nothing calls close(), so no close frame is sent: when the function returns, "
         "uvicorn just closes the TCP connection. Which code does a client report for a "
@@ -68,7 +68,7 @@ _WHY_06_1 = {
         "is refused, as lesson 07 showed for a room that is not a number"
     ),
 }
-_MISTAKES_06_1 = {
+_MISTAKES_07_1 = {
     ("A", 1000): N_("1000 (normal closure) would need a close frame, and nothing calls close()"),
     ("B", 500): N_("500 is an HTTP status, but the handshake was over when the error happened"),
     ("B", 1011): N_(
@@ -111,24 +111,24 @@ def _ending(server: Any, path: str) -> int:
     ),
 )
 def check_07_1(prediction: Any) -> str:
-    """For each endpoint of endpoints_06_1(), the close code the client gets (an int), or the
+    """For each endpoint of endpoints_07_1(), the close code the client gets (an int), or the
     HTTP status if the handshake is refused."""
-    if not isinstance(prediction, dict) or set(prediction) != set(PATHS_06_1):
+    if not isinstance(prediction, dict) or set(prediction) != set(PATHS_07_1):
         raise Hint(_('answer with a dict {"A": code, ..., "E": code} of ints'))
     try:
-        guesses = {letter: int(prediction[letter]) for letter in PATHS_06_1}
+        guesses = {letter: int(prediction[letter]) for letter in PATHS_07_1}
     except (TypeError, ValueError):
         raise Hint(
             _("give each letter an int: a close code like 1001, or an HTTP status")
         ) from None
-    with served(endpoints_06_1(), "07.1") as server:
-        seen = {letter: _ending(server, path) for letter, path in PATHS_06_1.items()}
+    with served(endpoints_07_1(), "07.1") as server:
+        seen = {letter: _ending(server, path) for letter, path in PATHS_07_1.items()}
     for letter, guess in guesses.items():
         if guess != seen[letter]:
-            mistake = _MISTAKES_06_1.get((letter, guess))
+            mistake = _MISTAKES_07_1.get((letter, guess))
             raise Hint(
                 _("think again about {letter}: {why}").format(
-                    letter=letter, why=_(mistake or _WHY_06_1[letter])
+                    letter=letter, why=_(mistake or _WHY_07_1[letter])
                 )
             )
     codes = ", ".join(f"{letter} {code}" for letter, code in seen.items())

@@ -87,13 +87,13 @@ def check_10_1(answer: Any) -> str:
 
 # 09.2 -------------------------------------------------------------------------------------------
 
-SECRET_09_2 = "check 10.2"
+SECRET_10_2 = "check 10.2"
 OFFERED = "chat.v1"
 
 
 def _verify(token: str) -> str:
     """The user a token names; ``ValueError`` if it is forged or expired."""
-    return tokens.verify(token, SECRET_09_2)
+    return tokens.verify(token, SECRET_10_2)
 
 
 def _open(server: Any, protocols: list[str]) -> tuple[str, str | None, str | None]:
@@ -141,7 +141,7 @@ def check_10_2(app_for: Any) -> str:
                 error_type=type(exc).__name__, error=exc
             )
         ) from None
-    good = tokens.issue("ada", SECRET_09_2)
+    good = tokens.issue("ada", SECRET_10_2)
     forged = tokens.issue("ada", "not the server's secret")
     with served(app, "10.2") as server:
         outcome, detail, text = _open(server, [OFFERED, f"token.{good}"])

@@ -89,7 +89,7 @@ def check_12_1(test: Any) -> str:
 
 # 11.2 -------------------------------------------------------------------------------------------
 
-BUGS_11_2 = messages(
+BUGS_12_2 = messages(
     {
         "A": N_("the endpoint sends 'said' to everyone but the sender"),
         "B": N_("uvicorn's ws_max_size is set too high, so a 50 MB message is accepted"),
@@ -101,8 +101,8 @@ BUGS_11_2 = messages(
 )
 """Six bugs. Which of them can only a test against a real server catch?"""
 
-ONLY_REAL_11_2 = frozenset({"B", "D", "F"})
-_WHY_11_2 = messages(
+ONLY_REAL_12_2 = frozenset({"B", "D", "F"})
+_WHY_12_2 = messages(
     {
         "A": N_(
             "who receives a message is the app's own logic: TestClient runs it, with as many "
@@ -131,12 +131,12 @@ _WHY_11_2 = messages(
     ),
 )
 def check_12_2(letters: Any) -> str:
-    """The set of letters of BUGS_11_2 that only a real-server test can catch."""
-    chosen = chosen_letters(letters, BUGS_11_2, _("bug"))
+    """The set of letters of BUGS_12_2 that only a real-server test can catch."""
+    chosen = chosen_letters(letters, BUGS_12_2, _("bug"))
     judge_letters(
         chosen,
-        ONLY_REAL_11_2,
-        _WHY_11_2,
+        ONLY_REAL_12_2,
+        _WHY_12_2,
         yes=_("TestClient cannot see it"),
         no=_("a TestClient test can catch it"),
     )

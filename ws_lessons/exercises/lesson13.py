@@ -19,7 +19,7 @@ SECRET = "lesson 13"
 # 12.1 -------------------------------------------------------------------------------------------
 
 
-def _missing_12_1(location: str) -> list[str]:
+def _missing_13_1(location: str) -> list[str]:
     """What the directives lack for a WebSocket to pass, in words (for the hint)."""
     words = " ".join(location.split()).lower()
     missing = []
@@ -98,7 +98,7 @@ def check_13_1(location: Any) -> str:
                     welcome = json.loads(ws.recv(timeout=5))
             except InvalidStatus as refused:
                 status = refused.response.status_code
-                why = _missing_12_1(location) or [_("look at the chat's log: worker.log")]
+                why = _missing_13_1(location) or [_("look at the chat's log: worker.log")]
                 raise Hint(
                     _(
                         "through your proxy the handshake got HTTP {status}, not 101: the "
@@ -112,7 +112,7 @@ def check_13_1(location: Any) -> str:
 
 # 12.2 -------------------------------------------------------------------------------------------
 
-SETUPS_12_2 = {
+SETUPS_13_2 = {
     "A": {"proxy_read_timeout": 60, "ws_ping_interval": 20},
     "B": {"proxy_read_timeout": 60, "ws_ping_interval": None},
     "C": {"proxy_read_timeout": 10, "ws_ping_interval": 20},
@@ -120,8 +120,8 @@ SETUPS_12_2 = {
 }
 """nginx's read timeout and uvicorn's ping interval, in seconds (None: no pings)."""
 
-SURVIVE_12_2 = frozenset({"A", "D"})
-_WHY_12_2 = messages(
+SURVIVE_13_2 = frozenset({"A", "D"})
+_WHY_13_2 = messages(
     {
         "A": N_(
             "the server pings every 20 s, and each ping is data nginx reads from the chat, "
@@ -144,12 +144,12 @@ _WHY_12_2 = messages(
     ),
 )
 def check_13_2(letters: Any) -> str:
-    """The set of SETUPS_12_2 in which a chat room silent for 5 minutes stays connected."""
-    chosen = chosen_letters(letters, SETUPS_12_2, _("setup"))
+    """The set of SETUPS_13_2 in which a chat room silent for 5 minutes stays connected."""
+    chosen = chosen_letters(letters, SETUPS_13_2, _("setup"))
     judge_letters(
         chosen,
-        SURVIVE_12_2,
-        _WHY_12_2,
+        SURVIVE_13_2,
+        _WHY_13_2,
         yes=_("it stays connected"),
         no=_("it is cut"),
     )

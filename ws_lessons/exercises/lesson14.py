@@ -16,7 +16,7 @@ from ws_lessons.i18n import N_, _, messages
 
 # 13.1 -------------------------------------------------------------------------------------------
 
-STORY_13_1 = messages(
+STORY_14_1 = messages(
     {
         "A": N_("Ada receives her own message back."),
         "B": N_("Grace receives Ada's message."),
@@ -26,7 +26,7 @@ STORY_13_1 = messages(
         "F": N_("Ada, reconnecting, lands on worker B and hears Grace from then on."),
     }
 )
-_WHY_13_1 = messages(
+_WHY_14_1 = messages(
     {
         "A": N_("Ada's worker delivers to every socket in its own `rooms`, hers included"),
         "B": N_("Grace's socket is in worker B's `rooms`; worker A has never heard of it"),
@@ -50,13 +50,13 @@ _WHY_13_1 = messages(
     ),
 )
 def check_14_1(answer: Any) -> str:
-    """Which lines of STORY_13_1 happen with two workers and rooms in memory."""
-    chosen = chosen_letters(answer, STORY_13_1, _("line"))
+    """Which lines of STORY_14_1 happen with two workers and rooms in memory."""
+    chosen = chosen_letters(answer, STORY_14_1, _("line"))
     right = {"A", "C", "D", "E", "F"}
     judge_letters(
         chosen,
         right,
-        _WHY_13_1,
+        _WHY_14_1,
         yes=_("it does happen"),
         no=_("it does not"),
     )
@@ -69,7 +69,7 @@ def solution_14_1() -> Any:
 
 # 13.2 -------------------------------------------------------------------------------------------
 
-PAGES_13_2 = {
+PAGES_14_2 = {
     "http://127.0.0.1:8000/": "ws://127.0.0.1:8000/ws/lobby",
     "https://chat.example.com/": "wss://chat.example.com/ws/lobby",
     "https://example.com/chat/": "wss://example.com/chat/ws/lobby",
@@ -80,7 +80,7 @@ PAGES_13_2 = {
 }
 
 
-def socket_url_13_2(page: str, path: str) -> str:
+def socket_url_14_2(page: str, path: str) -> str:
     """The version of socket_url() the lesson starts the exercise with (the bug to find)."""
     host = page.split("://", 1)[1].split("/", 1)[0]
     return f"ws://{host}/{path}"
@@ -89,7 +89,7 @@ def socket_url_13_2(page: str, path: str) -> str:
 @exercise(
     "14.2",
     nudge=N_(
-        "Try the function on each page of PAGES_13_2 and compare with the address wanted: "
+        "Try the function on each page of PAGES_14_2 and compare with the address wanted: "
         "two different things go wrong."
     ),
     hint=N_(
@@ -103,7 +103,7 @@ def check_14_2(socket_url: Any) -> str:
     require_function(socket_url)
     if len(inspect.signature(socket_url).parameters) != 2:
         raise Hint(_("socket_url takes two arguments: the page's address and the path"))
-    for page, wanted in PAGES_13_2.items():
+    for page, wanted in PAGES_14_2.items():
         got = socket_url(page, "ws/lobby")
         if got == wanted:
             continue
