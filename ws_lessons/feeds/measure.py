@@ -102,19 +102,18 @@ class Run:
     def bytes_per_event(self) -> float:
         return self._per_event(self.bytes_up + self.bytes_down)
 
-    def row(self) -> tuple[object, ...]:
-        """The run's line in :attr:`Results.table`, in the order of ``Results.COLUMNS``."""
-        return (
-            self.name,
-            self.events,
-            self.missed,
-            round(self.median_ms, 1),
-            round(self.p95_ms, 1),
-            self.requests,
-            self.empty,
-            _whole(self.up_per_event),
-            _whole(self.down_per_event),
-        )
+    def row(self) -> dict[str, Any]:
+        return {
+            "transport": self.name,
+            "events": self.events,
+            "missed": self.missed,
+            "latency median (ms)": round(self.median_ms, 1),
+            "latency p95 (ms)": round(self.p95_ms, 1),
+            "requests": self.requests,
+            "empty replies": self.empty,
+            "bytes/event up": _whole(self.up_per_event),
+            "bytes/event down": _whole(self.down_per_event),
+        }
 
 
 def _whole(value: float) -> float | int:
@@ -123,18 +122,6 @@ def _whole(value: float) -> float | int:
 
 class Results(list[Run]):
     """A list of :class:`Run`, shown as a table. ``results["ws"]`` finds a run by transport."""
-
-    COLUMNS = (
-        "transport",
-        "events",
-        "missed",
-        "latency median (ms)",
-        "latency p95 (ms)",
-        "requests",
-        "empty replies",
-        "bytes/event up",
-        "bytes/event down",
-    )
 
     def __getitem__(self, key: Any) -> Any:  # type: ignore[override]
         if isinstance(key, str):
@@ -146,7 +133,10 @@ class Results(list[Run]):
 
     @property
     def table(self) -> Table:
-        return Table(self.COLUMNS, [run.row() for run in self], note="" if self else "(no runs)")
+        rows = [run.row() for run in self]
+        if not rows:
+            return Table(["transport"], [], note="(no runs)")
+        return Table(list(rows[0]), [list(row.values()) for row in rows])
 
     def __str__(self) -> str:
         return str(self.table)
