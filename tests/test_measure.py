@@ -37,6 +37,7 @@ def test_a_target_says_whether_it_is_met_and_how_close() -> None:
     assert not slow.met
     assert str(slow) == "target: hub deliveries >= 20,000/s: 15,000/s, 0.75 of the goal: MISSES"
     assert Target("ratio", 1.5, 1.5, "x").met  # the goal itself meets it
+    assert ", 126 of the goal: MISSES" in str(Target("p50", 252, 2, "ms"))
 
 
 def test_no_progress_frames_in_a_log() -> None:

@@ -48,9 +48,10 @@ class Target:
     def __str__(self) -> str:
         bound = ">=" if self.higher_is_better else "<="
         ratio = self.measured / self.goal if self.goal else math.nan
+        times = f"{ratio:.2g}" if ratio < 10 else f"{ratio:,.0f}"
         return (
             f"target: {self.name} {bound} {self._show(self.goal)}: {self._show(self.measured)}, "
-            f"{ratio:.2g} of the goal: {'meets' if self.met else 'MISSES'}"
+            f"{times} of the goal: {'meets' if self.met else 'MISSES'}"
         )
 
     def _show(self, value: float) -> str:
