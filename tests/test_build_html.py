@@ -11,8 +11,9 @@ sys.path.insert(0, str(ROOT / "tools"))
 import build_html  # noqa: E402
 
 
-def test_html_copy_of_a_lesson_is_executed_and_linked(tmp_path: Path) -> None:
+def test_html_copy_of_a_lesson_is_executed_and_linked(tmp_path: Path, capfd) -> None:
     assert build_html.main(["07"], site=tmp_path) == 0
+    assert "\r" not in capfd.readouterr().err  # no progress frames when not on a terminal
     page = (tmp_path / "07_fastapi_endpoint.html").read_text(encoding="utf-8")
     assert "server saw:" in page  # an output, so the lesson really ran
     assert 'href="00_start_here.html"' in page

@@ -52,3 +52,21 @@ def test_no_websocket_library_is_a_problem_with_the_fix(monkeypatch) -> None:
     assert finding.status == doctor.PROBLEM
     assert "No supported WebSocket library detected" in finding.detail
     assert "uvicorn[standard]" in finding.fix
+
+
+def test_the_doctor_finds_chromium_where_the_tests_do(monkeypatch, tmp_path) -> None:
+    chosen = tmp_path / "my-chromium"
+    monkeypatch.setenv("CHROMIUM", str(chosen))
+    assert doctor.check_chromium() == doctor.Finding("chromium", doctor.OK, str(chosen))
+    monkeypatch.delenv("CHROMIUM")
+    monkeypatch.setenv("PATH", str(tmp_path))  # no browser on it
+    missing = doctor.check_chromium()
+    assert missing.status == doctor.OPTIONAL
+    assert "CHROMIUM=" in missing.fix
+
+
+def test_the_doctor_names_the_proxy_variables_set(monkeypatch) -> None:
+    monkeypatch.setenv("https_proxy", "http://proxy.invalid:3128")
+    finding = doctor.check_proxies()
+    assert finding.status == doctor.OK
+    assert "https_proxy" in finding.detail and "loopback bypasses them" in finding.detail

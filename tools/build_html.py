@@ -20,6 +20,8 @@ from nbclient.exceptions import CellExecutionError
 from nbconvert import HTMLExporter
 from tqdm import tqdm
 
+from ws_lessons.measure import progress
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 SITE = ROOT / "site"
@@ -49,7 +51,7 @@ def main(prefixes: list[str], site: Path = SITE) -> int:
     site.mkdir(exist_ok=True)
     exporter = HTMLExporter(template_name="lab")
     failed = []
-    for path in tqdm(lessons, desc="executing lessons", unit="lesson"):
+    for path in progress(lessons, desc="executing lessons", unit="lesson"):
         try:
             target = build(path, exporter, site)
         except CellExecutionError as error:

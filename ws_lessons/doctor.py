@@ -6,7 +6,6 @@ same report as a table.
 
 from __future__ import annotations
 
-import html
 import os
 import platform
 import shutil
@@ -23,8 +22,9 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 from websockets.sync.client import connect
 
-from ws_lessons import proxies, services
+from ws_lessons import browser, proxies, services
 from ws_lessons.server import serve
+from ws_lessons.table import Table
 
 OK, OPTIONAL, PROBLEM = "ok", "optional", "problem"
 ICONS = {OK: "✅", OPTIONAL: "⚪", PROBLEM: "❌"}
@@ -69,29 +69,19 @@ class Report:
     def healthy(self) -> bool:
         return all(finding.status != PROBLEM for finding in self.findings)
 
+    @property
+    def table(self) -> Table:
+        rows = [(ICONS[f.status], f.name, f.detail, f.fix) for f in self.findings]
+        verdict = "ready for the course" if self.healthy else "fix the ❌ rows first"
+        return Table(["", "check", "found", "fix"], rows, note=f"Verdict: {verdict}.", code=["fix"])
+
     def __str__(self) -> str:
-        width = max(len(finding.name) for finding in self.findings)
-        lines = []
-        for finding in self.findings:
-            lines.append(f"{ICONS[finding.status]} {finding.name:<{width}}  {finding.detail}")
-            if finding.fix:
-                lines.append(f"   {'':<{width}}  fix: {finding.fix}")
-        verdict = "ready for the course" if self.healthy else "fix the ❌ lines above first"
-        return "\n".join([*lines, "", f"Verdict: {verdict}."])
+        return str(self.table)
 
     __repr__ = __str__
 
     def _repr_html_(self) -> str:
-        rows = "".join(
-            f"<tr><td>{ICONS[f.status]}</td><td>{html.escape(f.name)}</td>"
-            f"<td>{html.escape(f.detail)}</td><td><code>{html.escape(f.fix)}</code></td></tr>"
-            for f in self.findings
-        )
-        verdict = "Ready for the course." if self.healthy else "Fix the ❌ rows first."
-        return (
-            "<table><thead><tr><th></th><th>check</th><th>found</th><th>fix</th></tr></thead>"
-            f"<tbody>{rows}</tbody></table><p><b>{verdict}</b></p>"
-        )
+        return self.table._repr_html_()
 
 
 def check_python() -> Finding:
@@ -175,12 +165,10 @@ def check_proxies() -> Finding:
     found = proxies.proxies_set()
     if not found:
         return Finding("proxy", OK, "no proxy variables set")
-    bypassed = os.environ.get("no_proxy", "")
-    return Finding(
-        "proxy",
-        OK,
-        f"{', '.join(found)} set; loopback bypasses them (no_proxy={bypassed})",
+    detail = (
+        f"{', '.join(found)} set; loopback bypasses them (no_proxy={os.environ.get('no_proxy')})"
     )
+    return Finding("proxy", OK, detail)
 
 
 def check_port(port: int = 8000) -> Finding:
@@ -195,11 +183,17 @@ def check_port(port: int = 8000) -> Finding:
     return Finding(f"port {port}", OK, "free")
 
 
-def check_program(name: str, paths: list[str], lessons: str, fix: str) -> Finding:
-    found = next((path for path in map(shutil.which, paths) if path), None)
+def check_chromium() -> Finding:
+    """The browser the browser tests and lessons 10 and 14 drive: ``$CHROMIUM``, else PATH."""
+    found = browser.chromium()
     if found:
-        return Finding(name, OK, found)
-    return Finding(name, OPTIONAL, f"not found (needed only for {lessons})", fix)
+        return Finding("chromium", OK, found)
+    return Finding(
+        "chromium",
+        OPTIONAL,
+        "not found (needed only for the browser parts of lessons 10 and 14, and their tests)",
+        "sudo apt-get install chromium (Debian/Ubuntu), install Chrome, or set CHROMIUM=path",
+    )
 
 
 def check_service(name: str, lessons: str) -> Finding:
@@ -235,12 +229,7 @@ def checks() -> list[Callable[[], Finding]]:
         check_proxies,
         check_loopback,
         check_port,
-        lambda: check_program(
-            "chromium",
-            ["chromium", "chromium-browser", "google-chrome"],
-            "browser tests",
-            "sudo apt-get install chromium (Debian/Ubuntu) or install Chrome",
-        ),
+        check_chromium,
         lambda: check_service("redis-server", "lesson 13"),
         lambda: check_service("nginx", "the reverse-proxy part of lesson 13"),
     ]

@@ -51,7 +51,8 @@ MESSAGE_BYTES = 100
 
 ROOM = "bench"
 REPLY_TIMEOUT = 60.0
-"""How long to wait for the client process to answer a command, in seconds."""
+"""How long to wait for the client process to answer a command, in seconds, beyond the time
+the command itself may take."""
 
 NO_STALL_TIMEOUT = 30.0
 """The longest a run without a stalled client may take, in seconds."""
@@ -318,7 +319,9 @@ def _measure(
             system.name, listeners, server_bytes, client_bytes, server_deflate, client_deflate
         )
     frames = [system.frame(f"message {n}") for n in range(messages)]
-    delivered, seconds, timed_out, message_bytes = clients.ask("publish", frames, deadline)
+    delivered, seconds, timed_out, message_bytes = clients.ask(
+        "publish", frames, deadline, takes=deadline
+    )
     dropped = server.run(_connected(system)) < clients.clients if stalled else None
     run = Run(
         system.name,
@@ -412,11 +415,12 @@ class _ClientProcess:
                 self.process.kill()
                 self.process.wait()
 
-    def ask(self, command: str, *args: Any) -> Any:
-        """Have the client process run ``command`` and return what it answered."""
+    def ask(self, command: str, *args: Any, takes: float = 0) -> Any:
+        """Have the client process run ``command`` (up to ``takes`` seconds) and return what
+        it answered."""
         assert self.conn is not None
         self.conn.send((command, *args))
-        if not self.conn.poll(REPLY_TIMEOUT):
+        if not self.conn.poll(takes + REPLY_TIMEOUT):
             raise TimeoutError(f"the client process did not answer {command!r}")
         status, value = self.conn.recv()
         if status == "error":

@@ -10,15 +10,17 @@ another one ("cross process").
 from __future__ import annotations
 
 import asyncio
-import html
 import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import httpx
-from tqdm.auto import tqdm
 from websockets.asyncio.client import ClientConnection, connect
+
+from ws_lessons.measure import percentile
+from ws_lessons.measure import progress as progress_bar
+from ws_lessons.table import Table
 
 SAME, CROSS = "same process", "cross process"
 
@@ -43,49 +45,29 @@ class LoadResult:
         """Deliveries per second."""
         return self.deliveries / self.elapsed if self.elapsed else 0.0
 
-    def percentile(self, group: str, fraction: float) -> float:
-        values = sorted(self.latencies.get(group, []))
-        if not values:
-            return float("nan")
-        return values[min(len(values) - 1, int(fraction * len(values)))]
+    def ms(self, group: str, percent: int) -> float:
+        """The ``percent``-th percentile of the group's latencies, in milliseconds."""
+        return percentile(self.latencies.get(group, []), percent) * 1e3
 
-    def rows(self) -> list[tuple[str, int, float, float]]:
-        """(group, deliveries, p50 ms, p99 ms) for each group."""
-        return [
-            (
-                group,
-                len(values),
-                self.percentile(group, 0.5) * 1e3,
-                self.percentile(group, 0.99) * 1e3,
-            )
+    @property
+    def table(self) -> Table:
+        rows = [
+            (group, len(values), self.ms(group, 50), self.ms(group, 99))
             for group, values in self.latencies.items()
         ]
-
-    def __str__(self) -> str:
-        lines = [
+        summary = (
             f"{self.clients} clients, {self.messages} messages: {self.deliveries:,} deliveries "
             f"in {self.elapsed:.2f} s = {self.rate:,.0f}/s, {self.missing} missing"
-        ]
-        lines += [
-            f"  {group:<14} {count:>7,} deliveries  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms"
-            for group, count, p50, p99 in self.rows()
-        ]
-        return "\n".join(lines)
+        )
+        return Table(["receiver", "deliveries", "p50 ms", "p99 ms"], rows, note=summary)
+
+    def __str__(self) -> str:
+        return str(self.table)
 
     __repr__ = __str__
 
     def _repr_html_(self) -> str:
-        cells = "".join(
-            f"<tr><td>{html.escape(group)}</td><td>{count:,}</td><td>{p50:.2f}</td>"
-            f"<td>{p99:.2f}</td></tr>"
-            for group, count, p50, p99 in self.rows()
-        )
-        return (
-            f"<p>{self.clients} clients, {self.messages} messages: {self.deliveries:,} "
-            f"deliveries in {self.elapsed:.2f} s = <b>{self.rate:,.0f}/s</b>, "
-            f"{self.missing} missing</p><table><tr><th>receiver</th><th>deliveries</th>"
-            f"<th>p50 ms</th><th>p99 ms</th></tr>{cells}</table>"
-        )
+        return self.table._repr_html_()
 
     def plot(self, ax=None, label: str = ""):
         """Latency distribution per group (matplotlib), on ``ax`` if given; returns the axes."""
@@ -138,7 +120,7 @@ async def measure(
     ws_bases = [server.replace("http://", "ws://", 1) for server in servers]
     sockets: list[ClientConnection] = []
     try:
-        bar = tqdm(total=clients, desc="connecting", unit="client", disable=not progress)
+        bar = progress_bar(total=clients, desc="connecting", unit="client", disable=not progress)
         async with httpx.AsyncClient(timeout=timeout) as http:
             token = await _token(http, servers[0], "loadtest")
         for index in range(clients):
@@ -149,7 +131,7 @@ async def measure(
         sent: dict[str, float] = {}
         latencies: dict[str, list[float]] = {SAME: [], CROSS: []}
         wanted = clients * messages
-        bar = tqdm(total=wanted, desc="deliveries", unit="msg", disable=not progress)
+        bar = progress_bar(total=wanted, desc="deliveries", unit="msg", disable=not progress)
 
         async def receive(index: int) -> None:
             ws = sockets[index]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -11,8 +12,8 @@ from dataclasses import dataclass, field
 class Table:
     """Rows under a header. ``print(table)`` aligns columns; Jupyter shows an HTML table.
 
-    Numbers are right-aligned; ``code`` names the columns shown as ``<code>`` in HTML;
-    ``note`` is a line printed under the table.
+    Numbers are right-aligned, ``nan`` (not measured) shows as ``-``; ``code`` names the
+    columns shown as ``<code>`` in HTML; ``note`` is a line printed under the table.
     """
 
     header: Sequence[str]
@@ -62,6 +63,8 @@ class Table:
 
 
 def _text(cell: object) -> str:
+    if isinstance(cell, float) and math.isnan(cell):
+        return "-"  # not measured
     if isinstance(cell, float):
         return f"{cell:,.1f}" if abs(cell) >= 100 else f"{cell:.3g}"
     return "" if cell is None else str(cell)

@@ -10,38 +10,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import html
 import json
 import math
-import statistics
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 from httpx_sse import aconnect_sse
-from tqdm.auto import tqdm
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import InvalidStatus
 
 from ws_lessons.feeds.app import LONG_POLL_HOLD, PATHS, TRANSPORTS
 from ws_lessons.feeds.counter import ByteCounter, address
+from ws_lessons.measure import percentile
+from ws_lessons.measure import progress as progress_bar
 from ws_lessons.server import RunningServer
+from ws_lessons.table import Table
 
 __all__ = ["Results", "Run", "measure", "sweep"]
 
 CLIENT_TIMEOUT = 10.0  # seconds any single client operation may take
-
-
-def _percentile(values: Sequence[float], fraction: float) -> float:
-    """The ``fraction`` quantile, interpolated between the two nearest samples."""
-    ordered = sorted(values)
-    if not ordered:
-        return math.nan
-    position = (len(ordered) - 1) * fraction
-    low, high = math.floor(position), math.ceil(position)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 @dataclass
@@ -91,11 +81,11 @@ class Run:
 
     @property
     def median_ms(self) -> float:
-        return statistics.median(self.latencies) * 1000 if self.latencies else math.nan
+        return percentile(self.latencies, 50) * 1000
 
     @property
     def p95_ms(self) -> float:
-        return _percentile(self.latencies, 0.95) * 1000
+        return percentile(self.latencies, 95) * 1000
 
     def _per_event(self, count: int) -> float:
         return count / self.events if self.events else math.nan
@@ -121,9 +111,13 @@ class Run:
             "latency p95 (ms)": round(self.p95_ms, 1),
             "requests": self.requests,
             "empty replies": self.empty,
-            "bytes/event up": round(self.up_per_event),
-            "bytes/event down": round(self.down_per_event),
+            "bytes/event up": _whole(self.up_per_event),
+            "bytes/event down": _whole(self.down_per_event),
         }
+
+
+def _whole(value: float) -> float | int:
+    return round(value) if math.isfinite(value) else value
 
 
 class Results(list[Run]):
@@ -137,42 +131,18 @@ class Results(list[Run]):
             raise KeyError(key)
         return super().__getitem__(key)
 
-    def rows(self) -> list[dict[str, Any]]:
-        return [run.row() for run in self]
+    @property
+    def table(self) -> Table:
+        rows = [run.row() for run in self]
+        if not rows:
+            return Table(["transport"], [], note="(no runs)")
+        return Table(list(rows[0]), [list(row.values()) for row in rows])
 
     def __str__(self) -> str:
-        rows = self.rows()
-        if not rows:
-            return "(no runs)"
-        columns = list(rows[0])
-        widths = {c: max(len(c), *(len(_cell(row[c])) for row in rows)) for c in columns}
-        lines = ["  ".join(c.ljust(widths[c]) for c in columns)]
-        for row in rows:
-            lines.append("  ".join(_cell(row[c]).rjust(widths[c]) for c in columns))
-        return "\n".join(lines)
+        return str(self.table)
 
     def _repr_html_(self) -> str:
-        rows = self.rows()
-        if not rows:
-            return "<p>(no runs)</p>"
-        head = "".join(f"<th>{html.escape(column)}</th>" for column in rows[0])
-        body = "".join(
-            "<tr>"
-            + "".join(
-                f"<td style='text-align:{'left' if i == 0 else 'right'}'>"
-                f"{html.escape(_cell(value))}</td>"
-                for i, value in enumerate(row.values())
-            )
-            + "</tr>"
-            for row in rows
-        )
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, float) and math.isnan(value):
-        return "-"
-    return f"{value:,}" if isinstance(value, int) else str(value)
+        return self.table._repr_html_()
 
 
 class _Client:
@@ -358,7 +328,7 @@ async def measure(
     chosen = list(transports)
     runs = Results()
     total = round(seconds * len(chosen), 1)
-    with tqdm(total=total, unit="s", leave=False, disable=not progress) as bar:
+    with progress_bar(total=total, unit="s", leave=False, disable=not progress) as bar:
         for index, transport in enumerate(chosen):
             bar.set_description(TRANSPORTS.get(transport, transport))
             async with _progress(bar, index * seconds, seconds):
@@ -383,7 +353,7 @@ async def sweep(
     sweep takes ``seconds``, not ``seconds`` per interval.
     """
     chosen = list(intervals)
-    with tqdm(total=round(seconds, 1), unit="s", leave=False, disable=not progress) as bar:
+    with progress_bar(total=round(seconds, 1), unit="s", leave=False, disable=not progress) as bar:
         bar.set_description(f"short polling at {len(chosen)} intervals")
         async with _progress(bar, 0, seconds):
             runs = await asyncio.gather(
