@@ -17,7 +17,7 @@ from websockets.sync.client import connect
 from ws_lessons.frames import CloseCode, Frame, FrameReader, encode, explain, parse_close
 from ws_lessons.handshake import Request, Response, accept_key, build_request, new_key
 from ws_lessons.server import RunningServer, serve
-from ws_lessons.tap import CLIENT_TO_SERVER, SERVER_TO_CLIENT, Record, Tap, stop_taps
+from ws_lessons.tap import CLIENT_TO_SERVER, SERVER_TO_CLIENT, Record, Tap
 
 pytestmark = pytest.mark.timeout(60)
 SETTLE = 2.0  # seconds to wait, at most, for the last bytes to cross the tap
@@ -346,10 +346,10 @@ def test_stop_context_manager_and_replacement(
     assert "stopped" in repr(second)
     second.stop()  # twice is fine
 
-    Tap(server.port)
-    Tap(server, port=0, name="another")
+    taps = [Tap(server.port), Tap(server, port=0, name="another")]
     assert len(tap_threads()) == 2
-    stop_taps()
+    for tap in taps:
+        tap.stop()
     assert tap_threads() == []
 
 

@@ -13,7 +13,8 @@ import socket
 import threading
 from typing import Literal
 
-from ws_lessons.server import LOOPBACK, Listening, close_loop
+from ws_lessons.proxies import LOOPBACK
+from ws_lessons.server import Listening, close_loop, forget, track
 
 Direction = Literal["→", "←"]
 CLIENT_TO_SERVER: Direction = "→"
@@ -51,6 +52,7 @@ class Proxy(Listening):
             self._thread.join(START_TIMEOUT)
             self._socket.close()
             raise
+        track(self)
 
     def observe(self, connection: int, direction: Direction, data: bytes) -> None:
         """Called on the proxy's thread with each chunk read; ``b""`` when that side closed."""
@@ -74,6 +76,7 @@ class Proxy(Listening):
             self._loop.call_soon_threadsafe(self._shutdown)
             self._thread.join(START_TIMEOUT)
         self._socket.close()
+        forget(self)
 
     # -- the proxy's thread ------------------------------------------------------------------
 

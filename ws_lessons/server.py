@@ -24,10 +24,12 @@ import logging
 import socket
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
-from typing import Any, TypeVar
+from typing import Any, Protocol, Self, TypeVar
 
 import uvicorn
 from uvicorn.importer import ImportFromStringError, import_from_string
+
+from ws_lessons.proxies import LOOPBACK
 
 __all__ = [
     "RunningServer",
@@ -41,7 +43,6 @@ __all__ = [
 
 T = TypeVar("T")
 
-LOOPBACK = "127.0.0.1"
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 10.0
 GRACE = 2.0  # seconds open connections get to close when the server stops
@@ -116,6 +117,15 @@ class Listening:
     def ws_url(self, path: str = "/") -> str:
         """The WebSocket URL of ``path``, e.g. ``ws://127.0.0.1:8000/ws``."""
         return f"ws://{self.host}:{self.port}/{path.lstrip('/')}"
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
 
 
 class RunningServer(Listening):
@@ -200,13 +210,8 @@ class RunningServer(Listening):
                 self._server.force_exit = True
                 self._thread.join(timeout)
         self._socket.close()
-        _forget(self)
-
-    def __enter__(self) -> RunningServer:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+        _log_router.destinations.pop(id(self._thread), None)
+        forget(self)
 
     # -- the server thread -------------------------------------------------------------------
 
@@ -286,15 +291,37 @@ class _LogRouter(logging.Filter):
 
 
 _log_router = _LogRouter()
-_servers: dict[str, RunningServer | StreamServer] = {}
+
+
+class Stoppable(Protocol):
+    name: str
+
+    def stop(self) -> None: ...
+
+
+_started: list[Stoppable] = []  # servers, taps, byte counters, services: what stop_all() stops
 _lock = threading.Lock()
 
 
-def _forget(server: RunningServer | StreamServer) -> None:
+def stop_named(kind: type, name: str) -> None:
+    """Stop what was started of ``kind`` under ``name``: a cell is run again."""
     with _lock:
-        if _servers.get(server.name) is server:
-            del _servers[server.name]
-    _log_router.destinations.pop(id(server._thread), None)
+        previous = [thing for thing in _started if isinstance(thing, kind) and thing.name == name]
+    for thing in previous:
+        thing.stop()
+
+
+def track(thing: Stoppable) -> None:
+    """Note ``thing``, which has started, for :func:`stop_all`."""
+    with _lock:
+        _started.append(thing)
+
+
+def forget(thing: Stoppable) -> None:
+    """Drop ``thing``, which has stopped, from what :func:`stop_all` stops."""
+    with _lock:
+        if thing in _started:
+            _started.remove(thing)
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -352,20 +379,18 @@ def serve(
     if name is None:
         name = f"server-{sock.getsockname()[1]}"
     handle = RunningServer(name, _Uvicorn(config, before_stop), sock)
-    with _lock:
-        _servers[name] = handle
+    track(handle)
     handle._start()
     return handle
 
 
 def _replace(name: str | None, host: str, port: int) -> None:
     """Stop the server of that name, or the one on that fixed port: a cell is run again."""
-    with _lock:
-        replaced = [
-            server
-            for server in _servers.values()
-            if server.name == name or (port and (server.host, server.port) == (host, port))
-        ]
+    replaced = [
+        server
+        for server in running()
+        if server.name == name or (port and (server.host, server.port) == (host, port))
+    ]
     for server in replaced:
         server.stop()
 
@@ -432,13 +457,8 @@ class StreamServer(Listening):
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout)
         self._socket.close()
-        _forget(self)
-
-    def __enter__(self) -> StreamServer:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+        _log_router.destinations.pop(id(self._thread), None)
+        forget(self)
 
 
 def serve_streams(
@@ -458,8 +478,7 @@ def serve_streams(
     _replace(name, host, port)
     sock = _bind(host, port)
     handle = StreamServer(name or f"server-{sock.getsockname()[1]}", handler, sock)
-    with _lock:
-        _servers[handle.name] = handle
+    track(handle)
     handle._thread.start()
     try:
         listen = asyncio.start_server(handle._connection, sock=sock)
@@ -473,13 +492,15 @@ def serve_streams(
 def running() -> list[RunningServer | StreamServer]:
     """The servers started by :func:`serve` and :func:`serve_streams` still running."""
     with _lock:
-        return list(_servers.values())
+        return [thing for thing in _started if isinstance(thing, RunningServer | StreamServer)]
 
 
 def stop_all() -> None:
-    """Stop every server started by :func:`serve` or :func:`serve_streams`."""
-    for server in running():
-        server.stop()
+    """Stop everything started in this process: servers, taps, byte counters, services."""
+    with _lock:
+        started = list(_started)
+    for thing in started:  # oldest first: a server, then the tap in front of it
+        thing.stop()
 
 
 atexit.register(stop_all)
