@@ -489,17 +489,20 @@ def serve_streams(
     return handle
 
 
+def started() -> list[Stoppable]:
+    """What was started in this process and not stopped yet, oldest first."""
+    with _lock:
+        return list(_started)
+
+
 def running() -> list[RunningServer | StreamServer]:
     """The servers started by :func:`serve` and :func:`serve_streams` still running."""
-    with _lock:
-        return [thing for thing in _started if isinstance(thing, RunningServer | StreamServer)]
+    return [thing for thing in started() if isinstance(thing, RunningServer | StreamServer)]
 
 
 def stop_all() -> None:
     """Stop everything started in this process: servers, taps, byte counters, services."""
-    with _lock:
-        started = list(_started)
-    for thing in started:  # oldest first: a server, then the tap in front of it
+    for thing in started():  # oldest first: a server, then the tap in front of it
         thing.stop()
 
 

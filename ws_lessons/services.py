@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ws_lessons.proxies import LOOPBACK
+from ws_lessons import server
 from ws_lessons.server import Listening, forget, stop_named, track
 
 START_TIMEOUT = 15.0
@@ -110,6 +111,11 @@ class Service(Listening):
     def __repr__(self) -> str:
         state = "running" if self.process.poll() is None else f"exited {self.process.returncode}"
         return f"<Service {self.name} {state} on {LOOPBACK}:{self.port}>"
+
+
+def started() -> list[Service]:
+    """The services started from this process that have not been stopped."""
+    return [thing for thing in server.started() if isinstance(thing, Service)]
 
 
 def free_port() -> int:
