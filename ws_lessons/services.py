@@ -18,8 +18,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from ws_lessons.proxies import LOOPBACK
 from ws_lessons import server
+from ws_lessons.proxies import LOOPBACK
 from ws_lessons.server import Listening, forget, stop_named, track
 
 START_TIMEOUT = 15.0
