@@ -84,7 +84,8 @@ class Opcode(enum.IntEnum):
 
 
 class CloseCode(enum.IntEnum):
-    """Status codes for close frames (RFC 6455 §7.4.1 and the IANA registry)."""
+    """Status codes for close frames: RFC 6455 §7.4.1, and the IANA "WebSocket Close Code
+    Number Registry" (RFC 6455 §11.7) for 1012-1014."""
 
     NORMAL_CLOSURE = 1000
     GOING_AWAY = 1001
