@@ -9,11 +9,12 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+from fastapi import FastAPI
 from websockets.asyncio.client import connect as connect_async
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from ws_lessons.bench import echo_app
 from ws_lessons.frames import CloseCode, Frame, FrameReader, encode, explain, parse_close
 from ws_lessons.handshake import Request, Response, accept_key, build_request, new_key
 from ws_lessons.server import RunningServer, serve
@@ -24,26 +25,11 @@ SETTLE = 2.0  # seconds to wait, at most, for the last bytes to cross the tap
 
 
 def make_app() -> FastAPI:
-    app = FastAPI()
+    app = echo_app("/echo")
 
     @app.get("/")
     async def root() -> dict[str, bool]:
         return {"ok": True}
-
-    @app.websocket("/echo")
-    async def echo(websocket: WebSocket) -> None:
-        await websocket.accept()
-        try:
-            while True:
-                message = await websocket.receive()
-                if message["type"] == "websocket.disconnect":
-                    return
-                if message.get("text") is not None:
-                    await websocket.send_text(message["text"])
-                else:
-                    await websocket.send_bytes(message["bytes"])
-        except WebSocketDisconnect:
-            pass
 
     return app
 
