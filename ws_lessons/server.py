@@ -128,22 +128,34 @@ class Listening:
         self.stop()
 
 
-class RunningServer(Listening):
+class Background(Listening):
+    """Listens on ``sock`` from an event loop of its own, run by :meth:`_run` in a thread."""
+
+    kind = "server"  # names the thread: "ws_lessons <kind>: <name>"
+
+    def __init__(self, name: str, sock: socket.socket) -> None:
+        self.name = name
+        self.host, self.port = sock.getsockname()[:2]
+        self._socket = sock
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._run, name=f"ws_lessons {self.kind}: {name}", daemon=True
+        )
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+class RunningServer(Background):
     """A handle on a server started by :func:`serve`. Use it as a context manager to stop it."""
 
     def __init__(self, name: str, uvicorn_server: _Uvicorn, sock: socket.socket) -> None:
-        self.name = name
-        self.host, self.port = sock.getsockname()[:2]
+        super().__init__(name, sock)
         self._server = uvicorn_server
-        self._socket = sock
         self._records: collections.deque[logging.LogRecord] = collections.deque(
             maxlen=LOG_LINES_KEPT
         )
-        self._loop = asyncio.new_event_loop()
         self._error: BaseException | None = None
-        self._thread = threading.Thread(
-            target=self._run, name=f"ws_lessons server {name}", daemon=True
-        )
 
     # -- state -------------------------------------------------------------------------------
 
@@ -398,18 +410,12 @@ def _replace(name: str | None, host: str, port: int) -> None:
 StreamHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
-class StreamServer(Listening):
+class StreamServer(Background):
     """A handle on a plain TCP server started by :func:`serve_streams`."""
 
     def __init__(self, name: str, handler: StreamHandler, sock: socket.socket) -> None:
-        self.name = name
-        self.host, self.port = sock.getsockname()[:2]
+        super().__init__(name, sock)
         self._handler = handler
-        self._socket = sock
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._run, name=f"ws_lessons server {name}", daemon=True
-        )
         self._server: asyncio.Server | None = None
         self.logs: list[str] = []
         """What went wrong in the handler, one line per exception it raised, oldest first."""
