@@ -37,11 +37,9 @@ class Proxy(Background):
         self._open = 0  # connections being relayed
         self._idle = threading.Condition()
         self._thread.start()
-        listening = asyncio.run_coroutine_threadsafe(
-            asyncio.start_server(self._relay, sock=self._socket), self._loop
-        )
         try:
-            self._server = listening.result(START_TIMEOUT)
+            listen = asyncio.start_server(self._relay, sock=self._socket)
+            self._server = self.run(listen, START_TIMEOUT)
         except BaseException:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(START_TIMEOUT)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import atexit
 import collections
-import concurrent.futures
 import contextlib
 import errno
 import logging
@@ -145,6 +144,25 @@ class Background(Listening):
     def _run(self) -> None:
         raise NotImplementedError
 
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = 10.0) -> T:
+        """Run ``coro`` on the server's event loop and return its result.
+
+        Use it to read or change state that lives on that loop (queues, connected
+        WebSockets) from a cell or a test.
+        """
+        if not self._thread.is_alive():
+            coro.close()
+            raise ServerError(f"{self.kind} {self.name!r} is not running")
+        if threading.current_thread() is self._thread:
+            coro.close()
+            raise RuntimeError("run() was called from the server's own loop: await the coroutine")
+        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        try:
+            return future.result(timeout)
+        except TimeoutError:
+            future.cancel()
+            raise TimeoutError(f"the coroutine did not finish within {timeout} s") from None
+
 
 class RunningServer(Background):
     """A handle on a server started by :func:`serve`. Use it as a context manager to stop it."""
@@ -187,25 +205,6 @@ class RunningServer(Background):
         return f"<RunningServer {self.name!r} {state} at {self.url}>"
 
     # -- control -----------------------------------------------------------------------------
-
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = 10.0) -> T:
-        """Run ``coro`` on the server's event loop and return its result.
-
-        Use it to read or change state that lives on that loop (queues, connected
-        WebSockets) from a cell or a test.
-        """
-        if not self.running:
-            coro.close()
-            raise ServerError(f"server {self.name!r} is not running; start it with serve()")
-        if threading.current_thread() is self._thread:
-            coro.close()
-            raise RuntimeError("run() was called from the server's own loop: await the coroutine")
-        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
-        try:
-            return future.result(timeout)
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            raise TimeoutError(f"the coroutine did not finish within {timeout} s") from None
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> None:
         """Stop the server: close the port, end connections, run the lifespan shutdown.
@@ -428,13 +427,6 @@ class StreamServer(Background):
         state = "running" if self.running else "stopped"
         return f"<StreamServer {self.name!r} {state} at {self.url}>"
 
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = 10.0) -> T:
-        """Run ``coro`` on the server's event loop and return its result."""
-        if not self._thread.is_alive():
-            coro.close()
-            raise ServerError(f"server {self.name!r} is not running")
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
-
     def _run(self) -> None:
         self._loop.run_forever()
         close_loop(self._loop)  # cancels the handlers still running, on this thread
@@ -458,7 +450,7 @@ class StreamServer(Background):
                 if self._server is not None:
                     self._server.close()
 
-            with contextlib.suppress(RuntimeError, concurrent.futures.TimeoutError):
+            with contextlib.suppress(ServerError, RuntimeError, TimeoutError):
                 self.run(close(), timeout)
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout)
