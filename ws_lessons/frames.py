@@ -503,16 +503,13 @@ def explain(data: bytes, role: Role | None = None) -> Explanation:
     length, mask, size = header.length, header.mask, header.size
     if len(data) < header.frame_size:
         raise IncompleteFrame
-    first, second = data[0], data[1]
     wire_payload = data[size : header.frame_size]
     payload = wire_payload if mask is None else apply_mask(wire_payload, mask)
 
-    rows = [
-        ("FIN", *_flag(first & 0x80, "last frame of the message", "more frames follow")),
-    ]
-    for name, bit in [("RSV1", 0x40), ("RSV2", 0x20), ("RSV3", 0x10)]:
-        rows.append((name, *_flag(first & bit, "defined by an extension", "no extension")))
-    raw_opcode = first & 0x0F
+    rows = [("FIN", *_flag(header.fin, "last frame of the message", "more frames follow"))]
+    for name, bit in [("RSV1", header.rsv1), ("RSV2", header.rsv2), ("RSV3", header.rsv3)]:
+        rows.append((name, *_flag(bit, "defined by an extension", "no extension")))
+    raw_opcode = header.opcode
     try:
         opcode: Opcode | None = Opcode(raw_opcode)
         meaning = _OPCODE_MEANINGS[opcode]
@@ -526,11 +523,9 @@ def explain(data: bytes, role: Role | None = None) -> Explanation:
             f"{raw_opcode:#x} = {meaning}",
         )
     )
-    rows.append(
-        ("MASK", *_flag(second & 0x80, "masked (client to server)", "unmasked (server to client)"))
-    )
+    rows.append(("MASK", *_flag(mask, "masked (client to server)", "unmasked (server to client)")))
 
-    length_field = second & 0x7F
+    length_field = data[1] & 0x7F
     if length_field < 126:
         rows.append(("payload length", f"{length_field:07b}", str(length), f"{length} bytes"))
     else:
