@@ -20,12 +20,14 @@ from ws_lessons.frames import (
     IncompleteFrame,
     Opcode,
     ProtocolError,
+    Received,
     apply_mask,
     close_payload,
     decode,
     encode,
     explain,
     parse_close,
+    read_header,
 )
 
 # The masking key used by the examples of RFC 6455 §5.7.
@@ -434,6 +436,79 @@ def test_reader_random_chunks(stream, cuts):
         frame for start, end in itertools.pairwise(bounds) for frame in reader.feed(data[start:end])
     ]
     assert received == stream
+
+
+# What receive() tells about each frame: its header on the wire and its message.
+
+# "café!" in two fragments, the "é" split between them, a ping in between; then a
+# binary message and a close. Hand-built, as they would arrive from a client and a server.
+SESSION = [
+    (b"\x01\x04caf\xc3", "caf"),  # TEXT, FIN 0, 4 bytes; the é waits for its second byte
+    (b"\x89\x02hi", None),  # PING between the fragments
+    (b"\x80\x02\xa9!", "é!"),  # CONTINUATION, FIN 1
+    (b"\x82\x03\x00\x01\x02", None),  # BINARY
+    (b"\x88\x02\x03\xe8", None),  # CLOSE 1000
+]
+MESSAGES = [Opcode.TEXT, None, Opcode.TEXT, Opcode.BINARY, None]
+KEY = b"\x37\xfa\x21\x3d"
+
+
+def masked(wire: bytes, key: bytes = KEY) -> bytes:
+    """The same frame as a client sends it: MASK set, the payload XORed with ``key``."""
+    header = read_header(wire)
+    payload = wire[header.size :]
+    return bytes([wire[0], wire[1] | 0x80]) + wire[2 : header.size] + key + apply_mask(payload, key)
+
+
+@pytest.mark.parametrize("role", ["client", "server"])
+def test_receive_at_every_byte_boundary(role):
+    wires = [masked(wire) if role == "server" else wire for wire, _ in SESSION]
+    data = b"".join(wires)
+    for cut in range(len(data) + 1):
+        reader = FrameReader(role)
+        received = [*reader.receive(data[:cut]), *reader.receive(data[cut:])]
+        assert [item.frame for item in received] == [decode(wire)[0] for wire in wires]
+        assert [item.header.frame_size for item in received] == [len(wire) for wire in wires]
+        assert [item.header.mask for item in received] == [KEY if role == "server" else None] * 5
+        assert [item.message for item in received] == MESSAGES
+        assert [item.text for item in received] == [text for _, text in SESSION]
+
+
+def test_receive_one_byte_at_a_time_gives_each_frame_once():
+    data = b"".join(wire for wire, _ in SESSION)
+    reader = FrameReader("client")
+    received = [item for byte in data for item in reader.receive(bytes([byte]))]
+    assert [item.frame.opcode for item in received] == [
+        Opcode.TEXT, Opcode.PING, Opcode.CONTINUATION, Opcode.BINARY, Opcode.CLOSE
+    ]  # fmt: skip
+
+
+def test_receive_marks_a_compressed_message():
+    # RSV1 on the first frame only (RFC 7692 §6); the payload is not UTF-8 until inflated.
+    data = b"\x41\x02\xff\xfe" + b"\x80\x01\xfd"
+    first, second = FrameReader("client", allow_rsv1=True).receive(data)
+    assert (first.compressed, second.compressed) == (True, True)
+    assert (first.text, second.text) == (None, None)
+    assert second.message is Opcode.TEXT and not second.frame.rsv1
+
+
+def test_receive_yields_the_frames_before_an_error():
+    reader = FrameReader("client")
+    frames = reader.receive(b"\x81\x02ok" + b"\x80\x01x")  # a CONTINUATION with no message
+    assert next(frames) == Received(
+        Frame.text("ok"), read_header(b"\x81\x02"), Opcode.TEXT, text="ok"
+    )
+    with pytest.raises(ProtocolError, match="CONTINUATION frame without a message"):
+        next(frames)
+
+
+def test_read_header_reads_without_checking():
+    header = read_header(b"\xf3\xfe\x01\x00" + KEY)  # every bit set, opcode 3 is reserved
+    assert (header.fin, header.rsv1, header.rsv2, header.rsv3) == (True, True, True, True)
+    assert (header.opcode, header.mask, header.length, header.size) == (3, KEY, 256, 8)
+    assert header.frame_size == 264
+    with pytest.raises(IncompleteFrame):
+        read_header(b"\x81\xfe\x01\x00")  # the masking key has not arrived
 
 
 # Round trips.

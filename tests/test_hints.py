@@ -159,7 +159,10 @@ def test_errors_without_a_useful_hint_get_none() -> None:
 def test_the_hint_appears_under_the_traceback_in_a_notebook(tmp_path: Path) -> None:
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [
-        nbformat.v4.new_code_cell("import ws_lessons\nfrom websockets.sync.client import connect"),
+        nbformat.v4.new_code_cell(
+            # The hints come with the serving machinery, not with `import ws_lessons`.
+            "from ws_lessons import serve\nfrom websockets.sync.client import connect"
+        ),
         nbformat.v4.new_code_cell(f"connect('ws://127.0.0.1:{closed_port()}/ws', open_timeout=2)"),
     ]
     NotebookClient(notebook, timeout=60, kernel_name="python3", allow_errors=True).execute()

@@ -42,6 +42,7 @@ from websockets.sync.client import connect as connect_sync
 from ws_lessons.chat import create_app, tokens
 from ws_lessons.chat.guard import COOKIE
 from ws_lessons.chat.models import server_message
+from ws_lessons.chat.ratelimit import TokenBucket
 from ws_lessons.server import RunningServer, serve
 
 pytestmark = pytest.mark.anyio
@@ -156,6 +157,26 @@ async def test_token_lifetime_is_configurable(start) -> None:
     assert await refused(server.ws_url(f"/ws/lobby?token={value}")) == 403
 
 
+class FakeClock:
+    """A clock that moves only when the test says so."""
+
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_token_expires_after_its_lifetime() -> None:
+    clock = FakeClock()
+    value = tokens.issue("erin", SECRET, ttl=60, clock=clock)
+    clock.now += 60
+    assert tokens.verify(value, SECRET, clock=clock) == "erin"  # the last valid second
+    clock.now += 0.001
+    with pytest.raises(tokens.InvalidToken, match="expired"):
+        tokens.verify(value, SECRET, clock=clock)
+
+
 # -- Origin ----------------------------------------------------------------------------------
 
 
@@ -227,6 +248,18 @@ async def test_cors_middleware_does_not_cover_websockets(start) -> None:
 
 
 # -- limits ----------------------------------------------------------------------------------
+
+
+def test_the_token_bucket_allows_a_burst_then_the_rate() -> None:
+    clock = FakeClock()
+    bucket = TokenBucket(rate=4, burst=3, clock=clock)  # times in exact binary fractions
+    assert [bucket.take() for _ in range(4)] == [True, True, True, False]
+    clock.now += 0.125  # half a token back
+    assert not bucket.take()
+    clock.now += 0.125  # one token back
+    assert [bucket.take(), bucket.take()] == [True, False]
+    clock.now += 60  # a long pause refills the bucket only up to the burst
+    assert [bucket.take() for _ in range(4)] == [True, True, True, False]
 
 
 async def test_an_oversized_frame_closes_with_1009_and_the_others_keep_talking(start) -> None:

@@ -26,7 +26,10 @@ from websockets.asyncio.client import connect as connect_async
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from ws_lessons.feeds import ByteCounter
 from ws_lessons.server import RunningServer, ServerError, running, serve, serve_streams, stop_all
+from ws_lessons.services import Service, free_port
+from ws_lessons.tap import Tap
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -351,6 +354,46 @@ def test_servers_stop_when_the_interpreter_exits(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert marker.exists(), "the app's lifespan shutdown did not run at exit"
     assert refuses_connections(int(result.stdout))
+
+
+def test_stop_all_stops_taps_counters_and_services(tmp_path: Path) -> None:
+    server = serve(make_app(), name="stopped by stop_all")
+    tap, counter = Tap(server), ByteCounter(server)
+    port = free_port()
+    command = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"]
+    service = Service("http.server", command, port, tmp_path)
+    child = psutil.Process(service.process.pid)
+    with connect(tap.ws_url("/echo")) as ws, httpx.Client(base_url=counter.url) as client:
+        assert client.get("/").json() == {"ok": True}
+        ws.send("hello")
+        assert ws.recv(timeout=5) == "hello"
+    assert httpx.get(service.url).status_code == 200
+    stop_all()
+    for port in (server.port, tap.port, counter.port, service.port):
+        assert refuses_connections(port), port
+    assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
+    assert service.process.poll() is not None
+
+
+def test_the_protocol_modules_import_only_the_standard_library() -> None:
+    script = textwrap.dedent(
+        """
+        import sys
+        import ws_lessons.frames, ws_lessons.handshake, ws_lessons.scratch
+        import ws_lessons.table, ws_lessons.i18n
+        heavy = ("uvicorn", "starlette", "fastapi", "httpx", "websockets", "anyio", "pydantic")
+        print(sorted(name for name in heavy if name in sys.modules))
+        import ws_lessons
+        print(ws_lessons.__version__, "serve" in dir(ws_lessons))
+        from ws_lessons import browser_url, serve, stop_all
+        print("uvicorn" in sys.modules)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["[]", "0.1.0 True", "True"]
 
 
 async def _echo_bytes(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

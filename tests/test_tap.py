@@ -9,41 +9,27 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+from fastapi import FastAPI
 from websockets.asyncio.client import connect as connect_async
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from ws_lessons.bench import echo_app
 from ws_lessons.frames import CloseCode, Frame, FrameReader, encode, explain, parse_close
 from ws_lessons.handshake import Request, Response, accept_key, build_request, new_key
 from ws_lessons.server import RunningServer, serve
-from ws_lessons.tap import CLIENT_TO_SERVER, SERVER_TO_CLIENT, Record, Tap, stop_taps
+from ws_lessons.tap import CLIENT_TO_SERVER, SERVER_TO_CLIENT, Record, Tap
 
 pytestmark = pytest.mark.timeout(60)
 SETTLE = 2.0  # seconds to wait, at most, for the last bytes to cross the tap
 
 
 def make_app() -> FastAPI:
-    app = FastAPI()
+    app = echo_app("/echo")
 
     @app.get("/")
     async def root() -> dict[str, bool]:
         return {"ok": True}
-
-    @app.websocket("/echo")
-    async def echo(websocket: WebSocket) -> None:
-        await websocket.accept()
-        try:
-            while True:
-                message = await websocket.receive()
-                if message["type"] == "websocket.disconnect":
-                    return
-                if message.get("text") is not None:
-                    await websocket.send_text(message["text"])
-                else:
-                    await websocket.send_bytes(message["bytes"])
-        except WebSocketDisconnect:
-            pass
 
     return app
 
@@ -346,10 +332,10 @@ def test_stop_context_manager_and_replacement(
     assert "stopped" in repr(second)
     second.stop()  # twice is fine
 
-    Tap(server.port)
-    Tap(server, port=0, name="another")
+    taps = [Tap(server.port), Tap(server, port=0, name="another")]
     assert len(tap_threads()) == 2
-    stop_taps()
+    for tap in taps:
+        tap.stop()
     assert tap_threads() == []
 
 

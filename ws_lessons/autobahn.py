@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import collections
 import glob
-import html
 import json
 import os
 import shutil
@@ -24,6 +23,8 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from ws_lessons.table import Table
 
 __all__ = [
     "ALL_CASES",
@@ -180,29 +181,18 @@ class Report:
         """The suite's own record of one case: what it sent, expected and observed."""
         return json.loads((self.outdir / str(self.results[agent][case]["reportfile"])).read_text())
 
-    def _table(self) -> tuple[list[str], list[list[str]]]:
-        header = ["case group", *self.results]
+    def table(self) -> Table:
+        """Each agent's verdict counts, one row per case group, then all groups."""
         total = ["all", *(_summary(self.counts(agent)) for agent in self.results)]
-        return header, [*self.by_group(), total]
+        return Table(["case group", *self.results], [*self.by_group(), total])
 
     def __str__(self) -> str:
-        header, rows = self._table()
-        widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-        return "\n".join(
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-            for row in [header, *rows]
-        )
+        return str(self.table())
 
     __repr__ = __str__
 
     def _repr_html_(self) -> str:
-        header, rows = self._table()
-        head = "".join(f"<th>{html.escape(cell)}</th>" for cell in header)
-        body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>"
-            for row in rows
-        )
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        return self.table()._repr_html_()
 
 
 def run(

@@ -7,14 +7,18 @@ Machines are noisy: compare the ratios, not the raw numbers, between machines.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
-from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+from fastapi import FastAPI, WebSocket
+from websockets.exceptions import ConnectionClosed
 
 from ws_lessons.measure import Target, percentile, progress
+from ws_lessons.proxies import LOOPBACK
 from ws_lessons.server import serve
 
 Suite = Callable[[int], list[str]]
@@ -36,7 +40,7 @@ def _bare_asyncio_cycle() -> tuple[float, float]:
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever)
     thread.start()
-    listen = asyncio.start_server(lambda reader, writer: writer.close(), "127.0.0.1", 0)
+    listen = asyncio.start_server(lambda reader, writer: writer.close(), LOOPBACK, 0)
     server = asyncio.run_coroutine_threadsafe(listen, loop).result()
     start = time.perf_counter() - started
 
@@ -88,26 +92,11 @@ def bench_echo(round_trips: int) -> list[str]:
     """Echo round trips of a FastAPI WebSocket endpoint and of the from-scratch server,
     against a bare websockets server and a raw asyncio TCP echo, all served in this process
     on loopback, one client style."""
-    import contextlib
-    from typing import Any
 
     from websockets.asyncio.client import connect
     from websockets.asyncio.server import serve as websockets_serve
 
     from ws_lessons import scratch
-
-    app = FastAPI()
-
-    @app.websocket("/echo")
-    async def echo(websocket: WebSocket) -> None:
-        await websocket.accept()
-        with contextlib.suppress(WebSocketDisconnect):
-            while True:
-                await websocket.send_text(await websocket.receive_text())
-
-    async def bare_echo(websocket) -> None:  # type: ignore[no-untyped-def]
-        async for message in websocket:
-            await websocket.send(message)
 
     async def tcp_echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while data := await reader.read(65536):
@@ -117,13 +106,13 @@ def bench_echo(round_trips: int) -> list[str]:
 
     # All three servers share one event loop, the one serve() started in its background
     # thread, so they get the same thread scheduling and differ only in their code.
-    fastapi_server = serve(app, name="bench echo")
+    fastapi_server = serve(echo_app(), name="bench echo")
 
     async def start() -> tuple[Any, asyncio.Server, asyncio.Server]:
         return (
-            await websockets_serve(bare_echo, "127.0.0.1", 0),
-            await asyncio.start_server(tcp_echo, "127.0.0.1", 0),
-            await asyncio.start_server(scratch.handle, "127.0.0.1", 0),
+            await websockets_serve(websockets_echo, LOOPBACK, 0),
+            await asyncio.start_server(tcp_echo, LOOPBACK, 0),
+            await asyncio.start_server(scratch.handle, LOOPBACK, 0),
         )
 
     try:
@@ -139,16 +128,16 @@ def bench_echo(round_trips: int) -> list[str]:
     samples: dict[str, list[float]] = {"tcp": [], "websockets": [], "fastapi": [], "scratch": []}
 
     async def measure() -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", tcp_port)
+        reader, writer = await asyncio.open_connection(LOOPBACK, tcp_port)
 
         async def tcp_round_trip() -> None:
             writer.write(message.encode())
             await reader.readexactly(len(message))
 
         async with (
-            connect(f"ws://127.0.0.1:{bare_port}/") as bare_ws,
-            connect(fastapi_server.ws_url("/echo")) as fastapi_ws,
-            connect(f"ws://127.0.0.1:{scratch_port}/") as scratch_ws,
+            connect(f"ws://{LOOPBACK}:{bare_port}/") as bare_ws,
+            connect(fastapi_server.ws_url("/")) as fastapi_ws,
+            connect(f"ws://{LOOPBACK}:{scratch_port}/") as scratch_ws,
         ):
 
             def ws_round_trip(ws):  # type: ignore[no-untyped-def]
@@ -207,11 +196,11 @@ def bench_echo(round_trips: int) -> list[str]:
     return lines + [f"  {target}" for target in targets]
 
 
-def echo_app() -> FastAPI:
-    """Lesson 07's echo at ``/``, for text and binary messages alike."""
+def echo_app(path: str = "/") -> FastAPI:
+    """Lesson 07's echo at ``path``, for text and binary messages alike."""
     app = FastAPI()
 
-    @app.websocket("/")
+    @app.websocket(path)
     async def echo(websocket: WebSocket) -> None:
         await websocket.accept()
         while (message := await websocket.receive())["type"] == "websocket.receive":
@@ -223,10 +212,16 @@ def echo_app() -> FastAPI:
     return app
 
 
+async def websockets_echo(websocket: Any) -> None:
+    """The same echo for a bare ``websockets`` server: the baseline of the benchmarks."""
+    with contextlib.suppress(ConnectionClosed):
+        async for message in websocket:
+            await websocket.send(message)
+
+
 def bench_autobahn(_: int) -> list[str]:
     """Autobahn|Testsuite's 9.* cases (large and fragmented messages, many small ones):
     the time each server takes, the bare websockets server as the baseline."""
-    import contextlib
 
     from websockets.asyncio.server import serve as websockets_serve
 
@@ -234,25 +229,18 @@ def bench_autobahn(_: int) -> list[str]:
 
     if autobahn.wstest() is None:
         return [f"autobahn 9.*: skipped, {autobahn.HOW_TO_GET_IT}"]
-    app = echo_app()
-
-    async def bare_echo(websocket) -> None:  # type: ignore[no-untyped-def]
-        with contextlib.suppress(Exception):
-            async for message in websocket:
-                await websocket.send(message)
-
-    fastapi_server = serve(app, name="bench autobahn")
+    fastapi_server = serve(echo_app(), name="bench autobahn")
 
     async def start() -> tuple[asyncio.Server, asyncio.Server]:
         return (
-            await websockets_serve(bare_echo, "127.0.0.1", 0, max_size=2**25, compression=None),
-            await asyncio.start_server(scratch.handle, "127.0.0.1", 0),
+            await websockets_serve(websockets_echo, LOOPBACK, 0, max_size=2**25, compression=None),
+            await asyncio.start_server(scratch.handle, LOOPBACK, 0),
         )
 
     bare, from_scratch = fastapi_server.run(start())
     servers = {
-        "websockets": f"ws://127.0.0.1:{bare.sockets[0].getsockname()[1]}/",
-        "scratch": f"ws://127.0.0.1:{from_scratch.sockets[0].getsockname()[1]}/",
+        "websockets": f"ws://{LOOPBACK}:{bare.sockets[0].getsockname()[1]}/",
+        "scratch": f"ws://{LOOPBACK}:{from_scratch.sockets[0].getsockname()[1]}/",
         "fastapi": fastapi_server.ws_url("/"),
     }
     try:

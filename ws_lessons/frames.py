@@ -34,19 +34,23 @@ from __future__ import annotations
 import codecs
 import contextlib
 import enum
-import html
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Literal
+
+from ws_lessons.table import Table
 
 __all__ = [
     "CloseCode",
     "Explanation",
     "Frame",
     "FrameReader",
+    "Header",
     "IncompleteFrame",
     "Opcode",
     "ProtocolError",
+    "Received",
     "Role",
     "apply_mask",
     "close_payload",
@@ -54,6 +58,7 @@ __all__ = [
     "encode",
     "explain",
     "parse_close",
+    "read_header",
 ]
 
 Role = Literal["server", "client"]
@@ -79,7 +84,8 @@ class Opcode(enum.IntEnum):
 
 
 class CloseCode(enum.IntEnum):
-    """Status codes for close frames (RFC 6455 §7.4.1 and the IANA registry)."""
+    """Status codes for close frames: RFC 6455 §7.4.1, and the IANA "WebSocket Close Code
+    Number Registry" (RFC 6455 §11.7) for 1012-1014."""
 
     NORMAL_CLOSURE = 1000
     GOING_AWAY = 1001
@@ -208,22 +214,29 @@ def decode(
     oversized frame is refused before its payload arrives. Rules that span
     frames are checked by :class:`FrameReader`.
     """
-    length, mask, size = _read_header(data)
-    first, second = data[0], data[1]
-    fin, rsv1, rsv2, rsv3 = (bool(first & bit) for bit in (0x80, 0x40, 0x20, 0x10))
+    frame, header = _decode(data, role, max_size=max_size, allow_rsv1=allow_rsv1)
+    return frame, header.frame_size
+
+
+def _decode(
+    data: bytes | bytearray, role: Role | None, *, max_size: int | None, allow_rsv1: bool
+) -> tuple[Frame, Header]:
+    header = read_header(data)
+    fin, mask, length = header.fin, header.mask, header.length
 
     # RFC 6455 §5.2: RSV1-3 "MUST be 0 unless an extension is negotiated that
     # defines meanings for non-zero values."
-    for name, is_set in [("RSV1", rsv1 and not allow_rsv1), ("RSV2", rsv2), ("RSV3", rsv3)]:
+    rsv = [("RSV1", header.rsv1 and not allow_rsv1), ("RSV2", header.rsv2), ("RSV3", header.rsv3)]
+    for name, is_set in rsv:
         if is_set:
             raise ProtocolError(f"reserved bit {name} is set but no extension defines it")
 
     # RFC 6455 §5.2: "If an unknown opcode is received, the receiving endpoint
     # MUST _Fail the WebSocket Connection_."
     try:
-        opcode = Opcode(first & 0x0F)
+        opcode = Opcode(header.opcode)
     except ValueError:
-        raise ProtocolError(f"reserved opcode {first & 0x0F:#x}") from None
+        raise ProtocolError(f"reserved opcode {header.opcode:#x}") from None
 
     # RFC 6455 §5.1: "The server MUST close the connection upon receiving a frame
     # that is not masked" and "A client MUST close a connection if it detects a
@@ -242,10 +255,10 @@ def decode(
 
     # RFC 6455 §5.2: "the most significant bit MUST be 0" in a 64-bit length,
     # and "the minimal number of bytes MUST be used to encode the length".
-    length_field = second & 0x7F
+    extended = header.size - 2 - 4 * (mask is not None)
     if length >> 63:
         raise ProtocolError("64-bit payload length has its most significant bit set")
-    if (length_field == 126 and length < 126) or (length_field == 127 and length < 2**16):
+    if (extended == 2 and length < 126) or (extended == 8 and length < 2**16):
         raise ProtocolError(f"payload length {length} is not encoded in the fewest bytes")
 
     if max_size is not None and length > max_size:
@@ -254,33 +267,65 @@ def decode(
             CloseCode.MESSAGE_TOO_BIG,
         )
 
-    end = size + length
+    end = header.frame_size
     if len(data) < end:
         raise IncompleteFrame
-    payload = bytes(data[size:end])
+    payload = bytes(data[header.size : end])
     if mask is not None:
         payload = apply_mask(payload, mask)
     if opcode is Opcode.CLOSE:
         parse_close(payload)  # raises ProtocolError on a malformed close payload
-    return Frame(opcode, payload, fin, rsv1, rsv2, rsv3), end
+    return Frame(opcode, payload, fin, header.rsv1, header.rsv2, header.rsv3), header
 
 
-def _read_header(data: bytes | bytearray) -> tuple[int, bytes | None, int]:
-    """Return the payload length, masking key and header size at the start of ``data``."""
+@dataclass(frozen=True)
+class Header:
+    """The bytes before a frame's payload (RFC 6455 §5.2), as they are: nothing is checked."""
+
+    fin: bool
+    rsv1: bool
+    rsv2: bool
+    rsv3: bool
+    opcode: int  # 4 bits, reserved values included
+    mask: bytes | None  # the masking key, if the MASK bit is set
+    length: int  # of the payload
+    size: int  # bytes the header takes on the wire
+
+    @property
+    def frame_size(self) -> int:
+        """Bytes the whole frame takes on the wire."""
+        return self.size + self.length
+
+
+def read_header(data: bytes | bytearray) -> Header:
+    """Read the header at the start of ``data``; raise :exc:`IncompleteFrame` if it ends first."""
     if len(data) < 2:
         raise IncompleteFrame
+    first, second = data[0], data[1]
     # RFC 6455 §5.2: "if 0-125, that is the payload length. If 126, the following
     # 2 bytes ... If 127, the following 8 bytes ... are the payload length."
-    length = data[1] & 0x7F
+    length = second & 0x7F
     extended = {126: 2, 127: 8}.get(length, 0)
-    masked = bool(data[1] & 0x80)
+    masked = bool(second & 0x80)
     size = 2 + extended + 4 * masked
     if len(data) < size:
         raise IncompleteFrame
     if extended:
         length = int.from_bytes(data[2 : 2 + extended], "big")
+    fin, rsv1, rsv2, rsv3 = (bool(first & bit) for bit in (0x80, 0x40, 0x20, 0x10))
     mask = bytes(data[size - 4 : size]) if masked else None
-    return length, mask, size
+    return Header(fin, rsv1, rsv2, rsv3, first & 0x0F, mask, length, size)
+
+
+@dataclass(frozen=True)
+class Received:
+    """A frame as :meth:`FrameReader.receive` read it, with its header and its message."""
+
+    frame: Frame
+    header: Header
+    message: Opcode | None = None  # TEXT or BINARY: the message a data frame belongs to
+    compressed: bool = False  # the message's first frame set RSV1 (RFC 7692 §6)
+    text: str | None = None  # in an uncompressed text message: the characters this frame ends
 
 
 class FrameReader:
@@ -305,33 +350,39 @@ class FrameReader:
         self._buffer = bytearray()
         # Opcode of the fragmented message in progress, if any.
         self._message: Opcode | None = None
+        self._compressed = False
         # Checks the UTF-8 of a text message as its fragments arrive.
         self._utf8: codecs.IncrementalDecoder | None = None
 
     def feed(self, data: bytes) -> list[Frame]:
         """Add ``data`` to the stream and return every frame it completes."""
+        return [received.frame for received in self.receive(data)]
+
+    def receive(self, data: bytes) -> Iterator[Received]:
+        """Add ``data`` to the stream and yield each frame it completes, with its header.
+
+        The frames before a :exc:`ProtocolError` come out before it is raised.
+        """
         self._buffer += data
-        frames = []
+        return self._frames()
+
+    def _frames(self) -> Iterator[Received]:
         while True:
             try:
-                frame, used = decode(
-                    self._buffer,
-                    role=self.role,
-                    max_size=self.max_size,
-                    allow_rsv1=self.allow_rsv1,
+                frame, header = _decode(
+                    self._buffer, self.role, max_size=self.max_size, allow_rsv1=self.allow_rsv1
                 )
             except IncompleteFrame:
-                return frames
-            del self._buffer[:used]
-            self._check_message(frame)
-            frames.append(frame)
+                return
+            del self._buffer[: header.frame_size]
+            yield self._place(frame, header)
 
-    def _check_message(self, frame: Frame) -> None:
+    def _place(self, frame: Frame, header: Header) -> Received:
         """Check that ``frame`` fits in the sequence of frames received so far."""
         # RFC 6455 §5.4: "Control frames ... MAY be injected in the middle of a
         # fragmented message."
         if frame.opcode.is_control:
-            return
+            return Received(frame, header)
         # RFC 6455 §5.4: "A fragmented message consists of a single frame with the
         # FIN bit clear and an opcode other than 0, followed by zero or more frames
         # with the FIN bit clear and the opcode set to 0, and terminated by a single
@@ -345,7 +396,7 @@ class FrameReader:
                 f"{self._message.name} message; expected CONTINUATION"
             )
         else:
-            self._message = frame.opcode
+            self._message, self._compressed = frame.opcode, frame.rsv1
             # RFC 7692 §6: RSV1 on the first frame marks a compressed message, whose
             # payload is UTF-8 only once the extension has inflated it.
             if frame.opcode is Opcode.TEXT and not frame.rsv1:
@@ -356,17 +407,18 @@ class FrameReader:
         # that endpoint MUST _Fail the WebSocket Connection_."
         # The incremental decoder accepts a character split across two frames,
         # and complains about a truncated one only when the message is final.
+        text = None
         if self._utf8 is not None:
             try:
-                self._utf8.decode(frame.payload, final=frame.fin)
+                text = self._utf8.decode(frame.payload, final=frame.fin)
             except UnicodeDecodeError as exc:
                 raise ProtocolError(
                     f"text message is not valid UTF-8: {exc.reason}", CloseCode.INVALID_DATA
                 ) from None
-
+        received = Received(frame, header, self._message, self._compressed, text)
         if frame.fin:
-            self._message = None
-            self._utf8 = None
+            self._message, self._compressed, self._utf8 = None, False, None
+        return received
 
 
 def _is_sendable(code: int) -> bool:
@@ -420,39 +472,12 @@ def close_payload(code: int, reason: str = "") -> bytes:
     return payload
 
 
-@dataclass(frozen=True)
-class Explanation:
-    """A field-by-field description of one frame, as a text or HTML table."""
+class Explanation(Table):
+    """A field-by-field description of one frame, as a text or HTML table, and a verdict."""
 
-    rows: list[tuple[str, str, str, str]]
-    verdict: str
-
-    COLUMNS: ClassVar[tuple[str, ...]] = ("field", "bits", "value", "meaning")
-
-    def __str__(self) -> str:
-        table = [self.COLUMNS, *self.rows]
-        widths = [max(len(row[i]) for row in table) for i in range(len(self.COLUMNS))]
-        lines = [
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-            for row in table
-        ]
-        lines.insert(1, "  ".join("-" * width for width in widths))
-        return "\n".join([*(line.rstrip() for line in lines), self.verdict])
-
-    __repr__ = __str__
-
-    def _repr_html_(self) -> str:
-        """Render as an HTML table in Jupyter."""
-        head = "".join(f"<th>{name}</th>" for name in self.COLUMNS)
-        body = "".join(
-            f"<tr><td>{html.escape(field)}</td><td><code>{html.escape(bits)}</code></td>"
-            f"<td><code>{html.escape(value)}</code></td><td>{html.escape(meaning)}</td></tr>"
-            for field, bits, value, meaning in self.rows
-        )
-        return (
-            f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-            f"<p>{html.escape(self.verdict)}</p>"
-        )
+    @property
+    def verdict(self) -> str:
+        return self.note
 
 
 _OPCODE_MEANINGS = {
@@ -474,19 +499,17 @@ def explain(data: bytes, role: Role | None = None) -> Explanation:
     ``role`` is the side receiving the frame, as in :func:`decode`. Raise
     :exc:`IncompleteFrame` if ``data`` ends before the frame does.
     """
-    length, mask, size = _read_header(data)
-    if len(data) < size + length:
+    header = read_header(data)
+    length, mask, size = header.length, header.mask, header.size
+    if len(data) < header.frame_size:
         raise IncompleteFrame
-    first, second = data[0], data[1]
-    wire_payload = data[size : size + length]
+    wire_payload = data[size : header.frame_size]
     payload = wire_payload if mask is None else apply_mask(wire_payload, mask)
 
-    rows = [
-        ("FIN", *_flag(first & 0x80, "last frame of the message", "more frames follow")),
-    ]
-    for name, bit in [("RSV1", 0x40), ("RSV2", 0x20), ("RSV3", 0x10)]:
-        rows.append((name, *_flag(first & bit, "defined by an extension", "no extension")))
-    raw_opcode = first & 0x0F
+    rows = [("FIN", *_flag(header.fin, "last frame of the message", "more frames follow"))]
+    for name, bit in [("RSV1", header.rsv1), ("RSV2", header.rsv2), ("RSV3", header.rsv3)]:
+        rows.append((name, *_flag(bit, "defined by an extension", "no extension")))
+    raw_opcode = header.opcode
     try:
         opcode: Opcode | None = Opcode(raw_opcode)
         meaning = _OPCODE_MEANINGS[opcode]
@@ -500,11 +523,9 @@ def explain(data: bytes, role: Role | None = None) -> Explanation:
             f"{raw_opcode:#x} = {meaning}",
         )
     )
-    rows.append(
-        ("MASK", *_flag(second & 0x80, "masked (client to server)", "unmasked (server to client)"))
-    )
+    rows.append(("MASK", *_flag(mask, "masked (client to server)", "unmasked (server to client)")))
 
-    length_field = second & 0x7F
+    length_field = data[1] & 0x7F
     if length_field < 126:
         rows.append(("payload length", f"{length_field:07b}", str(length), f"{length} bytes"))
     else:
@@ -530,8 +551,9 @@ def explain(data: bytes, role: Role | None = None) -> Explanation:
     except ProtocolError as exc:
         verdict = f"invalid: {exc} (close code {exc.code} {exc.code.name})"
     else:
-        verdict = f"valid frame, {size + length} bytes"
-    return Explanation(rows, verdict)
+        verdict = f"valid frame, {header.frame_size} bytes"
+    columns = ("field", "bits", "value", "meaning")
+    return Explanation(columns, rows, verdict, code=("bits", "value"), rule=True)
 
 
 def _flag(bit: object, if_set: str, if_clear: str) -> tuple[str, str, str]:

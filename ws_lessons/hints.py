@@ -1,8 +1,9 @@
 """Turn the errors learners meet most into a line that says what to do.
 
-In a notebook, importing ``ws_lessons`` installs a handler: the usual traceback is shown,
-followed by a hint when the error is one of these. ``hint_for(error)`` gives the same
-text anywhere else. Each hint comes from watching the lessons being run and broken.
+In a notebook, the first ``from ws_lessons import serve`` (or ``stop_all``...) installs a
+handler: the usual traceback is shown, followed by a hint when the error is one of these.
+``hint_for(error)`` gives the same text anywhere else. Each hint comes from watching the
+lessons being run and broken.
 """
 
 from __future__ import annotations

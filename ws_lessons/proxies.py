@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["LOOPBACK_NAMES", "PROXY_VARIABLES", "bypass_for_loopback", "proxies_set"]
+__all__ = ["LOOPBACK", "LOOPBACK_NAMES", "PROXY_VARIABLES", "bypass_for_loopback", "proxies_set"]
 
-LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+LOOPBACK = "127.0.0.1"
+LOOPBACK_NAMES = (LOOPBACK, "localhost", "::1")
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy")
 
 

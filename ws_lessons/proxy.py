@@ -13,7 +13,8 @@ import socket
 import threading
 from typing import Literal
 
-from ws_lessons.server import LOOPBACK, Listening, close_loop
+from ws_lessons.proxies import LOOPBACK
+from ws_lessons.server import Background, close_loop, forget, track
 
 Direction = Literal["→", "←"]
 CLIENT_TO_SERVER: Direction = "→"
@@ -23,34 +24,28 @@ READ_SIZE = 65536
 START_TIMEOUT = 5.0
 
 
-class Proxy(Listening):
+class Proxy(Background):
     """Listens on 127.0.0.1 (``port=0``: a free port) and relays each connection to the target."""
 
-    kind = "proxy"  # names the thread: "ws_lessons <kind>: <name>"
+    kind = "proxy"
 
     def __init__(self, target_host: str, target_port: int, *, port: int = 0, name: str) -> None:
-        self.target_host, self.target_port, self.name = target_host, target_port, name
+        super().__init__(name, socket.create_server((LOOPBACK, port)))
+        self.target_host, self.target_port = target_host, target_port
         self.connections = 0  # accepted so far
         self._numbers = itertools.count(1)
         self._open = 0  # connections being relayed
         self._idle = threading.Condition()
-        self._socket = socket.create_server((LOOPBACK, port))
-        self.host, self.port = self._socket.getsockname()[:2]
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._run, name=f"ws_lessons {self.kind}: {name}", daemon=True
-        )
         self._thread.start()
-        listening = asyncio.run_coroutine_threadsafe(
-            asyncio.start_server(self._relay, sock=self._socket), self._loop
-        )
         try:
-            self._server = listening.result(START_TIMEOUT)
+            listen = asyncio.start_server(self._relay, sock=self._socket)
+            self._server = self.run(listen, START_TIMEOUT)
         except BaseException:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(START_TIMEOUT)
             self._socket.close()
             raise
+        track(self)
 
     def observe(self, connection: int, direction: Direction, data: bytes) -> None:
         """Called on the proxy's thread with each chunk read; ``b""`` when that side closed."""
@@ -74,6 +69,7 @@ class Proxy(Listening):
             self._loop.call_soon_threadsafe(self._shutdown)
             self._thread.join(START_TIMEOUT)
         self._socket.close()
+        forget(self)
 
     # -- the proxy's thread ------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ import contextlib
 from ws_lessons.frames import CloseCode, Frame, FrameReader, Opcode, ProtocolError, encode
 from ws_lessons.frames import parse_close as read_close
 from ws_lessons.handshake import HandshakeError, build_response, parse_request
+from ws_lessons.proxies import LOOPBACK
 
 __all__ = ["MAX_MESSAGE", "echo_frames", "handle", "main"]
 
@@ -140,7 +141,7 @@ async def _fail(
                 pass
 
 
-async def main(host: str = "127.0.0.1", port: int = 9001) -> None:
+async def main(host: str = LOOPBACK, port: int = 9001) -> None:
     """Serve :func:`handle` on ``host``:``port`` until cancelled."""
     server = await asyncio.start_server(handle, host, port)
     address = server.sockets[0].getsockname()

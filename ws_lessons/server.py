@@ -17,17 +17,18 @@ from __future__ import annotations
 import asyncio
 import atexit
 import collections
-import concurrent.futures
 import contextlib
 import errno
 import logging
 import socket
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
-from typing import Any, TypeVar
+from typing import Any, Protocol, Self, TypeVar
 
 import uvicorn
 from uvicorn.importer import ImportFromStringError, import_from_string
+
+from ws_lessons.proxies import LOOPBACK
 
 __all__ = [
     "RunningServer",
@@ -41,7 +42,6 @@ __all__ = [
 
 T = TypeVar("T")
 
-LOOPBACK = "127.0.0.1"
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 10.0
 GRACE = 2.0  # seconds open connections get to close when the server stops
@@ -117,23 +117,63 @@ class Listening:
         """The WebSocket URL of ``path``, e.g. ``ws://127.0.0.1:8000/ws``."""
         return f"ws://{self.host}:{self.port}/{path.lstrip('/')}"
 
+    def stop(self) -> None:
+        raise NotImplementedError
 
-class RunningServer(Listening):
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+class Background(Listening):
+    """Listens on ``sock`` from an event loop of its own, run by :meth:`_run` in a thread."""
+
+    kind = "server"  # names the thread: "ws_lessons <kind>: <name>"
+
+    def __init__(self, name: str, sock: socket.socket) -> None:
+        self.name = name
+        self.host, self.port = sock.getsockname()[:2]
+        self._socket = sock
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._run, name=f"ws_lessons {self.kind}: {name}", daemon=True
+        )
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = 10.0) -> T:
+        """Run ``coro`` on the server's event loop and return its result.
+
+        Use it to read or change state that lives on that loop (queues, connected
+        WebSockets) from a cell or a test.
+        """
+        if not self._thread.is_alive():
+            coro.close()
+            raise ServerError(f"{self.kind} {self.name!r} is not running")
+        if threading.current_thread() is self._thread:
+            coro.close()
+            raise RuntimeError("run() was called from the server's own loop: await the coroutine")
+        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        try:
+            return future.result(timeout)
+        except TimeoutError:
+            future.cancel()
+            raise TimeoutError(f"the coroutine did not finish within {timeout} s") from None
+
+
+class RunningServer(Background):
     """A handle on a server started by :func:`serve`. Use it as a context manager to stop it."""
 
     def __init__(self, name: str, uvicorn_server: _Uvicorn, sock: socket.socket) -> None:
-        self.name = name
-        self.host, self.port = sock.getsockname()[:2]
+        super().__init__(name, sock)
         self._server = uvicorn_server
-        self._socket = sock
         self._records: collections.deque[logging.LogRecord] = collections.deque(
             maxlen=LOG_LINES_KEPT
         )
-        self._loop = asyncio.new_event_loop()
         self._error: BaseException | None = None
-        self._thread = threading.Thread(
-            target=self._run, name=f"ws_lessons server {name}", daemon=True
-        )
 
     # -- state -------------------------------------------------------------------------------
 
@@ -166,25 +206,6 @@ class RunningServer(Listening):
 
     # -- control -----------------------------------------------------------------------------
 
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = 10.0) -> T:
-        """Run ``coro`` on the server's event loop and return its result.
-
-        Use it to read or change state that lives on that loop (queues, connected
-        WebSockets) from a cell or a test.
-        """
-        if not self.running:
-            coro.close()
-            raise ServerError(f"server {self.name!r} is not running; start it with serve()")
-        if threading.current_thread() is self._thread:
-            coro.close()
-            raise RuntimeError("run() was called from the server's own loop: await the coroutine")
-        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
-        try:
-            return future.result(timeout)
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            raise TimeoutError(f"the coroutine did not finish within {timeout} s") from None
-
     def stop(self, timeout: float = STOP_TIMEOUT) -> None:
         """Stop the server: close the port, end connections, run the lifespan shutdown.
 
@@ -200,13 +221,8 @@ class RunningServer(Listening):
                 self._server.force_exit = True
                 self._thread.join(timeout)
         self._socket.close()
-        _forget(self)
-
-    def __enter__(self) -> RunningServer:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+        _log_router.destinations.pop(id(self._thread), None)
+        forget(self)
 
     # -- the server thread -------------------------------------------------------------------
 
@@ -286,15 +302,37 @@ class _LogRouter(logging.Filter):
 
 
 _log_router = _LogRouter()
-_servers: dict[str, RunningServer | StreamServer] = {}
+
+
+class Stoppable(Protocol):
+    name: str
+
+    def stop(self) -> None: ...
+
+
+_started: list[Stoppable] = []  # servers, taps, byte counters, services: what stop_all() stops
 _lock = threading.Lock()
 
 
-def _forget(server: RunningServer | StreamServer) -> None:
+def stop_named(kind: type, name: str) -> None:
+    """Stop what was started of ``kind`` under ``name``: a cell is run again."""
     with _lock:
-        if _servers.get(server.name) is server:
-            del _servers[server.name]
-    _log_router.destinations.pop(id(server._thread), None)
+        previous = [thing for thing in _started if isinstance(thing, kind) and thing.name == name]
+    for thing in previous:
+        thing.stop()
+
+
+def track(thing: Stoppable) -> None:
+    """Note ``thing``, which has started, for :func:`stop_all`."""
+    with _lock:
+        _started.append(thing)
+
+
+def forget(thing: Stoppable) -> None:
+    """Drop ``thing``, which has stopped, from what :func:`stop_all` stops."""
+    with _lock:
+        if thing in _started:
+            _started.remove(thing)
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -352,20 +390,18 @@ def serve(
     if name is None:
         name = f"server-{sock.getsockname()[1]}"
     handle = RunningServer(name, _Uvicorn(config, before_stop), sock)
-    with _lock:
-        _servers[name] = handle
+    track(handle)
     handle._start()
     return handle
 
 
 def _replace(name: str | None, host: str, port: int) -> None:
     """Stop the server of that name, or the one on that fixed port: a cell is run again."""
-    with _lock:
-        replaced = [
-            server
-            for server in _servers.values()
-            if server.name == name or (port and (server.host, server.port) == (host, port))
-        ]
+    replaced = [
+        server
+        for server in running()
+        if server.name == name or (port and (server.host, server.port) == (host, port))
+    ]
     for server in replaced:
         server.stop()
 
@@ -373,18 +409,12 @@ def _replace(name: str | None, host: str, port: int) -> None:
 StreamHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
-class StreamServer(Listening):
+class StreamServer(Background):
     """A handle on a plain TCP server started by :func:`serve_streams`."""
 
     def __init__(self, name: str, handler: StreamHandler, sock: socket.socket) -> None:
-        self.name = name
-        self.host, self.port = sock.getsockname()[:2]
+        super().__init__(name, sock)
         self._handler = handler
-        self._socket = sock
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._run, name=f"ws_lessons server {name}", daemon=True
-        )
         self._server: asyncio.Server | None = None
         self.logs: list[str] = []
         """What went wrong in the handler, one line per exception it raised, oldest first."""
@@ -396,13 +426,6 @@ class StreamServer(Listening):
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
         return f"<StreamServer {self.name!r} {state} at {self.url}>"
-
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = 10.0) -> T:
-        """Run ``coro`` on the server's event loop and return its result."""
-        if not self._thread.is_alive():
-            coro.close()
-            raise ServerError(f"server {self.name!r} is not running")
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
 
     def _run(self) -> None:
         self._loop.run_forever()
@@ -427,18 +450,13 @@ class StreamServer(Listening):
                 if self._server is not None:
                     self._server.close()
 
-            with contextlib.suppress(RuntimeError, concurrent.futures.TimeoutError):
+            with contextlib.suppress(ServerError, RuntimeError, TimeoutError):
                 self.run(close(), timeout)
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout)
         self._socket.close()
-        _forget(self)
-
-    def __enter__(self) -> StreamServer:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+        _log_router.destinations.pop(id(self._thread), None)
+        forget(self)
 
 
 def serve_streams(
@@ -458,8 +476,7 @@ def serve_streams(
     _replace(name, host, port)
     sock = _bind(host, port)
     handle = StreamServer(name or f"server-{sock.getsockname()[1]}", handler, sock)
-    with _lock:
-        _servers[handle.name] = handle
+    track(handle)
     handle._thread.start()
     try:
         listen = asyncio.start_server(handle._connection, sock=sock)
@@ -470,16 +487,21 @@ def serve_streams(
     return handle
 
 
+def started() -> list[Stoppable]:
+    """What was started in this process and not stopped yet, oldest first."""
+    with _lock:
+        return list(_started)
+
+
 def running() -> list[RunningServer | StreamServer]:
     """The servers started by :func:`serve` and :func:`serve_streams` still running."""
-    with _lock:
-        return list(_servers.values())
+    return [thing for thing in started() if isinstance(thing, RunningServer | StreamServer)]
 
 
 def stop_all() -> None:
-    """Stop every server started by :func:`serve` or :func:`serve_streams`."""
-    for server in running():
-        server.stop()
+    """Stop everything started in this process: servers, taps, byte counters, services."""
+    for thing in started():  # oldest first: a server, then the tap in front of it
+        thing.stop()
 
 
 atexit.register(stop_all)

@@ -2,12 +2,12 @@
 
 Each runs as a child process on a free loopback port and comes back as a
 :class:`Service` handle once it accepts connections; ``stop()`` (or leaving a ``with``
-block) ends it, and every service still running is stopped when Python exits.
+block) ends it, and ``stop_all()`` ends every service still running, as it does when
+Python exits.
 """
 
 from __future__ import annotations
 
-import atexit
 import os
 import shutil
 import socket
@@ -18,9 +18,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from ws_lessons.server import Listening
+from ws_lessons import server
+from ws_lessons.proxies import LOOPBACK
+from ws_lessons.server import Listening, forget, stop_named, track
 
-LOOPBACK = "127.0.0.1"
 START_TIMEOUT = 15.0
 
 INSTALL = {
@@ -53,8 +54,7 @@ class Service(Listening):
         scheme: str = "http",
         env: dict[str, str] | None = None,
     ) -> None:
-        for previous in [service for service in _running if service.name == name]:
-            previous.stop()
+        stop_named(Service, name)
         self.name, self.port, self.workdir, self.scheme = name, port, workdir, scheme
         self.command = list(command)
         self.env = {**os.environ, **(env or {})}
@@ -68,7 +68,7 @@ class Service(Listening):
             self.process = subprocess.Popen(
                 self.command, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir, env=self.env
             )
-        _running.append(self)
+        track(self)
         try:
             _wait_until_listening(self)
         except BaseException:
@@ -100,8 +100,7 @@ class Service(Listening):
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        if self in _running:
-            _running.remove(self)
+        forget(self)
 
     def kill(self) -> None:
         """End the process at once (SIGKILL), as a crash would."""
@@ -109,30 +108,14 @@ class Service(Listening):
         self.process.wait()
         self.stop()
 
-    def __enter__(self) -> Service:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
     def __repr__(self) -> str:
         state = "running" if self.process.poll() is None else f"exited {self.process.returncode}"
         return f"<Service {self.name} {state} on {LOOPBACK}:{self.port}>"
 
 
-_running: list[Service] = []
-
-
 def started() -> list[Service]:
     """The services started from this process that have not been stopped."""
-    return list(_running)
-
-
-@atexit.register
-def stop_services() -> None:
-    """Stop every service started from this process."""
-    for service in list(_running):
-        service.stop()
+    return [thing for thing in server.started() if isinstance(thing, Service)]
 
 
 def free_port() -> int:

@@ -16,7 +16,7 @@ handshake of each direction (``ws_lessons.handshake``), then each WebSocket fram
 Like ``serve()``, the tap runs on its own event loop in a background thread, so clients
 in notebook cells, async or blocking, can use it. Re-running a cell is safe: a new tap
 replaces the running tap of the same name, and the default name comes from the target
-(``Tap(server)`` is called ``"tap of <server name>"``). ``stop_taps()`` stops them all.
+(``Tap(server)`` is called ``"tap of <server name>"``). ``stop_all()`` stops them all.
 
 The tap notes the last bytes of a session on its own thread, a moment after the client
 has closed: ``tap.wait_idle()`` waits until no connection is open, then returns the tap.
@@ -24,9 +24,7 @@ has closed: ``tap.wait_idle()`` waits until no connection is open, then returns 
 
 from __future__ import annotations
 
-import atexit
 import bisect
-import codecs
 import html
 import re
 import threading
@@ -37,10 +35,10 @@ from typing import Any
 from ws_lessons.frames import (
     CloseCode,
     Frame,
-    IncompleteFrame,
+    FrameReader,
     Opcode,
     ProtocolError,
-    decode,
+    Received,
     parse_close,
 )
 from ws_lessons.handshake import (
@@ -50,10 +48,12 @@ from ws_lessons.handshake import (
     parse_request,
     parse_response,
 )
+from ws_lessons.proxies import LOOPBACK
 from ws_lessons.proxy import CLIENT_TO_SERVER, SERVER_TO_CLIENT, Direction, Proxy
-from ws_lessons.server import LOOPBACK, RunningServer
+from ws_lessons.server import RunningServer, stop_named
+from ws_lessons.table import Table
 
-__all__ = ["CLIENT_TO_SERVER", "SERVER_TO_CLIENT", "Chunk", "Record", "Tap", "stop_taps"]
+__all__ = ["CLIENT_TO_SERVER", "SERVER_TO_CLIENT", "Chunk", "Record", "Tap"]
 
 PREVIEW = 40  # characters of a payload shown in the table
 
@@ -130,10 +130,10 @@ class Record:
 COLUMNS = ("conn", "ms", "dir", "kind", "opcode", "fin", "rsv1", "mask key", "length", "payload")
 
 
-def _cut(cells: tuple[str, ...], width: int = 2 * PREVIEW) -> tuple[str, ...]:
+def _cut(cells: tuple[str, ...], width: int | None) -> tuple[str, ...]:
     """Shorten the last cell (a handshake's header fields can be long) for the text table."""
     *first, last = cells
-    return (*first, last if len(last) <= width else last[: width - 1] + "…")
+    return (*first, last if width is None or len(last) <= width else last[: width - 1] + "…")
 
 
 class Tap(Proxy):
@@ -152,15 +152,10 @@ class Tap(Proxy):
         else:
             target_port, default_name = int(target), f"tap of port {target}"
         name = name or default_name
-        with _lock:
-            previous = _taps.pop(name, None)
-        if previous is not None:
-            previous.stop()
+        stop_named(Tap, name)
         self._chunks: list[Chunk] = []
         self._chunks_lock = threading.Lock()
         super().__init__(LOOPBACK, target_port, port=port, name=name)
-        with _lock:
-            _taps[self.name] = self
 
     # -- what the tap saw --------------------------------------------------------------------
 
@@ -199,14 +194,13 @@ class Tap(Proxy):
 
     # -- display -----------------------------------------------------------------------------
 
+    def table(self, width: int | None = 2 * PREVIEW) -> Table:
+        """What the tap saw, one row a record; the last cell cut to ``width`` characters."""
+        rows = [_cut(record.cells(), width) for record in self.records]
+        return Table(COLUMNS, rows, code=("mask key", "payload"), rule=True)
+
     def __str__(self) -> str:
-        rows = [COLUMNS, *(_cut(record.cells()) for record in self.records)]
-        widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
-        lines = [
-            "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows
-        ]
-        lines.insert(1, "  ".join("-" * width for width in widths))
-        return "\n".join([repr(self), *(line.rstrip() for line in lines)])
+        return f"{self!r}\n{self.table()}"
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
@@ -218,59 +212,11 @@ class Tap(Proxy):
         )
 
     def _repr_html_(self) -> str:
-        left = "text-align:left"
-        head = "".join(f"<th style='{left}'>{name}</th>" for name in COLUMNS)
-        rows = []
-        for record in self.records:
-            cells = []
-            for column, cell in zip(COLUMNS, record.cells(), strict=True):
-                text = html.escape(cell)
-                if column == "payload" and cell:
-                    cells.append(f"<td style='{left}'><code>{text}</code></td>")
-                elif column == "mask key" and cell:
-                    key = text.replace(" ", "&nbsp;")  # keep the 4 bytes on one line
-                    cells.append(f"<td style='{left}'><code>{key}</code></td>")
-                else:
-                    cells.append(f"<td style='{left};white-space:nowrap'>{text}</td>")
-            rows.append(f"<tr>{''.join(cells)}</tr>")
-        return (
-            f"<p>{html.escape(repr(self))}</p>"
-            f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-        )
-
-    # -- control -----------------------------------------------------------------------------
-
-    def stop(self) -> None:
-        """Stop listening and cut the connections that are still open. Safe to call twice."""
-        super().stop()
-        with _lock:
-            if _taps.get(self.name) is self:
-                del _taps[self.name]
-
-    def __enter__(self) -> Tap:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+        return f"<p>{html.escape(repr(self))}</p>{self.table(None)._repr_html_()}"
 
     def observe(self, connection: int, direction: Direction, data: bytes) -> None:
         with self._chunks_lock:
             self._chunks.append(Chunk(connection, direction, time.perf_counter(), data))
-
-
-_taps: dict[str, Tap] = {}
-_lock = threading.Lock()
-
-
-def stop_taps() -> None:
-    """Stop every tap started in this process."""
-    with _lock:
-        taps = list(_taps.values())
-    for tap in taps:
-        tap.stop()
-
-
-atexit.register(stop_taps)
 
 
 # -- decoding ----------------------------------------------------------------------------------
@@ -402,40 +348,38 @@ def _decode_stream(
         return records
 
     role = "server" if direction == CLIENT_TO_SERVER else "client"  # the side receiving
-    message: Opcode | None = None  # opcode of the data message in progress
-    compressed = False
-    utf8 = codecs.getincrementaldecoder("utf-8")()
-    while offset < len(data):
-        try:
-            frame, used = decode(data[offset:], role=role, allow_rsv1=deflate)
-        except IncompleteFrame:
-            kind = "truncated" if stream.closed_at is not None else "partial"
-            note = (
-                "the connection closed in the middle of this frame"
-                if kind == "truncated"
-                else "the start of a frame; the rest has not arrived"
+    reader = FrameReader(role, allow_rsv1=deflate)
+    try:
+        for received in reader.receive(bytes(data[offset:])):
+            size = received.header.frame_size
+            add(
+                offset,
+                "frame",
+                size,
+                frame=received.frame,
+                mask=received.header.mask,
+                compressed=received.compressed,
+                note=_preview(received),
             )
-            add(offset, kind, len(data) - offset, note=note)
-            break
-        except ProtocolError as exc:
-            add(offset, "invalid", len(data) - offset, note=f"{exc} (close code {exc.code})")
-            break
-        header = used - len(frame.payload)
-        mask = (
-            bytes(data[offset + header - 4 : offset + header]) if data[offset + 1] & 0x80 else None
-        )
-        if frame.opcode.is_control:  # may come between the frames of a message
-            note = _preview(None, frame, False, utf8)
-            add(offset, "frame", used, frame=frame, mask=mask, note=note)
+            offset += size
+    except ProtocolError as exc:
+        add(offset, "invalid", len(data) - offset, note=f"{exc} (close code {exc.code})")
+        return records
+    if offset < len(data):
+        if stream.closed_at is not None:
+            add(
+                offset,
+                "truncated",
+                len(data) - offset,
+                note="the connection closed in the middle of this frame",
+            )
         else:
-            if frame.opcode is not Opcode.CONTINUATION:
-                message, compressed = frame.opcode, frame.rsv1
-                utf8.reset()
-            note = _preview(message, frame, compressed, utf8)
-            add(offset, "frame", used, frame=frame, mask=mask, compressed=compressed, note=note)
-            if frame.fin:
-                message, compressed = None, False
-        offset += used
+            add(
+                offset,
+                "partial",
+                len(data) - offset,
+                note="the start of a frame; the rest has not arrived",
+            )
     return records
 
 
@@ -458,26 +402,17 @@ def _summary(head: Request | Response) -> str:
     return "; ".join(shown) if shown else f"{len(head.headers)} header fields"
 
 
-def _preview(message: Opcode | None, frame: Frame, compressed: bool, utf8: Any) -> str:
+def _preview(received: Received) -> str:
     """The payload as the table shows it: text, a close code, or bytes."""
-    payload = frame.payload
-    if frame.opcode is Opcode.CLOSE:
-        try:
-            code, reason = parse_close(payload)
-        except ProtocolError as exc:
-            return f"malformed close payload: {exc}"
+    payload = received.frame.payload
+    if received.frame.opcode is Opcode.CLOSE:
+        code, reason = parse_close(payload)  # FrameReader has checked it
         name = f" {code.name}" if isinstance(code, CloseCode) else ""
         return f"{int(code)}{name} {reason!r}" if reason else f"{int(code)}{name}"
-    if compressed:
+    if received.compressed:
         return f"(compressed) {_preview_bytes(payload)}"
-    if frame.opcode is Opcode.TEXT or (
-        frame.opcode is Opcode.CONTINUATION and message is Opcode.TEXT
-    ):
-        try:
-            text = utf8.decode(payload, final=frame.fin)
-        except UnicodeDecodeError:
-            return _preview_bytes(payload)
-        return _shorten(repr(text))
+    if received.text is not None:
+        return _shorten(repr(received.text))
     return _preview_bytes(payload)
 
 

@@ -43,20 +43,17 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette import status
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
+from ws_lessons.frames import CloseCode
+from ws_lessons.proxies import LOOPBACK
+
 from . import tokens
 from .broker import Broker, MemoryBroker, SharedBroker
 from .guard import COOKIE, Guard
-from .hub import GOING_AWAY, TOO_SLOW, Hub, Member
+from .hub import Hub, Member
 from .models import NAME_PATTERN, Error, Ping, Pong, Say, TokenRequest, TokenResponse, parse
 from .ratelimit import ConnectionLimit, TokenBucket
 from .redis_broker import UNAVAILABLE, UNREACHABLE, RedisBroker
 from .sqlite_broker import SqliteBroker
-
-REFUSED = status.WS_1008_POLICY_VIOLATION
-"""1008 Policy Violation (RFC 6455 §7.4.1): the connection breaks a rule of this server."""
-
-TRY_AGAIN_LATER = TOO_SLOW
-"""1013 Try Again Later (IANA registry, RFC 6455 §11.7): the broker is unreachable for now."""
 
 WORKERS_NEED_REDIS = (
     "--workers above 1 needs --redis URL: each worker process would keep its own rooms in "
@@ -122,7 +119,7 @@ def create_app(
         def lost(reason: str) -> None:
             for members in list(hub.rooms.values()):
                 for member in members:
-                    member.close(TRY_AGAIN_LATER, reason)
+                    member.close(CloseCode.TRY_AGAIN_LATER, reason)
 
         listener = asyncio.create_task(hub.broker.listen(hub.deliver, lost))
         try:
@@ -171,14 +168,14 @@ def create_app(
         with connections.slot(user) as free:
             await websocket.accept()
             if hub.closing:
-                await websocket.close(GOING_AWAY, "the server is shutting down")
+                await websocket.close(CloseCode.GOING_AWAY, "the server is shutting down")
                 return
             if not free:
                 reason = f"too many connections: at most {max_connections} per user"
-                await websocket.close(REFUSED, reason)
+                await websocket.close(CloseCode.POLICY_VIOLATION, reason)
                 return
             if reason := unavailable(hub.broker):
-                await websocket.close(TRY_AGAIN_LATER, reason)
+                await websocket.close(CloseCode.TRY_AGAIN_LATER, reason)
                 return
             member = Member(websocket, room, user, queue_size)
             bucket = TokenBucket(rate, burst)
@@ -201,7 +198,7 @@ def create_app(
             except UNREACHABLE:  # Redis went away during a command; the listener says why
                 if websocket.application_state is WebSocketState.CONNECTED:
                     with contextlib.suppress(WebSocketDisconnect, RuntimeError):
-                        await websocket.close(TRY_AGAIN_LATER, UNAVAILABLE)
+                        await websocket.close(CloseCode.TRY_AGAIN_LATER, UNAVAILABLE)
 
     return app
 
@@ -229,7 +226,7 @@ class _ChatServer(uvicorn.Server):
 
 
 def run(
-    host: str = "127.0.0.1",
+    host: str = LOOPBACK,
     port: int = 8000,
     *,
     workers: int = 1,

@@ -36,7 +36,7 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-POLICY_VIOLATION = 1008
+from ws_lessons.frames import CloseCode
 
 
 def backoff(initial: float = 0.5, factor: float = 2.0, cap: float = 30.0) -> Iterator[float]:
@@ -273,7 +273,7 @@ def _is_final(exc: Exception) -> bool:
     if isinstance(exc, httpx.HTTPStatusError):
         return 400 <= exc.response.status_code < 500
     if isinstance(exc, ConnectionClosed):
-        return exc.rcvd is not None and exc.rcvd.code == POLICY_VIOLATION
+        return exc.rcvd is not None and exc.rcvd.code == CloseCode.POLICY_VIOLATION
     return False
 
 

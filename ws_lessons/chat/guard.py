@@ -28,7 +28,8 @@ from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from fastapi import WebSocket, WebSocketException
-from starlette import status
+
+from ws_lessons.frames import CloseCode
 
 from . import tokens
 
@@ -40,7 +41,7 @@ ANY_ORIGIN = "*"
 
 def refuse(reason: str) -> WebSocketException:
     """The exception that refuses a handshake (HTTP 403); ``reason`` is for logs and tests."""
-    return WebSocketException(status.WS_1008_POLICY_VIOLATION, reason)
+    return WebSocketException(CloseCode.POLICY_VIOLATION, reason)
 
 
 def same_origin(origin: str, host: str) -> bool:

@@ -15,18 +15,12 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-from starlette import status
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from ws_lessons.frames import CloseCode
 
 from .broker import Broker, SharedBroker
 from .models import Joined, Left, Said, ServerMessage, Welcome
-
-GOING_AWAY = status.WS_1001_GOING_AWAY
-"""RFC 6455 §7.4.1: the endpoint is going away, e.g. the server is shutting down."""
-
-TOO_SLOW = status.WS_1013_TRY_AGAIN_LATER
-"""1013 Try Again Later, from the IANA registry of close codes (RFC 6455 §11.7): a
-client that fell too far behind may reconnect and resume with ``?since=``."""
 
 Queued = tuple[ServerMessage, str]
 """What an outbox holds: a message, and its JSON text, made once for all its recipients."""
@@ -186,10 +180,12 @@ class Hub:
         try:
             member.outbox.put_nowait((message, text or message.model_dump_json()))
         except asyncio.QueueFull:
-            member.close(TOO_SLOW)
+            # 1013 Try Again Later: a client that fell too far behind may reconnect
+            # and resume with ``?since=``.
+            member.close(CloseCode.TRY_AGAIN_LATER)
             self._remove(member)
 
-    async def close_all(self, code: int = GOING_AWAY) -> None:
+    async def close_all(self, code: int = CloseCode.GOING_AWAY) -> None:
         """Close every connection with ``code``; return once their close frames are out.
 
         From now on :attr:`closing` is true, so that a client reconnecting at once is

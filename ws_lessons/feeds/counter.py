@@ -48,16 +48,11 @@ class ByteCounter(Proxy):
         else:
             self.down += len(data)
 
-    def close(self, timeout: float = STOP_TIMEOUT) -> None:
+    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
         """Let open connections finish for ``timeout`` s, then stop (cutting what is left)."""
-        self.wait_idle(timeout)
-        self.stop()
-
-    def __enter__(self) -> ByteCounter:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+        if self.running:
+            self.wait_idle(timeout)
+        super().stop()
 
     def __repr__(self) -> str:
         return (

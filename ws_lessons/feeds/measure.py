@@ -280,7 +280,7 @@ async def _measure_one(
                         ) from None
         run.seconds = time.monotonic() - started
     finally:
-        await asyncio.to_thread(counter.close)  # waits for the connections to finish
+        await asyncio.to_thread(counter.stop)  # waits for the connections to finish
     run.bytes_up, run.bytes_down, run.connections = counter.up, counter.down, counter.connections
     return run
 
