@@ -231,31 +231,30 @@ class CellsDiffer(Exception):
     """A twin's cells no longer match its English lesson one for one: a translator's job."""
 
 
-def sync_code(lesson: Lesson) -> bool:
-    """Copy the code cells of the English ``lesson`` into its Chinese twin, leaving the
-    markdown alone; return whether the twin changed. Raise :class:`CellsDiffer` when the
-    two notebooks do not have the same kinds of cells in the same order."""
-    english = nbformat.read(lesson.path, as_version=4)
-    twin_path = lesson.path_in(CHINESE)
-    twin = nbformat.read(twin_path, as_version=4)
-    for index, (ours, theirs) in enumerate(zip(english.cells, twin.cells, strict=False)):
-        if ours.cell_type != theirs.cell_type:
+def sync_code(english: Path, twin: Path) -> bool:
+    """Copy the code cells of the ``english`` lesson into its ``twin``, leaving the markdown
+    alone; return whether the twin changed. Raise :class:`CellsDiffer` when the two
+    notebooks do not have the same kinds of cells in the same order."""
+    ours, theirs = nbformat.read(english, as_version=4), nbformat.read(twin, as_version=4)
+    name = f"{twin.parent.name}/{twin.name}"
+    for index, (cell, other) in enumerate(zip(ours.cells, theirs.cells, strict=False)):
+        if cell.cell_type != other.cell_type:
             raise CellsDiffer(
-                f"{display(twin_path)}: cell {index} is {ours.cell_type} in English and "
-                f"{theirs.cell_type} in the twin; translate the English change into the twin"
+                f"{name}: cell {index} is {cell.cell_type} in English and {other.cell_type} "
+                "in the twin; translate the English change into the twin"
             )
-    if len(english.cells) != len(twin.cells):
+    if len(ours.cells) != len(theirs.cells):
         raise CellsDiffer(
-            f"{display(twin_path)}: the English lesson has {len(english.cells)} cells, the twin "
-            f"{len(twin.cells)}; translate the English change into the twin"
+            f"{name}: the English lesson has {len(ours.cells)} cells, the twin "
+            f"{len(theirs.cells)}; translate the English change into the twin"
         )
     changed = False
-    for ours, theirs in zip(english.cells, twin.cells, strict=True):
-        if ours.cell_type == "code" and ours.source != theirs.source:
-            theirs.source = ours.source
+    for cell, other in zip(ours.cells, theirs.cells, strict=True):
+        if cell.cell_type == "code" and cell.source != other.source:
+            other.source = cell.source
             changed = True
     if changed:
-        nbformat.write(twin, twin_path)
+        nbformat.write(theirs, twin)
     return changed
 
 
@@ -264,7 +263,7 @@ def main(argv: list[str]) -> int:
         failed = False
         for lesson in written(CHINESE):
             try:
-                if sync_code(lesson):
+                if sync_code(lesson.path, lesson.path_in(CHINESE)):
                     print(f"updated the code of {display(lesson.path_in(CHINESE))}")
             except CellsDiffer as differ:
                 print(differ)

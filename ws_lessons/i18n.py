@@ -35,7 +35,7 @@ def language() -> str:
     if _chosen:
         return _chosen
     if os.environ.get("WS_LESSONS_LANG"):
-        return _normalise(os.environ["WS_LESSONS_LANG"])
+        return _normalise(os.environ["WS_LESSONS_LANG"], source="$WS_LESSONS_LANG")
     here = Path.cwd()
     return "zh" if here.name == "zh" and here.parent.name == "notebooks" else "en"
 
@@ -50,13 +50,16 @@ def N_(message: str) -> str:
     return message
 
 
-def _normalise(language: str) -> str:
+def _normalise(language: str, source: str = "") -> str:
     code = language.strip().lower().replace("-", "_")
     if code.startswith("zh"):
         return "zh"
     if code.startswith("en") or code in {"c", "posix"}:
         return "en"
-    raise ValueError(f"no such language: {language!r}; the course speaks {', '.join(LANGUAGES)}")
+    where = f" (in {source})" if source else ""
+    raise ValueError(
+        f"no such language: {language!r}{where}; the course speaks {', '.join(LANGUAGES)}"
+    )
 
 
 @functools.cache
@@ -64,3 +67,6 @@ def _translations(language: str) -> gettext.NullTranslations:
     if language == "en":
         return gettext.NullTranslations()
     return gettext.translation(DOMAIN, LOCALE, languages=["zh_CN"], fallback=True)
+
+
+language()  # a misspelt $WS_LESSONS_LANG fails the import, clearly, rather than every message

@@ -172,13 +172,17 @@ def connected(server: RunningServer, path: str) -> Iterator[ClientConnection]:
             yield ws
     except InvalidStatus as exc:
         status = exc.response.status_code
-        advice = (
-            _("Is the path right, and does the endpoint accept the connection?")
+        refused = (
+            _(
+                "the handshake on {path} was refused with HTTP {status}. Is the path right, "
+                "and does the endpoint accept the connection?"
+            )
             if status in (403, 404)
-            else _("Look at the server logs.")
+            else _(
+                "the handshake on {path} was refused with HTTP {status}. Look at the server logs."
+            )
         )
-        refused = _("the handshake on {path} was refused with HTTP {status}.")
-        raise Hint(f"{refused.format(path=path, status=status)} {advice}") from None
+        raise Hint(refused.format(path=path, status=status)) from None
 
 
 def exchange(ws: ClientConnection, message: str, after: str) -> str | bytes:
