@@ -480,3 +480,26 @@ def test_a_kernel_started_in_the_chinese_folder_prints_chinese(tmp_path: Path) -
         client.execute_cell(notebook.cells[0], 0)
     text = "".join(output.get("text", "") for output in notebook.cells[0].outputs)
     assert text.startswith("练习 00.1 ❌ 还没对：")
+
+
+# --- opening the edition -------------------------------------------------------------------
+
+
+def test_course_lab_opens_the_chosen_edition() -> None:
+    sys.path.insert(0, str(ROOT))
+    import course
+
+    assert course.language(["--lang", "zh", "--no-browser"]) == ("zh", ["--no-browser"])
+    assert course.language(["--lang=en"]) == ("en", [])
+    assert course.language(["--port=9999"]) == ("en", ["--port=9999"])
+    for edition, first in course.FIRST_LESSON.items():
+        assert (ROOT / first).exists(), f"--lang {edition} opens {first}, which is missing"
+    speaks = "import os, sys; sys.exit(os.environ['WS_LESSONS_LANG'] != 'zh')"
+    assert course.run([sys.executable, "-c", speaks], WS_LESSONS_LANG="zh") == 0
+    refused = subprocess.run(
+        [sys.executable, str(ROOT / "course.py"), "lab", "--lang", "fr"],
+        capture_output=True,
+        text=True,
+    )
+    assert refused.returncode == 1
+    assert "no edition in language 'fr'; choose --lang en or --lang zh" in refused.stderr
