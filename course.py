@@ -5,6 +5,7 @@
     python3 course.py lab --lang zh  # the same, in the Chinese edition (简体中文版)
     python3 course.py test           # make .venv, install the course and its test tools, run pytest
     python3 course.py html           # make .venv, execute every lesson, write HTML copies to site/
+    python3 course.py html --lang zh # the same for the Chinese edition, to site/zh/
 
 `--lang zh` opens notebooks/zh/00_start_here.ipynb and makes the package speak Chinese in
 the lab's kernels (WS_LESSONS_LANG=zh); `--lang en` (the default) opens the English one.

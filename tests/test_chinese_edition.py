@@ -425,6 +425,34 @@ def test_a_wrong_answer_gets_its_hint_in_chinese(capsys: pytest.CaptureFixture[s
     assert capsys.readouterr().out.startswith("Exercise 00.1 ❌ not yet: answer with a set")
 
 
+def test_the_reference_answer_passes_in_chinese(capsys: pytest.CaptureFixture[str]) -> None:
+    i18n.set_language("zh")
+    assert check_00_1(solutions.SOLUTIONS["00.1"]())
+    assert capsys.readouterr().out.startswith("练习 00.1 ✅ 通过：")
+
+
+def test_a_message_kept_in_a_constant_is_translated_when_shown(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from ws_lessons.exercises.core import HELP, exercise
+    from ws_lessons.i18n import N_
+
+    kept = N_("Answer:")  # a message the catalogue holds, kept untranslated until shown
+
+    @exercise("99.9", nudge=N_("Answer:"))
+    def check(answer: object) -> str:
+        raise Hint(kept)
+
+    try:
+        i18n.set_language("zh")
+        check(None)
+        assert capsys.readouterr().out == "练习 99.9 ❌ 还没对：参考答案：\n"
+        assert i18n._(HELP["99.9"][0]) == "参考答案："
+        assert i18n._("") == ""
+    finally:
+        del HELP["99.9"]
+
+
 def test_a_check_that_fails_to_talk_explains_in_chinese(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -503,3 +531,12 @@ def test_course_lab_opens_the_chosen_edition() -> None:
     )
     assert refused.returncode == 1
     assert "no edition in language 'fr'; choose --lang en or --lang zh" in refused.stderr
+
+
+def test_the_readme_opens_with_chinese() -> None:
+    top = (ROOT / "README.md").read_text(encoding="utf-8").split("\n## ", 1)[0]
+    assert "**中文**" in top
+    assert "python3 course.py lab --lang zh" in top
+    assert "PIP_INDEX_URL=https://pypi.tuna.tsinghua.edu.cn/simple" in top
+    for target in relative_links(top):
+        assert (ROOT / target).exists(), f"the README links {target}, which is missing"

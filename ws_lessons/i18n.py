@@ -36,12 +36,17 @@ def language() -> str:
         return _chosen
     if os.environ.get("WS_LESSONS_LANG"):
         return _normalise(os.environ["WS_LESSONS_LANG"], source="$WS_LESSONS_LANG")
-    here = Path.cwd()
+    try:
+        here = Path.cwd()
+    except OSError:  # the working folder was deleted
+        return "en"
     return "zh" if here.name == "zh" and here.parent.name == "notebooks" else "en"
 
 
 def _(message: str) -> str:
     """``message`` in the current language (itself where the catalogue has no translation)."""
+    if not message:  # gettext's translation of "" is the catalogue's header
+        return message
     return _translations(language()).gettext(message)
 
 

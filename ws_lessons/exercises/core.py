@@ -76,12 +76,13 @@ def exercise(
 
         @functools.wraps(check)
         def safe_check(answer: Any) -> Verdict:
+            # _() again: a message kept in a constant is marked N_() and translated here.
             try:
-                verdict = Verdict(number, True, check(answer))
+                verdict = Verdict(number, True, _(check(answer)))
             except Hint as hint:
-                verdict = Verdict(number, False, str(hint))
+                verdict = Verdict(number, False, _(str(hint)))
             except Skip as missing:
-                verdict = Verdict(number, True, str(missing), skipped=True)
+                verdict = Verdict(number, True, _(str(missing)), skipped=True)
             except Exception as exc:  # an answer must never crash the notebook
                 message = _("checking raised {error}: {text}")
                 verdict = Verdict(number, False, message.format(error=type(exc).__name__, text=exc))
