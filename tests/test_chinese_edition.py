@@ -68,9 +68,9 @@ def test_every_lesson_has_a_twin_with_the_same_code(lesson: navigation.Lesson) -
             "the twin; a cell was added, removed or moved in one of them"
         )
         if ours.cell_type == "code":
-            assert theirs.source == ours.source, (
-                f"{lesson.stem}, cell {index}: the twin's code differs from the English; "
-                "run: python tools/navigation.py --sync-code"
+            assert (theirs.source, theirs.metadata) == (ours.source, ours.metadata), (
+                f"{lesson.stem}, cell {index}: the twin's code (or its tags) differs from the "
+                "English; run: python tools/navigation.py --sync-code"
             )
     assert len(chinese) == len(english), (
         f"{lesson.stem}: {len(english)} cells in English, {len(chinese)} in the twin"
@@ -205,12 +205,14 @@ def test_sync_code_copies_code_and_refuses_a_changed_structure(tmp_path: Path) -
     english, twin = tmp_path / "01_x.ipynb", tmp_path / "zh" / "01_x.ipynb"
     twin.parent.mkdir()
     cells = [nbformat.v4.new_markdown_cell("Hello"), nbformat.v4.new_code_cell("print(2)")]
+    cells[1].metadata["tags"] = ["raises-exception"]
     nbformat.write(nbformat.v4.new_notebook(cells=cells), english)
     translated = [nbformat.v4.new_markdown_cell("你好"), nbformat.v4.new_code_cell("print(1)")]
     nbformat.write(nbformat.v4.new_notebook(cells=translated), twin)
 
     assert navigation.sync_code(english, twin) is True
     assert [cell.source for cell in read(twin).cells] == ["你好", "print(2)"]
+    assert read(twin).cells[1].metadata["tags"] == ["raises-exception"]
     assert navigation.sync_code(english, twin) is False
 
     cells.insert(1, nbformat.v4.new_markdown_cell("A new step"))

@@ -232,9 +232,9 @@ class CellsDiffer(Exception):
 
 
 def sync_code(english: Path, twin: Path) -> bool:
-    """Copy the code cells of the ``english`` lesson into its ``twin``, leaving the markdown
-    alone; return whether the twin changed. Raise :class:`CellsDiffer` when the two
-    notebooks do not have the same kinds of cells in the same order."""
+    """Copy the code cells (source and tags) of the ``english`` lesson into its ``twin``,
+    leaving the markdown alone; return whether the twin changed. Raise :class:`CellsDiffer`
+    when the two notebooks do not have the same kinds of cells in the same order."""
     ours, theirs = nbformat.read(english, as_version=4), nbformat.read(twin, as_version=4)
     name = f"{twin.parent.name}/{twin.name}"
     for index, (cell, other) in enumerate(zip(ours.cells, theirs.cells, strict=False)):
@@ -250,8 +250,11 @@ def sync_code(english: Path, twin: Path) -> bool:
         )
     changed = False
     for cell, other in zip(ours.cells, theirs.cells, strict=True):
-        if cell.cell_type == "code" and cell.source != other.source:
-            other.source = cell.source
+        if cell.cell_type == "code" and (cell.source, cell.metadata) != (
+            other.source,
+            other.metadata,
+        ):
+            other.source, other.metadata = cell.source, cell.metadata
             changed = True
     if changed:
         nbformat.write(theirs, twin)
