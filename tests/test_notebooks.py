@@ -44,4 +44,13 @@ def test_notebook_runs_twice(path: Path, request: pytest.FixtureRequest) -> None
                     pytest.fail(
                         f"{path.relative_to(FOLDER)}, run {run}, cell {index} failed:\n{error}"
                     )
+    if path.parent.name == "zh":  # the package spoke Chinese: the kernel ran in notebooks/zh
+        printed = "".join(
+            output.get("text", "")
+            for cell in notebook.cells
+            if cell.cell_type == "code"
+            for output in cell.outputs
+        )
+        assert "练习 " in printed, f"{path.name}: no check printed in Chinese"
+        assert "\nExercise " not in f"\n{printed}", f"{path.name}: a check printed in English"
     request.config.notebooks_executed = getattr(request.config, "notebooks_executed", 0) + 1
