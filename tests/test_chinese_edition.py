@@ -253,7 +253,7 @@ LESSON_FACING = [
     if path.relative_to(ROOT).as_posix() not in NOT_YET_MARKED
 ]
 SHOWN = {"Hint", "Skip", "print"}
-PROSE = re.compile(r"[A-Za-z]{2,}\W+[A-Za-z]{2,}")
+PROSE = re.compile(r"[A-Za-z]{2,}[\s,;:.!?]+[A-Za-z]{2,}")  # two words: "not yet", not "/a-b"
 
 
 class Unmarked(ast.NodeVisitor):
@@ -263,7 +263,8 @@ class Unmarked(ast.NodeVisitor):
     what a check decorated with ``@exercise`` returns (its success message), and the
     ``nudge``/``hint`` of ``@exercise``. Each must be built from ``_()``/``N_()`` calls: a
     string literal of two words or more outside them is a message that escapes the catalogue.
-    A name is followed to what the function (or module) assigns to it.
+    A name is followed to the text the function (or module) assigns to it; what fills the
+    placeholders of ``_("...").format(...)`` is data, not a message.
     """
 
     def __init__(self) -> None:
@@ -299,8 +300,14 @@ class Unmarked(ast.NodeVisitor):
         self.generic_visit(node)
 
     def judge(self, node: ast.AST, depth: int = 0) -> None:
-        if isinstance(node, ast.Call) and getattr(node.func, "id", None) in {"_", "N_"}:
-            return
+        if isinstance(node, ast.Call):
+            if getattr(node.func, "id", None) in {"_", "N_"}:
+                return
+            if isinstance(node.func, ast.Attribute) and node.func.attr == "format":
+                self.judge(node.func.value, depth)  # its arguments are data, not messages
+                return
+            if depth:  # a name holding what a function returned: that function is judged
+                return
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             if PROSE.search(node.value):
                 self.found.append((node.lineno, node.value))
@@ -354,7 +361,9 @@ def test_the_checker_finds_an_unmarked_message() -> None:
         "    message = 'not like this'\n"
         "    if answer:\n"
         "        raise Hint(message)\n"
-        "    print(_('fine {x}').format(x=1), f'{answer} ok')\n"
+        "    print(_('fine {x}').format(x='/a-b c d'), f'{answer} ok', len('one two'))\n"
+        "    reply = send('a message sent')\n"
+        "    print(reply, f'{reply} got back')\n"
         "    return 'all good now'\n"
     )
     visitor = Unmarked()
@@ -363,6 +372,8 @@ def test_the_checker_finds_an_unmarked_message() -> None:
         "the idea here",
         "all good now",
         "not like this",
+        "one two",
+        " got back",
     ]
 
 
