@@ -82,6 +82,8 @@ def language(arguments: list[str]) -> tuple[str, list[str]]:
             f"course: no edition in language {chosen!r}; choose --lang "
             + " or --lang ".join(FIRST_LESSON)
         )
+    if not (ROOT / FIRST_LESSON[chosen]).exists():
+        sys.exit(f"course: {FIRST_LESSON[chosen]} is missing from this copy of the course")
     return chosen, rest
 
 
