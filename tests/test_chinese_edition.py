@@ -241,6 +241,7 @@ def test_every_translation_keeps_the_placeholders() -> None:
 # Modules whose messages are not marked yet in this branch (they are converted separately);
 # each must still have something to convert, so the list shrinks to nothing.
 NOT_YET_MARKED = {
+    "ws_lessons/__init__.py",  # its proxy notice: print(proxies.bypass_notice())
     "ws_lessons/exercises/chat_contract.py",
     *(f"ws_lessons/exercises/lesson{number:02}.py" for number in range(15)),
 }
@@ -248,7 +249,10 @@ LESSON_FACING = [
     path
     for path in sorted(
         [*(ROOT / "ws_lessons" / "exercises").glob("*.py")]
-        + [ROOT / "ws_lessons" / name for name in ("solutions.py", "hints.py", "checks.py")]
+        + [
+            ROOT / "ws_lessons" / name
+            for name in ("__init__.py", "solutions.py", "hints.py", "checks.py", "proxies.py")
+        ]
     )
     if path.relative_to(ROOT).as_posix() not in NOT_YET_MARKED
 ]
