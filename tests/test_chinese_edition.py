@@ -436,7 +436,7 @@ def test_a_wrong_answer_gets_its_hint_in_chinese(capsys: pytest.CaptureFixture[s
     i18n.set_language("zh")
     verdict = check_00_1("AB")
     assert not verdict
-    assert capsys.readouterr().out == '练习 00.1 ❌ 还没对：请用一组字母作答，例如 {"A", "B"}\n'
+    assert capsys.readouterr().out == '练习 00.1 ❌ 尚未通过：请用一组字母作答，例如 {"A", "B"}\n'
     i18n.set_language("en")
     check_00_1("AB")
     assert capsys.readouterr().out.startswith("Exercise 00.1 ❌ not yet: answer with a set")
@@ -463,7 +463,7 @@ def test_a_message_kept_in_a_constant_is_translated_when_shown(
     try:
         i18n.set_language("zh")
         check(None)
-        assert capsys.readouterr().out == "练习 99.9 ❌ 还没对：参考答案：\n"
+        assert capsys.readouterr().out == "练习 99.9 ❌ 尚未通过：参考答案：\n"
         assert i18n._(HELP["99.9"][0]) == "参考答案："
         assert i18n._("") == ""
     finally:
@@ -524,7 +524,7 @@ def test_a_kernel_started_in_the_chinese_folder_prints_chinese(tmp_path: Path) -
     with client.setup_kernel(env=env):
         client.execute_cell(notebook.cells[0], 0)
     text = "".join(output.get("text", "") for output in notebook.cells[0].outputs)
-    assert text.startswith("练习 00.1 ❌ 还没对：")
+    assert text.startswith("练习 00.1 ❌ 尚未通过：")
 
 
 # --- opening the edition -------------------------------------------------------------------
