@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
 """Set up the course and open it, or run every test. Needs only Python 3.11+.
 
-    python3 course.py lab     # make .venv, install the course, open JupyterLab at lesson 00
-    python3 course.py test    # make .venv, install the course and its test tools, run pytest
-    python3 course.py html    # make .venv, execute every lesson, write HTML copies to site/
+    python3 course.py lab            # make .venv, install the course, open JupyterLab at lesson 00
+    python3 course.py lab --lang zh  # the same, in the Chinese edition (简体中文版)
+    python3 course.py test           # make .venv, install the course and its test tools, run pytest
+    python3 course.py html           # make .venv, execute every lesson, write HTML copies to site/
+    python3 course.py html --lang zh # the same for the Chinese edition, to site/zh/
 
+`--lang zh` opens notebooks/zh/00_start_here.ipynb and makes the package speak Chinese in
+the lab's kernels (WS_LESSONS_LANG=zh); `--lang en` (the default) opens the English one.
 Extra arguments go to JupyterLab or pytest: `python3 course.py test -k server`.
 The virtual environment is reinstalled only when pyproject.toml changes.
 """
@@ -24,7 +28,7 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 STAMP = VENV / ".installed"
-FIRST_LESSON = "notebooks/00_start_here.ipynb"
+FIRST_LESSON = {"en": "notebooks/00_start_here.ipynb", "zh": "notebooks/zh/00_start_here.ipynb"}
 
 
 def say(message: str) -> None:
@@ -62,9 +66,32 @@ def ensure_environment(extras: str = "") -> None:
     STAMP.write_text("\n".join([*known, wanted]) + "\n")
 
 
-def run(command: list[str]) -> int:
-    """Run ``command`` with the virtual environment first on PATH (kernels find its python)."""
+def language(arguments: list[str]) -> tuple[str, list[str]]:
+    """The edition chosen with ``--lang en|zh`` (English if none), and the other arguments."""
+    chosen, rest = "en", []
+    words = iter(arguments)
+    for word in words:
+        if word == "--lang":
+            chosen = next(words, "")
+        elif word.startswith("--lang="):
+            chosen = word.removeprefix("--lang=")
+        else:
+            rest.append(word)
+    if chosen not in FIRST_LESSON:
+        sys.exit(
+            f"course: no edition in language {chosen!r}; choose --lang "
+            + " or --lang ".join(FIRST_LESSON)
+        )
+    if not (ROOT / FIRST_LESSON[chosen]).exists():
+        sys.exit(f"course: {FIRST_LESSON[chosen]} is missing from this copy of the course")
+    return chosen, rest
+
+
+def run(command: list[str], **variables: str) -> int:
+    """Run ``command`` with the virtual environment first on PATH (kernels find its python)
+    and ``variables`` added to the environment."""
     env = dict(os.environ, VIRTUAL_ENV=str(VENV), PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
+    env.update(variables)
     try:
         return subprocess.run(command, cwd=ROOT, env=env).returncode
     except KeyboardInterrupt:
@@ -77,9 +104,11 @@ def main(argv: list[str]) -> int:
         return 2
     what, extra = argv[0], argv[1:]
     if what == "lab":
+        chosen, extra = language(extra)
         ensure_environment()
         as_root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
-        return run([str(PYTHON), "-m", "jupyter", "lab", FIRST_LESSON, *as_root, *extra])
+        lab = [str(PYTHON), "-m", "jupyter", "lab", FIRST_LESSON[chosen], *as_root, *extra]
+        return run(lab, WS_LESSONS_LANG=chosen) if chosen != "en" else run(lab)
     if what == "html":
         ensure_environment()
         return run([str(PYTHON), "tools/build_html.py", *extra])

@@ -22,6 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Notebook kernels start "python" from PATH: make it this interpreter, the one with the course.
 os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+# The tests choose the language themselves: English, or Chinese in notebooks/zh.
+os.environ.pop("WS_LESSONS_LANG", None)
 
 
 @pytest.fixture(scope="session")

@@ -22,3 +22,10 @@ def test_html_copy_of_a_lesson_is_executed_and_linked(tmp_path: Path, capfd) -> 
 
 def test_an_unknown_lesson_is_an_error(tmp_path: Path) -> None:
     assert build_html.main(["99"], site=tmp_path) == 2
+
+
+def test_html_copy_of_a_chinese_lesson_speaks_chinese(tmp_path: Path) -> None:
+    assert build_html.main(["07"], site=tmp_path, folder=ROOT / "notebooks" / "zh") == 0
+    page = (tmp_path / "07_fastapi_endpoint.html").read_text(encoding="utf-8")
+    assert "练习 07.1" in page  # a check's output, printed in Chinese
+    assert 'href="00_start_here.html"' in page

@@ -2,6 +2,7 @@
 
     python3 course.py html            # all lessons
     python3 course.py html 06 08      # only the lessons whose names start with these
+    python3 course.py html --lang zh  # the Chinese edition, to site/zh/
 
 Links between lessons point at the HTML copies; site/index.html is the start page.
 Mermaid diagrams are drawn by the browser with mermaid.js, which the page loads from a CDN.
@@ -31,7 +32,7 @@ LESSON_LINK = re.compile(r'href="(\d\d_\w+)\.ipynb"')
 def build(path: Path, exporter: HTMLExporter, site: Path) -> Path:
     """Execute ``path`` in a fresh kernel and write its HTML copy to ``site``; return the copy."""
     notebook = nbformat.read(path, as_version=4)
-    resources = {"metadata": {"path": str(NOTEBOOKS)}}
+    resources = {"metadata": {"path": str(path.parent)}}  # in notebooks/zh, it speaks Chinese
     client = NotebookClient(notebook, timeout=180, kernel_name="python3", resources=resources)
     # Cell errors arrive as messages; the kernel's own stderr only warns about loopback TCP.
     client.execute(stderr=subprocess.DEVNULL)
@@ -41,8 +42,8 @@ def build(path: Path, exporter: HTMLExporter, site: Path) -> Path:
     return target
 
 
-def main(prefixes: list[str], site: Path = SITE) -> int:
-    lessons = sorted(NOTEBOOKS.glob("[0-9]*.ipynb"))
+def main(prefixes: list[str], site: Path = SITE, folder: Path = NOTEBOOKS) -> int:
+    lessons = sorted(folder.glob("[0-9]*.ipynb"))
     if prefixes:
         lessons = [path for path in lessons if path.name.startswith(tuple(prefixes))]
     if not lessons:
@@ -67,4 +68,11 @@ def main(prefixes: list[str], site: Path = SITE) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    arguments = sys.argv[1:]
+    if arguments[:2] == ["--lang", "zh"]:
+        sys.exit(main(arguments[2:], site=SITE / "zh", folder=NOTEBOOKS / "zh"))
+    if arguments[:2] == ["--lang", "en"]:
+        arguments = arguments[2:]
+    if arguments and arguments[0].startswith("--"):
+        sys.exit(f"unknown option {arguments[0]}; use --lang en or --lang zh, then lesson numbers")
+    sys.exit(main(arguments))

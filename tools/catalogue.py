@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import sys
 from pathlib import Path
+from string import Formatter
 
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
@@ -63,6 +64,25 @@ def untranslated(catalogue: Catalog, template: Catalog) -> list[str]:
     return missing
 
 
+def placeholders(text: str) -> set[str]:
+    """The ``{name}`` fields of ``text``, as ``str.format`` reads them."""
+    try:
+        return {name for _text, name, _spec, _conv in Formatter().parse(text) if name is not None}
+    except ValueError:  # a lone brace: no fields format() could fill
+        return set()
+
+
+def mismatched(catalogue: Catalog) -> list[str]:
+    """The messages whose translation has other ``{placeholders}`` than the English."""
+    return [
+        message.id
+        for message in catalogue
+        if message.id
+        and message.string
+        and placeholders(message.id) != placeholders(message.string)
+    ]
+
+
 def compiled(catalogue: Catalog) -> bytes:
     out = io.BytesIO()
     write_mo(out, catalogue)
@@ -88,11 +108,14 @@ def main(argv: list[str]) -> int:
         catalogue = translations()
         missing = untranslated(catalogue, extracted())
         stale = not MO.exists() or MO.read_bytes() != compiled(catalogue)
+        wrong = mismatched(catalogue)
         for message in missing:
             print(f"untranslated: {message!r}")
+        for message in wrong:
+            print(f"the translation has other {{placeholders}} than: {message!r}")
         if stale:
             print(f"{MO.name} is out of date: run python tools/catalogue.py")
-        return 1 if missing or stale else 0
+        return 1 if missing or wrong or stale else 0
     catalogue = update()
     missing = untranslated(catalogue, extracted())
     print(f"{len(catalogue)} messages, {len(missing)} still to translate in {PO.relative_to(ROOT)}")

@@ -1,16 +1,22 @@
-"""Write the navigation links of every lesson and the lesson list of 00_start_here.
+"""Write the navigation of both editions of the course, and keep the Chinese twins' code in step.
 
-    python tools/navigation.py          # rewrite the generated cells in place
-    python tools/navigation.py --check  # exit 1 if a notebook is out of date (used by the tests)
+    python tools/navigation.py              # rewrite the generated cells in place
+    python tools/navigation.py --check      # exit 1 if a notebook is out of date (the tests run it)
+    python tools/navigation.py --sync-code  # copy each English lesson's code cells into its twin
 
 Generated cells are found by their tag: ``nav-top`` (first cell), ``nav-bottom``
 (last cell) and ``lesson-list`` (in 00_start_here). Everything else is left alone.
+The English lessons are in ``notebooks/``, their Chinese twins (same file names, same
+cells, the prose in Chinese) in ``notebooks/zh/``; each edition links its own lessons.
+
+``--sync-code`` copies the code cells only, and refuses (naming the lesson and the cell)
+when the English lesson gained, lost or moved a cell: that change needs a translator.
 """
 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -19,11 +25,54 @@ NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 
 @dataclass(frozen=True)
+class Edition:
+    """One language of the course: where its lessons are and the words of its navigation."""
+
+    code: str
+    folder: Path
+    index: str
+    previous: str
+    following: str
+    start: str
+    end: str
+    table_header: str
+    soon: str
+    sections: dict[str, str] = field(default_factory=dict)
+
+
+ENGLISH = Edition(
+    code="en",
+    folder=NOTEBOOKS,
+    index="Index",
+    previous="← {number} · {title}",
+    following="{number} · {title} →",
+    start="← (start)",
+    end="(end) →",
+    table_header="| # | Lesson | Article | Original title |",
+    soon="{title} *(coming soon)*",
+)
+CHINESE = Edition(
+    code="zh",
+    folder=NOTEBOOKS / "zh",
+    index="目录",
+    previous="← 上一课：{number} · {title}",
+    following="下一课：{number} · {title} →",
+    start="← （开始）",
+    end="（结束）→",
+    table_header="| # | 课程 | 文章章节 | 文章原标题 |",
+    soon="{title} *（即将推出）*",
+    sections={"beyond §4": "§4 之后", "series": "系列"},
+)
+EDITIONS = (ENGLISH, CHINESE)
+
+
+@dataclass(frozen=True)
 class Lesson:
     stem: str
     title: str
     section: str  # where it sits in the reference article
     original: str  # the article's own (Chinese) title, or "" where the article has none
+    title_zh: str  # the title of its Chinese twin
 
     @property
     def number(self) -> str:
@@ -37,71 +86,116 @@ class Lesson:
     def exists(self) -> bool:
         return self.path.exists()
 
+    def path_in(self, edition: Edition) -> Path:
+        return edition.folder / f"{self.stem}.ipynb"
+
+    def title_in(self, edition: Edition) -> str:
+        return self.title_zh if edition is CHINESE else self.title
+
     def link(self, text: str | None = None) -> str:
         return f"[{text or f'{self.number} · {self.title}'}]({self.stem}.ipynb)"
 
 
 LESSONS = [
-    Lesson("00_start_here", "Start here", "—", ""),
-    Lesson("01_http_limits", "HTTP's limits", "§1.1", "传统HTTP的局限性"),
-    Lesson("02_why_websockets", "Why WebSockets", "§1.2", "WebSocket的优势和适用场景"),
-    Lesson("03_fastapi_primer", "A FastAPI primer", "§2", "FastAPI简介"),
-    Lesson("04_handshake", "The opening handshake", "§3.1", "WebSocket的工作原理"),
-    Lesson("05_frames", "Messages and frames", "§3.2", "关键概念解析"),
-    Lesson("06_own_server", "A WebSocket server of your own", "§3", "WebSocket基础知识"),
+    Lesson("00_start_here", "Start here", "—", "", "从这里开始"),
+    Lesson("01_http_limits", "HTTP's limits", "§1.1", "传统HTTP的局限性", "HTTP 的局限"),
     Lesson(
-        "07_fastapi_endpoint", "Your first WebSocket endpoint", "§4.1", "FastAPI提供的WebSocket功能"
+        "02_why_websockets",
+        "Why WebSockets",
+        "§1.2",
+        "WebSocket的优势和适用场景",
+        "为什么用 WebSocket",
     ),
-    Lesson("08_integration_config", "Integration and configuration", "§4.2", "集成和配置WebSocket"),
-    Lesson("09_realtime_chat", "A real-time chat", "beyond §4", ""),
-    Lesson("10_security", "Security", "series", "安全性最佳实践"),
-    Lesson("11_reliability", "Reliability", "series", ""),
-    Lesson("12_testing", "Testing", "series", "测试技术"),
-    Lesson("13_scaling_deployment", "Scaling and deployment", "series", "部署与可扩展的应用程序"),
-    Lesson("14_production", "From the notebook to production", "series", "部署与可扩展的应用程序"),
+    Lesson("03_fastapi_primer", "A FastAPI primer", "§2", "FastAPI简介", "FastAPI 入门"),
+    Lesson("04_handshake", "The opening handshake", "§3.1", "WebSocket的工作原理", "打开握手"),
+    Lesson("05_frames", "Messages and frames", "§3.2", "关键概念解析", "消息与帧"),
+    Lesson(
+        "06_own_server",
+        "A WebSocket server of your own",
+        "§3",
+        "WebSocket基础知识",
+        "你自己的 WebSocket 服务器",
+    ),
+    Lesson(
+        "07_fastapi_endpoint",
+        "Your first WebSocket endpoint",
+        "§4.1",
+        "FastAPI提供的WebSocket功能",
+        "你的第一个 WebSocket 端点",
+    ),
+    Lesson(
+        "08_integration_config",
+        "Integration and configuration",
+        "§4.2",
+        "集成和配置WebSocket",
+        "集成与配置",
+    ),
+    Lesson("09_realtime_chat", "A real-time chat", "beyond §4", "", "实时聊天室"),
+    Lesson("10_security", "Security", "series", "安全性最佳实践", "安全"),
+    Lesson("11_reliability", "Reliability", "series", "", "可靠性"),
+    Lesson("12_testing", "Testing", "series", "测试技术", "测试"),
+    Lesson(
+        "13_scaling_deployment",
+        "Scaling and deployment",
+        "series",
+        "部署与可扩展的应用程序",
+        "扩展与部署",
+    ),
+    Lesson(
+        "14_production",
+        "From the notebook to production",
+        "series",
+        "部署与可扩展的应用程序",
+        "从笔记本到生产环境",
+    ),
 ]
 INDEX = LESSONS[0]
 
 
-def navigation(lesson: Lesson) -> str:
+def navigation(lesson: Lesson, edition: Edition = ENGLISH) -> str:
     """The ``previous | index | next`` line of ``lesson``; lessons not written yet are skipped."""
-    written = [other for other in LESSONS if other.exists or other is lesson]
+    written = [other for other in LESSONS if other.path_in(edition).exists() or other is lesson]
     position = written.index(lesson)
     previous = written[position - 1] if position > 0 else None
     following = written[position + 1] if position + 1 < len(written) else None
+
+    def words(template: str, other: Lesson) -> str:
+        return template.format(number=other.number, title=other.title_in(edition))
+
     parts = [
-        previous.link(f"← {previous.number} · {previous.title}") if previous else "← (start)",
-        INDEX.link("Index"),
-        following.link(f"{following.number} · {following.title} →") if following else "(end) →",
+        previous.link(words(edition.previous, previous)) if previous else edition.start,
+        INDEX.link(edition.index),
+        following.link(words(edition.following, following)) if following else edition.end,
     ]
     return " | ".join(parts)
 
 
-def lesson_list() -> str:
+def lesson_list(edition: Edition = ENGLISH) -> str:
     """The table of every lesson shown in 00_start_here."""
-    rows = [
-        "| # | Lesson | Article | Original title |",
-        "|---|---|---|---|",
-    ]
+    rows = [edition.table_header, "|---|---|---|---|"]
     for lesson in LESSONS[1:]:
-        name = lesson.link(lesson.title) if lesson.exists else f"{lesson.title} *(coming soon)*"
-        rows.append(f"| {lesson.number} | {name} | {lesson.section} | {lesson.original or '—'} |")
+        title = lesson.title_in(edition)
+        written = lesson.path_in(edition).exists()
+        name = lesson.link(title) if written else edition.soon.format(title=title)
+        section = edition.sections.get(lesson.section, lesson.section)
+        rows.append(f"| {lesson.number} | {name} | {section} | {lesson.original or '—'} |")
     return "\n".join(rows)
 
 
-def generated_cells(lesson: Lesson) -> dict[str, str]:
-    """Tag → source of every generated cell of ``lesson``."""
-    nav = f"<small>{navigation(lesson)}</small>"
+def generated_cells(lesson: Lesson, edition: Edition = ENGLISH) -> dict[str, str]:
+    """Tag → source of every generated cell of ``lesson`` in ``edition``."""
+    nav = f"<small>{navigation(lesson, edition)}</small>"
     cells = {"nav-top": nav, "nav-bottom": nav}
     if lesson is INDEX:
-        cells["lesson-list"] = lesson_list()
+        cells["lesson-list"] = lesson_list(edition)
     return cells
 
 
-def update(lesson: Lesson) -> bool:
+def update(lesson: Lesson, edition: Edition = ENGLISH) -> bool:
     """Rewrite the generated cells of ``lesson``; return whether anything changed."""
-    notebook = nbformat.read(lesson.path, as_version=4)
-    wanted = generated_cells(lesson)
+    path = lesson.path_in(edition)
+    notebook = nbformat.read(path, as_version=4)
+    wanted = generated_cells(lesson, edition)
     changed = False
     for cell in notebook.cells:
         for tag in cell.metadata.get("tags", []):
@@ -112,27 +206,82 @@ def update(lesson: Lesson) -> bool:
         tag for cell in notebook.cells for tag in cell.metadata.get("tags", [])
     }
     if missing:
-        raise SystemExit(f"{lesson.path.name}: no cell tagged {', '.join(sorted(missing))}")
+        raise SystemExit(f"{display(path)}: no cell tagged {', '.join(sorted(missing))}")
     if changed:
-        nbformat.write(notebook, lesson.path)
+        nbformat.write(notebook, path)
+    return changed
+
+
+def is_current(lesson: Lesson, edition: Edition = ENGLISH) -> bool:
+    notebook = nbformat.read(lesson.path_in(edition), as_version=4)
+    sources = {tag: cell.source for cell in notebook.cells for tag in cell.metadata.get("tags", [])}
+    return all(sources.get(tag) == text for tag, text in generated_cells(lesson, edition).items())
+
+
+def written(edition: Edition = ENGLISH) -> list[Lesson]:
+    """The lessons that exist in ``edition``."""
+    return [lesson for lesson in LESSONS if lesson.path_in(edition).exists()]
+
+
+def display(path: Path) -> str:
+    return path.relative_to(NOTEBOOKS).as_posix()
+
+
+class CellsDiffer(Exception):
+    """A twin's cells no longer match its English lesson one for one: a translator's job."""
+
+
+def sync_code(english: Path, twin: Path) -> bool:
+    """Copy the code cells (source and tags) of the ``english`` lesson into its ``twin``,
+    leaving the markdown alone; return whether the twin changed. Raise :class:`CellsDiffer`
+    when the two notebooks do not have the same kinds of cells in the same order."""
+    ours, theirs = nbformat.read(english, as_version=4), nbformat.read(twin, as_version=4)
+    name = f"{twin.parent.name}/{twin.name}"
+    for index, (cell, other) in enumerate(zip(ours.cells, theirs.cells, strict=False)):
+        if cell.cell_type != other.cell_type:
+            raise CellsDiffer(
+                f"{name}: cell {index} is {cell.cell_type} in English and {other.cell_type} "
+                "in the twin; translate the English change into the twin"
+            )
+    if len(ours.cells) != len(theirs.cells):
+        raise CellsDiffer(
+            f"{name}: the English lesson has {len(ours.cells)} cells, the twin "
+            f"{len(theirs.cells)}; translate the English change into the twin"
+        )
+    changed = False
+    for cell, other in zip(ours.cells, theirs.cells, strict=True):
+        if cell.cell_type == "code" and (cell.source, cell.metadata) != (
+            other.source,
+            other.metadata,
+        ):
+            other.source, other.metadata = cell.source, cell.metadata
+            changed = True
+    if changed:
+        nbformat.write(theirs, twin)
     return changed
 
 
 def main(argv: list[str]) -> int:
+    if "--sync-code" in argv:
+        failed = False
+        for lesson in written(CHINESE):
+            try:
+                if sync_code(lesson.path, lesson.path_in(CHINESE)):
+                    print(f"updated the code of {display(lesson.path_in(CHINESE))}")
+            except CellsDiffer as differ:
+                print(differ)
+                failed = True
+        if failed:
+            return 1
     check = "--check" in argv
     stale = []
-    for lesson in LESSONS:
-        if not lesson.exists:
-            continue
-        if check:
-            notebook = nbformat.read(lesson.path, as_version=4)
-            sources = {
-                tag: cell.source for cell in notebook.cells for tag in cell.metadata.get("tags", [])
-            }
-            if any(sources.get(tag) != text for tag, text in generated_cells(lesson).items()):
-                stale.append(lesson.path.name)
-        elif update(lesson):
-            print(f"updated {lesson.path.name}")
+    for edition in EDITIONS:
+        for lesson in written(edition):
+            if check:
+                if not is_current(lesson, edition):
+                    stale.append(display(lesson.path_in(edition)))
+            elif update(lesson, edition):
+                print(f"updated {display(lesson.path_in(edition))}")
     if stale:
         print(f"out of date: {', '.join(stale)}; run: python tools/navigation.py")
         return 1

@@ -19,10 +19,7 @@ __version__ = "0.1.0"
 _HOMES = {"browser_url": "ws_lessons.jupyter"}
 
 if proxies.proxies_set() and proxies.bypass_for_loopback():
-    print(
-        "ws_lessons: a proxy is set in this environment; 127.0.0.1, localhost and ::1 "
-        "now bypass it (added to no_proxy), so the lessons reach their own servers."
-    )
+    print(proxies.bypass_notice())
 
 
 def __getattr__(name: str) -> Any:

@@ -2,8 +2,8 @@
 
 In a notebook, the first ``from ws_lessons import serve`` (or ``stop_all``...) installs a
 handler: the usual traceback is shown, followed by a hint when the error is one of these.
-``hint_for(error)`` gives the same text anywhere else. Each hint comes from watching the
-lessons being run and broken.
+``hint_for(error)`` gives the same text anywhere else, in the learner's language. Each hint
+comes from watching the lessons being run and broken.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import httpx
 from starlette.routing import WebSocketRoute
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
 
+from ws_lessons.i18n import N_, _
 from ws_lessons.server import running
 
 HANDLED = (OSError, httpx.ConnectError, InvalidStatus, InvalidURI, ConnectionClosed)
@@ -32,9 +33,10 @@ EVENT_LOOP_RUNNING = (
 def _servers() -> str:
     servers = running()
     if not servers:
-        return "No server is running in this kernel: run the cell that calls serve(app) first."
-    listing = "; ".join(f"{server.name!r} at {server.url}" for server in servers)
-    return f"Servers running in this kernel: {listing}."
+        return _("No server is running in this kernel: run the cell that calls serve(app) first.")
+    at = _("{name} at {url}")
+    listing = "; ".join(at.format(name=repr(server.name), url=server.url) for server in servers)
+    return _("Servers running in this kernel: {listing}.").format(listing=listing)
 
 
 def _websocket_paths() -> str:
@@ -46,14 +48,16 @@ def _websocket_paths() -> str:
             if isinstance(route, WebSocketRoute) or type(route).__name__ == "APIWebSocketRoute"
         }
     )
-    return f" WebSocket routes being served: {', '.join(paths)}." if paths else ""
+    if not paths:
+        return ""
+    return " " + _("WebSocket routes being served: {paths}.").format(paths=", ".join(paths))
 
 
 NO_WEBSOCKET_LIBRARY = "No supported WebSocket library detected"
 """What uvicorn logs (after "Unsupported upgrade request.") when it found neither
 websockets nor wsproto: it then answers a WebSocket handshake as a plain HTTP request."""
 
-WEBSOCKET_LIBRARY_HINT = (
+WEBSOCKET_LIBRARY_HINT = N_(
     "uvicorn found no WebSocket library, so it served the handshake as plain HTTP (its log "
     "says 'Unsupported upgrade request.' and 'No supported WebSocket library detected'). "
     "Install one where the server runs: pip install 'uvicorn[standard]' (or websockets)."
@@ -85,7 +89,7 @@ def hint_for(error: BaseException) -> str | None:
     if isinstance(error, KeyboardInterrupt):
         if not _waiting_on_the_network(error):
             return None
-        return (
+        return _(
             "The cell was waiting for the network, maybe for a message that never comes. "
             "Give waits a limit, e.g. ws.recv(timeout=5) or asyncio.timeout(5), so a cell "
             "fails with a TimeoutError instead of hanging. The server is not affected."
@@ -93,47 +97,49 @@ def hint_for(error: BaseException) -> str | None:
     if isinstance(error, httpx.ConnectError) or (
         isinstance(error, OSError) and error.errno == errno.ECONNREFUSED
     ):
-        return f"Nothing is listening at that address. {_servers()}"
+        return _("Nothing is listening at that address. {servers}").format(servers=_servers())
     if isinstance(error, InvalidURI):
-        return "WebSocket URLs start with ws:// (or wss://); server.ws_url('/path') builds one."
+        return _("WebSocket URLs start with ws:// (or wss://); server.ws_url('/path') builds one.")
     if isinstance(error, InvalidStatus):
         status = error.response.status_code
         if _no_websocket_library():
-            return WEBSOCKET_LIBRARY_HINT
+            return _(WEBSOCKET_LIBRARY_HINT)
         if status in (403, 404):
-            return (
-                f"The server refused the WebSocket handshake with HTTP {status}. In FastAPI this "
+            refused = _(
+                "The server refused the WebSocket handshake with HTTP {status}. In FastAPI this "
                 "means no WebSocket route matched the path, a path or query parameter failed "
-                "validation, or the endpoint refused before accept()." + _websocket_paths()
+                "validation, or the endpoint refused before accept()."
             )
-        return f"The server answered HTTP {status} instead of 101: see server.print_logs()."
+            return refused.format(status=status) + _websocket_paths()
+        answered = _("The server answered HTTP {status} instead of 101: see server.print_logs().")
+        return answered.format(status=status)
     if isinstance(error, ConnectionClosed):
         code = error.rcvd.code if error.rcvd else None
         if code is None or code == 1011:
-            return (
+            return _(
                 "The server ended the connection without a proper close: the endpoint probably "
                 "raised an exception or returned. server.print_logs() shows what happened."
             )
         return None
     message = str(error)
     if isinstance(error, RuntimeError) and any(text in message for text in EVENT_LOOP_RUNNING):
-        return (
+        return _(
             "A notebook already runs an event loop. Write `await some_coroutine()` directly in "
             "the cell instead of asyncio.run(), and serve(app) instead of uvicorn.run(app)."
         )
     if isinstance(error, TypeError):
         if "does not support the asynchronous context manager protocol" in message:
-            return "This is a blocking (sync) object: use `with`, not `async with`."
+            return _("This is a blocking (sync) object: use `with`, not `async with`.")
         if "does not support the context manager protocol" in message:
-            return (
+            return _(
                 "This object needs `async with`: the asyncio client is used as "
                 "`async with connect(url) as ws:`. For a plain `with`, use "
                 "websockets.sync.client.connect."
             )
         if "can't be used in 'await' expression" in message:
-            return "This is a blocking (sync) object: call it without `await`."
+            return _("This is a blocking (sync) object: call it without `await`.")
     if isinstance(error, AttributeError) and message.startswith("'coroutine' object"):
-        return "You got a coroutine, not its result: put `await` before the call."
+        return _("You got a coroutine, not its result: put `await` before the call.")
     return None
 
 
@@ -141,14 +147,14 @@ def _show_with_hint(shell: Any, etype: type, value: BaseException, tb: Any, tb_o
     shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
     hint = hint_for(value)
     if hint:
-        print(f"\n💡 Hint: {hint}", file=sys.stderr)
+        print("\n" + _("💡 Hint: {hint}").format(hint=hint), file=sys.stderr)
 
 
 def _show_warning_with_hint(original):
     def show(message, category, filename, lineno, file=None, line=None):
         original(message, category, filename, lineno, file, line)
         if category is RuntimeWarning and "was never awaited" in str(message):
-            print("💡 Hint: put `await` before that call, or it never runs.", file=sys.stderr)
+            print(_("💡 Hint: put `await` before that call, or it never runs."), file=sys.stderr)
 
     show.ws_lessons_hint = True
     return show

@@ -36,13 +36,18 @@ def language() -> str:
     if _chosen:
         return _chosen
     if os.environ.get("WS_LESSONS_LANG"):
-        return _normalise(os.environ["WS_LESSONS_LANG"])
-    here = Path.cwd()
+        return _normalise(os.environ["WS_LESSONS_LANG"], source="$WS_LESSONS_LANG")
+    try:
+        here = Path.cwd()
+    except OSError:  # the working folder was deleted
+        return "en"
     return "zh" if here.name == "zh" and here.parent.name == "notebooks" else "en"
 
 
 def _(message: str) -> str:
     """``message`` in the current language (itself where the catalogue has no translation)."""
+    if not message:  # gettext's translation of "" is the catalogue's header
+        return message
     return _translations(language()).gettext(message)
 
 
@@ -51,13 +56,16 @@ def N_(message: str) -> str:
     return message
 
 
-def _normalise(language: str) -> str:
+def _normalise(language: str, source: str = "") -> str:
     code = language.strip().lower().replace("-", "_")
     if code.startswith("zh"):
         return "zh"
     if code.startswith("en") or code in {"c", "posix"}:
         return "en"
-    raise ValueError(f"no such language: {language!r}; the course speaks {', '.join(LANGUAGES)}")
+    where = f" (in {source})" if source else ""
+    raise ValueError(
+        f"no such language: {language!r}{where}; the course speaks {', '.join(LANGUAGES)}"
+    )
 
 
 @functools.cache
@@ -83,3 +91,6 @@ def messages(table: Mapping[str, str]) -> dict[str, Message]:
     ``for letter, line in STORY.items(): print(letter, line)`` prints Chinese in the Chinese
     edition, with the same code."""
     return {key: Message(text) for key, text in table.items()}
+
+
+language()  # a misspelt $WS_LESSONS_LANG fails the import, clearly, rather than every message

@@ -3,13 +3,24 @@
 Many learners set ``http_proxy``, ``https_proxy`` or ``all_proxy`` for a local proxy
 client. httpx and the ``websockets`` client both read them, and both honour ``no_proxy``,
 so adding the loopback names to it sends the lessons' traffic straight to their servers.
+:func:`bypass_notice` says so, in the learner's language. (Standard library only: this
+runs before anything else of the package.)
 """
 
 from __future__ import annotations
 
 import os
 
-__all__ = ["LOOPBACK", "LOOPBACK_NAMES", "PROXY_VARIABLES", "bypass_for_loopback", "proxies_set"]
+from ws_lessons.i18n import _
+
+__all__ = [
+    "LOOPBACK",
+    "LOOPBACK_NAMES",
+    "PROXY_VARIABLES",
+    "bypass_for_loopback",
+    "bypass_notice",
+    "proxies_set",
+]
 
 LOOPBACK = "127.0.0.1"
 LOOPBACK_NAMES = (LOOPBACK, "localhost", "::1")
@@ -37,3 +48,11 @@ def bypass_for_loopback() -> list[str]:
             os.environ[spelling] = ",".join([*entries, *missing])
             added += [name for name in missing if name not in added]
     return added
+
+
+def bypass_notice() -> str:
+    """What the package prints when :func:`bypass_for_loopback` added names at import."""
+    return _(
+        "ws_lessons: a proxy is set in this environment; 127.0.0.1, localhost and ::1 "
+        "now bypass it (added to no_proxy), so the lessons reach their own servers."
+    )

@@ -3,6 +3,7 @@ each behind its own click in a notebook; ``show("07.1")`` prints the answer stra
 
 Each lesson's answers sit beside its checks in ``ws_lessons.exercises``, as functions
 named ``solution_<lesson>_<n>`` that return the answer; the tests pass each one to its check.
+The help is shown in the learner's language; the answer is code, shown as it is.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from ws_lessons import exercises
 from ws_lessons.exercises.core import HELP
+from ws_lessons.i18n import N_, _
 
 
 def _collect() -> dict[str, Callable[[], Any]]:
@@ -34,12 +36,18 @@ SOLUTIONS = _collect()
 def show(exercise: str) -> None:
     """Print the reference answer to ``exercise`` (e.g. ``"07.1"``)."""
     if exercise not in SOLUTIONS:
-        print(f"No exercise {exercise!r}; there are: {', '.join(SOLUTIONS)}")
+        print(_no_such(exercise))
         return
     print(inspect.getsource(SOLUTIONS[exercise]))
 
 
-STEPS = ("💡 A nudge", "🔍 A closer hint")
+def _no_such(exercise: str) -> str:
+    return _("No exercise {exercise}; there are: {known}").format(
+        exercise=repr(exercise), known=", ".join(SOLUTIONS)
+    )
+
+
+STEPS = (N_("💡 A nudge for {exercise}"), N_("🔍 A closer hint for {exercise}"))
 
 
 class Reveal:
@@ -48,21 +56,26 @@ class Reveal:
     def __init__(self, exercise: str, hints: tuple[str, ...], answer: str) -> None:
         self.exercise, self.hints, self.answer = exercise, hints, answer
 
-    def __repr__(self) -> str:
-        steps = [
-            f"{title} for {self.exercise}: {text}"
+    def _steps(self) -> list[tuple[str, str]]:
+        """(title, text) of each step of help, in the current language."""
+        return [
+            (_(title).format(exercise=self.exercise), _(text))
             for title, text in zip(STEPS, self.hints, strict=False)
         ]
-        return "\n\n".join([*steps, f"Answer:\n{self.answer}"])
+
+    def __repr__(self) -> str:
+        steps = [f"{title}: {text}" for title, text in self._steps()]
+        answer = _("Answer:")
+        return "\n\n".join([*steps, f"{answer}\n{self.answer}"])
 
     def _repr_html_(self) -> str:
         steps = "".join(
-            f"<details><summary>{title} for {self.exercise}</summary>"
-            f"<p>{html.escape(text)}</p></details>"
-            for title, text in zip(STEPS, self.hints, strict=False)
+            f"<details><summary>{title}</summary><p>{html.escape(text)}</p></details>"
+            for title, text in self._steps()
         )
+        title = _("🔑 The answer to {exercise}").format(exercise=self.exercise)
         return (
-            steps + f"<details><summary>🔑 The answer to {self.exercise}</summary>"
+            steps + f"<details><summary>{title}</summary>"
             f"<pre>{html.escape(self.answer)}</pre></details>"
         )
 
@@ -70,6 +83,6 @@ class Reveal:
 def reveal(exercise: str) -> Reveal | None:
     """A nudge, a closer hint, then the answer to ``exercise``, each opened with a click."""
     if exercise not in SOLUTIONS:
-        print(f"No exercise {exercise!r}; there are: {', '.join(SOLUTIONS)}")
+        print(_no_such(exercise))
         return None
     return Reveal(exercise, HELP.get(exercise, ()), inspect.getsource(SOLUTIONS[exercise]))

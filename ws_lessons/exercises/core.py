@@ -6,6 +6,10 @@ answer is wrong, or :class:`Skip` when this machine lacks a program the check ru
 skip or the hint and returns a :class:`Verdict`, and never raises, so a notebook with
 unsolved exercises still runs top to bottom. The helpers below start an app on a
 real server and talk to it with the real ``websockets`` client.
+
+Messages are shown in the learner's language (:mod:`ws_lessons.i18n`): a check raises
+``Hint(_("..."))``; help given at import time is marked ``N_("...")`` and translated here
+and in ``solutions.reveal`` when it is shown.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
+from ws_lessons.i18n import _
 from ws_lessons.server import RunningServer, ServerError, serve
 
 TIMEOUT = 2.0
@@ -71,16 +76,17 @@ def exercise(
 
         @functools.wraps(check)
         def safe_check(answer: Any) -> Verdict:
+            # _() again: a message kept in a constant is marked N_() and translated here.
             try:
-                verdict = Verdict(number, True, check(answer))
+                verdict = Verdict(number, True, _(check(answer)))
             except Hint as hint:
-                verdict = Verdict(number, False, str(hint))
+                verdict = Verdict(number, False, _(str(hint)))
             except Skip as missing:
-                verdict = Verdict(number, True, str(missing), skipped=True)
+                verdict = Verdict(number, True, _(str(missing)), skipped=True)
             except Exception as exc:  # an answer must never crash the notebook
-                verdict = Verdict(number, False, f"checking raised {type(exc).__name__}: {exc}")
-            icon = "⏭️ skipped" if verdict.skipped else "✅ passed" if verdict else "❌ not yet"
-            print(f"Exercise {number} {icon}: {verdict.message}")
+                message = _("checking raised {error}: {text}")
+                verdict = Verdict(number, False, message.format(error=type(exc).__name__, text=exc))
+            print(outcome(verdict))
             return verdict
 
         return safe_check
@@ -88,17 +94,32 @@ def exercise(
     return decorate
 
 
+def outcome(verdict: Verdict) -> str:
+    """The line a check prints: the exercise, a mark, and what the check said."""
+    if verdict.skipped:
+        line = _("Exercise {number} ⏭️ skipped: {message}")
+    elif verdict.passed:
+        line = _("Exercise {number} ✅ passed: {message}")
+    else:
+        line = _("Exercise {number} ❌ not yet: {message}")
+    return line.format(number=verdict.exercise, message=verdict.message)
+
+
 def chosen_letters(answer: Any, among: Iterable[str], what: str) -> set[str]:
-    """The letters of a "which of these?" answer, upper-cased; a hint if it is not a set of them."""
+    """The letters of a "which of these?" answer, upper-cased; a hint if it is not a set of them.
+
+    ``what`` names one of the choices (``N_("cell")``): it is translated here.
+    """
     if isinstance(answer, str) or not isinstance(answer, set | frozenset | list | tuple):
-        raise Hint('answer with a set of letters, e.g. {"A", "B"}')
+        raise Hint(_('answer with a set of letters, e.g. {"A", "B"}'))
     letters = sorted(among)
     chosen = {str(letter).strip().upper() for letter in answer}
     unknown = chosen - set(letters)
     if unknown:
         raise Hint(
-            f"there is no {what} {', '.join(sorted(unknown))}; pick among "
-            f"{letters[0]} to {letters[-1]}"
+            _("there is no {what} {unknown}; pick among {first} to {last}").format(
+                what=_(what), unknown=", ".join(sorted(unknown)), first=letters[0], last=letters[-1]
+            )
         )
     return chosen
 
@@ -107,29 +128,40 @@ def judge_letters(
     chosen: set[str], right: Iterable[str], why: dict[str, str], yes: str, no: str
 ) -> None:
     """A hint on the first letter chosen wrongly: what it really does (``yes`` for the right
-    letters, ``no`` for the others), and ``why[letter]``."""
+    letters, ``no`` for the others), and ``why[letter]``; all three marked ``N_()``, translated
+    here."""
     right = set(right)
     for letter in sorted(why):
         if (letter in chosen) != (letter in right):
             raise Hint(
-                f"think again about {letter}: {yes if letter in right else no}; {why[letter]}"
+                _("think again about {letter}: {verdict}; {why}").format(
+                    letter=letter, verdict=_(yes if letter in right else no), why=_(why[letter])
+                )
             )
 
 
 def require_function(answer: Any) -> None:
     """The answer must be a function (the learner passed what it returned, or nothing)."""
     if not callable(answer):
-        raise Hint(f"pass your function itself (without calling it), not {answer!r}")
+        raise Hint(
+            _("pass your function itself (without calling it), not {answer}").format(
+                answer=repr(answer)
+            )
+        )
 
 
 @contextmanager
 def served(app: Any, exercise: str) -> Iterator[RunningServer]:
     if not callable(app):
-        raise Hint(f"pass your FastAPI app (the object you called FastAPI()), not {app!r}")
+        raise Hint(
+            _("pass your FastAPI app (the object you called FastAPI()), not {app}").format(
+                app=repr(app)
+            )
+        )
     try:
         server = serve(app, name=f"check {exercise}")
     except ServerError as exc:
-        raise Hint(f"your app did not start: {exc}") from None
+        raise Hint(_("your app did not start: {error}").format(error=exc)) from None
     with server:
         yield server
 
@@ -141,14 +173,17 @@ def connected(server: RunningServer, path: str) -> Iterator[ClientConnection]:
             yield ws
     except InvalidStatus as exc:
         status = exc.response.status_code
-        raise Hint(
-            f"the handshake on {path} was refused with HTTP {status}. "
-            + (
-                "Is the path right, and does the endpoint accept the connection?"
-                if status in (403, 404)
-                else "Look at the server logs."
+        refused = (
+            _(
+                "the handshake on {path} was refused with HTTP {status}. Is the path right, "
+                "and does the endpoint accept the connection?"
             )
-        ) from None
+            if status in (403, 404)
+            else _(
+                "the handshake on {path} was refused with HTTP {status}. Look at the server logs."
+            )
+        )
+        raise Hint(refused.format(path=path, status=status)) from None
 
 
 def exchange(ws: ClientConnection, message: str, after: str) -> str | bytes:
@@ -157,10 +192,14 @@ def exchange(ws: ClientConnection, message: str, after: str) -> str | bytes:
         ws.send(message)
         return ws.recv(timeout=TIMEOUT)
     except TimeoutError:
-        raise Hint(f"no reply within {TIMEOUT:.0f} s after {after}") from None
-    except ConnectionClosed as exc:
-        code = exc.rcvd.code if exc.rcvd else "none"
         raise Hint(
-            f"the server closed the connection (code {code}) after {after}: "
-            "does your endpoint keep looping with `while True`?"
+            _("no reply within {seconds:.0f} s after {after}").format(seconds=TIMEOUT, after=after)
+        ) from None
+    except ConnectionClosed as exc:
+        code = exc.rcvd.code if exc.rcvd else _("none")
+        raise Hint(
+            _(
+                "the server closed the connection (code {code}) after {after}: "
+                "does your endpoint keep looping with `while True`?"
+            ).format(code=code, after=after)
         ) from None
