@@ -21,7 +21,7 @@ from fastapi import FastAPI, WebSocket
 from nbclient import NotebookClient
 from websockets.exceptions import InvalidURI
 
-from ws_lessons import hints, i18n, proxies, solutions
+from ws_lessons import doctor, frames, hints, i18n, proxies, solutions
 from ws_lessons.checks import check_00_1
 from ws_lessons.exercises.core import Hint, Verdict, connected, exchange, outcome, served
 
@@ -493,6 +493,22 @@ def test_help_hints_and_notices_in_chinese() -> None:
     assert "🔑 00.1 的参考答案" in solutions.reveal("00.1")._repr_html_()
     assert hints.hint_for(InvalidURI("http://x", "not ws")).startswith("WebSocket 的 URL")
     assert proxies.bypass_notice().startswith("ws_lessons：这个环境设置了代理")
+
+
+def test_tables_and_the_doctor_in_chinese() -> None:
+    """Headings are translated where a table is shown; the frame explainer and the doctor's
+    report carry their own sentences through the catalogue too."""
+    frame = frames.encode(frames.Frame(frames.Opcode.TEXT, b"hi"), mask=b"\x01\x02\x03\x04")
+    english = str(frames.explain(frame))
+    i18n.set_language("zh")
+    shown = str(frames.explain(frame))
+    assert shown.splitlines()[0].split() == ["字段", "位", "值", "含义"]
+    assert "0x1 = 文本帧" in shown and "2 字节的 UTF-8 文本" in shown
+    assert shown.endswith("有效的帧，8 字节")
+    assert english.splitlines()[0].split() == ["field", "bits", "value", "meaning"]
+    report = doctor.Report([doctor.check_proxies(), doctor.check_python()])
+    assert str(report).splitlines()[0].split() == ["检查项", "结果", "修复方法"]
+    assert str(report).endswith("结论：可以开始学习本课程。")
 
 
 def test_a_kernel_started_in_the_chinese_folder_prints_chinese(tmp_path: Path) -> None:

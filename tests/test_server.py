@@ -380,7 +380,7 @@ def test_the_protocol_modules_import_only_the_standard_library() -> None:
         """
         import sys
         import ws_lessons.frames, ws_lessons.handshake, ws_lessons.scratch
-        import ws_lessons.table, ws_lessons.i18n
+        import ws_lessons.table, ws_lessons.i18n, ws_lessons.autobahn
         heavy = ("uvicorn", "starlette", "fastapi", "httpx", "websockets", "anyio", "pydantic")
         print(sorted(name for name in heavy if name in sys.modules))
         import ws_lessons

@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ws_lessons.i18n import N_, _
 from ws_lessons.table import Table
 
 __all__ = [
@@ -183,8 +184,8 @@ class Report:
 
     def table(self) -> Table:
         """Each agent's verdict counts, one row per case group, then all groups."""
-        total = ["all", *(_summary(self.counts(agent)) for agent in self.results)]
-        return Table(["case group", *self.results], [*self.by_group(), total])
+        total = [_("all"), *(_summary(self.counts(agent)) for agent in self.results)]
+        return Table([N_("case group"), *self.results], [*self.by_group(), total])
 
     def __str__(self) -> str:
         return str(self.table())
@@ -263,6 +264,6 @@ def _case_key(case: str) -> tuple[int, ...]:
 
 
 if __name__ == "__main__":
-    # `python ws_lessons/autobahn.py` installs the suite with nothing else of the course
-    # imported, so a CI script can run it before the course's own environment exists.
+    # `python -m ws_lessons.autobahn` installs the suite with only the standard library
+    # (the package imports lazily), so CI can run it before the course's environment exists.
     print(f"wstest: {install()}")

@@ -23,6 +23,8 @@ from packaging.version import Version
 from websockets.sync.client import connect
 
 from ws_lessons import browser, proxies, services
+from ws_lessons.i18n import N_, _
+from ws_lessons.proxies import LOOPBACK
 from ws_lessons.server import serve
 from ws_lessons.table import Table
 
@@ -32,13 +34,13 @@ SETUP = "python3 course.py lab"
 
 COURSE = "ws-lessons"
 WHY = {
-    "fastapi": "the web framework of the course",
-    "uvicorn": "the ASGI server",
-    "websockets": "the WebSocket client (and uvicorn's protocol)",
-    "pydantic": "message validation",
-    "httpx": "HTTP client and TestClient",
-    "jupyterlab": "the notebooks",
-    "ipykernel": "the notebook kernel",
+    "fastapi": N_("the web framework of the course"),
+    "uvicorn": N_("the ASGI server"),
+    "websockets": N_("the WebSocket client (and uvicorn's protocol)"),
+    "pydantic": N_("message validation"),
+    "httpx": N_("HTTP client and TestClient"),
+    "jupyterlab": N_("the notebooks"),
+    "ipykernel": N_("the notebook kernel"),
 }
 
 
@@ -72,8 +74,12 @@ class Report:
     @property
     def table(self) -> Table:
         rows = [(ICONS[f.status], f.name, f.detail, f.fix) for f in self.findings]
-        verdict = "ready for the course" if self.healthy else "fix the ❌ rows first"
-        return Table(["", "check", "found", "fix"], rows, note=f"Verdict: {verdict}.", code=["fix"])
+        note = (
+            _("Verdict: ready for the course.")
+            if self.healthy
+            else _("Verdict: fix the ❌ rows first.")
+        )
+        return Table(["", N_("check"), N_("found"), N_("fix")], rows, note=note, code=["fix"])
 
     def __str__(self) -> str:
         return str(self.table)
@@ -86,16 +92,20 @@ class Report:
 
 def check_python() -> Finding:
     # The package itself needs 3.11+, so if this runs, the version is fine.
-    return Finding("python", OK, f"{platform.python_version()} at {sys.executable}")
+    detail = _("{version} at {path}").format(version=platform.python_version(), path=sys.executable)
+    return Finding("python", OK, detail)
 
 
 def check_package(name: str, minimum: str, why: str) -> Finding:
     try:
         version = metadata.version(name)
     except metadata.PackageNotFoundError:
-        return Finding(name, PROBLEM, f"missing ({why})", SETUP)
+        return Finding(name, PROBLEM, _("missing ({why})").format(why=_(why)), SETUP)
     if Version(version) < Version(minimum):
-        return Finding(name, PROBLEM, f"{version}, need {minimum}+ ({why})", SETUP)
+        detail = _("{version}, need {minimum}+ ({why})").format(
+            version=version, minimum=minimum, why=_(why)
+        )
+        return Finding(name, PROBLEM, detail, SETUP)
     return Finding(name, OK, version)
 
 
@@ -107,11 +117,14 @@ def check_websocket_library() -> Finding:
         return Finding(
             "uvicorn ws",
             PROBLEM,
-            "no WebSocket library: uvicorn would log 'Unsupported upgrade request.' and "
-            "'No supported WebSocket library detected', and refuse every handshake",
-            "pip install 'uvicorn[standard]' (or websockets)",
+            _(
+                "no WebSocket library: uvicorn would log 'Unsupported upgrade request.' and "
+                "'No supported WebSocket library detected', and refuse every handshake"
+            ),
+            _("pip install 'uvicorn[standard]' (or websockets)"),
         )
-    return Finding("uvicorn ws", OK, f"handshakes served by {AutoWebSocketsProtocol.__name__}")
+    detail = _("handshakes served by {name}").format(name=AutoWebSocketsProtocol.__name__)
+    return Finding("uvicorn ws", OK, detail)
 
 
 def check_kernel() -> Finding:
@@ -121,18 +134,26 @@ def check_kernel() -> Finding:
     try:
         spec = KernelSpecManager().get_kernel_spec("python3")
     except NoSuchKernel:
-        return Finding("kernel", PROBLEM, "no python3 kernel found", SETUP)
+        return Finding("kernel", PROBLEM, _("no python3 kernel found"), SETUP)
     program = shutil.which(spec.argv[0]) or spec.argv[0]
     # Compare paths as written: a virtual environment's python is a link to the base one.
     same = os.path.abspath(program) == os.path.abspath(sys.executable)
-    where = "this notebook's kernel" if "ipykernel" in sys.modules else "the python3 kernel"
     if same:
-        return Finding("kernel", OK, f"{where} runs {sys.executable}")
+        runs = (
+            _("this notebook's kernel runs {path}")
+            if "ipykernel" in sys.modules
+            else _("the python3 kernel runs {path}")
+        )
+        return Finding("kernel", OK, runs.format(path=sys.executable))
     return Finding(
         "kernel",
         PROBLEM,
-        f"the python3 kernel runs {program}, not {sys.executable}",
-        f"start JupyterLab with `{SETUP}` (it puts the course's Python first)",
+        _("the python3 kernel runs {program}, not {path}").format(
+            program=program, path=sys.executable
+        ),
+        _("start JupyterLab with `{setup}` (it puts the course's Python first)").format(
+            setup=SETUP
+        ),
     )
 
 
@@ -152,21 +173,23 @@ def check_loopback() -> Finding:
             reply = ws.recv(timeout=5)
         elapsed = (time.perf_counter() - started) * 1000
     except Exception as exc:
-        return Finding("loopback", PROBLEM, f"{type(exc).__name__}: {exc}", "allow 127.0.0.1")
+        allow = _("allow {address}").format(address=LOOPBACK)
+        return Finding("loopback", PROBLEM, f"{type(exc).__name__}: {exc}", allow)
     if reply != "ping":
-        return Finding("loopback", PROBLEM, f"echo answered {reply!r}")
-    return Finding(
-        "loopback", OK, f"server + WebSocket round trip on 127.0.0.1 in {elapsed:.0f} ms"
+        return Finding("loopback", PROBLEM, _("echo answered {reply!r}").format(reply=reply))
+    detail = _("server + WebSocket round trip on {address} in {ms:.0f} ms").format(
+        address=LOOPBACK, ms=elapsed
     )
+    return Finding("loopback", OK, detail)
 
 
 def check_proxies() -> Finding:
     """Proxy variables are fine: loopback bypasses them (``ws_lessons.proxies``)."""
     found = proxies.proxies_set()
     if not found:
-        return Finding("proxy", OK, "no proxy variables set")
-    detail = (
-        f"{', '.join(found)} set; loopback bypasses them (no_proxy={os.environ.get('no_proxy')})"
+        return Finding("proxy", OK, _("no proxy variables set"))
+    detail = _("{variables} set; loopback bypasses them (no_proxy={no_proxy})").format(
+        variables=", ".join(found), no_proxy=os.environ.get("no_proxy")
     )
     return Finding("proxy", OK, detail)
 
@@ -175,12 +198,11 @@ def check_port(port: int = 8000) -> Finding:
     """The standalone chat listens on 8000 by default."""
     with socket.socket() as sock:
         try:
-            sock.bind(("127.0.0.1", port))
+            sock.bind((LOOPBACK, port))
         except OSError:
-            return Finding(
-                f"port {port}", OPTIONAL, "in use (the standalone chat needs another --port)"
-            )
-    return Finding(f"port {port}", OK, "free")
+            busy = _("in use (the standalone chat needs another --port)")
+            return Finding(f"port {port}", OPTIONAL, busy)
+    return Finding(f"port {port}", OK, _("free"))
 
 
 def check_chromium() -> Finding:
@@ -191,8 +213,8 @@ def check_chromium() -> Finding:
     return Finding(
         "chromium",
         OPTIONAL,
-        "not found (needed only for the browser parts of lessons 10 and 14, and their tests)",
-        "sudo apt-get install chromium (Debian/Ubuntu), install Chrome, or set CHROMIUM=path",
+        _("not found (needed only for the browser parts of lessons 10 and 14, and their tests)"),
+        _("sudo apt-get install chromium (Debian/Ubuntu), install Chrome, or set CHROMIUM=path"),
     )
 
 
@@ -201,7 +223,10 @@ def check_service(name: str, lessons: str) -> Finding:
         return Finding(name, OK, services.program(name))
     except services.ServiceUnavailable:
         return Finding(
-            name, OPTIONAL, f"not found (needed only for {lessons})", services.INSTALL[name]
+            name,
+            OPTIONAL,
+            _("not found (needed only for {lessons})").format(lessons=_(lessons)),
+            services.INSTALL[name],
         )
 
 
@@ -210,11 +235,11 @@ def package_checks() -> list[Callable[[], Finding]]:
     try:
         lowest = minimums()
     except metadata.PackageNotFoundError:
-        missing = Finding(COURSE, PROBLEM, "the course is not installed in this Python", SETUP)
+        missing = Finding(COURSE, PROBLEM, _("the course is not installed in this Python"), SETUP)
         return [lambda: missing]
     return [
         lambda name=name, minimum=minimum: check_package(
-            name, minimum, WHY.get(name, "a dependency of the course")
+            name, minimum, WHY.get(name, N_("a dependency of the course"))
         )
         for name, minimum in lowest.items()
     ]
@@ -230,8 +255,8 @@ def checks() -> list[Callable[[], Finding]]:
         check_loopback,
         check_port,
         check_chromium,
-        lambda: check_service("redis-server", "lesson 13"),
-        lambda: check_service("nginx", "the reverse-proxy part of lesson 13"),
+        lambda: check_service("redis-server", N_("lesson 13")),
+        lambda: check_service("nginx", N_("the reverse-proxy part of lesson 13")),
     ]
 
 

@@ -39,6 +39,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
+from ws_lessons.i18n import N_, _
 from ws_lessons.table import Table
 
 __all__ = [
@@ -481,12 +482,12 @@ class Explanation(Table):
 
 
 _OPCODE_MEANINGS = {
-    Opcode.CONTINUATION: "continuation of a fragmented message",
-    Opcode.TEXT: "text frame",
-    Opcode.BINARY: "binary frame",
-    Opcode.CLOSE: "close (control frame)",
-    Opcode.PING: "ping (control frame)",
-    Opcode.PONG: "pong (control frame)",
+    Opcode.CONTINUATION: N_("continuation of a fragmented message"),
+    Opcode.TEXT: N_("text frame"),
+    Opcode.BINARY: N_("binary frame"),
+    Opcode.CLOSE: N_("close (control frame)"),
+    Opcode.PING: N_("ping (control frame)"),
+    Opcode.PONG: N_("pong (control frame)"),
 }
 
 _PREVIEW = 16  # bytes or characters of a payload to show
@@ -506,15 +507,15 @@ def explain(data: bytes, role: Role | None = None) -> Explanation:
     wire_payload = data[size : header.frame_size]
     payload = wire_payload if mask is None else apply_mask(wire_payload, mask)
 
-    rows = [("FIN", *_flag(header.fin, "last frame of the message", "more frames follow"))]
+    rows = [("FIN", *_flag(header.fin, _("last frame of the message"), _("more frames follow")))]
     for name, bit in [("RSV1", header.rsv1), ("RSV2", header.rsv2), ("RSV3", header.rsv3)]:
-        rows.append((name, *_flag(bit, "defined by an extension", "no extension")))
+        rows.append((name, *_flag(bit, _("defined by an extension"), _("no extension"))))
     raw_opcode = header.opcode
     try:
         opcode: Opcode | None = Opcode(raw_opcode)
-        meaning = _OPCODE_MEANINGS[opcode]
+        meaning = _(_OPCODE_MEANINGS[opcode])
     except ValueError:
-        opcode, meaning = None, "reserved opcode"
+        opcode, meaning = None, _("reserved opcode")
     rows.append(
         (
             "opcode",
@@ -523,11 +524,15 @@ def explain(data: bytes, role: Role | None = None) -> Explanation:
             f"{raw_opcode:#x} = {meaning}",
         )
     )
-    rows.append(("MASK", *_flag(mask, "masked (client to server)", "unmasked (server to client)")))
+    rows.append(
+        ("MASK", *_flag(mask, _("masked (client to server)"), _("unmasked (server to client)")))
+    )
 
     length_field = data[1] & 0x7F
     if length_field < 126:
-        rows.append(("payload length", f"{length_field:07b}", str(length), f"{length} bytes"))
+        rows.append(
+            ("payload length", f"{length_field:07b}", str(length), _("{n} bytes").format(n=length))
+        )
     else:
         extended = data[2 : 2 + (2 if length_field == 126 else 8)]
         rows.append(
@@ -535,24 +540,40 @@ def explain(data: bytes, role: Role | None = None) -> Explanation:
                 "payload length",
                 f"{length_field:07b}",
                 str(length_field),
-                f"{length_field} = the next {len(extended) * 8} bits hold the length",
+                _("{field} = the next {bits} bits hold the length").format(
+                    field=length_field, bits=len(extended) * 8
+                ),
             )
         )
-        rows.append(("extended payload length", _bits(extended), str(length), f"{length} bytes"))
-    if mask is not None:
-        rows.append(("masking key", _bits(mask), mask.hex(" "), "XORed over the payload"))
         rows.append(
-            ("payload (masked)", _bits(wire_payload, 4), _hex(wire_payload), "as sent on the wire")
+            (
+                "extended payload length",
+                _bits(extended),
+                str(length),
+                _("{n} bytes").format(n=length),
+            )
+        )
+    if mask is not None:
+        rows.append(("masking key", _bits(mask), mask.hex(" "), _("XORed over the payload")))
+        rows.append(
+            (
+                "payload (masked)",
+                _bits(wire_payload, 4),
+                _hex(wire_payload),
+                _("as sent on the wire"),
+            )
         )
     rows.append(("payload", _bits(payload, 4), *_describe_payload(opcode, payload)))
 
     try:
         decode(data, role=role)
     except ProtocolError as exc:
-        verdict = f"invalid: {exc} (close code {exc.code} {exc.code.name})"
+        verdict = _("invalid: {error} (close code {code} {name})").format(
+            error=exc, code=int(exc.code), name=exc.code.name
+        )
     else:
-        verdict = f"valid frame, {header.frame_size} bytes"
-    columns = ("field", "bits", "value", "meaning")
+        verdict = _("valid frame, {n} bytes").format(n=header.frame_size)
+    columns = (N_("field"), N_("bits"), N_("value"), N_("meaning"))
     return Explanation(columns, rows, verdict, code=("bits", "value"), rule=True)
 
 
@@ -580,14 +601,16 @@ def _describe_payload(opcode: Opcode | None, payload: bytes) -> tuple[str, str]:
         try:
             text = payload.decode()
         except UnicodeDecodeError:
-            return _hex(payload), "not valid UTF-8"
+            return _hex(payload), _("not valid UTF-8")
         shown = repr(text[:_PREVIEW]) + (" …" if len(text) > _PREVIEW else "")
-        return shown, f"{len(payload)} bytes of UTF-8 text"
+        return shown, _("{n} bytes of UTF-8 text").format(n=len(payload))
     if opcode is Opcode.CLOSE:
         try:
             code, reason = parse_close(payload)
         except ProtocolError:
-            return _hex(payload), "malformed close payload"
+            return _hex(payload), _("malformed close payload")
         name = f" {code.name}" if isinstance(code, CloseCode) else ""
-        return _hex(payload), f"close code {int(code)}{name}, reason {reason!r}"
-    return _hex(payload), f"{len(payload)} bytes"
+        return _hex(payload), _("close code {code}{name}, reason {reason!r}").format(
+            code=int(code), name=name, reason=reason
+        )
+    return _hex(payload), _("{n} bytes").format(n=len(payload))

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
+from ws_lessons.i18n import N_
 from ws_lessons.measure import percentile
 from ws_lessons.measure import progress as progress_bar
 from ws_lessons.table import Table
@@ -59,7 +60,9 @@ class LoadResult:
             f"{self.clients} clients, {self.messages} messages: {self.deliveries:,} deliveries "
             f"in {self.elapsed:.2f} s = {self.rate:,.0f}/s, {self.missing} missing"
         )
-        return Table(["receiver", "deliveries", "p50 ms", "p99 ms"], rows, note=summary)
+        return Table(
+            [N_("receiver"), N_("deliveries"), N_("p50 ms"), N_("p99 ms")], rows, note=summary
+        )
 
     def __str__(self) -> str:
         return str(self.table)

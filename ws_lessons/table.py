@@ -1,4 +1,7 @@
-"""One small table type: plain text for terminals and logs, HTML for Jupyter."""
+"""One small table type: plain text for terminals and logs, HTML for Jupyter.
+
+Headings are shown in the learner's language: mark them ``N_("...")`` where they are written.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,8 @@ import html
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+from ws_lessons.i18n import _
 
 
 @dataclass(frozen=True)
@@ -30,7 +35,7 @@ class Table:
         return bool(values) and all(isinstance(v, int | float) for v in values)
 
     def __str__(self) -> str:
-        rows = [list(self.header), *self._cells()]
+        rows = [[_(name) for name in self.header], *self._cells()]
         widths = [max(len(row[i]) for row in rows) for i in range(len(self.header))]
         lines = [
             "  ".join(
@@ -46,7 +51,7 @@ class Table:
     __repr__ = __str__
 
     def _repr_html_(self) -> str:
-        head = "".join(f"<th>{html.escape(name)}</th>" for name in self.header)
+        head = "".join(f"<th>{html.escape(_(name))}</th>" for name in self.header)
         body = "".join(
             "<tr>" + "".join(self._td(i, cell) for i, cell in enumerate(row)) + "</tr>"
             for row in self.rows

@@ -48,6 +48,7 @@ from ws_lessons.handshake import (
     parse_request,
     parse_response,
 )
+from ws_lessons.i18n import N_
 from ws_lessons.proxies import LOOPBACK
 from ws_lessons.proxy import CLIENT_TO_SERVER, SERVER_TO_CLIENT, Direction, Proxy
 from ws_lessons.server import RunningServer, stop_named
@@ -127,7 +128,18 @@ class Record:
         )
 
 
-COLUMNS = ("conn", "ms", "dir", "kind", "opcode", "fin", "rsv1", "mask key", "length", "payload")
+COLUMNS = (
+    N_("conn"),
+    N_("ms"),
+    N_("dir"),
+    N_("kind"),
+    N_("opcode"),
+    N_("fin"),
+    N_("rsv1"),
+    N_("mask key"),
+    N_("length"),
+    N_("payload"),
+)
 
 
 def _cut(cells: tuple[str, ...], width: int | None) -> tuple[str, ...]:

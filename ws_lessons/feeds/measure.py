@@ -24,6 +24,7 @@ from websockets.exceptions import InvalidStatus
 
 from ws_lessons.feeds.app import LONG_POLL_HOLD, PATHS, TRANSPORTS
 from ws_lessons.feeds.counter import ByteCounter, address
+from ws_lessons.i18n import N_, _
 from ws_lessons.measure import percentile
 from ws_lessons.measure import progress as progress_bar
 from ws_lessons.server import RunningServer
@@ -104,15 +105,15 @@ class Run:
 
     def row(self) -> dict[str, Any]:
         return {
-            "transport": self.name,
-            "events": self.events,
-            "missed": self.missed,
-            "latency median (ms)": round(self.median_ms, 1),
-            "latency p95 (ms)": round(self.p95_ms, 1),
-            "requests": self.requests,
-            "empty replies": self.empty,
-            "bytes/event up": _whole(self.up_per_event),
-            "bytes/event down": _whole(self.down_per_event),
+            N_("transport"): self.name,
+            N_("events"): self.events,
+            N_("missed"): self.missed,
+            N_("latency median (ms)"): round(self.median_ms, 1),
+            N_("latency p95 (ms)"): round(self.p95_ms, 1),
+            N_("requests"): self.requests,
+            N_("empty replies"): self.empty,
+            N_("bytes/event up"): _whole(self.up_per_event),
+            N_("bytes/event down"): _whole(self.down_per_event),
         }
 
 
@@ -135,7 +136,7 @@ class Results(list[Run]):
     def table(self) -> Table:
         rows = [run.row() for run in self]
         if not rows:
-            return Table(["transport"], [], note="(no runs)")
+            return Table([N_("transport")], [], note=_("(no runs)"))
         return Table(list(rows[0]), [list(row.values()) for row in rows])
 
     def __str__(self) -> str:
