@@ -40,14 +40,10 @@ _WHY_14_1 = messages(
 
 @exercise(
     "14.1",
-    nudge=N_(
-        "Each worker is a process of its own: ask, for each line, which process holds the "
-        "sockets involved."
-    ),
-    hint=N_(
-        "Without Redis the only room a worker knows is its own dict in its own memory: a "
-        "message reaches exactly the sockets that the sender's worker accepted."
-    ),
+    nudge="Each worker is a process of its own: ask, for each line, which process holds the "
+    "sockets involved.",
+    hint="Without Redis the only room a worker knows is its own dict in its own memory: a "
+    "message reaches exactly the sockets that the sender's worker accepted.",
 )
 def check_14_1(answer: Any) -> str:
     """Which lines of STORY_14_1 happen with two workers and rooms in memory."""
@@ -88,15 +84,11 @@ def socket_url_14_2(page: str, path: str) -> str:
 
 @exercise(
     "14.2",
-    nudge=N_(
-        "Try the function on each page of PAGES_14_2 and compare with the address wanted: "
-        "two different things go wrong."
-    ),
-    hint=N_(
-        "The scheme has to follow the page's (a secure page may only open a secure socket), "
-        "and the path has to be resolved against the page's own path, the way the browser "
-        "resolves a relative link; urllib.parse has a function that does exactly that."
-    ),
+    nudge="Try the function on each page of PAGES_14_2 and compare with the address wanted: "
+    "two different things go wrong.",
+    hint="The scheme has to follow the page's (a secure page may only open a secure socket), "
+    "and the path has to be resolved against the page's own path, the way the browser "
+    "resolves a relative link; urllib.parse has a function that does exactly that.",
 )
 def check_14_2(socket_url: Any) -> str:
     """socket_url(page, path): the WebSocket address a page at ``page`` opens for ``path``."""
