@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -46,52 +46,51 @@ def test_02_1_hints(prediction: Any, hint: str) -> None:
     assert hint in verdict.message
 
 
-def push_only(ticker: Ticker) -> FastAPI:
+Talk = Callable[[WebSocket, Ticker, int], Awaitable[None]]
+
+
+def feed_app(talk: Talk) -> MakeApp:
+    """A make_app whose /ws accepts, then runs ``talk`` until the client leaves."""
+
+    def make_app(ticker: Ticker) -> FastAPI:
+        app = FastAPI()
+
+        @app.websocket("/ws")
+        async def ws(websocket: WebSocket, after: int = 0) -> None:
+            await websocket.accept()
+            with contextlib.suppress(WebSocketDisconnect):
+                await talk(websocket, ticker, after)
+
+        return app
+
+    return make_app
+
+
+@feed_app
+async def push_only(websocket: WebSocket, ticker: Ticker, after: int) -> None:
     """Pushes events but never reads what the client says."""
-    app = FastAPI()
-
-    @app.websocket("/ws")
-    async def ws(websocket: WebSocket, after: int = 0) -> None:
-        await websocket.accept()
-        with contextlib.suppress(WebSocketDisconnect):
-            async for event in ticker.follow(after):
-                await websocket.send_json(event.as_dict())
-
-    return app
+    async for event in ticker.follow(after):
+        await websocket.send_json(event.as_dict())
 
 
-def pong_only(ticker: Ticker) -> FastAPI:
+@feed_app
+async def pong_only(websocket: WebSocket, ticker: Ticker, after: int) -> None:
     """Answers pings but pushes nothing."""
-    app = FastAPI()
-
-    @app.websocket("/ws")
-    async def ws(websocket: WebSocket, after: int = 0) -> None:
-        await websocket.accept()
-        with contextlib.suppress(WebSocketDisconnect):
-            while True:
-                if await websocket.receive_text() == "ping":
-                    await websocket.send_text("pong")
-
-    return app
+    while True:
+        if await websocket.receive_text() == "ping":
+            await websocket.send_text("pong")
 
 
-def one_at_a_time(ticker: Ticker) -> FastAPI:
+@feed_app
+async def one_at_a_time(websocket: WebSocket, ticker: Ticker, after: int) -> None:
     """Waits for a client message, then sends the events so far: half duplex."""
-    app = FastAPI()
-
-    @app.websocket("/ws")
-    async def ws(websocket: WebSocket, after: int = 0) -> None:
-        await websocket.accept()
-        with contextlib.suppress(WebSocketDisconnect):
-            while True:
-                await websocket.receive_text()
-                await websocket.send_text("pong")
-                for event in ticker.after(after):
-                    await websocket.send_json(event.as_dict())
-                    after = event.id
-                await asyncio.sleep(0)
-
-    return app
+    while True:
+        await websocket.receive_text()
+        await websocket.send_text("pong")
+        for event in ticker.after(after):
+            await websocket.send_json(event.as_dict())
+            after = event.id
+        await asyncio.sleep(0)
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 
 import pytest
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
@@ -62,65 +63,55 @@ def test_09_1_rejects(wrong) -> None:  # type: ignore[no-untyped-def]
     assert not checks.check_09_1(wrong)
 
 
-def leaky_app() -> FastAPI:
+Endpoint = Callable[[WebSocket, asyncio.Queue[str]], Awaitable[None]]
+
+
+def outbox_app(endpoint: Endpoint) -> Callable[[], FastAPI]:
+    """An app whose /ws accepts, gives the client an outbox, then runs ``endpoint``."""
+
+    def app() -> FastAPI:
+        app = FastAPI()
+
+        @app.websocket("/ws")
+        async def ws(websocket: WebSocket) -> None:
+            await websocket.accept()
+            await endpoint(websocket, asyncio.Queue(10))
+
+        return app
+
+    return app
+
+
+async def send_from(outbox: asyncio.Queue[str], websocket: WebSocket) -> None:
+    while True:
+        await websocket.send_text(await outbox.get())
+
+
+async def echo_into(outbox: asyncio.Queue[str], websocket: WebSocket) -> None:
+    with contextlib.suppress(WebSocketDisconnect):
+        while True:
+            outbox.put_nowait(f"echo: {await websocket.receive_text()}")
+
+
+@outbox_app
+async def leaky_app(websocket: WebSocket, outbox: asyncio.Queue[str]) -> None:
     """The exercise as given: a sender task nobody ever cancels."""
-    app = FastAPI()
-
-    @app.websocket("/ws")
-    async def leaky(websocket: WebSocket) -> None:
-        await websocket.accept()
-        outbox: asyncio.Queue[str] = asyncio.Queue(10)
-
-        async def sender() -> None:
-            while True:
-                await websocket.send_text(await outbox.get())
-
-        asyncio.create_task(sender())  # noqa: RUF006 (the leak this exercise is about)
-        with contextlib.suppress(WebSocketDisconnect):
-            while True:
-                outbox.put_nowait(f"echo: {await websocket.receive_text()}")
-
-    return app
+    asyncio.create_task(send_from(outbox, websocket))  # noqa: RUF006 (the leak in question)
+    await echo_into(outbox, websocket)
 
 
-def waits_for_the_sender() -> FastAPI:
+@outbox_app
+async def waits_for_the_sender(websocket: WebSocket, outbox: asyncio.Queue[str]) -> None:
     """A TaskGroup whose receiver returns quietly: the group then waits for the sender."""
-    app = FastAPI()
-
-    @app.websocket("/ws")
-    async def endpoint(websocket: WebSocket) -> None:
-        await websocket.accept()
-        outbox: asyncio.Queue[str] = asyncio.Queue(10)
-
-        async def sender() -> None:
-            while True:
-                await websocket.send_text(await outbox.get())
-
-        async def receiver() -> None:
-            with contextlib.suppress(WebSocketDisconnect):
-                while True:
-                    outbox.put_nowait(f"echo: {await websocket.receive_text()}")
-
-        async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(sender())
-            tasks.create_task(receiver())
-
-    return app
+    async with asyncio.TaskGroup() as tasks:
+        tasks.create_task(send_from(outbox, websocket))
+        tasks.create_task(echo_into(outbox, websocket))
 
 
-def no_sender() -> FastAPI:
+@outbox_app
+async def no_sender(websocket: WebSocket, outbox: asyncio.Queue[str]) -> None:
     """The task removed altogether: nothing leaks, and nothing is sent."""
-    app = FastAPI()
-
-    @app.websocket("/ws")
-    async def endpoint(websocket: WebSocket) -> None:
-        await websocket.accept()
-        outbox: asyncio.Queue[str] = asyncio.Queue(10)
-        with contextlib.suppress(WebSocketDisconnect):
-            while True:
-                outbox.put_nowait(f"echo: {await websocket.receive_text()}")
-
-    return app
+    await echo_into(outbox, websocket)
 
 
 @pytest.mark.parametrize(
