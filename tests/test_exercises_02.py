@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from exercisekit import rejected
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
 from ws_lessons import checks
@@ -41,9 +42,7 @@ MakeApp = Callable[[Ticker], FastAPI]
     ],
 )
 def test_02_1_hints(prediction: Any, hint: str) -> None:
-    verdict = checks.check_02_1(prediction)
-    assert not verdict
-    assert hint in verdict.message
+    assert hint in rejected(checks.check_02_1, prediction)
 
 
 Talk = Callable[[WebSocket, Ticker, int], Awaitable[None]]
@@ -103,9 +102,7 @@ async def one_at_a_time(websocket: WebSocket, ticker: Ticker, after: int) -> Non
     ids=["push-only", "pong-only", "half-duplex"],
 )
 def test_02_2_hints(wrong: MakeApp, hint: str) -> None:
-    verdict = checks.check_02_2(wrong)
-    assert not verdict
-    assert hint in verdict.message
+    assert hint in rejected(checks.check_02_2, wrong)
 
 
 @pytest.mark.parametrize(
@@ -119,15 +116,12 @@ def test_02_2_hints(wrong: MakeApp, hint: str) -> None:
     ids=["websocket-everywhere", "sse-everywhere", "unknown-choice", "incomplete"],
 )
 def test_02_3_hints(choices: Any, hint: str) -> None:
-    verdict = checks.check_02_3(choices)
-    assert not verdict
-    assert hint in verdict.message
+    assert hint in rejected(checks.check_02_3, choices)
 
 
 @pytest.mark.usefixtures("chinese")
 def test_02_3_hint_and_scenarios_in_chinese(capsys: pytest.CaptureFixture[str]) -> None:
     print(STORY_02_1, f"{SCENARIOS['export']:>5}")
     assert "它自动重新连接，然后事件 6 被发布。 一个页面每分钟检查一次" in capsys.readouterr().out
-    verdict = checks.check_02_3(dict.fromkeys(SCENARIOS, "websocket"))
-    assert not verdict
-    assert "'build log'：再想想 'websocket'。谁在发送？多久一次？（发出请求之后" in verdict.message
+    message = rejected(checks.check_02_3, dict.fromkeys(SCENARIOS, "websocket"))
+    assert "'build log'：再想想 'websocket'。谁在发送？多久一次？（发出请求之后" in message

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from exercisekit import rejected
 
 from ws_lessons import checks
 from ws_lessons.frames import Frame, encode
@@ -45,9 +46,7 @@ HINTS_05_1 = {
 
 @pytest.mark.parametrize("name", WRONG_FRAMES)
 def test_05_1_hints(name: str) -> None:
-    verdict = checks.check_05_1(WRONG_FRAMES[name])
-    assert not verdict
-    assert HINTS_05_1[name] in verdict.message
+    assert HINTS_05_1[name] in rejected(checks.check_05_1, WRONG_FRAMES[name])
 
 
 def right_close(data: bytes) -> tuple[int, str]:
@@ -83,9 +82,7 @@ HINTS_05_2 = {
 
 @pytest.mark.parametrize("name", WRONG_CLOSES)
 def test_05_2_hints(name: str) -> None:
-    verdict = checks.check_05_2(WRONG_CLOSES[name])
-    assert not verdict
-    assert HINTS_05_2[name] in verdict.message
+    assert HINTS_05_2[name] in rejected(checks.check_05_2, WRONG_CLOSES[name])
 
 
 @pytest.mark.parametrize(
@@ -101,13 +98,10 @@ def test_05_2_hints(name: str) -> None:
     ],
 )
 def test_05_3_hints(letters: object, hint: str) -> None:
-    verdict = checks.check_05_3(letters)
-    assert not verdict
-    assert hint in verdict.message
+    assert hint in rejected(checks.check_05_3, letters)
 
 
 @pytest.mark.usefixtures("chinese")
 def test_05_1_hint_in_chinese() -> None:
-    verdict = checks.check_05_1(WRONG_FRAMES["unmasked"])
-    assert not verdict
-    assert "这个帧没有掩码（mask）：请设置 MASK 位并加上 4 字节的掩码键" in verdict.message
+    message = rejected(checks.check_05_1, WRONG_FRAMES["unmasked"])
+    assert "这个帧没有掩码（mask）：请设置 MASK 位并加上 4 字节的掩码键" in message
