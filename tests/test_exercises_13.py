@@ -3,26 +3,16 @@ check is skipped, not failed."""
 
 from __future__ import annotations
 
-import os
 import shutil
 
 import pytest
 from exercisekit import rejected
+from test_scaling import need
 
 from ws_lessons import checks
-from ws_lessons.services import ServiceUnavailable, program
 from ws_lessons.solutions import SOLUTIONS
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def need_nginx() -> None:
-    try:
-        program("nginx")
-    except ServiceUnavailable as missing:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must install it: {missing}")
-        pytest.skip(str(missing))
 
 
 @pytest.mark.parametrize(
@@ -37,7 +27,7 @@ def need_nginx() -> None:
     ids=["no-headers", "no-connection-header"],
 )
 def test_13_1_hints(directives: str, hint: str) -> None:
-    need_nginx()
+    need("nginx")
     message = rejected(checks.check_13_1, directives)
     assert "got HTTP 404, not 101" in message
     assert hint in message
