@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI, WebSocket, WebSocketDisconnect, WebSocke
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.sync.client import connect
 
+from ws_lessons.bench import echo_app
 from ws_lessons.exercises.core import TIMEOUT, Hint, connected, exchange, exercise, served
 from ws_lessons.frames import IncompleteFrame, Opcode, ProtocolError, decode, parse_close
 from ws_lessons.handshake import build_request
@@ -232,19 +233,8 @@ def check_08_3(options: Any) -> str:
                 "pass a dict of uvicorn options, like {{'ws_max_size': ...}}, not {options!r}"
             ).format(options=options)
         )
-    app = FastAPI()
-
-    @app.websocket("/echo")
-    async def echo(websocket: WebSocket) -> None:
-        await websocket.accept()
-        try:
-            while True:
-                await websocket.send_text(await websocket.receive_text())
-        except WebSocketDisconnect:
-            pass
-
     try:
-        server = serve(app, name="check 08.3", **options)
+        server = serve(echo_app("/echo"), name="check 08.3", **options)
     except (TypeError, ServerError) as exc:
         raise Hint(_("uvicorn did not take these options: {error}").format(error=exc)) from None
     with server:
