@@ -140,13 +140,7 @@ _WHY_13_2 = messages(
 def check_13_2(letters: Any) -> str:
     """The set of SETUPS_13_2 in which a chat room silent for 5 minutes stays connected."""
     chosen = chosen_letters(letters, SETUPS_13_2, _("setup"))
-    judge_letters(
-        chosen,
-        SURVIVE_13_2,
-        _WHY_13_2,
-        yes=_("it stays connected"),
-        no=_("it is cut"),
-    )
+    judge_letters(chosen, SURVIVE_13_2, _WHY_13_2, yes=_("it stays connected"), no=_("it is cut"))
     return _(
         "pings keep a quiet connection alive through a proxy; a long timeout only lets it "
         "sit, and a dead client is then never noticed"

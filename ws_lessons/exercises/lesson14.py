@@ -14,7 +14,7 @@ from ws_lessons.exercises.core import (
 )
 from ws_lessons.i18n import N_, _, messages
 
-# 13.1 -------------------------------------------------------------------------------------------
+# 14.1 -------------------------------------------------------------------------------------------
 
 STORY_14_1 = messages(
     {
@@ -26,6 +26,7 @@ STORY_14_1 = messages(
         "F": N_("Ada, reconnecting, lands on worker B and hears Grace from then on."),
     }
 )
+HAPPEN_14_1 = frozenset({"A", "C", "D", "E", "F"})
 _WHY_14_1 = messages(
     {
         "A": N_("Ada's worker delivers to every socket in its own `rooms`, hers included"),
@@ -48,14 +49,7 @@ _WHY_14_1 = messages(
 def check_14_1(answer: Any) -> str:
     """Which lines of STORY_14_1 happen with two workers and rooms in memory."""
     chosen = chosen_letters(answer, STORY_14_1, _("line"))
-    right = {"A", "C", "D", "E", "F"}
-    judge_letters(
-        chosen,
-        right,
-        _WHY_14_1,
-        yes=_("it does happen"),
-        no=_("it does not"),
-    )
+    judge_letters(chosen, HAPPEN_14_1, _WHY_14_1, yes=_("it does happen"), no=_("it does not"))
     return _("only B fails: a message reaches only the sockets of its own worker")
 
 
@@ -63,7 +57,7 @@ def solution_14_1() -> Any:
     return {"A", "C", "D", "E", "F"}
 
 
-# 13.2 -------------------------------------------------------------------------------------------
+# 14.2 -------------------------------------------------------------------------------------------
 
 PAGES_14_2 = {
     "http://127.0.0.1:8000/": "ws://127.0.0.1:8000/ws/lobby",
