@@ -8,7 +8,6 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
-from nbformat import NotebookNode
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9]*.ipynb"))
 RUNS = ("in a fresh kernel", "again in the same kernel")
@@ -18,9 +17,8 @@ def test_there_are_lessons() -> None:
     assert len(NOTEBOOKS) >= 2, "the course has no lessons to execute"
 
 
-def run_twice(path: Path, then: str = "") -> list[NotebookNode]:
-    """Run the notebook at ``path`` twice in one kernel, failing the test at the first cell that
-    fails, then the code ``then`` in that kernel; return the outputs of ``then``."""
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
+def test_notebook_runs_twice(path: Path, request: pytest.FixtureRequest) -> None:
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(
         notebook,
@@ -35,13 +33,4 @@ def run_twice(path: Path, then: str = "") -> list[NotebookNode]:
                     client.execute_cell(cell, index)
                 except CellExecutionError as error:
                     pytest.fail(f"{path.name}, run {run}, cell {index} failed:\n{error}")
-        if not then:
-            return []
-        notebook.cells.append(nbformat.v4.new_code_cell(then))
-        return client.execute_cell(notebook.cells[-1], len(notebook.cells) - 1).outputs
-
-
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
-def test_notebook_runs_twice(path: Path, request: pytest.FixtureRequest) -> None:
-    run_twice(path)
     request.config.notebooks_executed = getattr(request.config, "notebooks_executed", 0) + 1

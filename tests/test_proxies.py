@@ -10,8 +10,11 @@ import textwrap
 from pathlib import Path
 
 import httpx
+import nbformat
 import pytest
-from test_notebooks import NOTEBOOKS, run_twice
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+from test_notebooks import NOTEBOOKS, RUNS
 
 from ws_lessons import proxies
 
@@ -98,6 +101,24 @@ def test_without_the_bypass_a_client_would_go_to_the_proxy(
 @pytest.mark.parametrize("stem", LESSONS)
 def test_lesson_runs_twice_behind_a_dead_proxy(stem: str, dead_proxies: dict[str, str]) -> None:
     path = Path(NOTEBOOKS[0]).parent / f"{stem}.ipynb"
-    # The kernel inherits this process's proxy variables; after the lesson, what did it see?
-    seen = run_twice(path, then="import os; print(os.environ['all_proxy'], os.environ['no_proxy'])")
-    assert seen[0]["text"].split() == [DEAD["all_proxy"], "127.0.0.1,localhost,::1"]
+    notebook = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        notebook,
+        timeout=120,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    probe = nbformat.v4.new_code_cell(
+        "import os; print(os.environ['all_proxy'], os.environ['no_proxy'])"
+    )
+    lesson_cells = list(notebook.cells)
+    notebook.cells.append(probe)  # run after the lesson: what the kernel saw
+    with client.setup_kernel():  # the kernel inherits this process's proxy variables
+        for run in RUNS:
+            for index, cell in enumerate(lesson_cells):
+                try:
+                    client.execute_cell(cell, index)
+                except CellExecutionError as error:
+                    pytest.fail(f"{path.name}, run {run}, cell {index} failed:\n{error}")
+        client.execute_cell(probe, len(lesson_cells))
+    assert probe.outputs[0]["text"].split() == [DEAD["all_proxy"], "127.0.0.1,localhost,::1"]
