@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
+from exercisekit import rejected
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
 from ws_lessons import checks, stop_all
@@ -54,12 +56,17 @@ def drops_everyone_with_a_backlog(
 
 
 @pytest.mark.parametrize(
-    "wrong",
-    [waits_for_room, keeps_the_slow_ones, deletes_while_looping, drops_everyone_with_a_backlog],
+    ("wrong", "diagnosis"),
+    [
+        (waits_for_room, "`await queue.put()` waits for room in a full queue"),
+        (keeps_the_slow_ones, "remove the dropped clients from the dict"),
+        (deletes_while_looping, "the dict changed size while you looped over it"),
+        (drops_everyone_with_a_backlog, "you dropped ['grace', 'slow']; expected ['slow']"),
+    ],
     ids=["await-put", "not-removed", "delete-while-looping", "drops-any-backlog"],
 )
-def test_09_1_rejects(wrong) -> None:  # type: ignore[no-untyped-def]
-    assert not checks.check_09_1(wrong)
+def test_09_1_diagnoses(wrong: Any, diagnosis: str) -> None:
+    assert diagnosis in rejected(checks.check_09_1, wrong)
 
 
 Endpoint = Callable[[WebSocket, asyncio.Queue[str]], Awaitable[None]]
@@ -122,12 +129,11 @@ async def no_sender(websocket: WebSocket, outbox: asyncio.Queue[str]) -> None:
     ],
     ids=["create-task-never-cancelled", "group-waits-for-sender", "no-sender"],
 )
-def test_09_2_diagnoses(wrong, diagnosis: str, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+def test_09_2_diagnoses(wrong: Callable[[], FastAPI], diagnosis: str) -> None:
     try:
-        assert not checks.check_09_2(wrong())
+        assert diagnosis in rejected(checks.check_09_2, wrong())
     finally:
         stop_all()
-    assert diagnosis in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
@@ -140,9 +146,8 @@ def test_09_2_diagnoses(wrong, diagnosis: str, capsys: pytest.CaptureFixture[str
     ],
     ids=["meant", "nobody", "two-gone", "not-a-set"],
 )
-def test_09_3_diagnoses(prediction, diagnosis: str, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
-    assert not checks.check_09_3(prediction)
-    assert diagnosis in capsys.readouterr().out
+def test_09_3_diagnoses(prediction: Any, diagnosis: str) -> None:
+    assert diagnosis in rejected(checks.check_09_3, prediction)
 
 
 def test_09_3_prediction_matches_the_code() -> None:
