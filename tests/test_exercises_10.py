@@ -143,10 +143,9 @@ def test_10_3_names_the_mistake(wrong: type[BaseModel], diagnosis: str) -> None:
 
 
 @pytest.mark.usefixtures("chinese")
-def test_10_1_speaks_chinese_in_the_chinese_edition(capsys: pytest.CaptureFixture[str]) -> None:
-    assert not checks.check_10_1(answer(parent=False))
-    out = capsys.readouterr().out
+def test_10_1_speaks_chinese_in_the_chinese_edition() -> None:
+    message = rejected(checks.check_10_1, answer(parent=False))
     assert (
         "https://example.com/：你认为 cookie 不会被发送，其实会："
         "example.com 正是 chat.example.com 的可注册域名：同一个站点"
-    ) in out
+    ) in message
