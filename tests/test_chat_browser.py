@@ -1,7 +1,6 @@
 """The chat's page in headless Chromium: people talk, attackers fail, silence is noticed."""
 
 import contextlib
-import os
 from collections.abc import Iterator
 from importlib.resources import files
 from typing import Any
@@ -11,11 +10,12 @@ from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from test_check_chat import naive_contract_chat
+from test_scaling import need
 
 from ws_lessons.browser import ARGS
 from ws_lessons.chat import create_app
 from ws_lessons.server import RunningServer, serve
-from ws_lessons.services import ServiceUnavailable, program, start_nginx
+from ws_lessons.services import start_nginx
 
 TIMEOUT_MS = 5000
 
@@ -92,7 +92,7 @@ def test_two_pages_chat_under_a_path_prefix_behind_nginx(
     browser: Browser, server: RunningServer
 ) -> None:
     """nginx serves the chat under /chat/ (`location /chat/`); the page's URLs follow it."""
-    need_nginx()
+    need("nginx")
     with start_nginx([server.port], prefix="/chat/") as proxy:
         alice = open_chat(browser, f"{proxy.url}/chat/", "alice")
         bob = open_chat(browser, f"{proxy.url}/chat/", "bob")
@@ -124,15 +124,6 @@ def test_the_page_talks_to_a_chat_without_tokens(browser: Browser) -> None:
         expect(bob.locator("#messages .text")).to_have_text(["no tokens here"])
     assert any('"POST /token HTTP/1.1" 404' in line for line in server.logs)
     assert any('"WebSocket /ws/garden?user=bob" [accepted]' in line for line in server.logs)
-
-
-def need_nginx() -> None:
-    try:
-        program("nginx")
-    except ServiceUnavailable as missing:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must install it: {missing}")
-        pytest.skip(str(missing))
 
 
 # -- defences (lesson 10) and heartbeats (lesson 11) -----------------------------------------

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from exercisekit import rejected
 from fastapi import FastAPI
 
 from ws_lessons import checks, serve
@@ -27,9 +28,7 @@ pytestmark = pytest.mark.timeout(60)
     ids=["uvicorn-run-works", "asyncio-run-works", "blocking-client-deadlocks", "unknown", "str"],
 )
 def test_00_1_hints(letters: Any, hint: str) -> None:
-    verdict = checks.check_00_1(letters)
-    assert not verdict
-    assert hint in verdict.message
+    assert hint in rejected(checks.check_00_1, letters)
 
 
 def asks_too_late(app: FastAPI) -> Any:
@@ -72,9 +71,8 @@ def runs_a_loop(app: FastAPI) -> Any:
     ids=["asks-after-the-block", "never-stops", "returns-response"],
 )
 def test_00_2_hints(ask: Any, hint: str) -> None:
-    verdict = checks.check_00_2(ask)
-    assert not verdict
-    assert hint in verdict.message
+    message = rejected(checks.check_00_2, ask)
+    assert hint in message
     assert not [server for server in running() if server.name == "exercise 00.2"]
 
 
@@ -89,7 +87,6 @@ def test_00_2_explains_asyncio_run_inside_a_running_loop() -> None:
 
 @pytest.mark.usefixtures("chinese")
 def test_00_2_hint_in_chinese(capsys: pytest.CaptureFixture[str]) -> None:
-    verdict = checks.check_00_2(asks_too_late)
-    assert not verdict
-    assert "请求发出时没有人在监听：服务器已经停止了" in verdict.message
-    assert verdict.message in capsys.readouterr().out
+    message = rejected(checks.check_00_2, asks_too_late)
+    assert "请求发出时没有人在监听：服务器已经停止了" in message
+    assert message in capsys.readouterr().out

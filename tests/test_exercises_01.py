@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from exercisekit import rejected
 from fastapi import FastAPI, Query
 
 from ws_lessons import checks
@@ -50,9 +51,7 @@ def follower(next_after: Callable[[list[dict[str, Any]], int], int]) -> Callable
     ids=["oldest-and-crash", "oldest", "never-moves", "one-past-newest", "fewer-polls"],
 )
 def test_01_1_hints(follow: Any, hint: str) -> None:
-    verdict = checks.check_01_1(follow)
-    assert not verdict
-    assert hint in verdict.message
+    assert hint in rejected(checks.check_01_1, follow)
 
 
 def long_poll_app(answer: Callable[[list[Any], int], list[Any]], bounded: bool) -> Any:
@@ -86,20 +85,15 @@ def long_poll_app(answer: Callable[[list[Any], int], list[Any]], bounded: bool) 
     ids=["ignores-limit", "newest-first", "no-bounds", "off-by-one"],
 )
 def test_01_2_hints(make_app: Any, hint: str) -> None:
-    verdict = checks.check_01_2(make_app)
-    assert not verdict
-    assert hint in verdict.message
+    assert hint in rejected(checks.check_01_2, make_app)
 
 
 def test_01_2_rejects_an_app_instead_of_make_app() -> None:
-    verdict = checks.check_01_2(FastAPI())
-    assert "pass the function that builds the app" in verdict.message
+    assert "pass the function that builds the app" in rejected(checks.check_01_2, FastAPI())
 
 
 @pytest.mark.usefixtures("chinese")
 def test_01_1_hint_in_chinese() -> None:
-    verdict = checks.check_01_1(
-        follower(lambda events, after: events[0]["id"] if events else after)
-    )
-    assert not verdict
-    assert "客户端不止一次收到了事件 [2, 4, 5, 6]" in verdict.message
+    asks_after_the_oldest = follower(lambda events, after: events[0]["id"] if events else after)
+    message = rejected(checks.check_01_1, asks_after_the_oldest)
+    assert "客户端不止一次收到了事件 [2, 4, 5, 6]" in message

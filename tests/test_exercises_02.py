@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from exercisekit import rejected
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
 from ws_lessons import checks
@@ -41,57 +42,54 @@ MakeApp = Callable[[Ticker], FastAPI]
     ],
 )
 def test_02_1_hints(prediction: Any, hint: str) -> None:
-    verdict = checks.check_02_1(prediction)
-    assert not verdict
-    assert hint in verdict.message
+    assert hint in rejected(checks.check_02_1, prediction)
 
 
-def push_only(ticker: Ticker) -> FastAPI:
+Talk = Callable[[WebSocket, Ticker, int], Awaitable[None]]
+
+
+def feed_app(talk: Talk) -> MakeApp:
+    """A make_app whose /ws accepts, then runs ``talk`` until the client leaves."""
+
+    def make_app(ticker: Ticker) -> FastAPI:
+        app = FastAPI()
+
+        @app.websocket("/ws")
+        async def ws(websocket: WebSocket, after: int = 0) -> None:
+            await websocket.accept()
+            with contextlib.suppress(WebSocketDisconnect):
+                await talk(websocket, ticker, after)
+
+        return app
+
+    return make_app
+
+
+@feed_app
+async def push_only(websocket: WebSocket, ticker: Ticker, after: int) -> None:
     """Pushes events but never reads what the client says."""
-    app = FastAPI()
-
-    @app.websocket("/ws")
-    async def ws(websocket: WebSocket, after: int = 0) -> None:
-        await websocket.accept()
-        with contextlib.suppress(WebSocketDisconnect):
-            async for event in ticker.follow(after):
-                await websocket.send_json(event.as_dict())
-
-    return app
+    async for event in ticker.follow(after):
+        await websocket.send_json(event.as_dict())
 
 
-def pong_only(ticker: Ticker) -> FastAPI:
+@feed_app
+async def pong_only(websocket: WebSocket, ticker: Ticker, after: int) -> None:
     """Answers pings but pushes nothing."""
-    app = FastAPI()
-
-    @app.websocket("/ws")
-    async def ws(websocket: WebSocket, after: int = 0) -> None:
-        await websocket.accept()
-        with contextlib.suppress(WebSocketDisconnect):
-            while True:
-                if await websocket.receive_text() == "ping":
-                    await websocket.send_text("pong")
-
-    return app
+    while True:
+        if await websocket.receive_text() == "ping":
+            await websocket.send_text("pong")
 
 
-def one_at_a_time(ticker: Ticker) -> FastAPI:
+@feed_app
+async def one_at_a_time(websocket: WebSocket, ticker: Ticker, after: int) -> None:
     """Waits for a client message, then sends the events so far: half duplex."""
-    app = FastAPI()
-
-    @app.websocket("/ws")
-    async def ws(websocket: WebSocket, after: int = 0) -> None:
-        await websocket.accept()
-        with contextlib.suppress(WebSocketDisconnect):
-            while True:
-                await websocket.receive_text()
-                await websocket.send_text("pong")
-                for event in ticker.after(after):
-                    await websocket.send_json(event.as_dict())
-                    after = event.id
-                await asyncio.sleep(0)
-
-    return app
+    while True:
+        await websocket.receive_text()
+        await websocket.send_text("pong")
+        for event in ticker.after(after):
+            await websocket.send_json(event.as_dict())
+            after = event.id
+        await asyncio.sleep(0)
 
 
 @pytest.mark.parametrize(
@@ -104,9 +102,7 @@ def one_at_a_time(ticker: Ticker) -> FastAPI:
     ids=["push-only", "pong-only", "half-duplex"],
 )
 def test_02_2_hints(wrong: MakeApp, hint: str) -> None:
-    verdict = checks.check_02_2(wrong)
-    assert not verdict
-    assert hint in verdict.message
+    assert hint in rejected(checks.check_02_2, wrong)
 
 
 @pytest.mark.parametrize(
@@ -120,15 +116,12 @@ def test_02_2_hints(wrong: MakeApp, hint: str) -> None:
     ids=["websocket-everywhere", "sse-everywhere", "unknown-choice", "incomplete"],
 )
 def test_02_3_hints(choices: Any, hint: str) -> None:
-    verdict = checks.check_02_3(choices)
-    assert not verdict
-    assert hint in verdict.message
+    assert hint in rejected(checks.check_02_3, choices)
 
 
 @pytest.mark.usefixtures("chinese")
 def test_02_3_hint_and_scenarios_in_chinese(capsys: pytest.CaptureFixture[str]) -> None:
     print(STORY_02_1, f"{SCENARIOS['export']:>5}")
     assert "它自动重新连接，然后事件 6 被发布。 一个页面每分钟检查一次" in capsys.readouterr().out
-    verdict = checks.check_02_3(dict.fromkeys(SCENARIOS, "websocket"))
-    assert not verdict
-    assert "'build log'：再想想 'websocket'。谁在发送？多久一次？（发出请求之后" in verdict.message
+    message = rejected(checks.check_02_3, dict.fromkeys(SCENARIOS, "websocket"))
+    assert "'build log'：再想想 'websocket'。谁在发送？多久一次？（发出请求之后" in message

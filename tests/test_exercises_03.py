@@ -1,9 +1,11 @@
 """Lesson 03's checks reject the mistakes learners typically make."""
 
 import asyncio
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import pytest
+from exercisekit import rejected
 from fastapi import Depends, FastAPI, Header, HTTPException
 from pydantic import BaseModel, Field
 
@@ -55,106 +57,81 @@ def in_a_thread(city: str) -> dict:
 )
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_03_1_hints(endpoint: Any, hint: str) -> None:
-    verdict = checks.check_03_1(weather_app(endpoint))
-    assert not verdict
-    assert hint in verdict.message
+    assert hint in rejected(checks.check_03_1, weather_app(endpoint))
 
 
 def test_03_1_accepts_a_plain_def_endpoint() -> None:
     assert checks.check_03_1(weather_app(in_a_thread))
 
 
-def unconstrained_orders() -> FastAPI:
+def orders_app(order_model: type[BaseModel]) -> FastAPI:
     app = FastAPI()
 
-    class Order(BaseModel):
-        item: str
-        quantity: int
-
     @app.post("/orders")
-    async def place_order(order: Order) -> dict:
+    async def place_order(order: order_model) -> dict:  # type: ignore[valid-type]
         return {"item": order.item, "quantity": order.quantity, "total": order.quantity * 3}
 
     return app
 
 
-def bounded_quantity_only() -> FastAPI:
-    app = FastAPI()
+class UnconstrainedOrder(BaseModel):
+    item: str
+    quantity: int
 
-    class Order(BaseModel):
-        item: str
-        quantity: int = Field(ge=1, le=100)
 
-    @app.post("/orders")
-    async def place_order(order: Order) -> dict:
-        return {"item": order.item, "quantity": order.quantity, "total": order.quantity * 3}
-
-    return app
+class QuantityBoundOrder(BaseModel):
+    item: str
+    quantity: int = Field(ge=1, le=100)
 
 
 @pytest.mark.parametrize(
-    ("wrong", "hint"),
+    ("order_model", "hint"),
     [
-        (unconstrained_orders(), "give quantity a lowest value in the model"),
-        (bounded_quantity_only(), "give item a shortest length in the model"),
+        (UnconstrainedOrder, "give quantity a lowest value in the model"),
+        (QuantityBoundOrder, "give item a shortest length in the model"),
     ],
     ids=["no-limits", "no-length-limits"],
 )
-def test_03_2_hints(wrong: FastAPI, hint: str) -> None:
-    verdict = checks.check_03_2(wrong)
-    assert not verdict
-    assert hint in verdict.message
+def test_03_2_hints(order_model: type[BaseModel], hint: str) -> None:
+    assert hint in rejected(checks.check_03_2, orders_app(order_model))
 
 
-def required_header() -> FastAPI:
+def me_app(current_user: Callable[..., str]) -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/me")
+    async def me(user: Annotated[str, Depends(current_user)]) -> dict:
+        return {"user": user}
+
+    return app
+
+
+def required_header(x_token: Annotated[str, Header()]) -> str:
     """A required header: a missing token gets FastAPI's 422, not a 401."""
-    app = FastAPI()
-
-    def current_user(x_token: Annotated[str, Header()]) -> str:
-        if x_token != "secret":
-            raise HTTPException(401, "wrong token")
-        return "learner"
-
-    @app.get("/me")
-    async def me(user: Annotated[str, Depends(current_user)]) -> dict:
-        return {"user": user}
-
-    return app
+    if x_token != "secret":
+        raise HTTPException(401, "wrong token")
+    return "learner"
 
 
-def any_token() -> FastAPI:
-    app = FastAPI()
-
-    def current_user(x_token: Annotated[str | None, Header()] = None) -> str:
-        if x_token is None:
-            raise HTTPException(401, "no token")
-        return "learner"
-
-    @app.get("/me")
-    async def me(user: Annotated[str, Depends(current_user)]) -> dict:
-        return {"user": user}
-
-    return app
+def any_token(x_token: Annotated[str | None, Header()] = None) -> str:
+    if x_token is None:
+        raise HTTPException(401, "no token")
+    return "learner"
 
 
 @pytest.mark.parametrize(
-    ("wrong", "hint"),
+    ("current_user", "hint"),
     [
-        (required_header(), "because the header parameter is required"),
-        (any_token(), "with a wrong X-Token, GET /me answered 200"),
+        (required_header, "because the header parameter is required"),
+        (any_token, "with a wrong X-Token, GET /me answered 200"),
     ],
     ids=["422", "any-token"],
 )
-def test_03_3_hints(wrong: FastAPI, hint: str) -> None:
-    verdict = checks.check_03_3(wrong)
-    assert not verdict
-    assert hint in verdict.message
+def test_03_3_hints(current_user: Callable[..., str], hint: str) -> None:
+    assert hint in rejected(checks.check_03_3, me_app(current_user))
 
 
 @pytest.mark.usefixtures("chinese")
 def test_03_2_hint_in_chinese() -> None:
-    verdict = checks.check_03_2(unconstrained_orders())
-    assert not verdict
-    assert (
-        "返回了 200，而不是 422：让模型来拒绝它：在模型里给 quantity 设定最小值" in verdict.message
-    )
+    message = rejected(checks.check_03_2, orders_app(UnconstrainedOrder))
+    assert "返回了 200，而不是 422：让模型来拒绝它：在模型里给 quantity 设定最小值" in message

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from exercisekit import rejected
 
 from ws_lessons import checks
 from ws_lessons.exercises.lesson04 import BROKEN_04_1
@@ -57,13 +58,12 @@ WRONG_ACCEPT_KEYS: dict[str, tuple[Callable[[str], object], str]] = {
 @pytest.mark.parametrize("wrong", WRONG_ACCEPT_KEYS.values(), ids=WRONG_ACCEPT_KEYS.keys())
 def test_04_1_hints(wrong: tuple[Callable[[str], object], str]) -> None:
     function, hint = wrong
-    verdict = checks.check_04_1(function)
-    assert not verdict
-    assert hint in verdict.message
+    assert hint in rejected(checks.check_04_1, function)
 
 
 def test_04_1_rejects_a_value_instead_of_a_function() -> None:
-    assert "pass your function itself" in checks.check_04_1("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=").message
+    accept_value = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+    assert "pass your function itself" in rejected(checks.check_04_1, accept_value)
 
 
 @pytest.mark.parametrize(
@@ -77,13 +77,11 @@ def test_04_1_rejects_a_value_instead_of_a_function() -> None:
     ids=["old-version", "no-colon", "already-there", "origin"],
 )
 def test_04_2_hints(line: str, hint: str) -> None:
-    verdict = checks.check_04_2(line)
-    assert not verdict
-    assert hint in verdict.message
+    assert hint in rejected(checks.check_04_2, line)
 
 
 def test_04_2_hint_repeats_what_the_server_said() -> None:
-    assert "400" in checks.check_04_2("Sec-WebSocket-Version: 8").message
+    assert "400" in rejected(checks.check_04_2, "Sec-WebSocket-Version: 8")
 
 
 @pytest.mark.parametrize(
@@ -96,13 +94,10 @@ def test_04_2_hint_repeats_what_the_server_said() -> None:
     ],
 )
 def test_04_3_hints(letter: object, hint: str) -> None:
-    verdict = checks.check_04_3(letter)
-    assert not verdict
-    assert hint in verdict.message
+    assert hint in rejected(checks.check_04_3, letter)
 
 
 @pytest.mark.usefixtures("chinese")
 def test_04_1_hint_in_chinese() -> None:
-    verdict = checks.check_04_1(broken_accept_key())
-    assert not verdict
-    assert verdict.message.startswith("两个错误都还在：GUID 要放在键之后")
+    message = rejected(checks.check_04_1, broken_accept_key())
+    assert message.startswith("两个错误都还在：GUID 要放在键之后")

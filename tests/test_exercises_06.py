@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from exercisekit import rejected
 
 from ws_lessons import checks, stop_all
 from ws_lessons.exercises.lesson06 import solution_06_1
@@ -53,12 +54,11 @@ def handshake_answering(
     ],
     ids=["unchanged", "no version field", "426 for everything", "not async"],
 )
-def test_06_1_names_the_mistake(answer: Any, hint: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert not checks.check_06_1(answer)
-    assert hint in capsys.readouterr().out
+def test_06_1_names_the_mistake(answer: Any, hint: str) -> None:
+    assert hint in rejected(checks.check_06_1, answer)
 
 
-def test_06_1_the_version_field_must_say_13(capsys: pytest.CaptureFixture[str]) -> None:
+def test_06_1_the_version_field_must_say_13() -> None:
     reference = solution_06_1()
 
     async def says_8(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
@@ -66,8 +66,7 @@ def test_06_1_the_version_field_must_say_13(capsys: pytest.CaptureFixture[str]) 
         writer.write = lambda data: real_write(data.replace(b"Version: 13", b"Version: 8"))  # type: ignore[method-assign]
         return await reference(reader, writer)
 
-    assert not checks.check_06_1(says_8)
-    assert "This server speaks 13" in capsys.readouterr().out
+    assert "This server speaks 13" in rejected(checks.check_06_1, says_8)
 
 
 PONG, TEXT, CLOSE = Opcode.PONG, Opcode.TEXT, Opcode.CLOSE
@@ -96,14 +95,11 @@ PONG, TEXT, CLOSE = Opcode.PONG, Opcode.TEXT, Opcode.CLOSE
         "not a list",
     ],
 )
-def test_06_2_names_the_mistake(
-    prediction: Any, hint: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert not checks.check_06_2(prediction)
-    assert hint in capsys.readouterr().out
+def test_06_2_names_the_mistake(prediction: Any, hint: str) -> None:
+    assert hint in rejected(checks.check_06_2, prediction)
 
 
 @pytest.mark.usefixtures("chinese")
-def test_06_1_hint_in_chinese(capsys: pytest.CaptureFixture[str]) -> None:
-    assert not checks.check_06_1(handshake_answering(426, version_field=True, always=True))
-    assert "缺少 Upgrade 的请求得到了 426" in capsys.readouterr().out
+def test_06_1_hint_in_chinese() -> None:
+    always_426 = handshake_answering(426, version_field=True, always=True)
+    assert "缺少 Upgrade 的请求得到了 426" in rejected(checks.check_06_1, always_426)

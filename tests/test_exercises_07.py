@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from exercisekit import rejected
 from fastapi import FastAPI, WebSocket
 
 from ws_lessons import checks
@@ -37,9 +38,7 @@ pytestmark = pytest.mark.timeout(60)
     ],
 )
 def test_07_1_hints(changes: dict[str, Any], hint: str) -> None:
-    verdict = checks.check_07_1({**solution_07_1(), **changes})
-    assert not verdict
-    assert hint in verdict.message
+    assert hint in rejected(checks.check_07_1, {**solution_07_1(), **changes})
 
 
 def replying_app(path: str, reply: Callable[[str], str]) -> FastAPI:
@@ -90,9 +89,7 @@ def sized(message: str) -> dict[str, Any]:
     ids=["plain-text", "bytes-not-characters", "no-room", "wrong-path"],
 )
 def test_07_2_hints(wrong: FastAPI, hint: str) -> None:
-    verdict = checks.check_07_2(wrong)
-    assert not verdict
-    assert hint in verdict.message
+    assert hint in rejected(checks.check_07_2, wrong)
 
 
 def door(refuse: Callable[[WebSocket], Any] | None) -> FastAPI:
@@ -124,9 +121,7 @@ def door(refuse: Callable[[WebSocket], Any] | None) -> FastAPI:
     ids=["let-in", "closed-normally", "wrong-code"],
 )
 def test_07_3_hints(wrong: FastAPI, hint: str) -> None:
-    verdict = checks.check_07_3(wrong)
-    assert not verdict
-    assert hint in verdict.message
+    assert hint in rejected(checks.check_07_3, wrong)
 
 
 def test_07_3_accepts_closing_with_1008_after_accepting() -> None:
@@ -135,6 +130,5 @@ def test_07_3_accepts_closing_with_1008_after_accepting() -> None:
 
 @pytest.mark.usefixtures("chinese")
 def test_07_1_hint_in_chinese() -> None:
-    verdict = checks.check_07_1({**solution_07_1(), "A": 1000})
-    assert not verdict
-    assert "再想想 A：1000（正常关闭）需要一个关闭帧，而没有任何地方调用 close()" in verdict.message
+    message = rejected(checks.check_07_1, {**solution_07_1(), "A": 1000})
+    assert "再想想 A：1000（正常关闭）需要一个关闭帧，而没有任何地方调用 close()" in message

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from exercisekit import rejected
 from fastapi import APIRouter, FastAPI, WebSocket, WebSocketDisconnect
 
 from ws_lessons import checks
@@ -55,9 +56,7 @@ def test_08_1_accepts_a_router_with_the_prefix() -> None:
     ids=["as-given", "prefix-fixed-only", "on-the-app", "not-included", "wrong-prefix"],
 )
 def test_08_1_hints(wrong: FastAPI, hint: str) -> None:
-    verdict = checks.check_08_1(wrong)
-    assert not verdict
-    assert hint in verdict.message
+    assert hint in rejected(checks.check_08_1, wrong)
 
 
 def negotiating_app(choose) -> FastAPI:  # type: ignore[no-untyped-def]
@@ -88,9 +87,7 @@ def negotiating_app(choose) -> FastAPI:  # type: ignore[no-untyped-def]
     ids=["client-order", "accepts-without-a-match"],
 )
 def test_08_2_hints(choose, hint: str) -> None:  # type: ignore[no-untyped-def]
-    verdict = checks.check_08_2(negotiating_app(choose))
-    assert not verdict
-    assert hint in verdict.message
+    assert hint in rejected(checks.check_08_2, negotiating_app(choose))
 
 
 @pytest.mark.parametrize(
@@ -105,6 +102,4 @@ def test_08_2_hints(choose, hint: str) -> None:  # type: ignore[no-untyped-def]
     ids=["size-only", "4-MiB", "no-ping-timeout", "deflate-on", "not-a-uvicorn-option"],
 )
 def test_08_3_hints(wrong: dict, hint: str) -> None:  # type: ignore[type-arg]
-    verdict = checks.check_08_3(wrong)
-    assert not verdict
-    assert hint in verdict.message
+    assert hint in rejected(checks.check_08_3, wrong)

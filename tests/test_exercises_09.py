@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
+from exercisekit import rejected
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
 from ws_lessons import checks, stop_all
@@ -22,13 +25,12 @@ async def waits_for_room(outboxes: dict[str, asyncio.Queue[str]], message: str) 
 
 
 def keeps_the_slow_ones(outboxes: dict[str, asyncio.Queue[str]], message: str) -> list[str]:
-    dropped = []
+    """Looks before it puts, and reports the full ones, but leaves them in ``outboxes``."""
+    dropped = [name for name, outbox in outboxes.items() if outbox.full()]
     for name, outbox in outboxes.items():
-        try:
+        if name not in dropped:
             outbox.put_nowait(message)
-        except asyncio.QueueFull:
-            dropped.append(name)
-    return dropped  # but they stay in outboxes
+    return dropped
 
 
 def deletes_while_looping(outboxes: dict[str, asyncio.Queue[str]], message: str) -> list[str]:
@@ -54,73 +56,68 @@ def drops_everyone_with_a_backlog(
 
 
 @pytest.mark.parametrize(
-    "wrong",
-    [waits_for_room, keeps_the_slow_ones, deletes_while_looping, drops_everyone_with_a_backlog],
+    ("wrong", "diagnosis"),
+    [
+        (waits_for_room, "`await queue.put()` waits for room in a full queue"),
+        (keeps_the_slow_ones, "remove the dropped clients from the dict"),
+        (deletes_while_looping, "the dict changed size while you looped over it"),
+        (drops_everyone_with_a_backlog, "you dropped ['grace', 'slow']; expected ['slow']"),
+    ],
     ids=["await-put", "not-removed", "delete-while-looping", "drops-any-backlog"],
 )
-def test_09_1_rejects(wrong) -> None:  # type: ignore[no-untyped-def]
-    assert not checks.check_09_1(wrong)
+def test_09_1_diagnoses(wrong: Any, diagnosis: str) -> None:
+    assert diagnosis in rejected(checks.check_09_1, wrong)
 
 
-def leaky_app() -> FastAPI:
+Endpoint = Callable[[WebSocket, asyncio.Queue[str]], Awaitable[None]]
+
+
+def outbox_app(endpoint: Endpoint) -> Callable[[], FastAPI]:
+    """An app whose /ws accepts, gives the client an outbox, then runs ``endpoint``."""
+
+    def app() -> FastAPI:
+        app = FastAPI()
+
+        @app.websocket("/ws")
+        async def ws(websocket: WebSocket) -> None:
+            await websocket.accept()
+            await endpoint(websocket, asyncio.Queue(10))
+
+        return app
+
+    return app
+
+
+async def send_from(outbox: asyncio.Queue[str], websocket: WebSocket) -> None:
+    while True:
+        await websocket.send_text(await outbox.get())
+
+
+async def echo_into(outbox: asyncio.Queue[str], websocket: WebSocket) -> None:
+    with contextlib.suppress(WebSocketDisconnect):
+        while True:
+            outbox.put_nowait(f"echo: {await websocket.receive_text()}")
+
+
+@outbox_app
+async def leaky_app(websocket: WebSocket, outbox: asyncio.Queue[str]) -> None:
     """The exercise as given: a sender task nobody ever cancels."""
-    app = FastAPI()
-
-    @app.websocket("/ws")
-    async def leaky(websocket: WebSocket) -> None:
-        await websocket.accept()
-        outbox: asyncio.Queue[str] = asyncio.Queue(10)
-
-        async def sender() -> None:
-            while True:
-                await websocket.send_text(await outbox.get())
-
-        asyncio.create_task(sender())  # noqa: RUF006 (the leak this exercise is about)
-        with contextlib.suppress(WebSocketDisconnect):
-            while True:
-                outbox.put_nowait(f"echo: {await websocket.receive_text()}")
-
-    return app
+    asyncio.create_task(send_from(outbox, websocket))  # noqa: RUF006 (the leak in question)
+    await echo_into(outbox, websocket)
 
 
-def waits_for_the_sender() -> FastAPI:
+@outbox_app
+async def waits_for_the_sender(websocket: WebSocket, outbox: asyncio.Queue[str]) -> None:
     """A TaskGroup whose receiver returns quietly: the group then waits for the sender."""
-    app = FastAPI()
-
-    @app.websocket("/ws")
-    async def endpoint(websocket: WebSocket) -> None:
-        await websocket.accept()
-        outbox: asyncio.Queue[str] = asyncio.Queue(10)
-
-        async def sender() -> None:
-            while True:
-                await websocket.send_text(await outbox.get())
-
-        async def receiver() -> None:
-            with contextlib.suppress(WebSocketDisconnect):
-                while True:
-                    outbox.put_nowait(f"echo: {await websocket.receive_text()}")
-
-        async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(sender())
-            tasks.create_task(receiver())
-
-    return app
+    async with asyncio.TaskGroup() as tasks:
+        tasks.create_task(send_from(outbox, websocket))
+        tasks.create_task(echo_into(outbox, websocket))
 
 
-def no_sender() -> FastAPI:
+@outbox_app
+async def no_sender(websocket: WebSocket, outbox: asyncio.Queue[str]) -> None:
     """The task removed altogether: nothing leaks, and nothing is sent."""
-    app = FastAPI()
-
-    @app.websocket("/ws")
-    async def endpoint(websocket: WebSocket) -> None:
-        await websocket.accept()
-        outbox: asyncio.Queue[str] = asyncio.Queue(10)
-        with contextlib.suppress(WebSocketDisconnect):
-            while True:
-                outbox.put_nowait(f"echo: {await websocket.receive_text()}")
-
-    return app
+    await echo_into(outbox, websocket)
 
 
 @pytest.mark.parametrize(
@@ -132,12 +129,11 @@ def no_sender() -> FastAPI:
     ],
     ids=["create-task-never-cancelled", "group-waits-for-sender", "no-sender"],
 )
-def test_09_2_diagnoses(wrong, diagnosis: str, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+def test_09_2_diagnoses(wrong: Callable[[], FastAPI], diagnosis: str) -> None:
     try:
-        assert not checks.check_09_2(wrong())
+        assert diagnosis in rejected(checks.check_09_2, wrong())
     finally:
         stop_all()
-    assert diagnosis in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
@@ -150,9 +146,8 @@ def test_09_2_diagnoses(wrong, diagnosis: str, capsys: pytest.CaptureFixture[str
     ],
     ids=["meant", "nobody", "two-gone", "not-a-set"],
 )
-def test_09_3_diagnoses(prediction, diagnosis: str, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
-    assert not checks.check_09_3(prediction)
-    assert diagnosis in capsys.readouterr().out
+def test_09_3_diagnoses(prediction: Any, diagnosis: str) -> None:
+    assert diagnosis in rejected(checks.check_09_3, prediction)
 
 
 def test_09_3_prediction_matches_the_code() -> None:
@@ -160,10 +155,10 @@ def test_09_3_prediction_matches_the_code() -> None:
 
 
 @pytest.mark.usefixtures("chinese")
-def test_09_1_speaks_chinese_in_the_chinese_edition(capsys: pytest.CaptureFixture[str]) -> None:
-    assert not checks.check_09_1(keeps_the_slow_ones)
-    out = capsys.readouterr().out
+def test_09_1_speaks_chinese_in_the_chinese_edition() -> None:
+    message = rejected(checks.check_09_1, keeps_the_slow_ones)
     assert (
-        "广播之后，outboxes 里还有 ['ada', 'grace', 'slow']：请把移除的客户端从 dict 中删掉" in out
+        "广播之后，outboxes 里还有 ['ada', 'grace', 'slow']：请把移除的客户端从 dict 中删掉"
+        in message
     )
-    assert "after the broadcast" not in out
+    assert "after the broadcast" not in message

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Literal
 
 import pytest
+from exercisekit import rejected
 from fastapi import FastAPI, WebSocket, WebSocketException, status
 from pydantic import BaseModel, Field
 
@@ -39,9 +40,7 @@ def answer(**changes: bool) -> dict[str, bool]:
     ids=["port", "subdomain", "parent", "lookalike", "origins not sites", "unfilled", "dropped"],
 )
 def test_10_1_names_the_mistake(wrong: dict[str, bool | None], diagnosis: str) -> None:
-    verdict = checks.check_10_1(wrong)
-    assert not verdict
-    assert diagnosis in verdict.message
+    assert diagnosis in rejected(checks.check_10_1, wrong)
 
 
 def protocol_app(
@@ -103,9 +102,7 @@ def query_token(verify: Callable[[str], str]) -> FastAPI:
     ids=["no answer", "echoes the token", "closes after accept", "reads the query", "an app"],
 )
 def test_10_2_names_the_mistake(wrong: object, diagnosis: str) -> None:
-    verdict = checks.check_10_2(wrong)
-    assert not verdict
-    assert diagnosis in verdict.message
+    assert diagnosis in rejected(checks.check_10_2, wrong)
 
 
 class Unbounded(BaseModel):
@@ -142,16 +139,13 @@ class OffByOne(BaseModel):
     ],
 )
 def test_10_3_names_the_mistake(wrong: type[BaseModel], diagnosis: str) -> None:
-    verdict = checks.check_10_3(wrong)
-    assert not verdict
-    assert diagnosis in verdict.message
+    assert diagnosis in rejected(checks.check_10_3, wrong)
 
 
 @pytest.mark.usefixtures("chinese")
-def test_10_1_speaks_chinese_in_the_chinese_edition(capsys: pytest.CaptureFixture[str]) -> None:
-    assert not checks.check_10_1(answer(parent=False))
-    out = capsys.readouterr().out
+def test_10_1_speaks_chinese_in_the_chinese_edition() -> None:
+    message = rejected(checks.check_10_1, answer(parent=False))
     assert (
         "https://example.com/：你认为 cookie 不会被发送，其实会："
         "example.com 正是 chat.example.com 的可注册域名：同一个站点"
-    ) in out
+    ) in message

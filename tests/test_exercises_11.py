@@ -4,6 +4,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from exercisekit import rejected
 from fastapi import FastAPI, WebSocket
 
 from ws_lessons import checks
@@ -36,9 +37,7 @@ pytestmark = pytest.mark.timeout(60)
     ],
 )
 def test_11_1_names_the_mistake(wrong: Any, diagnosis: str) -> None:
-    verdict = checks.check_11_1(wrong)
-    assert not verdict
-    assert diagnosis in verdict.message
+    assert diagnosis in rejected(checks.check_11_1, wrong)
 
 
 def feed(keep: Callable[[int, int], bool], *, close: bool = True) -> FastAPI:
@@ -70,9 +69,7 @@ def feed(keep: Callable[[int, int], bool], *, close: bool = True) -> FastAPI:
     ids=["since repeated", "everything", "never closes", "negative since"],
 )
 def test_11_2_names_the_mistake(wrong: FastAPI, diagnosis: str) -> None:
-    verdict = checks.check_11_2(wrong)
-    assert not verdict
-    assert diagnosis in verdict.message
+    assert diagnosis in rejected(checks.check_11_2, wrong)
 
 
 @pytest.mark.parametrize(
@@ -87,6 +84,4 @@ def test_11_2_names_the_mistake(wrong: FastAPI, diagnosis: str) -> None:
     ids=["defaults", "no timeout", "no interval", "timeout too short", "client option names"],
 )
 def test_11_3_names_the_mistake(wrong: dict[str, Any], diagnosis: str) -> None:
-    verdict = checks.check_11_3(wrong)
-    assert not verdict
-    assert diagnosis in verdict.message
+    assert diagnosis in rejected(checks.check_11_3, wrong)

@@ -3,25 +3,16 @@ check is skipped, not failed."""
 
 from __future__ import annotations
 
-import os
 import shutil
 
 import pytest
+from exercisekit import rejected
+from test_scaling import need
 
 from ws_lessons import checks
-from ws_lessons.services import ServiceUnavailable, program
 from ws_lessons.solutions import SOLUTIONS
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def need_nginx() -> None:
-    try:
-        program("nginx")
-    except ServiceUnavailable as missing:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must install it: {missing}")
-        pytest.skip(str(missing))
 
 
 @pytest.mark.parametrize(
@@ -36,16 +27,15 @@ def need_nginx() -> None:
     ids=["no-headers", "no-connection-header"],
 )
 def test_13_1_hints(directives: str, hint: str) -> None:
-    need_nginx()
-    verdict = checks.check_13_1(directives)
-    assert not verdict
-    assert "got HTTP 404, not 101" in verdict.message
-    assert hint in verdict.message
+    need("nginx")
+    message = rejected(checks.check_13_1, directives)
+    assert "got HTTP 404, not 101" in message
+    assert hint in message
 
 
 def test_13_1_hints_a_missing_semicolon_without_running_nginx() -> None:
-    verdict = checks.check_13_1("proxy_http_version 1.1\nproxy_set_header Upgrade $http_upgrade;")
-    assert "every nginx directive ends with ';'" in verdict.message
+    no_semicolon = "proxy_http_version 1.1\nproxy_set_header Upgrade $http_upgrade;"
+    assert "every nginx directive ends with ';'" in rejected(checks.check_13_1, no_semicolon)
 
 
 def test_13_1_is_skipped_with_instructions_on_a_machine_without_nginx(
@@ -69,6 +59,4 @@ def test_13_1_is_skipped_with_instructions_on_a_machine_without_nginx(
     ids=["no-pings", "pings-too-rare", "long-timeout", "pings-enough", "unknown"],
 )
 def test_13_2_hints(letters: object, hint: str) -> None:
-    verdict = checks.check_13_2(letters)
-    assert not verdict
-    assert hint in verdict.message
+    assert hint in rejected(checks.check_13_2, letters)

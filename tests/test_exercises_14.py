@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from exercisekit import rejected
 
 from ws_lessons import checks, i18n
 from ws_lessons.exercises.lesson14 import STORY_14_1, socket_url_14_2
@@ -21,9 +22,8 @@ from ws_lessons.exercises.lesson14 import STORY_14_1, socket_url_14_2
     ],
     ids=["all of them", "Linus left out", "reconnect left out", "unknown letter", "a string"],
 )
-def test_14_1_names_the_mistake(answer: Any, hint: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert not checks.check_14_1(answer)
-    assert hint in capsys.readouterr().out
+def test_14_1_names_the_mistake(answer: Any, hint: str) -> None:
+    assert hint in rejected(checks.check_14_1, answer)
 
 
 def scheme_only(page: str, path: str) -> str:
@@ -49,25 +49,22 @@ def appended(page: str, path: str) -> str:
     ],
     ids=["the lesson's version", "host root", "appended", "http", "one argument", "a value"],
 )
-def test_14_2_names_the_mistake(answer: Any, hint: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert not checks.check_14_2(answer)
-    assert hint in capsys.readouterr().out
+def test_14_2_names_the_mistake(answer: Any, hint: str) -> None:
+    assert hint in rejected(checks.check_14_2, answer)
 
 
 @pytest.mark.usefixtures("chinese")
-def test_14_2_speaks_chinese_in_the_chinese_edition(capsys: pytest.CaptureFixture[str]) -> None:
-    assert not checks.check_14_2(scheme_only)
-    out = capsys.readouterr().out
-    assert "对于页面 https://example.com/chat/，套接字地址丢掉了页面的路径前缀" in out
-    assert "请相对于页面解析路径，而不是相对于主机的根路径" in out
+def test_14_2_speaks_chinese_in_the_chinese_edition() -> None:
+    message = rejected(checks.check_14_2, scheme_only)
+    assert "对于页面 https://example.com/chat/，套接字地址丢掉了页面的路径前缀" in message
+    assert "请相对于页面解析路径，而不是相对于主机的根路径" in message
 
 
 @pytest.mark.usefixtures("chinese")
-def test_14_1_gives_its_reasons_in_chinese(capsys: pytest.CaptureFixture[str]) -> None:
-    assert not checks.check_14_1({"A", "B", "C", "D", "E", "F"})
-    out = capsys.readouterr().out
-    assert "这不会发生" in out
-    assert "Grace 的套接字在工作进程 B 的 `rooms` 里；工作进程 A 根本不知道它的存在" in out
+def test_14_1_gives_its_reasons_in_chinese() -> None:
+    message = rejected(checks.check_14_1, {"A", "B", "C", "D", "E", "F"})
+    assert "这不会发生" in message
+    assert "Grace 的套接字在工作进程 B 的 `rooms` 里；工作进程 A 根本不知道它的存在" in message
 
 
 @pytest.mark.usefixtures("chinese")

@@ -3,19 +3,22 @@
     python tools/catalogue.py          # extract marked messages, update the .po, compile the .mo
     python tools/catalogue.py --check  # exit 1 if a message is untranslated or the .mo is stale
 
-Messages are marked in the code with ``_("...")`` or ``N_("...")`` (see ``ws_lessons/i18n.py``).
+Messages are marked in the code with ``_("...")`` or ``N_("...")`` (see ``ws_lessons/i18n.py``);
+the ``nudge=`` and ``hint=`` of each ``@exercise(...)`` are messages without a mark.
 New messages land in the .po with an empty ``msgstr``: translate them there, then run this again.
 """
 
 from __future__ import annotations
 
+import ast
 import io
 import sys
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from string import Formatter
 
 from babel.messages.catalog import Catalog
-from babel.messages.extract import extract_from_dir
+from babel.messages.extract import extract_from_dir, extract_python
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 
@@ -23,13 +26,43 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "ws_lessons"
 MESSAGES = PACKAGE / "locale" / "zh_CN" / "LC_MESSAGES"
 PO, MO = MESSAGES / "ws_lessons.po", MESSAGES / "ws_lessons.mo"
+KEYWORDS = {"_": None, "N_": None}
+EXERCISE_HELP = ("nudge", "hint")
+"""The arguments of ``exercise(...)`` that ``solutions.reveal`` shows, translated."""
+
+
+def extract_exercises(
+    fileobj: io.BufferedIOBase,
+    keywords: Collection[str],
+    comment_tags: Collection[str],
+    options: dict,
+) -> Iterator[tuple[int, str | None, str, list[str]]]:
+    """Babel's Python extraction, plus the ``nudge=`` and ``hint=`` of every ``exercise(...)``
+    call (a Babel extraction method: see ``babel.messages.extract.extract``)."""
+    source = fileobj.read()
+    yield from extract_python(io.BytesIO(source), keywords, comment_tags, options)
+    for node in ast.walk(ast.parse(source)):
+        if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "exercise"):
+            continue
+        for argument in node.keywords:
+            if argument.arg not in EXERCISE_HELP:
+                continue
+            value = argument.value
+            if not (isinstance(value, ast.Constant) and isinstance(value.value, str)):
+                raise ValueError(
+                    f"line {value.lineno}: the {argument.arg}= of exercise() must be a string "
+                    "literal, for the catalogue to find it"
+                )
+            yield value.lineno, None, value.value, []
 
 
 def extracted() -> Catalog:
     """Every message marked in the package's code, with where it is."""
     template = Catalog(project="ws-lessons", charset="utf-8")
     for filename, line, message, _comments, context in extract_from_dir(
-        PACKAGE, method_map=[("**.py", "python")], keywords={"_": None, "N_": None}
+        PACKAGE,
+        method_map=[("exercises/lesson*.py", extract_exercises), ("**.py", "python")],
+        keywords=KEYWORDS,
     ):
         template.add(message, locations=[(f"ws_lessons/{filename}", line)], context=context)
     return template

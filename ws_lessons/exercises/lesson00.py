@@ -49,12 +49,10 @@ WORKS_00_1 = frozenset({"B", "D", "E"})
 
 @exercise(
     "00.1",
-    nudge=N_("For each cell, ask which event loop runs it, and whether that loop is busy already."),
-    hint=N_(
-        "The kernel's loop is running in the cell's thread. Anything that tries to start "
-        "another loop in that thread fails; awaiting on the running loop, or running the "
-        "server on a loop in another thread, works."
-    ),
+    nudge="For each cell, ask which event loop runs it, and whether that loop is busy already.",
+    hint="The kernel's loop is running in the cell's thread. Anything that tries to start "
+    "another loop in that thread fails; awaiting on the running loop, or running the "
+    "server on a loop in another thread, works.",
 )
 def check_00_1(letters: Any) -> str:
     """The set of letters of CELLS_00_1 that run without an error in a notebook."""
@@ -78,14 +76,10 @@ def _app_00_2(greeting: str) -> FastAPI:
 
 @exercise(
     "00.2",
-    nudge=N_(
-        "Read the order of events in `ask`: when does the server start, when does it "
-        "stop, and when is the request sent?"
-    ),
-    hint=N_(
-        "A `with serve(...)` block stops its server at the end of the block. Everything "
-        "that needs the server must happen inside it; what you return may leave it."
-    ),
+    nudge="Read the order of events in `ask`: when does the server start, when does it "
+    "stop, and when is the request sent?",
+    hint="A `with serve(...)` block stops its server at the end of the block. Everything "
+    "that needs the server must happen inside it; what you return may leave it.",
 )
 def check_00_2(ask: Any) -> str:
     """``ask(app)`` serves ``app``, returns the JSON of ``GET /``, and stops the server."""

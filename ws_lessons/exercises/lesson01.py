@@ -14,7 +14,7 @@ from fastapi import FastAPI, Query
 
 from ws_lessons.exercises.core import TIMEOUT, Hint, exercise, require_function, served
 from ws_lessons.feeds import Ticker
-from ws_lessons.i18n import N_, _
+from ws_lessons.i18n import _
 
 
 def build(make_app: Any, ticker: Ticker) -> Any:
@@ -111,15 +111,11 @@ def _repeated(ids: list[int]) -> list[int]:
 
 @exercise(
     "01.1",
-    nudge=N_(
-        "Run `follow` in your head for three polls: the first brings two events, the "
-        "second none. What is `after` after each poll, and what does the next poll ask for?"
-    ),
-    hint=N_(
-        "`after` must always be the id of the newest event the client holds: the last one "
-        "of an answer, since events come oldest first. An empty answer changes nothing, so "
-        "`after` stays as it was."
-    ),
+    nudge="Run `follow` in your head for three polls: the first brings two events, the "
+    "second none. What is `after` after each poll, and what does the next poll ask for?",
+    hint="`after` must always be the id of the newest event the client holds: the last one "
+    "of an answer, since events come oldest first. An empty answer changes nothing, so "
+    "`after` stays as it was.",
 )
 def check_01_1(follow: Any) -> str:
     """``follow(client, polls)`` polls /poll ``polls`` times and returns every id once, in order."""
@@ -188,17 +184,13 @@ def check_01_1(follow: Any) -> str:
 
 @exercise(
     "01.2",
-    nudge=N_(
-        "Lesson 01's long poll returns everything after `after`. Publish five events, "
-        "then ask for two: which two should a client get, so that its next request, after "
-        "the newest it got, misses nothing?"
-    ),
-    hint=N_(
-        "Keep the events in the order the ticker gives them (oldest first) and cut the "
-        "list after `limit` of them. FastAPI can refuse a limit below 1 or above 100 for you, "
-        "with a 422, if you declare the bounds with the parameter: see 'Query Parameters and "
-        "String Validations' and 'Numeric validations' in FastAPI's tutorial."
-    ),
+    nudge="Lesson 01's long poll returns everything after `after`. Publish five events, "
+    "then ask for two: which two should a client get, so that its next request, after "
+    "the newest it got, misses nothing?",
+    hint="Keep the events in the order the ticker gives them (oldest first) and cut the "
+    "list after `limit` of them. FastAPI can refuse a limit below 1 or above 100 for you, "
+    "with a 422, if you declare the bounds with the parameter: see 'Query Parameters and "
+    "String Validations' and 'Numeric validations' in FastAPI's tutorial.",
 )
 def check_01_2(make_app: Any) -> str:
     """GET /long-poll?after=&timeout=&limit= answers at most ``limit`` (1-100) events, oldest

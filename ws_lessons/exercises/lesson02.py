@@ -92,15 +92,11 @@ def _as_ids(value: Any, key: str) -> list[int]:
 
 @exercise(
     "02.1",
-    nudge=N_(
-        "Look at the bytes of the stream printed in the lesson: which line of each "
-        "message could the browser remember, and which request header carries it back?"
-    ),
-    hint=N_(
-        "The browser remembers the last `id` it received and sends it as Last-Event-ID "
-        "when it reconnects; with no id ever received, it sends no such header. Then read "
-        "what the endpoint does with that header, and with its absence."
-    ),
+    nudge="Look at the bytes of the stream printed in the lesson: which line of each "
+    "message could the browser remember, and which request header carries it back?",
+    hint="The browser remembers the last `id` it received and sends it as Last-Event-ID "
+    "when it reconnects; with no id ever received, it sends no such header. Then read "
+    "what the endpoint does with that header, and with its absence.",
 )
 def check_02_1(prediction: Any) -> str:
     """{"with ids": [...], "without ids": [...]}: the events the browser of STORY_02_1 gets
@@ -161,15 +157,11 @@ def check_02_1(prediction: Any) -> str:
 
 @exercise(
     "02.2",
-    nudge=N_(
-        "Lesson 02 has both halves already: the /ws endpoint pushes events from a task, "
-        "and the /talk endpoint reads the client's messages while its own task speaks."
-    ),
-    hint=N_(
-        "One task sends the ticker's events; meanwhile the endpoint itself loops on the "
-        "client's messages and answers each ping. When the client leaves, the loop ends: "
-        "cancel the task then, or it keeps running for a client that is gone."
-    ),
+    nudge="Lesson 02 has both halves already: the /ws endpoint pushes events from a task, "
+    "and the /talk endpoint reads the client's messages while its own task speaks.",
+    hint="One task sends the ticker's events; meanwhile the endpoint itself loops on the "
+    "client's messages and answers each ping. When the client leaves, the loop ends: "
+    "cancel the task then, or it keeps running for a client that is gone.",
 )
 def check_02_2(make_app: Any) -> str:
     """WS /ws?after=<id> pushes every event after id, and answers "ping" with "pong" meanwhile."""
@@ -284,12 +276,10 @@ _BEST = {  # the best choice, and a clue for those who chose otherwise
 
 @exercise(
     "02.3",
-    nudge=N_("For each situation ask two questions: who has something to say, and how often?"),
-    hint=N_(
-        "Both sides often: the one connection that carries both ways. Only the server, "
-        "continuously: one response that never ends. Rarely, or when a little delay does "
-        "not matter: plain requests, which cache and scale best."
-    ),
+    nudge="For each situation ask two questions: who has something to say, and how often?",
+    hint="Both sides often: the one connection that carries both ways. Only the server, "
+    "continuously: one response that never ends. Rarely, or when a little delay does "
+    "not matter: plain requests, which cache and scale best.",
 )
 def check_02_3(answer: Any) -> str:
     """A dict: each key of SCENARIOS → "polling", "sse" or "websocket"."""

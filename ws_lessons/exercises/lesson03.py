@@ -14,7 +14,7 @@ from fastapi import Depends, FastAPI, Header, HTTPException, status
 from pydantic import BaseModel, Field
 
 from ws_lessons.exercises.core import TIMEOUT, Hint, exercise, served
-from ws_lessons.i18n import N_, _
+from ws_lessons.i18n import _
 
 PRICE = 3  # what one unit costs in exercise 03.2
 
@@ -62,16 +62,12 @@ def lookup(city: str) -> dict[str, str]:
 
 @exercise(
     "03.1",
-    nudge=N_(
-        "Lesson 03 timed three endpoints that wait 0.1 s. Which of them is `weather` like, "
-        "and what did five requests at once cost there?"
-    ),
-    hint=N_(
-        "While `lookup` sleeps, the thread that called it can do nothing else. In an "
-        "`async def` endpoint that thread runs the event loop, so every other request waits. "
-        "Either let FastAPI run the endpoint in a worker thread, or hand just the call to a "
-        "thread and await it. Keep `lookup` as it is."
-    ),
+    nudge="Lesson 03 timed three endpoints that wait 0.1 s. Which of them is `weather` like, "
+    "and what did five requests at once cost there?",
+    hint="While `lookup` sleeps, the thread that called it can do nothing else. In an "
+    "`async def` endpoint that thread runs the event loop, so every other request waits. "
+    "Either let FastAPI run the endpoint in a worker thread, or hand just the call to a "
+    "thread and await it. Keep `lookup` as it is.",
 )
 def check_03_1(app: Any) -> str:
     """GET /weather/{city} answers lookup(city), and five requests at once wait for one lookup."""
@@ -131,15 +127,11 @@ def _request_at(http: httpx.Client, base: str, path: str) -> httpx.Response:
 
 @exercise(
     "03.2",
-    nudge=N_(
-        "Lesson 03's Order model already refuses bad orders: which part of each field's "
-        "declaration does that?"
-    ),
-    hint=N_(
-        "Limits belong in the model, on each field: a length range for text, a range of "
-        "values for numbers. A route that takes the model as its parameter never runs for "
-        "a body that breaks them; it only computes the total."
-    ),
+    nudge="Lesson 03's Order model already refuses bad orders: which part of each field's "
+    "declaration does that?",
+    hint="Limits belong in the model, on each field: a length range for text, a range of "
+    "values for numbers. A route that takes the model as its parameter never runs for "
+    "a body that breaks them; it only computes the total.",
 )
 def check_03_2(app: Any) -> str:
     """POST /orders takes {"item": 1-50 chars, "quantity": 1-100}, answers with a total."""
@@ -178,15 +170,11 @@ def check_03_2(app: Any) -> str:
 
 @exercise(
     "03.3",
-    nudge=N_(
-        "Lesson 03's `current_user` guards GET /orders. What does it read, and what does "
-        "it do when the value is wrong?"
-    ),
-    hint=N_(
-        "Write a small function that reads the header (missing is allowed, so it needs a "
-        "default) and raises a 401 error unless the value is right; the route asks for "
-        "that function's result through Depends and only builds the answer."
-    ),
+    nudge="Lesson 03's `current_user` guards GET /orders. What does it read, and what does "
+    "it do when the value is wrong?",
+    hint="Write a small function that reads the header (missing is allowed, so it needs a "
+    "default) and raises a 401 error unless the value is right; the route asks for "
+    "that function's result through Depends and only builds the answer.",
 )
 def check_03_3(app: Any) -> str:
     """GET /me needs the header X-Token: secret (else 401) and answers {"user": "learner"}."""

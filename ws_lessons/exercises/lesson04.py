@@ -84,14 +84,10 @@ BROKEN_04_1 = """def broken_accept_key(key: str) -> str:
 
 @exercise(
     "04.1",
-    nudge=N_(
-        "Print each step of broken_accept_key for the RFC's example key beside the three "
-        "steps the lesson printed: where do they first differ?"
-    ),
-    hint=N_(
-        "Two steps differ from RFC 6455 §4.2.2: what comes first in the text that is "
-        "hashed, and what base64 is given (the SHA-1 as 20 raw bytes, or as hex text)."
-    ),
+    nudge="Print each step of broken_accept_key for the RFC's example key beside the three "
+    "steps the lesson printed: where do they first differ?",
+    hint="Two steps differ from RFC 6455 §4.2.2: what comes first in the text that is "
+    "hashed, and what base64 is given (the SHA-1 as 20 raw bytes, or as hex text).",
 )
 def check_04_1(function: Any) -> str:
     """BROKEN_04_1, fixed: a function that computes Sec-WebSocket-Accept from the key."""
@@ -161,11 +157,9 @@ def _send_head(port: int, request: bytes) -> bytes:
 
 @exercise(
     "04.2",
-    nudge=N_("Try it: the check tells you what the server answered, and servers often say why."),
-    hint=N_(
-        "Compare the request with the table of headers a client must send, near the top "
-        "of the lesson: one of them is not there."
-    ),
+    nudge="Try it: the check tells you what the server answered, and servers often say why.",
+    hint="Compare the request with the table of headers a client must send, near the top "
+    "of the lesson: one of them is not there.",
 )
 def check_04_2(line: Any) -> str:
     """The header line missing from REQUEST_04_2, such that a real server answers 101."""
@@ -269,14 +263,10 @@ def _verdict_04_3(letter: str) -> str | None:
 
 @exercise(
     "04.3",
-    nudge=N_(
-        "For each answer, compute what the accept value should be with accept_key(KEY_04_3), "
-        "and read the status line and every header name."
-    ),
-    hint=N_(
-        "Hold each answer to the checks of RFC 6455 §4.1: status 101, Upgrade, "
-        "Connection, and an accept computed from KEY_04_3. Header names ignore case."
-    ),
+    nudge="For each answer, compute what the accept value should be with accept_key(KEY_04_3), "
+    "and read the status line and every header name.",
+    hint="Hold each answer to the checks of RFC 6455 §4.1: status 101, Upgrade, "
+    "Connection, and an accept computed from KEY_04_3. Header names ignore case.",
 )
 def check_04_3(letter: Any) -> str:
     """The letter of the one valid response in RESPONSES_04_3."""

@@ -44,14 +44,10 @@ CASES_05_1 = [
 
 @exercise(
     "05.1",
-    nudge=N_(
-        "Start from the lesson's hand-made frame of `hello`, and see which of its bytes "
-        "change for a longer text, and for text that is not ASCII."
-    ),
-    hint=N_(
-        "Byte 0 is FIN and the opcode, byte 1 the MASK bit and the length (126 plus 2 "
-        "bytes past 125), then the key, then payload[i] ^ mask[i % 4]."
-    ),
+    nudge="Start from the lesson's hand-made frame of `hello`, and see which of its bytes "
+    "change for a longer text, and for text that is not ASCII.",
+    hint="Byte 0 is FIN and the opcode, byte 1 the MASK bit and the length (126 plus 2 "
+    "bytes past 125), then the key, then payload[i] ^ mask[i % 4].",
 )
 def check_05_1(function: Any) -> str:
     """``encode_text(text, mask) -> bytes``: a masked text frame, as a client sends it."""
@@ -111,14 +107,10 @@ CASES_05_2 = [
 
 @exercise(
     "05.2",
-    nudge=N_(
-        "Make two close frames with encode(), one with a mask and one without, and read "
-        "both with explain(): which byte tells them apart, and where does the code start?"
-    ),
-    hint=N_(
-        "The MASK bit of byte 1 says whether 4 key bytes come first and the payload "
-        "needs unmasking; the code is the first 2 payload bytes, big-endian."
-    ),
+    nudge="Make two close frames with encode(), one with a mask and one without, and read "
+    "both with explain(): which byte tells them apart, and where does the code start?",
+    hint="The MASK bit of byte 1 says whether 4 key bytes come first and the payload "
+    "needs unmasking; the code is the first 2 payload bytes, big-endian.",
 )
 def check_05_2(function: Any) -> str:
     """``close_info(data) -> (code, reason)`` for the bytes of a close frame."""
@@ -182,11 +174,9 @@ _RULES_05_3 = {
 
 @exercise(
     "05.3",
-    nudge=N_("Write each frame's first two bytes in binary: FIN, RSV1-3, opcode; MASK, length."),
-    hint=N_(
-        "Ask four questions of each frame: masked? reserved bits clear? if a control "
-        "frame (opcode 8 to 10), FIN set and at most 125 bytes of payload?"
-    ),
+    nudge="Write each frame's first two bytes in binary: FIN, RSV1-3, opcode; MASK, length.",
+    hint="Ask four questions of each frame: masked? reserved bits clear? if a control "
+    "frame (opcode 8 to 10), FIN set and at most 125 bytes of payload?",
 )
 def check_05_3(letters: Any) -> str:
     """The set of letters of FRAMES_05_3 that a server must accept."""

@@ -68,15 +68,11 @@ async def _answer(port: int, request: bytes) -> tuple[int, dict[str, str], bytes
 
 @exercise(
     "06.1",
-    nudge=N_(
-        "Which field of the request tells you the client's version, and what does "
-        "HandshakeError not tell you?"
-    ),
-    hint=N_(
-        "Look at the version before (or after) build_response() complains: only a "
-        "present, wrong version earns 426, and the answer names the version you speak in a "
-        "header field of its own."
-    ),
+    nudge="Which field of the request tells you the client's version, and what does "
+    "HandshakeError not tell you?",
+    hint="Look at the version before (or after) build_response() complains: only a "
+    "present, wrong version earns 426, and the answer names the version you speak in a "
+    "header field of its own.",
 )
 def check_06_1(handshake: Any) -> str:
     """handshake(reader, writer): 101 for a good request, 426 with the version, 400 otherwise."""
@@ -219,14 +215,10 @@ async def _replies(port: int) -> list[tuple[Opcode, bytes | int]]:
 
 @exercise(
     "06.2",
-    nudge=N_(
-        "Go frame by frame and ask of each: is it a control frame, and does it finish a message?"
-    ),
-    hint=N_(
-        "Control frames are answered as they arrive, even in the middle of a message "
-        "(§5.4); a pong asks for nothing (§5.5.3); the message goes out once, when its last "
-        "fragment arrives; the close is answered like every close."
-    ),
+    nudge="Go frame by frame and ask of each: is it a control frame, and does it finish a message?",
+    hint="Control frames are answered as they arrive, even in the middle of a message "
+    "(§5.4); a pong asks for nothing (§5.5.3); the message goes out once, when its last "
+    "fragment arrives; the close is answered like every close.",
 )
 def check_06_2(predicted: Any) -> str:
     """The (opcode, payload-or-code) pairs the server sends back for FRAMES_06_2."""

@@ -99,16 +99,12 @@ def _ending(server: Any, path: str) -> int:
 
 @exercise(
     "07.1",
-    nudge=N_(
-        "Sort the endpoints first: which of them call accept() before they end? Only a "
-        "WebSocket that was accepted can be closed with a code."
-    ),
-    hint=N_(
-        "Before accept(), the only answer is an HTTP status, and uvicorn uses one status "
-        "for every refusal. After accept(), a code reaches the client only inside a close "
-        "frame; when the connection just ends without one, the client reports a code of "
-        "its own, one that is never sent on the wire."
-    ),
+    nudge="Sort the endpoints first: which of them call accept() before they end? Only a "
+    "WebSocket that was accepted can be closed with a code.",
+    hint="Before accept(), the only answer is an HTTP status, and uvicorn uses one status "
+    "for every refusal. After accept(), a code reaches the client only inside a close "
+    "frame; when the connection just ends without one, the client reports a code of "
+    "its own, one that is never sent on the wire.",
 )
 def check_07_1(prediction: Any) -> str:
     """For each endpoint of endpoints_07_1(), the close code the client gets (an int), or the
@@ -137,15 +133,11 @@ def check_07_1(prediction: Any) -> str:
 
 @exercise(
     "07.2",
-    nudge=N_(
-        "Lesson 07's /rooms/{room_id} takes its room from the path, and /sum speaks JSON "
-        "both ways: this endpoint does both."
-    ),
-    hint=N_(
-        "A parameter named like the path's placeholder receives it. The JSON helpers of "
-        "the WebSocket parse what arrives and serialise what you send, so the loop only "
-        "builds a dict."
-    ),
+    nudge="Lesson 07's /rooms/{room_id} takes its room from the path, and /sum speaks JSON "
+    "both ways: this endpoint does both.",
+    hint="A parameter named like the path's placeholder receives it. The JSON helpers of "
+    "the WebSocket parse what arrives and serialise what you send, so the loop only "
+    "builds a dict.",
 )
 def check_07_2(app: Any) -> str:
     """/rooms/{room} answers {"text": t} with {"room": room, "text": t, "length": len(t)}."""
@@ -184,15 +176,11 @@ def check_07_2(app: Any) -> str:
 
 @exercise(
     "07.3",
-    nudge=N_(
-        "Follow a client with a wrong token through the endpoint, line by line: when "
-        "does it learn it is not welcome, and is it stopped there?"
-    ),
-    hint=N_(
-        "Decide before letting the client in: the token is in the request, so the "
-        "handshake can be refused (lesson 07's door does that). If you close after "
-        "accepting instead, give the code for a policy violation, and stop there."
-    ),
+    nudge="Follow a client with a wrong token through the endpoint, line by line: when "
+    "does it learn it is not welcome, and is it stopped there?",
+    hint="Decide before letting the client in: the token is in the request, so the "
+    "handshake can be refused (lesson 07's door does that). If you close after "
+    "accepting instead, give the code for a policy violation, and stop there.",
 )
 def check_07_3(app: Any) -> str:
     """/guarded?token=sesame echoes; any other token is refused with 1008 (policy violation)."""

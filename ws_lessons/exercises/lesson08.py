@@ -11,24 +11,21 @@ from fastapi import APIRouter, FastAPI, WebSocket, WebSocketDisconnect, WebSocke
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.sync.client import connect
 
+from ws_lessons.bench import echo_app
 from ws_lessons.exercises.core import TIMEOUT, Hint, connected, exchange, exercise, served
 from ws_lessons.frames import IncompleteFrame, Opcode, ProtocolError, decode, parse_close
 from ws_lessons.handshake import build_request
-from ws_lessons.i18n import N_, _
+from ws_lessons.i18n import _
 from ws_lessons.server import ServerError, serve
 
 
 @exercise(
     "08.1",
-    nudge=N_(
-        "Ask the app where each route ended up, as the lesson did with url_path_for, "
-        "and talk to the echo twice."
-    ),
-    hint=N_(
-        "The prefix of the router and the prefix given to include_router add up. And a "
-        "WebSocket endpoint that returns after one answer ends the conversation: it has to "
-        "keep receiving for as long as the client stays."
-    ),
+    nudge="Ask the app where each route ended up, as the lesson did with url_path_for, "
+    "and talk to the echo twice.",
+    hint="The prefix of the router and the prefix given to include_router add up. And a "
+    "WebSocket endpoint that returns after one answer ends the conversation: it has to "
+    "keep receiving for as long as the client stays.",
 )
 def check_08_1(app: Any) -> str:
     """GET /api/health answers {"status": "ok"} and WS /api/echo echoes, both from a router."""
@@ -129,15 +126,11 @@ def _negotiate(server: Any, offer: list[str]) -> str | int:
 
 @exercise(
     "08.2",
-    nudge=N_(
-        "Print what the client offered (the starter does) for each offer the check "
-        "makes, and write down what you want to answer to each."
-    ),
-    hint=N_(
-        "The client's order does not matter: walk your own list of preferences, best "
-        "first, and take the first one the client offered. Accept with that name; when "
-        "none matches, refuse before accepting, as lesson 07 did."
-    ),
+    nudge="Print what the client offered (the starter does) for each offer the check "
+    "makes, and write down what you want to answer to each.",
+    hint="The client's order does not matter: walk your own list of preferences, best "
+    "first, and take the first one the client offered. Accept with that name; when "
+    "none matches, refuse before accepting, as lesson 07 did.",
 )
 def check_08_2(app: Any) -> str:
     """/negotiate prefers chat.v2 to chat.v1, says which it chose, and refuses anything else."""
@@ -225,15 +218,11 @@ def _silent_client_closed_after(server: Any, limit: float) -> tuple[float, int |
 
 @exercise(
     "08.3",
-    nudge=N_(
-        "Lesson 08's table of uvicorn's WebSocket options has one row for each of the "
-        "three requirements (one of them needs two options)."
-    ),
-    hint=N_(
-        "A silent client is dropped one ping interval plus one ping timeout after its "
-        "last sign of life, so the two together must stay under 2 s. The size limit is "
-        "in bytes, and compression is an on/off switch."
-    ),
+    nudge="Lesson 08's table of uvicorn's WebSocket options has one row for each of the "
+    "three requirements (one of them needs two options).",
+    hint="A silent client is dropped one ping interval plus one ping timeout after its "
+    "last sign of life, so the two together must stay under 2 s. The size limit is "
+    "in bytes, and compression is an on/off switch.",
 )
 def check_08_3(options: Any) -> str:
     """uvicorn options: 4 KiB messages at most, pings that drop a silent client within 2 s,
@@ -244,19 +233,8 @@ def check_08_3(options: Any) -> str:
                 "pass a dict of uvicorn options, like {{'ws_max_size': ...}}, not {options!r}"
             ).format(options=options)
         )
-    app = FastAPI()
-
-    @app.websocket("/echo")
-    async def echo(websocket: WebSocket) -> None:
-        await websocket.accept()
-        try:
-            while True:
-                await websocket.send_text(await websocket.receive_text())
-        except WebSocketDisconnect:
-            pass
-
     try:
-        server = serve(app, name="check 08.3", **options)
+        server = serve(echo_app("/echo"), name="check 08.3", **options)
     except (TypeError, ServerError) as exc:
         raise Hint(_("uvicorn did not take these options: {error}").format(error=exc)) from None
     with server:

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
 from ws_lessons.exercises.core import Hint, connected, exchange, exercise, require_function, served
-from ws_lessons.i18n import N_, _
+from ws_lessons.i18n import _
 
 WAIT = 1.0
 """How long a broadcast may take before the check calls it stuck, in seconds."""
@@ -68,11 +68,9 @@ def _contents(queue: asyncio.Queue[str]) -> list[str]:
 
 @exercise(
     "09.1",
-    nudge=N_("One method of asyncio.Queue never waits. What does it do when the queue is full?"),
-    hint=N_(
-        "Try the no-wait put on each outbox and catch the exception a full queue raises; "
-        "collect those names, and delete them from the dict only once the loop is over."
-    ),
+    nudge="One method of asyncio.Queue never waits. What does it do when the queue is full?",
+    hint="Try the no-wait put on each outbox and catch the exception a full queue raises; "
+    "collect those names, and delete them from the dict only once the loop is over.",
 )
 def check_09_1(broadcast: Any) -> str:
     """broadcast(outboxes, message) queues without waiting and drops the clients that are full."""
@@ -149,12 +147,10 @@ async def _settled_tasks(baseline: int) -> list[str]:
 
 @exercise(
     "09.2",
-    nudge=N_("Count the tasks: what starts one for each client, and what ever ends it?"),
-    hint=N_(
-        "A task made with create_task() runs until it returns or is cancelled; the sender "
-        "waits on its queue forever. Tie its life to the client's: run the sender and the "
-        "receive loop together so that the end of one ends the other."
-    ),
+    nudge="Count the tasks: what starts one for each client, and what ever ends it?",
+    hint="A task made with create_task() runs until it returns or is cancelled; the sender "
+    "waits on its queue forever. Tie its life to the client's: run the sender and the "
+    "receive loop together so that the end of one ends the other.",
 )
 def check_09_2(app: Any) -> str:
     """``app``'s /ws echoes through an outbox, and leaves no task behind when clients go."""
@@ -215,11 +211,9 @@ def _after_colleagues_broadcast() -> set[str]:
 
 @exercise(
     "09.3",
-    nudge=N_("Follow `name` through the loop: what does it hold once the loop has finished?"),
-    hint=N_(
-        "A for loop's variable keeps its last value after the loop ends; the `del` after the "
-        "loop uses it, whichever client was full."
-    ),
+    nudge="Follow `name` through the loop: what does it hold once the loop has finished?",
+    hint="A for loop's variable keeps its last value after the loop ends; the `del` after the "
+    "loop uses it, whichever client was full.",
 )
 def check_09_3(prediction: Any) -> str:
     """Who is left in ``outboxes`` after the colleague's broadcast (ada, slow full, grace)."""

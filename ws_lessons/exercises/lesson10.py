@@ -51,11 +51,9 @@ COOKIE_PAGES = {
 
 @exercise(
     "10.1",
-    nudge=N_("SameSite compares sites, not origins: which parts of an address make up a site?"),
-    hint=N_(
-        "A site is the scheme and the registrable domain (the name just before the public "
-        "suffix, such as example.com); ports and subdomains in front of it do not count."
-    ),
+    nudge="SameSite compares sites, not origins: which parts of an address make up a site?",
+    hint="A site is the scheme and the registrable domain (the name just before the public "
+    "suffix, such as example.com); ports and subdomains in front of it do not count.",
 )
 def check_10_1(answer: Any) -> str:
     """Predict, per page, whether Chromium sends chat.example.com's SameSite=Strict cookie."""
@@ -119,15 +117,11 @@ def _open(server: Any, protocols: list[str]) -> tuple[str, str | None, str | Non
 
 @exercise(
     "10.2",
-    nudge=N_(
-        "The offered subprotocol names reach the server in the handshake; Starlette lists "
-        "them in the connection's scope. What must the answer to the handshake contain?"
-    ),
-    hint=N_(
-        "Find the offered name that starts with the token prefix, verify what follows it, and "
-        "refuse before accepting if that fails; then accept, naming the other offered protocol "
-        "(never the token) as the chosen one."
-    ),
+    nudge="The offered subprotocol names reach the server in the handshake; Starlette lists "
+    "them in the connection's scope. What must the answer to the handshake contain?",
+    hint="Find the offered name that starts with the token prefix, verify what follows it, and "
+    "refuse before accepting if that fails; then accept, naming the other offered protocol "
+    "(never the token) as the chosen one.",
 )
 def check_10_2(app_for: Any) -> str:
     """``app_for(verify)`` builds an app whose /ws takes its token from a subprotocol."""
@@ -215,14 +209,10 @@ BAD_MOVES = [
 
 @exercise(
     "10.3",
-    nudge=N_(
-        "Each rule is a constraint pydantic can check on a field: the type's one allowed "
-        "value, and a range for each coordinate."
-    ),
-    hint=N_(
-        "A Literal type admits one exact value; Field takes lower and upper bounds; int in "
-        "pydantic refuses 2.5 but also accepts 2.0, which is fine here."
-    ),
+    nudge="Each rule is a constraint pydantic can check on a field: the type's one allowed "
+    "value, and a range for each coordinate.",
+    hint="A Literal type admits one exact value; Field takes lower and upper bounds; int in "
+    "pydantic refuses 2.5 but also accepts 2.0, which is fine here.",
 )
 def check_10_3(model: Any) -> str:
     """A pydantic model for ``{"type": "move", "x": 0-7, "y": 0-7}``."""

@@ -14,7 +14,7 @@ from websockets.sync.client import connect
 from ws_lessons import handshake
 from ws_lessons.chat import create_app, tokens
 from ws_lessons.exercises.core import TIMEOUT, Hint, exercise, served
-from ws_lessons.i18n import N_, _
+from ws_lessons.i18n import _
 from ws_lessons.server import ServerError, serve
 
 # 10.1 -------------------------------------------------------------------------------------------
@@ -34,14 +34,10 @@ def _pairs(gaps: Any) -> list[tuple[int, ...]] | None:
 
 @exercise(
     "11.1",
-    nudge=N_(
-        "Walk through the arrivals one at a time, with the client's last seq written beside "
-        "you, and apply the three cases of Tracker.receive."
-    ),
-    hint=N_(
-        "A seq at or below the last one is dropped; one exactly one above is the next; a "
-        "bigger jump records the missing seqs as a (first, last) pair, then is kept."
-    ),
+    nudge="Walk through the arrivals one at a time, with the client's last seq written beside "
+    "you, and apply the three cases of Tracker.receive.",
+    hint="A seq at or below the last one is dropped; one exactly one above is the next; a "
+    "bigger jump records the missing seqs as a (first, last) pair, then is kept.",
 )
 def check_11_1(prediction: Any) -> str:
     """Predict what the Tracker keeps and which gaps it notes for ARRIVALS after seq 5."""
@@ -118,14 +114,10 @@ def _replay(server: Any, query: str) -> list[int] | str:
 
 @exercise(
     "11.2",
-    nudge=N_(
-        "The endpoint sends everything today; the client has told you, in the query, how "
-        "far it got already. FastAPI can also refuse impossible values of a parameter for you."
-    ),
-    hint=N_(
-        "Skip the events at or below since; give the Query parameter a lower bound of 0 and a "
-        "default, so that a missing since means 'from the start' and a negative one is refused."
-    ),
+    nudge="The endpoint sends everything today; the client has told you, in the query, how "
+    "far it got already. FastAPI can also refuse impossible values of a parameter for you.",
+    hint="Skip the events at or below since; give the Query parameter a lower bound of 0 and a "
+    "default, so that a missing since means 'from the start' and a negative one is refused.",
 )
 def check_11_2(app: Any) -> str:
     """/feed?since=N sends the events of FEED after N, then closes normally."""
@@ -197,15 +189,11 @@ def _silent_client(host: str, port: int, path: str) -> socket.socket:
 
 @exercise(
     "11.3",
-    nudge=N_(
-        "A silent client is noticed at the first ping it fails to answer: how long can that "
-        "take, from the moment it goes silent?"
-    ),
-    hint=N_(
-        "In the worst case, nearly a whole interval passes before the next ping, then the "
-        "whole timeout: keep their sum under the deadline, and leave the timeout long enough "
-        "for a healthy client's pong to come back."
-    ),
+    nudge="A silent client is noticed at the first ping it fails to answer: how long can that "
+    "take, from the moment it goes silent?",
+    hint="In the worst case, nearly a whole interval passes before the next ping, then the "
+    "whole timeout: keep their sum under the deadline, and leave the timeout long enough "
+    "for a healthy client's pong to come back.",
 )
 def check_11_3(options: Any) -> str:
     """uvicorn options that drop a silent client within 1.5 s and keep a healthy idle one."""

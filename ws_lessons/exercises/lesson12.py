@@ -62,15 +62,11 @@ def _outcome(test: Callable[[RunningServer], Any], app: FastAPI, label: str) -> 
 
 @exercise(
     "12.1",
-    nudge=N_(
-        "The bug is in how messages are numbered, and the starter test sends only two. "
-        "How many messages would a client need to see to notice a gap?"
-    ),
-    hint=N_(
-        "Send a handful of messages from one client and collect the seq of each reply. "
-        "Do not assert where the numbering starts (the welcome says so); assert that each "
-        "seq is exactly one more than the one before."
-    ),
+    nudge="The bug is in how messages are numbered, and the starter test sends only two. "
+    "How many messages would a client need to see to notice a gap?",
+    hint="Send a handful of messages from one client and collect the seq of each reply. "
+    "Do not assert where the numbering starts (the welcome says so); assert that each "
+    "seq is exactly one more than the one before.",
 )
 def check_12_1(test: Any) -> str:
     """A test function ``test(server)`` that passes on the real chat and fails on the buggy one."""
@@ -123,12 +119,10 @@ _WHY_12_2 = messages(
 
 @exercise(
     "12.2",
-    nudge=N_("Look at lesson 12's first drawing: which boxes does TestClient skip?"),
-    hint=N_(
-        "TestClient calls the FastAPI app directly. Whatever the app's own code does, it "
-        "can test; whatever happens in uvicorn, on the socket and in the frames (limits, "
-        "pings, compression), it never sees."
-    ),
+    nudge="Look at lesson 12's first drawing: which boxes does TestClient skip?",
+    hint="TestClient calls the FastAPI app directly. Whatever the app's own code does, it "
+    "can test; whatever happens in uvicorn, on the socket and in the frames (limits, "
+    "pings, compression), it never sees.",
 )
 def check_12_2(letters: Any) -> str:
     """The set of letters of BUGS_12_2 that only a real-server test can catch."""

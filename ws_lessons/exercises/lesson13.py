@@ -49,16 +49,12 @@ def _missing_13_1(location: str) -> list[str]:
 
 @exercise(
     "13.1",
-    nudge=N_(
-        "Lesson 13 printed the configuration the course generates: look at its "
-        '`location` block, and at what the naive proxy (websocket="") leaves out of it.'
-    ),
-    hint=N_(
-        "A proxy has to be told three things: to speak the HTTP version that knows "
-        "upgrades to the chat, and to set each of the two hop-by-hop headers of the "
-        "handshake on the request it forwards, from the client's values (the config "
-        "already defines a variable for the second one)."
-    ),
+    nudge="Lesson 13 printed the configuration the course generates: look at its "
+    '`location` block, and at what the naive proxy (websocket="") leaves out of it.',
+    hint="A proxy has to be told three things: to speak the HTTP version that knows "
+    "upgrades to the chat, and to set each of the two hop-by-hop headers of the "
+    "handshake on the request it forwards, from the client's values (the config "
+    "already defines a variable for the second one).",
 )
 def check_13_1(location: Any) -> str:
     """The directives of an nginx ``location`` block that let WebSockets through.
@@ -136,23 +132,15 @@ _WHY_13_2 = messages(
 
 @exercise(
     "13.2",
-    nudge=N_("Lesson 13 says when nginx closes a connection: after how long, and without what?"),
-    hint=N_(
-        "nginx counts the time between two reads from the chat process; any bytes reset "
-        "it, a ping frame included. A setup survives when something arrives from the chat "
-        "more often than the timeout, or when the timeout is longer than the silence."
-    ),
+    nudge="Lesson 13 says when nginx closes a connection: after how long, and without what?",
+    hint="nginx counts the time between two reads from the chat process; any bytes reset "
+    "it, a ping frame included. A setup survives when something arrives from the chat "
+    "more often than the timeout, or when the timeout is longer than the silence.",
 )
 def check_13_2(letters: Any) -> str:
     """The set of SETUPS_13_2 in which a chat room silent for 5 minutes stays connected."""
     chosen = chosen_letters(letters, SETUPS_13_2, _("setup"))
-    judge_letters(
-        chosen,
-        SURVIVE_13_2,
-        _WHY_13_2,
-        yes=_("it stays connected"),
-        no=_("it is cut"),
-    )
+    judge_letters(chosen, SURVIVE_13_2, _WHY_13_2, yes=_("it stays connected"), no=_("it is cut"))
     return _(
         "pings keep a quiet connection alive through a proxy; a long timeout only lets it "
         "sit, and a dead client is then never noticed"

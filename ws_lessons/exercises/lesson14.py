@@ -14,7 +14,7 @@ from ws_lessons.exercises.core import (
 )
 from ws_lessons.i18n import N_, _, messages
 
-# 13.1 -------------------------------------------------------------------------------------------
+# 14.1 -------------------------------------------------------------------------------------------
 
 STORY_14_1 = messages(
     {
@@ -26,6 +26,7 @@ STORY_14_1 = messages(
         "F": N_("Ada, reconnecting, lands on worker B and hears Grace from then on."),
     }
 )
+HAPPEN_14_1 = frozenset({"A", "C", "D", "E", "F"})
 _WHY_14_1 = messages(
     {
         "A": N_("Ada's worker delivers to every socket in its own `rooms`, hers included"),
@@ -40,26 +41,15 @@ _WHY_14_1 = messages(
 
 @exercise(
     "14.1",
-    nudge=N_(
-        "Each worker is a process of its own: ask, for each line, which process holds the "
-        "sockets involved."
-    ),
-    hint=N_(
-        "Without Redis the only room a worker knows is its own dict in its own memory: a "
-        "message reaches exactly the sockets that the sender's worker accepted."
-    ),
+    nudge="Each worker is a process of its own: ask, for each line, which process holds the "
+    "sockets involved.",
+    hint="Without Redis the only room a worker knows is its own dict in its own memory: a "
+    "message reaches exactly the sockets that the sender's worker accepted.",
 )
 def check_14_1(answer: Any) -> str:
     """Which lines of STORY_14_1 happen with two workers and rooms in memory."""
     chosen = chosen_letters(answer, STORY_14_1, _("line"))
-    right = {"A", "C", "D", "E", "F"}
-    judge_letters(
-        chosen,
-        right,
-        _WHY_14_1,
-        yes=_("it does happen"),
-        no=_("it does not"),
-    )
+    judge_letters(chosen, HAPPEN_14_1, _WHY_14_1, yes=_("it does happen"), no=_("it does not"))
     return _("only B fails: a message reaches only the sockets of its own worker")
 
 
@@ -67,7 +57,7 @@ def solution_14_1() -> Any:
     return {"A", "C", "D", "E", "F"}
 
 
-# 13.2 -------------------------------------------------------------------------------------------
+# 14.2 -------------------------------------------------------------------------------------------
 
 PAGES_14_2 = {
     "http://127.0.0.1:8000/": "ws://127.0.0.1:8000/ws/lobby",
@@ -88,15 +78,11 @@ def socket_url_14_2(page: str, path: str) -> str:
 
 @exercise(
     "14.2",
-    nudge=N_(
-        "Try the function on each page of PAGES_14_2 and compare with the address wanted: "
-        "two different things go wrong."
-    ),
-    hint=N_(
-        "The scheme has to follow the page's (a secure page may only open a secure socket), "
-        "and the path has to be resolved against the page's own path, the way the browser "
-        "resolves a relative link; urllib.parse has a function that does exactly that."
-    ),
+    nudge="Try the function on each page of PAGES_14_2 and compare with the address wanted: "
+    "two different things go wrong.",
+    hint="The scheme has to follow the page's (a secure page may only open a secure socket), "
+    "and the path has to be resolved against the page's own path, the way the browser "
+    "resolves a relative link; urllib.parse has a function that does exactly that.",
 )
 def check_14_2(socket_url: Any) -> str:
     """socket_url(page, path): the WebSocket address a page at ``page`` opens for ``path``."""
