@@ -23,7 +23,7 @@ from websockets.exceptions import InvalidURI
 
 from ws_lessons import doctor, frames, hints, i18n, proxies, solutions
 from ws_lessons.checks import check_00_1
-from ws_lessons.exercises.core import Hint, Verdict, connected, exchange, outcome, served
+from ws_lessons.exercises.core import HELP, Hint, Verdict, connected, exchange, outcome, served
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
@@ -238,6 +238,21 @@ def test_every_translation_keeps_the_placeholders() -> None:
     assert catalogue.mismatched(catalogue.translations()) == []
 
 
+def test_the_catalogue_holds_every_nudge_and_hint() -> None:
+    held = {message.id for message in catalogue.extracted()}
+    help_steps = {step for steps in HELP.values() for step in steps}
+    assert len(help_steps) > 30 and help_steps <= held, sorted(help_steps - held)
+
+
+def test_a_nudge_that_is_not_a_literal_is_a_clear_error(tmp_path: Path) -> None:
+    source = tmp_path / "lesson99.py"
+    source.write_text(
+        "@exercise('99.1', nudge=f'look {where}', hint='the idea')\ndef check(): ...\n"
+    )
+    with source.open("rb") as file, pytest.raises(ValueError, match="nudge= of exercise"):
+        list(catalogue.extract_exercises(file, catalogue.KEYWORDS, (), {}))
+
+
 LESSON_FACING = [
     path
     for path in sorted(
@@ -256,8 +271,9 @@ class Unmarked(ast.NodeVisitor):
     """Where a module shows English no catalogue holds.
 
     What a learner sees: the text given to ``Hint(...)``, ``Skip(...)`` and ``print(...)``,
-    what a check decorated with ``@exercise`` returns (its success message), and the
-    ``nudge``/``hint`` of ``@exercise``. Each must be built from ``_()``/``N_()`` calls: a
+    and what a check decorated with ``@exercise`` returns (its success message). Each must be
+    built from ``_()``/``N_()`` calls (the ``nudge``/``hint`` of ``@exercise`` are string
+    literals the catalogue extracts by itself, ``catalogue.EXERCISE_HELP``): a
     string literal of two words or more outside them is a message that escapes the catalogue.
     A name is followed to the text the function (or module) assigns to it; what fills the
     placeholders of ``_("...").format(...)`` is data, not a message.
@@ -276,7 +292,8 @@ class Unmarked(ast.NodeVisitor):
         for decorator in node.decorator_list:
             if isinstance(decorator, ast.Call) and getattr(decorator.func, "id", "") == "exercise":
                 for keyword in decorator.keywords:
-                    self.judge(keyword.value)
+                    if keyword.arg not in catalogue.EXERCISE_HELP:
+                        self.judge(keyword.value)
                 for statement in ast.walk(node):
                     if isinstance(statement, ast.Return) and statement.value is not None:
                         self.judge(statement.value)
@@ -345,7 +362,7 @@ def test_no_message_escapes_the_catalogue(path: Path) -> None:
 
 def test_the_checker_finds_an_unmarked_message() -> None:
     source = (
-        "@exercise('01.1', nudge=N_('look up'), hint='the idea here')\n"
+        "@exercise('01.1', nudge='look up', hint='the idea here')\n"
         "def check(answer):\n"
         "    message = 'not like this'\n"
         "    if answer:\n"
@@ -357,8 +374,7 @@ def test_the_checker_finds_an_unmarked_message() -> None:
     )
     visitor = Unmarked()
     visitor.visit(ast.parse(source))
-    assert [text for _line, text in visitor.found] == [
-        "the idea here",
+    assert [text for _line, text in visitor.found] == [  # nudge and hint: the catalogue's
         "all good now",
         "not like this",
         "one two",

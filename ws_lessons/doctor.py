@@ -16,13 +16,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 
-from fastapi import FastAPI, WebSocket
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 from websockets.sync.client import connect
 
 from ws_lessons import browser, proxies, services
+from ws_lessons.bench import echo_app
 from ws_lessons.i18n import N_, _
 from ws_lessons.proxies import LOOPBACK
 from ws_lessons.server import serve
@@ -159,13 +159,7 @@ def check_kernel() -> Finding:
 
 def check_loopback() -> Finding:
     """Serve a real app on 127.0.0.1 and do a WebSocket round trip with it."""
-    app = FastAPI()
-
-    @app.websocket("/echo")
-    async def echo(websocket: WebSocket) -> None:
-        await websocket.accept()
-        await websocket.send_text(await websocket.receive_text())
-
+    app = echo_app("/echo")
     try:
         started = time.perf_counter()
         with serve(app, name="doctor") as server, connect(server.ws_url("/echo")) as ws:

@@ -2,7 +2,8 @@
 
 Every message the package prints in a lesson is marked ``_("...")`` (translated when it is
 shown) or ``N_("...")`` (a message kept until later, translated with ``_(message)`` where it
-is shown), with ``{name}`` placeholders filled by ``.format()`` after translation. The
+is shown), with ``{name}`` placeholders filled by ``.format()`` after translation; the
+``nudge=`` and ``hint=`` texts of ``@exercise(...)`` are found without a mark. The
 catalogue is gettext's: ``ws_lessons/locale/zh_CN/LC_MESSAGES/ws_lessons.po``, compiled to
 ``.mo`` by ``python tools/catalogue.py``.
 
