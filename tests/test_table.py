@@ -20,3 +20,9 @@ def test_html_escapes_cells_and_marks_code_columns() -> None:
     assert "<td>&lt;FIN&gt;</td>" in page
     assert "<td><code>1</code></td>" in page
     assert "<th>field</th><th>bits</th>" in page
+
+
+def test_chinese_text_takes_two_columns_so_the_columns_still_line_up() -> None:
+    table = Table(["字段", "value"], [("操作码", "1"), ("FIN", "0")])
+    lines = str(table).splitlines()
+    assert lines == ["字段    value", "操作码  1", "FIN     0"]

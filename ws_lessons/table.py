@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import math
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -30,16 +31,20 @@ class Table:
     def _cells(self) -> list[list[str]]:
         return [[_text(cell) for cell in row] for row in self.rows]
 
-    def _right(self, column: int) -> bool:
-        values = [row[column] for row in self.rows if len(row) > column]
-        return bool(values) and all(isinstance(v, int | float) for v in values)
+    def _numeric(self) -> list[bool]:
+        """Per column: does it hold numbers only (shown right-aligned)?"""
+        return [
+            bool(self.rows) and all(isinstance(row[i], int | float) for row in self.rows)
+            for i in range(len(self.header))
+        ]
 
     def __str__(self) -> str:
         rows = [[_(name) for name in self.header], *self._cells()]
-        widths = [max(len(row[i]) for row in rows) for i in range(len(self.header))]
+        widths = [max(_width(row[i]) for row in rows) for i in range(len(self.header))]
+        numeric = self._numeric()
         lines = [
             "  ".join(
-                cell.rjust(width) if self._right(i) and n else cell.ljust(width)
+                _pad(cell, width, right=numeric[i] and n > 0)
                 for i, (cell, width) in enumerate(zip(row, widths, strict=True))
             ).rstrip()
             for n, row in enumerate(rows)
@@ -52,19 +57,36 @@ class Table:
 
     def _repr_html_(self) -> str:
         head = "".join(f"<th>{html.escape(_(name))}</th>" for name in self.header)
+        numeric = self._numeric()
         body = "".join(
-            "<tr>" + "".join(self._td(i, cell) for i, cell in enumerate(row)) + "</tr>"
+            "<tr>"
+            + "".join(
+                _td(cell, code=name in self.code, right=right)
+                for cell, name, right in zip(row, self.header, numeric, strict=True)
+            )
+            + "</tr>"
             for row in self.rows
         )
         note = f"<p>{html.escape(self.note)}</p>" if self.note else ""
         return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{note}"
 
-    def _td(self, column: int, cell: object) -> str:
-        text = html.escape(_text(cell))
-        if self.header[column] in self.code:
-            text = f"<code>{text}</code>"
-        style = " style='text-align:right'" if self._right(column) else ""
-        return f"<td{style}>{text}</td>"
+
+def _td(cell: object, *, code: bool, right: bool) -> str:
+    text = html.escape(_text(cell))
+    if code:
+        text = f"<code>{text}</code>"
+    style = " style='text-align:right'" if right else ""
+    return f"<td{style}>{text}</td>"
+
+
+def _width(text: str) -> int:
+    """Columns ``text`` takes in a terminal: Chinese characters take two (UAX #11)."""
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+
+
+def _pad(text: str, width: int, *, right: bool) -> str:
+    space = " " * (width - _width(text))
+    return space + text if right else text + space
 
 
 def _text(cell: object) -> str:
