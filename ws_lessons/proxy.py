@@ -14,7 +14,7 @@ import threading
 from typing import Literal
 
 from ws_lessons.proxies import LOOPBACK
-from ws_lessons.server import Background, close_loop, forget, track
+from ws_lessons.server import Background, close_loop, track
 
 Direction = Literal["→", "←"]
 CLIENT_TO_SERVER: Direction = "→"
@@ -68,8 +68,7 @@ class Proxy(Background):
         if self._thread.is_alive():
             self._loop.call_soon_threadsafe(self._shutdown)
             self._thread.join(START_TIMEOUT)
-        self._socket.close()
-        forget(self)
+        self._release()
 
     # -- the proxy's thread ------------------------------------------------------------------
 

@@ -144,6 +144,12 @@ class Background(Listening):
     def _run(self) -> None:
         raise NotImplementedError
 
+    def _release(self) -> None:
+        """Once the thread has ended: free the port, the log route and the stop_all() entry."""
+        self._socket.close()
+        _log_router.destinations.pop(id(self._thread), None)
+        forget(self)
+
     def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = 10.0) -> T:
         """Run ``coro`` on the server's event loop and return its result.
 
@@ -220,9 +226,7 @@ class RunningServer(Background):
             if self._thread.is_alive():
                 self._server.force_exit = True
                 self._thread.join(timeout)
-        self._socket.close()
-        _log_router.destinations.pop(id(self._thread), None)
-        forget(self)
+        self._release()
 
     # -- the server thread -------------------------------------------------------------------
 
@@ -454,9 +458,7 @@ class StreamServer(Background):
                 self.run(close(), timeout)
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout)
-        self._socket.close()
-        _log_router.destinations.pop(id(self._thread), None)
-        forget(self)
+        self._release()
 
 
 def serve_streams(
