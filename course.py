@@ -15,6 +15,7 @@ The virtual environment is reinstalled only when pyproject.toml changes.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import os
 import shutil
@@ -68,15 +69,10 @@ def ensure_environment(extras: str = "") -> None:
 
 def language(arguments: list[str]) -> tuple[str, list[str]]:
     """The edition chosen with ``--lang en|zh`` (English if none), and the other arguments."""
-    chosen, rest = "en", []
-    words = iter(arguments)
-    for word in words:
-        if word == "--lang":
-            chosen = next(words, "")
-        elif word.startswith("--lang="):
-            chosen = word.removeprefix("--lang=")
-        else:
-            rest.append(word)
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--lang", default="en")
+    known, rest = parser.parse_known_args(arguments)  # the rest goes to JupyterLab
+    chosen = known.lang
     if chosen not in FIRST_LESSON:
         sys.exit(
             f"course: no edition in language {chosen!r}; choose --lang "
