@@ -10,6 +10,7 @@ Mermaid diagrams are drawn by the browser with mermaid.js, which the page loads 
 
 from __future__ import annotations
 
+import argparse
 import re
 import subprocess
 import sys
@@ -68,11 +69,10 @@ def main(prefixes: list[str], site: Path = SITE, folder: Path = NOTEBOOKS) -> in
 
 
 if __name__ == "__main__":
-    arguments = sys.argv[1:]
-    if arguments[:2] == ["--lang", "zh"]:
-        sys.exit(main(arguments[2:], site=SITE / "zh", folder=NOTEBOOKS / "zh"))
-    if arguments[:2] == ["--lang", "en"]:
-        arguments = arguments[2:]
-    if arguments and arguments[0].startswith("--"):
-        sys.exit(f"unknown option {arguments[0]}; use --lang en or --lang zh, then lesson numbers")
-    sys.exit(main(arguments))
+    parser = argparse.ArgumentParser(description="Execute lessons and write their HTML copies.")
+    parser.add_argument("--lang", choices=("en", "zh"), default="en", help="the edition")
+    parser.add_argument("lessons", nargs="*", help="lesson numbers, e.g. 07 (every lesson if none)")
+    options = parser.parse_args()
+    folder = {"en": NOTEBOOKS, "zh": NOTEBOOKS / "zh"}[options.lang]
+    site = {"en": SITE, "zh": SITE / "zh"}[options.lang]
+    sys.exit(main(options.lessons, site=site, folder=folder))
