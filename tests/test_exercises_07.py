@@ -11,7 +11,7 @@ from exercisekit import rejected
 from fastapi import FastAPI, WebSocket
 
 from ws_lessons import checks
-from ws_lessons.exercises.lesson07 import solution_07_1
+from ws_lessons.exercises.lesson07 import solution_07_1, solution_07_3
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -92,17 +92,18 @@ def test_07_2_hints(wrong: FastAPI, hint: str) -> None:
     assert hint in rejected(checks.check_07_2, wrong)
 
 
-def door(refuse: Callable[[WebSocket], Any] | None) -> FastAPI:
-    """The exercise's door: accepts first, then ``refuse(websocket)`` if the token is wrong."""
+def door(refuse: Callable[[WebSocket], Any] | None, *, warn: bool = False) -> FastAPI:
+    """The exercise's door: accepts first, then, if the token is wrong, sends the starter's
+    warning when ``warn`` and calls ``refuse(websocket)`` (None: no refusal, in it goes)."""
     app = FastAPI()
 
     @app.websocket("/guarded")
     async def guarded(websocket: WebSocket, token: str = "") -> None:
         await websocket.accept()
         if token != "sesame":
-            if refuse is None:  # the starter: a warning, and in it goes
+            if warn or refuse is None:
                 await websocket.send_text("wrong token")
-            else:
+            if refuse is not None:
                 await refuse(websocket)
                 return
         while True:
@@ -111,21 +112,33 @@ def door(refuse: Callable[[WebSocket], Any] | None) -> FastAPI:
     return app
 
 
+async def no_close(websocket: WebSocket) -> None:
+    """Return without closing: uvicorn ends the TCP connection without a close frame."""
+
+
 @pytest.mark.parametrize(
     ("wrong", "hint"),
     [
         (door(None), "a wrong token was let in and the connection stayed open"),
         (door(lambda websocket: websocket.close()), "1000 says all went well"),
         (door(lambda websocket: websocket.close(1003)), "closed with 1003; use the code for"),
+        (door(lambda websocket: websocket.close(1003), warn=True), "closed with 1003; use the"),
+        (door(no_close, warn=True), "end without a close frame (a client reports 1006)"),
     ],
-    ids=["let-in", "closed-normally", "wrong-code"],
+    ids=["let-in", "closed-normally", "wrong-code", "warned-wrong-code", "no-close-frame"],
 )
 def test_07_3_hints(wrong: FastAPI, hint: str) -> None:
     assert hint in rejected(checks.check_07_3, wrong)
 
 
-def test_07_3_accepts_closing_with_1008_after_accepting() -> None:
-    assert checks.check_07_3(door(lambda websocket: websocket.close(1008)))
+@pytest.mark.parametrize("warn", [False, True], ids=["silent", "warned-first"])
+def test_07_3_accepts_closing_with_1008_after_accepting(warn: bool) -> None:
+    """The natural fix of the starter: keep its warning, then close with 1008 and return."""
+    assert checks.check_07_3(door(lambda websocket: websocket.close(1008), warn=warn))
+
+
+def test_07_3_accepts_the_refused_handshake() -> None:
+    assert checks.check_07_3(solution_07_3())
 
 
 @pytest.mark.usefixtures("chinese")

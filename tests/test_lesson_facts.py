@@ -1,4 +1,4 @@
-"""What lessons 00-08 print about the running versions, checked against those versions.
+"""What lessons 00-11 print about the running versions, checked against those versions.
 
 A lesson that depends on a library's behaviour prints it live instead of stating it. These
 tests execute the lesson, read what it printed, and measure the same thing independently
@@ -8,15 +8,27 @@ differently fails here and says which sentence to revisit.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+import itertools
 import socket
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Annotated, Any
 
+import httpx
 import nbformat
+import pytest
 import uvicorn
+import websockets
+from fastapi import Depends, FastAPI, Request, WebSocket, WebSocketDisconnect
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from nbclient import NotebookClient
 from test_server import make_app as echo_app
+from websockets.asyncio.client import connect as connect_async
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from ws_lessons.frames import Opcode, decode, parse_close
@@ -196,3 +208,147 @@ def test_a_silent_peer_is_dropped_after_ping_interval_plus_ping_timeout() -> Non
     assert parse_close(frames[-1].payload) == (1011, "keepalive ping timeout")
     assert closed_after >= interval + timeout - 0.05, closed_after
     assert closed_after < interval + timeout + 3, closed_after  # generous: a loaded machine
+
+
+# -- lesson 07: what an endpoint that does not receive learns, and bearer tokens ------------
+
+
+def test_lesson_07_an_endpoint_that_only_sends_hears_a_clean_close_as_1006_on_its_send() -> None:
+    """The client closes with 1000; the endpoint, which never receives, still sees the client
+    CONNECTED, and its next send raises WebSocketDisconnect with 1006, not 1000."""
+    app = FastAPI()
+    client_left, done = threading.Event(), threading.Event()
+    seen: dict[str, object] = {}
+
+    @app.websocket("/ticks")
+    async def ticks(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.send_text("tick 1")
+        deadline = time.monotonic() + 10
+        while not client_left.is_set() and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        seen["state"] = websocket.client_state.name
+        try:
+            await websocket.send_text("tick 2")
+        except WebSocketDisconnect as exc:
+            seen["code"] = exc.code
+        done.set()
+
+    with serve(app, name="facts 07 sender") as server:
+        with connect(server.ws_url("/ticks")) as ws:
+            assert ws.recv(timeout=5) == "tick 1"
+        client_left.set()  # the closing handshake (1000) is over
+        assert done.wait(10)
+    assert seen == {"state": "CONNECTED", "code": 1006}
+
+
+def test_lesson_07_security_dependencies_refuse_a_websocket_with_401() -> None:
+    app = FastAPI()
+
+    @app.websocket("/bearer")
+    async def bearer(
+        websocket: WebSocket,
+        credentials: Annotated[HTTPAuthorizationCredentials, Depends(HTTPBearer())],
+    ) -> None:
+        await websocket.accept()
+        await websocket.send_text(credentials.credentials)
+        await websocket.close()
+
+    with serve(app, name="facts 07 bearer") as server:
+        with pytest.raises(InvalidStatus) as refused:
+            connect(server.ws_url("/bearer"), open_timeout=5)
+        headers = {"Authorization": "Bearer abc"}
+        with connect(server.ws_url("/bearer"), additional_headers=headers) as ws:
+            assert ws.recv(timeout=5) == "abc"
+    assert refused.value.response.status_code == 401
+    assert refused.value.response.headers["WWW-Authenticate"] == "Bearer"
+
+
+# -- lesson 08: ws="none" -------------------------------------------------------------------
+
+
+def test_lesson_08_ws_none_refuses_with_404_and_logs_the_two_warnings_it_quotes() -> None:
+    with serve(echo_app(), name="facts 08 none", ws="none") as server:
+        with pytest.raises(InvalidStatus) as refused:
+            connect(server.ws_url("/echo"), open_timeout=5)
+        warnings = [line for line in server.logs if line.startswith("WARNING")]
+    assert refused.value.response.status_code == 404
+    assert warnings[0].endswith("Unsupported upgrade request.")
+    assert "No supported WebSocket library detected" in warnings[1]
+
+
+# -- lesson 09: a TaskGroup's exception group leaves the app whole ---------------------------
+
+
+def test_lesson_09_the_exception_group_of_a_task_group_is_not_collapsed() -> None:
+    """Behind @app.middleware("http"), neither route's log ends in the bare KeyError."""
+    app = FastAPI()
+
+    @app.middleware("http")
+    async def pass_through(request: Request, call_next: Any) -> Any:
+        return await call_next(request)
+
+    async def fail_in_a_task_group() -> None:
+        async def fail() -> None:
+            raise KeyError("text")
+
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(asyncio.sleep(10))
+            tasks.create_task(fail())
+
+    @app.get("/http")
+    async def http_route() -> None:
+        await fail_in_a_task_group()
+
+    @app.websocket("/ws")
+    async def websocket_route(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await fail_in_a_task_group()
+
+    with serve(app, name="facts 09 groups") as server:
+        assert httpx.get(server.url + "/http").status_code == 500
+        with connect(server.ws_url("/ws")) as ws, pytest.raises(ConnectionClosed):
+            ws.recv(timeout=5)
+        deadline = time.monotonic() + 10
+        while sum(line.startswith("ERROR") for line in server.logs) < 2:
+            assert time.monotonic() < deadline, server.logs
+            time.sleep(0.01)
+        logs = server.logs
+    groups = [line for line in logs if "ExceptionGroup: unhandled errors in a TaskGroup" in line]
+    assert len(groups) == 2, logs
+    assert not [line for line in logs if line.startswith("KeyError")], logs
+
+
+# -- lesson 11: websockets' reconnecting client ----------------------------------------------
+
+
+def test_lesson_11_websockets_reconnects_at_once_after_a_connection_that_opened() -> None:
+    """reconnect_delays is asked for delays only after failed attempts."""
+    if "reconnect_delays" not in inspect.signature(connect_async).parameters:
+        pytest.skip(f"websockets {websockets.__version__} has no reconnect_delays (17.0+)")
+    asked: list[str] = []
+
+    def delays() -> Iterator[float]:
+        asked.append("a delay")
+        yield from itertools.repeat(0.01)
+
+    app = FastAPI()
+
+    @app.websocket("/bye")
+    async def bye(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.close(1001)
+
+    async def sessions(url: str) -> int:
+        opened = 0
+        async for ws in connect_async(url, reconnect_delays=delays, open_timeout=5):
+            opened += 1
+            async for _ in ws:
+                pass
+            if opened == 3:
+                return opened
+        return opened
+
+    with serve(app, name="facts 11 reconnect") as server:
+        assert asyncio.run(sessions(server.ws_url("/bye"))) == 3
+    assert asked == []
