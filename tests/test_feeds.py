@@ -62,6 +62,28 @@ async def test_every_event_arrives_once_and_in_order(
 
 
 @pytest.mark.anyio
+async def test_the_websocket_is_measured_with_and_without_compression(
+    fixed_run: RunningServer,
+) -> None:
+    """Lesson 02 compares SSE, which nobody compresses, with an uncompressed WebSocket too."""
+    runs = {}
+    for compression in ("deflate", None):
+        with Tap(fixed_run, name=f"test feeds ws {compression}") as tap:
+            results = await feeds.measure(
+                tap.url, ["ws"], seconds=20, after=0, last_id=COUNT,
+                compression=compression, progress=False,
+            )  # fmt: skip
+            records = tap.wait_idle().records
+        runs[compression] = results["ws"]
+        texts = [r.frame for r in records if r.kind == "frame" and r.frame.opcode.name == "TEXT"]
+        assert texts and all(frame.rsv1 == (compression is not None) for frame in texts)
+    assert runs["deflate"].name == "WebSocket"
+    assert runs[None].name == "WebSocket, uncompressed"
+    assert runs[None].events == runs["deflate"].events == COUNT
+    assert runs[None].down_per_event > runs["deflate"].down_per_event
+
+
+@pytest.mark.anyio
 @pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_bytes_measured_match_what_a_wire_tap_counts(
     fixed_run: RunningServer, transport: str

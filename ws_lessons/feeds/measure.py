@@ -50,12 +50,15 @@ class Run:
     connections: int = 0  # TCP connections opened
     first_expected: int | None = None  # the first id the client should get, when known
     interval: float | None = None  # short polling: seconds between polls
+    compression: str | None = "deflate"  # WebSocket: the client's offer (None: none)
 
     @property
     def name(self) -> str:
         name = TRANSPORTS.get(self.transport, self.transport)
         if self.interval is not None:
             name += f" every {self.interval * 1000:g} ms"
+        if self.transport == "ws" and self.compression is None:
+            name += ", uncompressed"
         return name
 
     @property
@@ -225,7 +228,10 @@ async def _ws(client: _Client, http: httpx.AsyncClient, interval: float) -> None
         path += f"?after={client.run.first_expected - 1}"
     client.run.requests += 1
     async with ws_connect(
-        client.counter.ws_url(path), open_timeout=CLIENT_TIMEOUT, close_timeout=CLIENT_TIMEOUT
+        client.counter.ws_url(path),
+        compression=client.run.compression,
+        open_timeout=CLIENT_TIMEOUT,
+        close_timeout=CLIENT_TIMEOUT,
     ) as websocket:
         async for message in websocket:
             client.got(json.loads(message))
@@ -261,12 +267,18 @@ async def _measure_one(
     interval: float = 0.25,
     after: int | None = None,
     last_id: int | None = None,
+    compression: str | None = "deflate",
 ) -> Run:
     if transport not in _CLIENTS:
         raise ValueError(f"unknown transport {transport!r}; choose from {list(TRANSPORTS)}")
     host, port = address(target)
     base_url = f"http://{host}:{port}"
-    run = Run(transport, seconds, interval=interval if transport == "poll" else None)
+    run = Run(
+        transport,
+        seconds,
+        interval=interval if transport == "poll" else None,
+        compression=compression if transport == "ws" else None,
+    )
     start = after if after is not None else await _cursor(base_url, transport)
     run.first_expected = None if start is None else start + 1
     counter = ByteCounter((host, port))
@@ -325,6 +337,7 @@ async def measure(
     interval: float = 0.25,
     after: int | None = None,
     last_id: int | None = None,
+    compression: str | None = "deflate",
     progress: bool = True,
 ) -> Results:
     """Run a real client of each transport against ``server`` for ``seconds``, one after another.
@@ -333,7 +346,8 @@ async def measure(
     transports asked for. Each client goes through its own :class:`ByteCounter`. Short
     polling asks every ``interval`` seconds. By default the clients start from the feed's
     newest event; ``after=0`` asks for everything the server remembers instead, and
-    ``last_id`` ends a run as soon as that event has arrived.
+    ``last_id`` ends a run as soon as that event has arrived. The WebSocket client offers
+    permessage-deflate, as browsers do; ``compression=None`` makes it offer nothing.
     """
     chosen = list(transports)
     runs = Results()
@@ -344,7 +358,13 @@ async def measure(
             async with _progress(bar, index * seconds, seconds):
                 runs.append(
                     await _measure_one(
-                        server, transport, seconds, interval=interval, after=after, last_id=last_id
+                        server,
+                        transport,
+                        seconds,
+                        interval=interval,
+                        after=after,
+                        last_id=last_id,
+                        compression=compression,
                     )
                 )
     return runs
