@@ -145,6 +145,8 @@ class Results(list[Run]):
     def __str__(self) -> str:
         return str(self.table)
 
+    __repr__ = __str__  # the plain-text view of a notebook shows the table too
+
     def _repr_html_(self) -> str:
         return self.table._repr_html_()
 
@@ -173,12 +175,12 @@ class _Client:
 
 
 async def _short_poll(client: _Client, http: httpx.AsyncClient, interval: float) -> None:
-    """Poll every ``interval``, the first time one interval after the start, as often as fits.
+    """Poll every ``interval``, the first time one interval after the start: one poll per interval.
 
     Every poll then covers one whole interval, so an event waits half of one on average;
     a last poll cut short by the end of the run would make the figures look better.
     """
-    polls = max(1, round((client.deadline - time.monotonic()) / interval))
+    polls = max(1, round(client.run.seconds / interval))  # the run's length, in intervals
     next_at = time.monotonic()
     for _poll in range(polls):
         next_at += interval
