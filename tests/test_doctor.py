@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
 
 from ws_lessons import doctor
 
@@ -70,3 +77,56 @@ def test_the_doctor_names_the_proxy_variables_set(monkeypatch) -> None:
     finding = doctor.check_proxies()
     assert finding.status == doctor.OK
     assert "https_proxy" in finding.detail and "loopback bypasses them" in finding.detail
+
+
+def a_python_shim(folder: Path) -> Path:
+    """A program called ``python`` that is not this Python, like a pyenv or asdf shim."""
+    shim = folder / "python"
+    shim.write_text("#!/bin/sh\nexit 1\n")
+    shim.chmod(0o755)
+    return shim
+
+
+def test_a_python_shim_first_on_path_is_not_taken_for_the_kernel(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """JupyterLab starts a spec's bare ``python`` with its own Python, not PATH's first one."""
+    a_python_shim(tmp_path)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    finding = doctor.check_kernel()
+    assert finding.status == doctor.OK, finding
+    assert sys.executable in finding.detail
+    assert str(tmp_path) not in finding.detail
+
+
+def test_a_kernel_spec_that_names_another_python_is_a_problem(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    other = a_python_shim(tmp_path)
+    spec = tmp_path / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    argv = [str(other), "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "Python 3"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
+    finding = doctor.check_kernel()
+    assert finding.status == doctor.PROBLEM, finding
+    assert f"the python3 kernel runs {other}, not {sys.executable}" in finding.detail
+    assert "course.py lab" in finding.fix
+
+
+def test_in_a_notebook_the_kernel_is_the_python_that_runs_it(tmp_path: Path) -> None:
+    """Inside a kernel, a shim first on PATH changes nothing: sys.executable is the kernel."""
+    a_python_shim(tmp_path)
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells.append(
+        nbformat.v4.new_code_cell(
+            "import os\n"
+            f"os.environ['PATH'] = {str(tmp_path)!r} + os.pathsep + os.environ['PATH']\n"
+            "from ws_lessons import doctor\n"
+            "finding = doctor.check_kernel()\n"
+            "print(finding.status, finding.detail)"
+        )
+    )
+    NotebookClient(notebook, timeout=60, kernel_name="python3").execute()
+    printed = notebook.cells[0].outputs[0]["text"]
+    assert printed.strip() == f"ok this notebook's kernel runs {sys.executable}"

@@ -62,6 +62,28 @@ async def test_every_event_arrives_once_and_in_order(
 
 
 @pytest.mark.anyio
+async def test_the_websocket_is_measured_with_and_without_compression(
+    fixed_run: RunningServer,
+) -> None:
+    """Lesson 02 compares SSE, which nobody compresses, with an uncompressed WebSocket too."""
+    runs = {}
+    for compression in ("deflate", None):
+        with Tap(fixed_run, name=f"test feeds ws {compression}") as tap:
+            results = await feeds.measure(
+                tap.url, ["ws"], seconds=20, after=0, last_id=COUNT,
+                compression=compression, progress=False,
+            )  # fmt: skip
+            records = tap.wait_idle().records
+        runs[compression] = results["ws"]
+        texts = [r.frame for r in records if r.kind == "frame" and r.frame.opcode.name == "TEXT"]
+        assert texts and all(frame.rsv1 == (compression is not None) for frame in texts)
+    assert runs["deflate"].name == "WebSocket"
+    assert runs[None].name == "WebSocket, uncompressed"
+    assert runs[None].events == runs["deflate"].events == COUNT
+    assert runs[None].down_per_event > runs["deflate"].down_per_event
+
+
+@pytest.mark.anyio
 @pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_bytes_measured_match_what_a_wire_tap_counts(
     fixed_run: RunningServer, transport: str
@@ -196,12 +218,53 @@ def test_the_ticker_follows_its_rate_changes_from_another_thread(
 
 
 @pytest.mark.anyio
-async def test_sweep_polls_more_often_at_shorter_intervals() -> None:
+async def test_sweep_polls_each_interval_as_often_and_events_wait_half_of_it() -> None:
+    """Every point of the sweep gets the same number of polls, each covering a whole interval,
+    so the medians are steady enough for the lesson's "about half the interval"."""
     with serve(feeds.feed_app(feeds.Ticker(rate=50)), name="test feeds sweep") as server:
-        results = await feeds.sweep(server, [0.05, 0.5], seconds=1.0, progress=False)
-    assert [run.interval for run in results] == [0.05, 0.5]
-    assert results[0].requests > results[1].requests
+        results = await feeds.sweep(server, [0.1, 0.4], polls=10, progress=False)
+    assert [run.interval for run in results] == [0.1, 0.4]
+    assert [run.requests for run in results] == [10, 10]
     assert all(run.missed == 0 for run in results)
+    for run in results:
+        assert 0.25 < run.median_ms / (run.interval * 1000) < 0.75, run.row()
+    assert results[1].median_ms > 2 * results[0].median_ms, [run.row() for run in results]
+
+
+@pytest.mark.anyio
+async def test_a_sweep_needs_a_poll() -> None:
+    with pytest.raises(ValueError, match="polls must be at least 1"):
+        await feeds.sweep("http://127.0.0.1:9", [0.1], polls=0, progress=False)
+
+
+def test_on_publish_is_called_on_the_servers_loop_even_for_events_published_elsewhere(
+    quiet: tuple[feeds.Ticker, RunningServer],
+) -> None:
+    ticker, server = quiet
+    calls: list[tuple[int, bool]] = []
+
+    def hook(event: feeds.Event) -> None:
+        calls.append((event.id, asyncio.get_running_loop() is server._loop))
+
+    ticker.on_publish = hook
+    first = ticker.publish()  # from this thread
+    wait_until(lambda: len(calls) == 1)
+    assert calls == [(first.id, True)]
+
+
+def test_a_hook_that_raises_does_not_stop_the_ticker(
+    quiet: tuple[feeds.Ticker, RunningServer],
+) -> None:
+    ticker, server = quiet
+
+    def broken(event: feeds.Event) -> None:
+        raise ValueError("a bug in the hook")
+
+    ticker.on_publish = broken
+    ticker.rate = 200
+    wait_until(lambda: ticker.last_id >= 5)
+    ticker.rate = None
+    wait_until(lambda: any("ticker.on_publish raised" in line for line in server.logs))
 
 
 def test_results_render_as_a_table_and_plot() -> None:

@@ -127,24 +127,43 @@ def check_websocket_library() -> Finding:
     return Finding("uvicorn ws", OK, detail)
 
 
+def in_a_kernel() -> bool:
+    """Whether this code runs inside a Jupyter kernel (a notebook), not a terminal."""
+    kernelapp = sys.modules.get("ipykernel.kernelapp")
+    return kernelapp is not None and kernelapp.IPKernelApp.initialized()
+
+
+def launched_as(program: str) -> str:
+    """The Python a kernel spec's ``program`` becomes when JupyterLab starts the kernel.
+
+    jupyter_client starts a spec that names a bare ``python``, ``python3`` or ``python3.X``
+    with the Python that runs JupyterLab itself (``sys.executable``), not the one first on
+    PATH (``KernelManager.format_kernel_cmd``). Any other program is looked up on PATH.
+    """
+    bare = {"python", f"python{sys.version_info[0]}", "python{}.{}".format(*sys.version_info)}
+    if program in bare:
+        return sys.executable
+    return shutil.which(program) or program
+
+
 def check_kernel() -> Finding:
-    """The ``python3`` kernel JupyterLab starts must be this Python, with the course installed."""
+    """The ``python3`` kernel must be this Python, the one with the course installed.
+
+    In a notebook the kernel is the running Python: its ``sys.executable`` is the answer.
+    """
+    if in_a_kernel():
+        detail = _("this notebook's kernel runs {path}").format(path=sys.executable)
+        return Finding("kernel", OK, detail)
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
     try:
         spec = KernelSpecManager().get_kernel_spec("python3")
     except NoSuchKernel:
         return Finding("kernel", PROBLEM, _("no python3 kernel found"), SETUP)
-    program = shutil.which(spec.argv[0]) or spec.argv[0]
+    program = launched_as(spec.argv[0])
     # Compare paths as written: a virtual environment's python is a link to the base one.
-    same = os.path.abspath(program) == os.path.abspath(sys.executable)
-    if same:
-        runs = (
-            _("this notebook's kernel runs {path}")
-            if "ipykernel" in sys.modules
-            else _("the python3 kernel runs {path}")
-        )
-        return Finding("kernel", OK, runs.format(path=sys.executable))
+    if os.path.abspath(program) == os.path.abspath(sys.executable):
+        return Finding("kernel", OK, _("the python3 kernel runs {path}").format(path=program))
     return Finding(
         "kernel",
         PROBLEM,

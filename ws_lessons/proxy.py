@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import socket
 import threading
 from typing import Literal
 
 from ws_lessons.proxies import LOOPBACK
-from ws_lessons.server import Background, close_loop, track
+from ws_lessons.server import Background, bind, close_loop, track
 
 Direction = Literal["→", "←"]
 CLIENT_TO_SERVER: Direction = "→"
@@ -30,7 +29,9 @@ class Proxy(Background):
     kind = "proxy"
 
     def __init__(self, target_host: str, target_port: int, *, port: int = 0, name: str) -> None:
-        super().__init__(name, socket.create_server((LOOPBACK, port)))
+        # bind() makes a socket that says it is TCP, so asyncio turns Nagle's algorithm off
+        # on each accepted connection, as it does on the one to the target.
+        super().__init__(name, bind(LOOPBACK, port))
         self.target_host, self.target_port = target_host, target_port
         self.connections = 0  # accepted so far
         self._numbers = itertools.count(1)

@@ -339,7 +339,8 @@ def forget(thing: Stoppable) -> None:
             _started.remove(thing)
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def bind(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host``:``port``, for an asyncio server to listen on."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP, not the default 0: asyncio turns Nagle's algorithm off (TCP_NODELAY) only
     # on sockets that say they are TCP, and accepted sockets inherit this one's protocol.
@@ -390,7 +391,7 @@ def serve(
     }
     options.update(uvicorn_options)
     config = uvicorn.Config(app, log_config=None, **options)
-    sock = _bind(host, port)
+    sock = bind(host, port)
     if name is None:
         name = f"server-{sock.getsockname()[1]}"
     handle = RunningServer(name, _Uvicorn(config, before_stop), sock)
@@ -476,7 +477,7 @@ def serve_streams(
     if not callable(handler):
         raise TypeError(f"pass your handler function itself, not {handler!r}")
     _replace(name, host, port)
-    sock = _bind(host, port)
+    sock = bind(host, port)
     handle = StreamServer(name or f"server-{sock.getsockname()[1]}", handler, sock)
     track(handle)
     handle._thread.start()

@@ -11,7 +11,6 @@ from ws_lessons.exercises.core import (
     Hint,
     chosen_letters,
     exercise,
-    judge_letters,
     require_function,
 )
 from ws_lessons.i18n import N_, _
@@ -46,6 +45,29 @@ _WHY_00_1 = {
 }
 WORKS_00_1 = frozenset({"B", "D", "E"})
 
+# What a wrong verdict on these cells misses, said without naming a cell: the whole answer
+# is judged first, so no try reveals the verdict on one cell.
+_MISSED_00_1 = [
+    (
+        frozenset({"A", "C"}),
+        N_(
+            "a cell you chose starts a second event loop in the cell's thread, where the "
+            "kernel's loop already runs: that fails"
+        ),
+    ),
+    (
+        frozenset({"B", "E"}),
+        N_("a cell you left out only awaits, on the kernel's running loop: a cell may do that"),
+    ),
+    (
+        frozenset({"D"}),
+        N_(
+            "a cell you left out blocks only the cell's thread, while the server answers "
+            "from a thread of its own: that works"
+        ),
+    ),
+]
+
 
 @exercise(
     "00.1",
@@ -57,8 +79,22 @@ WORKS_00_1 = frozenset({"B", "D", "E"})
 def check_00_1(letters: Any) -> str:
     """The set of letters of CELLS_00_1 that run without an error in a notebook."""
     chosen = chosen_letters(letters, CELLS_00_1, _("cell"))
-    judge_letters(chosen, WORKS_00_1, _WHY_00_1, yes=_("it works"), no=_("it fails"))
-    return _("one loop per thread: await on the kernel's, and give the server a thread of its own")
+    if not chosen:
+        raise Hint(
+            _(
+                "an empty set says that none of the five cells runs. Read each one and "
+                "list the letters of those that do"
+            )
+        )
+    wrong = {letter for letter in CELLS_00_1 if (letter in chosen) != (letter in WORKS_00_1)}
+    if wrong:
+        missed = [_(idea) for cells, idea in _MISSED_00_1 if cells & wrong]
+        raise Hint(_("not every verdict is right yet: {missed}").format(missed="; ".join(missed)))
+    reasons = "".join(f"\n  {letter}: {_(_WHY_00_1[letter])}" for letter in sorted(CELLS_00_1))
+    return (
+        _("one loop per thread: await on the kernel's, and give the server a thread of its own")
+        + reasons
+    )
 
 
 # 00.2 -------------------------------------------------------------------------------------------

@@ -50,12 +50,15 @@ class Run:
     connections: int = 0  # TCP connections opened
     first_expected: int | None = None  # the first id the client should get, when known
     interval: float | None = None  # short polling: seconds between polls
+    compression: str | None = "deflate"  # WebSocket: the client's offer (None: none)
 
     @property
     def name(self) -> str:
         name = TRANSPORTS.get(self.transport, self.transport)
         if self.interval is not None:
             name += f" every {self.interval * 1000:g} ms"
+        if self.transport == "ws" and self.compression is None:
+            name += ", uncompressed"
         return name
 
     @property
@@ -142,6 +145,8 @@ class Results(list[Run]):
     def __str__(self) -> str:
         return str(self.table)
 
+    __repr__ = __str__  # the plain-text view of a notebook shows the table too
+
     def _repr_html_(self) -> str:
         return self.table._repr_html_()
 
@@ -160,15 +165,26 @@ class _Client:
         self.cursor = max(self.cursor, payload["id"])
 
     @property
+    def complete(self) -> bool:
+        """The run's last event has arrived."""
+        return self.last_id is not None and self.cursor >= self.last_id
+
+    @property
     def done(self) -> bool:
-        if self.last_id is not None and self.cursor >= self.last_id:
-            return True
-        return time.monotonic() >= self.deadline
+        return self.complete or time.monotonic() >= self.deadline
 
 
 async def _short_poll(client: _Client, http: httpx.AsyncClient, interval: float) -> None:
+    """Poll every ``interval``, the first time one interval after the start: one poll per interval.
+
+    Every poll then covers one whole interval, so an event waits half of one on average;
+    a last poll cut short by the end of the run would make the figures look better.
+    """
+    polls = max(1, round(client.run.seconds / interval))  # the run's length, in intervals
     next_at = time.monotonic()
-    while not client.done:
+    for _poll in range(polls):
+        next_at += interval
+        await asyncio.sleep(max(0.0, next_at - time.monotonic()))  # the polling interval
         client.run.requests += 1
         response = await http.get(PATHS["poll"], params={"after": client.cursor})
         response.raise_for_status()
@@ -176,10 +192,8 @@ async def _short_poll(client: _Client, http: httpx.AsyncClient, interval: float)
         client.run.empty += not events
         for payload in events:
             client.got(payload)
-        next_at += interval
-        pause = min(next_at, client.deadline) - time.monotonic()
-        if pause > 0 and not client.done:
-            await asyncio.sleep(pause)  # the polling interval
+        if client.complete:
+            return
 
 
 async def _long_poll(client: _Client, http: httpx.AsyncClient, interval: float) -> None:
@@ -216,7 +230,10 @@ async def _ws(client: _Client, http: httpx.AsyncClient, interval: float) -> None
         path += f"?after={client.run.first_expected - 1}"
     client.run.requests += 1
     async with ws_connect(
-        client.counter.ws_url(path), open_timeout=CLIENT_TIMEOUT, close_timeout=CLIENT_TIMEOUT
+        client.counter.ws_url(path),
+        compression=client.run.compression,
+        open_timeout=CLIENT_TIMEOUT,
+        close_timeout=CLIENT_TIMEOUT,
     ) as websocket:
         async for message in websocket:
             client.got(json.loads(message))
@@ -252,12 +269,18 @@ async def _measure_one(
     interval: float = 0.25,
     after: int | None = None,
     last_id: int | None = None,
+    compression: str | None = "deflate",
 ) -> Run:
     if transport not in _CLIENTS:
         raise ValueError(f"unknown transport {transport!r}; choose from {list(TRANSPORTS)}")
     host, port = address(target)
     base_url = f"http://{host}:{port}"
-    run = Run(transport, seconds, interval=interval if transport == "poll" else None)
+    run = Run(
+        transport,
+        seconds,
+        interval=interval if transport == "poll" else None,
+        compression=compression if transport == "ws" else None,
+    )
     start = after if after is not None else await _cursor(base_url, transport)
     run.first_expected = None if start is None else start + 1
     counter = ByteCounter((host, port))
@@ -316,6 +339,7 @@ async def measure(
     interval: float = 0.25,
     after: int | None = None,
     last_id: int | None = None,
+    compression: str | None = "deflate",
     progress: bool = True,
 ) -> Results:
     """Run a real client of each transport against ``server`` for ``seconds``, one after another.
@@ -324,7 +348,8 @@ async def measure(
     transports asked for. Each client goes through its own :class:`ByteCounter`. Short
     polling asks every ``interval`` seconds. By default the clients start from the feed's
     newest event; ``after=0`` asks for everything the server remembers instead, and
-    ``last_id`` ends a run as soon as that event has arrived.
+    ``last_id`` ends a run as soon as that event has arrived. The WebSocket client offers
+    permessage-deflate, as browsers do; ``compression=None`` makes it offer nothing.
     """
     chosen = list(transports)
     runs = Results()
@@ -335,7 +360,13 @@ async def measure(
             async with _progress(bar, index * seconds, seconds):
                 runs.append(
                     await _measure_one(
-                        server, transport, seconds, interval=interval, after=after, last_id=last_id
+                        server,
+                        transport,
+                        seconds,
+                        interval=interval,
+                        after=after,
+                        last_id=last_id,
+                        compression=compression,
                     )
                 )
     return runs
@@ -345,19 +376,23 @@ async def sweep(
     server: RunningServer | str,
     intervals: Iterable[float] = (0.05, 0.1, 0.25, 0.5, 1.0),
     *,
-    seconds: float = 2.0,
+    polls: int = 10,
     progress: bool = True,
 ) -> Results:
-    """Short polling at each of ``intervals`` (seconds), all at the same time, for ``seconds``.
+    """Short polling at each of ``intervals`` (seconds), all at the same time, ``polls`` times each.
 
     The clients run side by side, each through its own :class:`ByteCounter`, so the whole
-    sweep takes ``seconds``, not ``seconds`` per interval.
+    sweep takes ``polls`` times the longest interval. Every interval gets the same number
+    of polls: its medians are as steady as those of the others.
     """
     chosen = list(intervals)
-    with progress_bar(total=round(seconds, 1), unit="s", leave=False, disable=not progress) as bar:
+    if polls < 1:
+        raise ValueError(f"polls must be at least 1, not {polls}")
+    longest = polls * max(chosen)
+    with progress_bar(total=round(longest, 1), unit="s", leave=False, disable=not progress) as bar:
         bar.set_description(f"short polling at {len(chosen)} intervals")
-        async with _progress(bar, 0, seconds):
+        async with _progress(bar, 0, longest):
             runs = await asyncio.gather(
-                *(_measure_one(server, "poll", seconds, interval=every) for every in chosen)
+                *(_measure_one(server, "poll", polls * every, interval=every) for every in chosen)
             )
     return Results(sorted(runs, key=lambda run: run.interval or 0))

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
@@ -44,6 +45,10 @@ class Ticker:
 
     The async methods run on the server's event loop; :meth:`publish` and the
     read-only properties may be used from any thread (a notebook cell, a test).
+
+    ``on_publish``, when set, is called with each new event on the server's event loop
+    (whichever thread published it): the hook a long poll uses to wake up.
+    :meth:`wait_after` is the course's own long-poll wait, built on the same idea.
     """
 
     def __init__(
@@ -65,6 +70,7 @@ class Ticker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._changed = asyncio.Event()  # set (and replaced) on every new event
         self._rate_changed = asyncio.Event()
+        self.on_publish: Callable[[Event], object] | None = None
 
     def __repr__(self) -> str:
         rate = "quiet" if not self._rate else f"{self._rate:g}/s"
@@ -136,7 +142,7 @@ class Ticker:
             self._price = round(max(1.0, self._price + self._random.uniform(-0.5, 0.5)), 2)
             event = Event(self._last_id, round(time.time(), 6), self._price)
             self._history.append(event)
-        self._call_on_loop(self._notify)
+        self._call_on_loop(lambda: self._notify(event))
         return event
 
     async def run(self) -> None:
@@ -183,9 +189,14 @@ class Ticker:
             self._changed = asyncio.Event()
             self._rate_changed = asyncio.Event()
 
-    def _notify(self) -> None:
+    def _notify(self, event: Event) -> None:
         self._changed.set()
         self._changed = asyncio.Event()
+        if self.on_publish is not None:
+            try:
+                self.on_publish(event)
+            except Exception:  # a faulty hook must not stop the ticker; it shows in the logs
+                logging.getLogger("uvicorn.error").exception("ticker.on_publish raised")
 
     def _call_on_loop(self, callback: Any) -> None:
         loop = self._loop
