@@ -142,10 +142,11 @@ def _label(record: Record) -> str:
     if record.kind == "closed":
         return _("closes its side of TCP")
     if record.frame is not None:
-        size = _("{n} bytes").format(n=len(record.frame.payload))
-        text = f"{record.frame.opcode.name} {size} {record.note}"
+        size = _("{n} B").format(n=len(record.frame.payload))
+        fin = "" if record.frame.fin else " FIN=0"
+        text = f"{record.frame.opcode.name}{fin} {size} {record.note}".rstrip()
     elif record.head is not None:
-        text = record.cells()[4]  # the start line: "GET /echo" or "101 Switching Protocols"
+        text = record.start_line
     else:
         text = f"{record.kind}: {record.note}"
     return text if len(text) <= LABEL else text[: LABEL - 1] + "…"

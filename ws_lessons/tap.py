@@ -109,6 +109,12 @@ class Record:
     def opcode(self) -> Opcode | None:
         return self.frame.opcode if self.frame is not None else None
 
+    @property
+    def start_line(self) -> str:
+        """The first line of a handshake head, ``GET /echo`` or ``101 Switching Protocols``;
+        ``""`` for anything else."""
+        return _start_line(self.head) if self.head is not None else ""
+
     def cells(self) -> tuple[str, ...]:
         """The row of the table: see :data:`COLUMNS`."""
         if self.frame is not None:
@@ -118,7 +124,7 @@ class Record:
             length = str(len(self.frame.payload))
         else:
             flags, mask, length = ("", ""), "", str(self.size)
-            what = _start_line(self.head) if self.head is not None else ""
+            what = self.start_line
         return (
             f"#{self.connection}",
             f"{self.time:.1f}",
