@@ -68,11 +68,10 @@ async def _answer(port: int, request: bytes) -> tuple[int, dict[str, str], bytes
 
 @exercise(
     "06.1",
-    nudge="Which field of the request tells you the client's version, and what does "
-    "HandshakeError not tell you?",
-    hint="Look at the version before (or after) build_response() complains: only a "
-    "present, wrong version earns 426, and the answer names the version you speak in a "
-    "header field of its own.",
+    nudge="Which field of the request tells you the client's version, and which check of "
+    "what_is_wrong() looks at it?",
+    hint="Look at the version before what_is_wrong() does: only a present, wrong version "
+    "earns 426, and the answer names the version you speak in a header field of its own.",
 )
 def check_06_1(handshake: Any) -> str:
     """handshake(reader, writer): 101 for a good request, 426 with the version, 400 otherwise."""
@@ -250,7 +249,7 @@ def check_06_2(predicted: Any) -> str:
     if Opcode.PONG not in opcodes:
         raise Hint(_("a PING always gets a PONG (RFC 6455 §5.5.2)"))
     if (Opcode.PONG, b"1") not in mine:
-        raise Hint(_("a PONG carries the same payload as the PING it answers (§5.5.2)"))
+        raise Hint(_("a PONG carries the same payload as the PING it answers (§5.5.3)"))
     if Opcode.CLOSE not in opcodes:
         raise Hint(_("the server answers the close frame with a close frame (§5.5.1)"))
     if (Opcode.CLOSE, CloseCode.NORMAL_CLOSURE) not in mine:
