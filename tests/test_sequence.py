@@ -108,3 +108,42 @@ def test_a_tap_with_nothing_recorded_says_so(tap: Tap) -> None:
     assert "Nothing has crossed the tap yet" in tap._repr_html_()
     assert "<table" not in tap._repr_html_()
     assert "Nothing has crossed the tap yet" in str(tap)
+
+
+MEASURE = """() => Array.from(document.querySelectorAll('g.arrow'), (arrow) => {
+    const [time, label] = arrow.querySelectorAll('text');
+    const line = arrow.querySelector('line').getBoundingClientRect();
+    const box = label.getBoundingClientRect();
+    return {y: line.top, left: line.left, right: line.right, width: box.width,
+            labelLeft: box.left, labelRight: box.right, time: time.getBBox().width};
+})"""
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_chromium_draws_it(tap: Tap, chromium_path: str, language: str) -> None:
+    """In a real browser: every arrow drawn in order, its label legible between the lifelines."""
+    from playwright.sync_api import sync_playwright
+
+    from ws_lessons.browser import ARGS
+
+    session(tap)
+    set_language(language if language == "zh" else None)
+    try:
+        diagram = tap.diagram()
+        svg = diagram.svg()
+    finally:
+        set_language(None)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 800, "height": 700})
+            page.set_content(f"<!doctype html><meta charset='utf-8'><body>{svg}</body>")
+            drawn = page.evaluate(MEASURE)
+        finally:
+            browser.close()
+    assert len(drawn) == len(diagram.arrows) >= 8
+    assert [arrow["y"] for arrow in drawn] == sorted(arrow["y"] for arrow in drawn)
+    lifelines = min(arrow["left"] for arrow in drawn), max(arrow["right"] for arrow in drawn)
+    for arrow in drawn:
+        assert arrow["width"] > 20 and arrow["time"] > 5  # text was laid out, in some font
+        assert lifelines[0] <= arrow["labelLeft"] <= arrow["labelRight"] <= lifelines[1]

@@ -18,6 +18,7 @@ HTML copies of the lessons; its labels speak the learner's language (:mod:`ws_le
 from __future__ import annotations
 
 import html
+import itertools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ TOP = 64  # the lifelines' heads take the space above
 STEP = 34  # the least vertical room an arrow takes
 GAP_PER_DECADE = 14  # more room for each tenfold of the time since the previous arrow
 LABEL = 44  # characters of a label at most
+_DIAGRAMS = itertools.count(1)
 COLOURS = {"frame": "#1f5fa8", "handshake": "#2e7d32", "closed": "#757575", "invalid": "#c62828"}
 
 
@@ -69,13 +71,16 @@ class SequenceDiagram:
     def svg(self) -> str:
         """The diagram as a standalone SVG document."""
         client, server = html.escape(_("client")), html.escape(_("server"))
+        prefix = f"seq{next(_DIAGRAMS)}-"  # marker ids, unique among the diagrams of a page
+        title = html.escape(self.title or _("a sequence diagram of a connection"))
         parts = [
             f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{self.height}" '
-            f'viewBox="0 0 {WIDTH} {self.height}" font-family="Menlo, Consolas, '
+            f'viewBox="0 0 {WIDTH} {self.height}" role="img" font-family="Menlo, Consolas, '
             f"'DejaVu Sans Mono', 'Noto Sans Mono CJK SC', monospace\" font-size=\"12\">",
+            f"<title>{title}</title>",
             "<defs>"
             + "".join(
-                f'<marker id="head-{kind}" viewBox="0 0 10 10" refX="10" refY="5" '
+                f'<marker id="{prefix}{kind}" viewBox="0 0 10 10" refX="10" refY="5" '
                 f'markerWidth="8" markerHeight="8" orient="auto-start-reverse">'
                 f'<path d="M0,0 L10,5 L0,10 z" fill="{colour}"/></marker>'
                 for kind, colour in COLOURS.items()
@@ -97,12 +102,16 @@ class SequenceDiagram:
             )
         parts.append(f'<text x="8" y="{TOP - 11}" fill="#666">ms</text>')
         for arrow in self.arrows:
-            parts.append(_draw(arrow))
+            parts.append(_draw(arrow, prefix))
         parts.append("</svg>")
         return "".join(parts)
 
     def _repr_svg_(self) -> str:
         return self.svg()
+
+    def _repr_html_(self) -> str:
+        """The SVG inline, so that HTML copies keep its text (searchable, in the page's fonts)."""
+        return f'<div class="ws-lessons-sequence">{self.svg()}</div>'
 
     def __repr__(self) -> str:
         lines = [f"{arrow.time:9.1f} ms  {arrow.direction} {arrow.label}" for arrow in self.arrows]
@@ -152,7 +161,7 @@ def _label(record: Record) -> str:
     return text if len(text) <= LABEL else text[: LABEL - 1] + "…"
 
 
-def _draw(arrow: Arrow) -> str:
+def _draw(arrow: Arrow, prefix: str) -> str:
     """The SVG of one arrow, its label above it and its time on the left."""
     kind = {"http": "handshake"}.get(arrow.kind, arrow.kind)
     kind = kind if kind in COLOURS else "invalid"  # "truncated": the connection closed mid-frame
@@ -166,7 +175,7 @@ def _draw(arrow: Arrow) -> str:
         f'<g class="arrow" data-direction="{html.escape(arrow.direction)}">'
         f'<text x="8" y="{arrow.y + 4:.1f}" fill="#666">{arrow.time:.1f}</text>'
         f'<line x1="{start}" y1="{arrow.y:.1f}" x2="{end}" y2="{arrow.y:.1f}" '
-        f'stroke="{colour}" stroke-width="1.5"{dash} marker-end="url(#head-{kind})"/>'
+        f'stroke="{colour}" stroke-width="1.5"{dash} marker-end="url(#{prefix}{kind})"/>'
         f'<text x="{middle}" y="{arrow.y - 5:.1f}" text-anchor="middle" fill="{colour}">'
         f"{html.escape(arrow.label)}</text></g>"
     )
