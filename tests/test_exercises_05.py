@@ -226,3 +226,11 @@ def test_05_1_a_little_endian_length_names_the_byte_order() -> None:
         return frame[:2] + frame[2:4][::-1] + frame[4:]
 
     assert "little-endian" in rejected(checks.check_05_1, little)
+
+
+@pytest.mark.usefixtures("chinese")
+def test_05_4_hint_in_chinese() -> None:
+    message = rejected(checks.check_05_4, planted(check_mask=False))
+    assert "为 0 的帧到达了你的服务器解码器" in message and "请抛出 ProtocolError" in message
+    message = rejected(checks.check_05_4, planted(unmask=False))
+    assert message.startswith("一个 5 字节的文本帧：载荷仍然带着掩码")
