@@ -234,3 +234,7 @@ def test_05_4_hint_in_chinese() -> None:
     assert "为 0 的帧到达了你的服务器解码器" in message and "请抛出 ProtocolError" in message
     message = rejected(checks.check_05_4, planted(unmask=False))
     assert message.startswith("一个 5 字节的文本帧：载荷仍然带着掩码")
+
+
+def test_05_4_an_instance_instead_of_the_class() -> None:
+    assert "pass the class itself" in rejected(checks.check_05_4, Decoder())
