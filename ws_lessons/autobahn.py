@@ -214,7 +214,7 @@ class Report:
         installed = _versions()
         shown = ", ".join(f"{name} {number}" for name, number in installed.items())
         if not self.about:
-            return _("run now, against {versions}").format(versions=shown)
+            return _("run now, with {versions}").format(versions=shown)
         then = dict(self.about["versions"])  # type: ignore[call-overload]
         recorded = ", ".join(f"{name} {number}" for name, number in then.items())
         text = _("recorded on {date} with {versions}").format(
