@@ -76,7 +76,8 @@ class SequenceDiagram:
         parts = [
             f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{self.height}" '
             f'viewBox="0 0 {WIDTH} {self.height}" role="img" font-family="Menlo, Consolas, '
-            f"'DejaVu Sans Mono', 'Noto Sans Mono CJK SC', monospace\" font-size=\"12\">",
+            f"'DejaVu Sans Mono', 'Noto Sans Mono CJK SC', 'PingFang SC', 'Microsoft YaHei', "
+            'monospace" font-size="12">',
             f"<title>{title}</title>",
             "<defs>"
             + "".join(
