@@ -461,7 +461,7 @@ def _refused(factory: Callable[[], Any], data: bytes, doing: str, hint: str) -> 
 def check_05_4(factory: Any) -> str:
     """``factory()`` makes a decoder whose ``feed(data)`` returns a frame once one is complete."""
     if not callable(factory) and hasattr(factory, "feed"):
-        raise Hint(_("pass the class itself (SafeFrameDecoder), not a decoder made from it"))
+        raise Hint(_("pass the class itself, not a decoder made from it"))
     require_function(factory)
     doing = [_("making a decoder")]
     try:
