@@ -10,6 +10,8 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import date
+from importlib.metadata import version
 
 import pytest
 
@@ -72,3 +74,43 @@ def test_the_report_reads_per_group_and_per_case(report: autobahn.Report) -> Non
 def test_only_loopback_servers_are_tested() -> None:
     with pytest.raises(ValueError, match="loopback"):
         autobahn.run({"elsewhere": "ws://192.0.2.1:9001"})
+
+
+def test_the_recorded_run_is_for_the_installed_versions() -> None:
+    """Lesson 06 shows this run where the suite is not installed: it must match what runs."""
+    recorded = autobahn.recorded()
+    installed = {name: version(name) for name in autobahn.VERSIONED}
+    assert {name: recorded.about["versions"][name] for name in installed} == installed, (
+        "the installed versions changed: record the lesson's run again with "
+        "`python -m ws_lessons autobahn record`"
+    )
+    assert date.fromisoformat(str(recorded.about["date"])) <= date.today()
+    assert "the same versions as installed here" in recorded.provenance()
+    assert recorded.failed("your server") == []
+    assert set(recorded.failed("FastAPI on uvicorn")) == UVICORN_FAILS
+    cases = {case for agent in recorded.results.values() for case in agent}
+    assert len(cases) > 80 and not {"5.19", "5.20"} & cases
+    for agent, verdicts in recorded.results.items():  # what lesson 06 prints can be read
+        for case in verdicts:
+            if recorded.verdict(agent, case) != "OK":
+                assert recorded.detail(agent, case)["description"]
+    assert "7 closing" in str(recorded) and "<table>" in recorded._repr_html_()
+
+
+def test_a_report_names_versions_that_changed_since_it_was_recorded() -> None:
+    recorded = autobahn.recorded()
+    old = dict(recorded.about, versions={**recorded.about["versions"], "uvicorn": "0.1"})
+    older = autobahn.Report(recorded.results, None, recorded.details, old)
+    assert "uvicorn changed since, so a run here may differ" in older.provenance()
+    with pytest.raises(KeyError, match="no detail"):
+        older.detail("your server", "1.1.1")
+
+
+def test_the_recorded_run_agrees_with_a_run_now(tmp_path) -> None:
+    if autobahn.wstest() is None:
+        pytest.skip(f"Autobahn|Testsuite is not installed: {autobahn.HOW_TO_GET_IT}")
+    now = autobahn.record(tmp_path / "now.json")
+    recorded = autobahn.recorded()
+    for agent in recorded.results:
+        assert now.failed(agent) == recorded.failed(agent), agent
+        assert set(now.results[agent]) == set(recorded.results[agent])

@@ -29,3 +29,11 @@ def test_html_copy_of_a_chinese_lesson_speaks_chinese(tmp_path: Path) -> None:
     page = (tmp_path / "07_fastapi_endpoint.html").read_text(encoding="utf-8")
     assert "练习 07.1" in page  # a check's output, printed in Chinese
     assert 'href="00_start_here.html"' in page
+
+
+def test_html_copy_of_lesson_05_draws_the_wire(tmp_path: Path) -> None:
+    assert build_html.main(["05"], site=tmp_path) == 0
+    page = (tmp_path / "05_frames.html").read_text(encoding="utf-8")
+    assert page.count("<svg") >= 4  # the sequence diagrams, drawn inline
+    assert 'class="arrow"' in page and ">GET /echo</text>" in page
+    assert ">client</text>" in page and ">server</text>" in page

@@ -175,6 +175,11 @@ TEXT_OUTPUTS = f"""() => Array.from({CURRENT}.content.model.cells)
     .map((output) => output.text ?? '').join('')"""
 
 
+DIAGRAMS = """() => Array.from(document.querySelectorAll('.jp-OutputArea-output svg'))
+    .filter((svg) => svg.querySelector('g.arrow'))
+    .map((svg) => [svg.getBoundingClientRect().width, svg.querySelectorAll('g.arrow').length])"""
+
+
 def test_the_chinese_lessons_chosen_for_jupyterlab_exist() -> None:
     assert [path.name[:2] for path in TWINS] == list(IN_CHINESE)
 
@@ -205,6 +210,9 @@ def test_lesson_runs_in_jupyterlab(path: Path, lab_url: str, browser) -> None:
         assert not refused, f"{path.name} sent the browser to {refused}"
         if frames:  # and shows something
             page.wait_for_function(f"() => ({FRAMES})().every((frame) => frame.loaded)")
+        if path.name.startswith(("05", "06")):  # the sequence diagrams of the wire, drawn
+            drawn = page.evaluate(DIAGRAMS)
+            assert drawn and all(width >= 700 and arrows >= 8 for width, arrows in drawn), drawn
         if chinese:  # the checks answered in Chinese
             printed = page.evaluate(TEXT_OUTPUTS)
             assert "练习 " in printed, f"{where}: no check printed in Chinese"

@@ -132,6 +132,14 @@ RULES = {  # RFC 6455 §4.2.2 for the version, §4.2.1 for the key
 def test_lesson_04_prints_what_the_running_servers_answer() -> None:
     cells = printed("04_handshake")
     table = output_of(cells, "wsproto_server = serve(")
+    picks = output_of(cells, "auto_picks = ")
+    from uvicorn.config import WS_PROTOCOLS
+    from uvicorn.protocols.websockets.auto import AutoWebSocketsProtocol
+
+    path = f"{AutoWebSocketsProtocol.__module__}:{AutoWebSocketsProtocol.__name__}"
+    (name,) = [name for name, where in WS_PROTOCOLS.items() if where == path]
+    assert f"ws='auto' picks ws={name!r}: {path}" in picks
+    assert f"default ({name})" in table.splitlines()[0]
     verdicts = output_of(cells, "rules = {").splitlines()
 
     measured: dict[str, dict[str, Response]] = {}
@@ -147,7 +155,7 @@ def test_lesson_04_prints_what_the_running_servers_answer() -> None:
 
     for case, answers in measured.items():
         default_answer, other_answer = answers["default"], answers["wsproto"]
-        row = f"{case:30} {shown(default_answer):22} {shown(other_answer)}"
+        row = f"{case:30} {shown(default_answer):28} {shown(other_answer)}"
         assert row in table.splitlines(), (row, table)
         heading = verdicts.index(next(line for line in verdicts if line.startswith(case)))
         for offset, (implementation, answer) in enumerate(answers.items(), 1):

@@ -87,7 +87,8 @@ def test_the_handshake_of_a_real_session(tap: Tap) -> None:
     key = request.head.headers.get("Sec-WebSocket-Key")
     assert key is not None
     assert response.head.headers.get("Sec-WebSocket-Accept") == accept_key(key)
-    assert response.cells()[4] == "101 Switching Protocols"
+    assert response.cells()[4] == response.start_line == "101 Switching Protocols"
+    assert request.start_line == "GET /echo" and records[2].start_line == ""
 
 
 def test_a_refused_handshake_and_plain_http(tap: Tap) -> None:

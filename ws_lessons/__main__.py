@@ -105,8 +105,11 @@ def main(argv: list[str] | None = None) -> int:
         metavar="N",
         help="connections one user may hold at once (default: 5)",
     )
-    suite = commands.add_parser("autobahn", help="Autobahn|Testsuite: install it, or run it")
-    suite.add_argument("action", choices=["install", "run"])
+    suite = commands.add_parser(
+        "autobahn",
+        help="Autobahn|Testsuite: install it, run it, or record lesson 06's run for its report",
+    )
+    suite.add_argument("action", choices=["install", "run", "record"])
     suite.add_argument("urls", nargs="*", metavar="URL", help="ws:// URLs of servers to test")
     suite.add_argument("--cases", nargs="+", help="case patterns, e.g. 6.* (default: 1-10)")
     args = parser.parse_args(argv)
@@ -169,6 +172,11 @@ def _autobahn(action: str, urls: list[str], cases: list[str] | None) -> int:
     try:
         if action == "install":
             print(f"wstest: {autobahn.install()}")
+            return 0
+        if action == "record":
+            report = autobahn.record()
+            print(report)
+            print(f"recorded in {autobahn.RECORDED}: {report.provenance()}")
             return 0
         report = autobahn.run({url: url for url in urls}, cases or autobahn.ALL_CASES)
     except autobahn.AutobahnMissing as exc:

@@ -13,15 +13,18 @@ behaviour gets a verdict of its own. Case groups: https://github.com/crossbario/
 from __future__ import annotations
 
 import collections
+import datetime
 import glob
 import json
 import os
+import platform
 import shutil
 import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from importlib.metadata import version
 from pathlib import Path
 
 from ws_lessons.i18n import N_, _
@@ -35,6 +38,8 @@ __all__ = [
     "find_python27",
     "home",
     "install",
+    "record",
+    "recorded",
     "run",
 ]
 
@@ -73,6 +78,17 @@ GROUPS = {
 """The suite's case groups 1-10 (12 and 13 test permessage-deflate)."""
 ALL_CASES = tuple(f"{group}.*" for group in GROUPS)
 PASSING = {"OK", "NON-STRICT", "INFORMATIONAL"}
+LESSON_CASES = (
+    *("1.1.*", "2.*", "3.*", "4.*", "5.*", "6.1.*", "6.3.*"),
+    *("7.1.*", "7.3.*", "7.5.*", "7.7.*"),
+)
+"""The cases the from-scratch lesson runs: a few seconds, every group but the slow ones."""
+LESSON_SLOW = ("5.19", "5.20")
+"""Cases of LESSON_CASES left out: they pause on purpose, a second each."""
+RECORDED = Path(__file__).with_name("data") / "autobahn_lesson06.json"
+"""The lesson's run, recorded by :func:`record` for the versions it names."""
+VERSIONED = ("uvicorn", "websockets", "starlette", "fastapi")
+"""The packages whose versions decide the verdicts, recorded with them."""
 HOW_TO_GET_IT = (
     "install it with `python -m ws_lessons autobahn install` (it needs a Python 2.7, for "
     "example from `pyenv install 2.7.18`), or run the suite's Docker image, "
@@ -146,10 +162,17 @@ def install(quiet: bool = True) -> Path:
 
 @dataclass(repr=False)
 class Report:
-    """The suite's verdicts, ``results[agent][case]``: the case's entry in its ``index.json``."""
+    """The suite's verdicts, ``results[agent][case]``: the case's entry in its ``index.json``.
+
+    A report read back by :func:`recorded` has no folder of the suite's files: it keeps the
+    details of the cases worth reading in ``details``, and when and with what it was made in
+    ``about``.
+    """
 
     results: dict[str, dict[str, dict[str, object]]]
-    outdir: Path
+    outdir: Path | None
+    details: dict[str, dict[str, dict[str, object]]] = field(default_factory=dict)
+    about: dict[str, object] = field(default_factory=dict)
 
     def verdict(self, agent: str, case: str) -> str:
         """One verdict for a case: its behaviour, unless its closing behaviour is worse."""
@@ -180,7 +203,33 @@ class Report:
 
     def detail(self, agent: str, case: str) -> dict[str, object]:
         """The suite's own record of one case: what it sent, expected and observed."""
+        if case in self.details.get(agent, {}):
+            return self.details[agent][case]
+        if self.outdir is None:
+            raise KeyError(f"the recorded report keeps no detail of {agent}'s case {case}")
         return json.loads((self.outdir / str(self.results[agent][case]["reportfile"])).read_text())
+
+    def provenance(self) -> str:
+        """When and with which versions the suite ran: now, or in a recorded run."""
+        installed = _versions()
+        shown = ", ".join(f"{name} {number}" for name, number in installed.items())
+        if not self.about:
+            return _("run now, with {versions}").format(versions=shown)
+        then = dict(self.about["versions"])  # type: ignore[call-overload]
+        recorded = ", ".join(f"{name} {number}" for name, number in then.items())
+        text = _("recorded on {date} with {versions}").format(
+            date=self.about["date"], versions=recorded
+        )
+        changed = [name for name in VERSIONED if then.get(name) != installed[name]]
+        if changed:
+            return (
+                text
+                + "\n"
+                + _(
+                    "installed here: {versions}; {names} changed since, so a run here may differ"
+                ).format(versions=shown, names=", ".join(changed))
+            )
+        return text + "\n" + _("the same versions as installed here")
 
     def table(self) -> Table:
         """Each agent's verdict counts, one row per case group, then all groups."""
@@ -241,6 +290,56 @@ def run(
         for agent in servers
     }
     return Report(results, outdir)
+
+
+def _versions() -> dict[str, str]:
+    found = {name: version(name) for name in VERSIONED}
+    found["Python"] = platform.python_version()
+    return found
+
+
+def record(path: Path = RECORDED, timeout: float = 600.0) -> Report:
+    """Run the lesson's cases against the lesson's reference server and FastAPI's echo on
+    uvicorn, and write the verdicts, with the details worth reading, to ``path``."""
+    from ws_lessons import scratch
+    from ws_lessons.bench import echo_app
+    from ws_lessons.server import serve, serve_streams
+
+    with (
+        serve_streams(scratch.handle, name="autobahn record, scratch") as mine,
+        serve(echo_app(), name="autobahn record, uvicorn") as uvicorn,
+    ):
+        agents = {"your server": mine.ws_url("/"), "FastAPI on uvicorn": uvicorn.ws_url("/")}
+        report = run(agents, LESSON_CASES, exclude=LESSON_SLOW, timeout=timeout)
+    keys = ("behavior", "behaviorClose")
+    results = {
+        agent: {case: {key: entry[key] for key in keys} for case, entry in cases.items()}
+        for agent, cases in report.results.items()
+    }
+    kept = ("description", "expectation", "behavior", "behaviorClose", "remoteCloseCode")
+    details = {
+        agent: {
+            case: {key: report.detail(agent, case).get(key) for key in kept}
+            for case in cases
+            if report.verdict(agent, case) != "OK"
+        }
+        for agent, cases in results.items()
+    }
+    about = {
+        "date": datetime.date.today().isoformat(),
+        "versions": {"Autobahn|Testsuite": VERSION, **_versions()},
+        "your server": "ws_lessons.scratch, the reference answer of the lesson",
+    }
+    path.parent.mkdir(exist_ok=True)
+    content = {"about": about, "results": results, "details": details}
+    path.write_text(json.dumps(content, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return recorded(path)
+
+
+def recorded(path: Path = RECORDED) -> Report:
+    """The lesson's run as :func:`record` wrote it: verdicts, details, date and versions."""
+    content = json.loads(path.read_text(encoding="utf-8"))
+    return Report(content["results"], None, content["details"], content["about"])
 
 
 _ORDER = ["FAILED", "WRONG CODE", "UNCLEAN", "FAILED BY CLIENT", "UNIMPLEMENTED", "NON-STRICT"]

@@ -10,7 +10,7 @@ from ws_lessons.exercises.lesson01 import check_01_1, check_01_2
 from ws_lessons.exercises.lesson02 import check_02_1, check_02_2, check_02_3
 from ws_lessons.exercises.lesson03 import check_03_1, check_03_2, check_03_3
 from ws_lessons.exercises.lesson04 import check_04_1, check_04_2, check_04_3
-from ws_lessons.exercises.lesson05 import check_05_1, check_05_2, check_05_3
+from ws_lessons.exercises.lesson05 import check_05_1, check_05_2, check_05_3, check_05_4
 from ws_lessons.exercises.lesson06 import check_06_1, check_06_2
 from ws_lessons.exercises.lesson07 import check_07_1, check_07_2, check_07_3
 from ws_lessons.exercises.lesson08 import check_08_1, check_08_2, check_08_3
@@ -38,6 +38,7 @@ __all__ = [
     "check_05_1",
     "check_05_2",
     "check_05_3",
+    "check_05_4",
     "check_06_1",
     "check_06_2",
     "check_07_1",

@@ -30,7 +30,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ws_lessons.frames import (
     CloseCode,
@@ -48,15 +48,19 @@ from ws_lessons.handshake import (
     parse_request,
     parse_response,
 )
-from ws_lessons.i18n import N_
+from ws_lessons.i18n import N_, _
 from ws_lessons.proxies import LOOPBACK
 from ws_lessons.proxy import CLIENT_TO_SERVER, SERVER_TO_CLIENT, Direction, Proxy
 from ws_lessons.server import RunningServer, stop_named
 from ws_lessons.table import Table
 
+if TYPE_CHECKING:
+    from ws_lessons.sequence import SequenceDiagram
+
 __all__ = ["CLIENT_TO_SERVER", "SERVER_TO_CLIENT", "Chunk", "Record", "Tap"]
 
 PREVIEW = 40  # characters of a payload shown in the table
+NOTHING_YET = N_("Nothing has crossed the tap yet: point a client at tap.ws_url(path).")
 
 # How the head of a request or a response starts (RFC 9112 §3, §4). Recorded bytes that
 # start otherwise are frames: a tap cleared in the middle of a session sees no handshake.
@@ -105,6 +109,12 @@ class Record:
     def opcode(self) -> Opcode | None:
         return self.frame.opcode if self.frame is not None else None
 
+    @property
+    def start_line(self) -> str:
+        """The first line of a handshake head, ``GET /echo`` or ``101 Switching Protocols``;
+        ``""`` for anything else."""
+        return _start_line(self.head) if self.head is not None else ""
+
     def cells(self) -> tuple[str, ...]:
         """The row of the table: see :data:`COLUMNS`."""
         if self.frame is not None:
@@ -114,7 +124,7 @@ class Record:
             length = str(len(self.frame.payload))
         else:
             flags, mask, length = ("", ""), "", str(self.size)
-            what = _start_line(self.head) if self.head is not None else ""
+            what = self.start_line
         return (
             f"#{self.connection}",
             f"{self.time:.1f}",
@@ -211,7 +221,15 @@ class Tap(Proxy):
         rows = [_cut(record.cells(), width) for record in self.records]
         return Table(COLUMNS, rows, code=("mask key", "payload"), rule=True)
 
+    def diagram(self, connection: int | None = None) -> SequenceDiagram:
+        """A sequence diagram of one recorded connection: see :mod:`ws_lessons.sequence`."""
+        from ws_lessons.sequence import sequence_diagram
+
+        return sequence_diagram(self, connection)
+
     def __str__(self) -> str:
+        if not self.chunks:
+            return f"{self!r}\n{_(NOTHING_YET)}"
         return f"{self!r}\n{self.table()}"
 
     def __repr__(self) -> str:
@@ -224,6 +242,8 @@ class Tap(Proxy):
         )
 
     def _repr_html_(self) -> str:
+        if not self.chunks:
+            return f"<p>{html.escape(repr(self))}</p><p>{html.escape(_(NOTHING_YET))}</p>"
         return f"<p>{html.escape(repr(self))}</p>{self.table(None)._repr_html_()}"
 
     def observe(self, connection: int, direction: Direction, data: bytes) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import inspect
 from typing import Any
 
@@ -68,11 +70,10 @@ async def _answer(port: int, request: bytes) -> tuple[int, dict[str, str], bytes
 
 @exercise(
     "06.1",
-    nudge="Which field of the request tells you the client's version, and what does "
-    "HandshakeError not tell you?",
-    hint="Look at the version before (or after) build_response() complains: only a "
-    "present, wrong version earns 426, and the answer names the version you speak in a "
-    "header field of its own.",
+    nudge="Which field of the request tells you the client's version, and which check of "
+    "what_is_wrong() looks at it?",
+    hint="Look at the version before what_is_wrong() does: only a present, wrong version "
+    "earns 426, and the answer names the version you speak in a header field of its own.",
 )
 def check_06_1(handshake: Any) -> str:
     """handshake(reader, writer): 101 for a good request, 426 with the version, 400 otherwise."""
@@ -157,27 +158,63 @@ def check_06_1(handshake: Any) -> str:
     return _("101 for a good handshake, 426 naming version 13, 400 for the rest")
 
 
+# The lesson's own handshake pieces, as its cells write them, for the reference answer to run.
+
+GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 §1.3
+
+
+def my_accept_key(key: str) -> str:
+    return base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode()
+
+
+def read_head(head: bytes) -> tuple[str, dict[str, str]]:
+    request_line, *lines = head.decode("latin-1").split("\r\n")
+    fields = {}
+    for line in filter(None, lines):
+        name, _colon, value = line.partition(":")
+        fields[name.strip().lower()] = value.strip()
+    return request_line, fields
+
+
+def what_is_wrong(request_line: str, fields: dict[str, str]) -> str | None:
+    method, _space, rest = request_line.partition(" ")
+    if method != "GET" or not rest.endswith(" HTTP/1.1"):
+        return "the request line must be GET ... HTTP/1.1"
+    if "websocket" not in fields.get("upgrade", "").lower():
+        return "Upgrade: websocket is missing"
+    if "upgrade" not in fields.get("connection", "").lower():
+        return "Connection: Upgrade is missing"
+    if fields.get("sec-websocket-version") != "13":
+        return "Sec-WebSocket-Version must be 13"
+    try:
+        nonce = base64.b64decode(fields.get("sec-websocket-key", ""), validate=True)
+    except ValueError:
+        nonce = b""
+    if len(nonce) != 16:
+        return "Sec-WebSocket-Key must be 16 bytes, base64-encoded"
+    return None
+
+
+def http_error(status: int, reason: str, detail: object) -> bytes:
+    body = f"{detail}\n".encode()
+    head = f"HTTP/1.1 {status} {reason}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    return head.encode() + body
+
+
 def solution_06_1() -> Any:
-    from ws_lessons.handshake import HandshakeError, build_response, parse_request
-
-    def http_error(status, reason, detail, fields=""):  # type: ignore[no-untyped-def]
-        body = f"{detail}\n".encode()
-        head = f"HTTP/1.1 {status} {reason}\r\nContent-Length: {len(body)}\r\n{fields}\r\n"
-        return head.encode() + body
-
     async def handshake_with_version(reader, writer):  # type: ignore[no-untyped-def]
-        head = await reader.readuntil(b"\r\n\r\n")
-        try:
-            request = parse_request(head)
-            version = request.headers.get("Sec-WebSocket-Version")
-            if version not in (None, "13"):  # RFC 6455 §4.4
-                fields = "Sec-WebSocket-Version: 13\r\n"
-                writer.write(http_error(426, "Upgrade Required", f"not {version}", fields))
-                return False
-            writer.write(build_response(request))
-        except HandshakeError as error:
-            writer.write(http_error(400, "Bad Request", error))
+        request_line, fields = read_head(await reader.readuntil(b"\r\n\r\n"))
+        version = fields.get("sec-websocket-version")
+        if version is not None and version != "13":  # RFC 6455 §4.4: 426, and what we speak
+            refusal = http_error(426, "Upgrade Required", f"version {version} is not spoken here")
+            writer.write(refusal.replace(b"\r\n", b"\r\nSec-WebSocket-Version: 13\r\n", 1))
             return False
+        if (problem := what_is_wrong(request_line, fields)) is not None:
+            writer.write(http_error(400, "Bad Request", problem))
+            return False
+        accept = my_accept_key(fields["sec-websocket-key"])
+        writer.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n")
+        writer.write(f"Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n".encode())
         await writer.drain()
         return True
 
@@ -250,7 +287,7 @@ def check_06_2(predicted: Any) -> str:
     if Opcode.PONG not in opcodes:
         raise Hint(_("a PING always gets a PONG (RFC 6455 §5.5.2)"))
     if (Opcode.PONG, b"1") not in mine:
-        raise Hint(_("a PONG carries the same payload as the PING it answers (§5.5.2)"))
+        raise Hint(_("a PONG carries the same payload as the PING it answers (§5.5.3)"))
     if Opcode.CLOSE not in opcodes:
         raise Hint(_("the server answers the close frame with a close frame (§5.5.1)"))
     if (Opcode.CLOSE, CloseCode.NORMAL_CLOSURE) not in mine:
