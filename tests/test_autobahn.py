@@ -76,16 +76,20 @@ def test_only_loopback_servers_are_tested() -> None:
         autobahn.run({"elsewhere": "ws://192.0.2.1:9001"})
 
 
-def test_the_recorded_run_is_for_the_installed_versions() -> None:
-    """Lesson 06 shows this run where the suite is not installed: it must match what runs."""
+def test_the_recorded_run_says_which_versions_it_was_made_with() -> None:
+    """Lesson 06 shows this run where the suite is not installed: it says what it was run on.
+
+    A newer release installed here is not an error (the lesson says it may differ); the run
+    of ``test_the_recorded_run_agrees_with_a_run_now`` tells whether it does.
+    """
     recorded = autobahn.recorded()
-    installed = {name: version(name) for name in autobahn.VERSIONED}
-    assert {name: recorded.about["versions"][name] for name in installed} == installed, (
-        "the installed versions changed: record the lesson's run again with "
-        "`python -m ws_lessons autobahn record`"
-    )
+    assert set(autobahn.VERSIONED) <= set(recorded.about["versions"])
     assert date.fromisoformat(str(recorded.about["date"])) <= date.today()
-    assert "the same versions as installed here" in recorded.provenance()
+    installed = {name: version(name) for name in autobahn.VERSIONED}
+    if {name: recorded.about["versions"][name] for name in installed} == installed:
+        assert "the same versions as installed here" in recorded.provenance()
+    else:
+        assert "changed since, so a run here may differ" in recorded.provenance()
     assert recorded.failed("your server") == []
     assert set(recorded.failed("FastAPI on uvicorn")) == UVICORN_FAILS
     cases = {case for agent in recorded.results.values() for case in agent}
