@@ -225,6 +225,7 @@ def run(host: str = "127.0.0.1", port: int = 8765, db: str | Path = DEFAULT_DB) 
         timeout_graceful_shutdown=2,
     )  # fmt: skip
     sock = config.bind_socket()
+    sock.listen(config.backlog)  # learners who connect now wait until the app starts
     port = sock.getsockname()[1]
     shown = addresses(host)[0]
     print(f"class code: {store.code}")
