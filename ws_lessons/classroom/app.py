@@ -84,7 +84,6 @@ def create_app(db: str | Path = ":memory:", *, rate: float = 5.0, burst: int = 1
         yield
         await hub.close_all()
         await asyncio.sleep(0.1)  # let the close frames out
-        store.close()
 
     app = FastAPI(title="ws-lessons classroom", lifespan=lifespan)
     app.state.store, app.state.hub = store, hub
@@ -233,4 +232,7 @@ def run(host: str = "127.0.0.1", port: int = 8765, db: str | Path = DEFAULT_DB) 
     print(f"dashboard: http://{shown}:{port}/?token={store.token}")
     print(f"(kept in {Path(store.path).resolve()}; Ctrl-C stops)", file=sys.stderr, flush=True)
     sys.stdout.flush()
-    uvicorn.Server(config).run(sockets=[sock])
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        store.close()

@@ -59,7 +59,7 @@ class Store:
 
     def _kept(self, key: str, make: object) -> str:
         """A setting made once and kept: a restarted class keeps its code and token."""
-        with self._lock:
+        with self._lock, self._db:
             row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
             if row:
                 return row[0]
