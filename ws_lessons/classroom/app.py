@@ -203,7 +203,10 @@ async def _hello(websocket: WebSocket) -> Hello | None:
 
 def addresses(host: str) -> list[str]:
     """The addresses learners can use to reach ``host`` (this machine's, for 0.0.0.0)."""
-    if not ipaddress.ip_address(host).is_unspecified:
+    try:
+        if not ipaddress.ip_address(host).is_unspecified:
+            return [host]
+    except ValueError:  # a name, such as localhost
         return [host]
     found = set()
     with contextlib.suppress(OSError):
