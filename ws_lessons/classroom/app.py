@@ -49,6 +49,8 @@ from .store import Store
 HELLO_TIMEOUT = 10.0
 MAX_CONNECTIONS = 1000
 """Learners' connections at once; the next is closed with 1013 Try Again Later."""
+LEARNER_OUTBOX = 256
+"""Acks and announcements a kernel may fall behind by before it is dropped (it reconnects)."""
 DEFAULT_DB = "classroom.sqlite3"
 
 
@@ -123,7 +125,7 @@ def create_app(db: str | Path = ":memory:", *, rate: float = 5.0, burst: int = 1
         name = hello.name
         await write(store.join, name)
         announcements = await asyncio.to_thread(store.announcements, hello.since)
-        outbox = Outbox(websocket)
+        outbox = Outbox(websocket, LEARNER_OUTBOX)
         bucket = TokenBucket(rate, burst)
 
         async def receive(data: str | bytes) -> None:
