@@ -124,8 +124,8 @@ def create_app(db: str | Path = ":memory:", *, rate: float = 5.0, burst: int = 1
             return
         name = hello.name
         await write(store.join, name)
-        announcements = await asyncio.to_thread(store.announcements, hello.since)
         outbox = Outbox(websocket, LEARNER_OUTBOX)
+        hub.learners.add(outbox)  # before reading the file: no announcement falls in between
         bucket = TokenBucket(rate, burst)
 
         async def receive(data: str | bytes) -> None:
@@ -142,9 +142,10 @@ def create_app(db: str | Path = ":memory:", *, rate: float = 5.0, burst: int = 1
             else:
                 outbox.send(message)
 
-        welcome = Welcome(name=name, announcements=announcements).model_dump_json()
-        hub.learners.add(outbox)
         try:
+            # One that lands in both is shown once: the kernel keeps announcements by seq.
+            announcements = await asyncio.to_thread(store.announcements, hello.since)
+            welcome = Welcome(name=name, announcements=announcements).model_dump_json()
             await outbox.run([welcome], receive)
         finally:
             hub.learners.discard(outbox)
