@@ -401,3 +401,11 @@ def test_bench_prints_its_figures_and_loses_nothing() -> None:
     assert "0 lost, 0 shown twice" in text
     assert "check to dashboard: p50" in text and "server memory:" in text
     assert "target: check to dashboard p99 <= 250 ms" in text
+
+
+def test_the_page_keeps_its_token_to_itself(server: RunningServer) -> None:
+    page = httpx.get(f"{server.url}/")
+    assert page.status_code == 200 and "<title>Classroom</title>" in page.text
+    assert page.headers["referrer-policy"] == "no-referrer"
+    assert "img-src" not in page.headers["content-security-policy"]  # default-src 'none'
+    assert page.headers["content-security-policy"].startswith("default-src 'none'")
