@@ -409,3 +409,13 @@ def test_the_page_keeps_its_token_to_itself(server: RunningServer) -> None:
     assert page.headers["referrer-policy"] == "no-referrer"
     assert "img-src" not in page.headers["content-security-policy"]  # default-src 'none'
     assert page.headers["content-security-policy"].startswith("default-src 'none'")
+
+
+def test_the_chat_contract_check_reports_too(server: RunningServer, app: FastAPI) -> None:
+    from ws_lessons.exercises.chat_contract import check_chat
+
+    join(server, app)
+    with watch(server, app.state.store.token) as dashboard:
+        check_chat("not an app")
+        (event,) = events(dashboard, 1)
+    assert (event["exercise"], event["outcome"]) == ("chat", "failed")
