@@ -22,6 +22,8 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
@@ -29,12 +31,26 @@ from ws_lessons.bench import bench_classroom
 from ws_lessons.checks import check_00_1
 from ws_lessons.classroom import reporter as classroom
 from ws_lessons.classroom.app import create_app
-from ws_lessons.classroom.models import Verdict
+from ws_lessons.classroom.models import Verdict, parse_instructor, parse_learner
 from ws_lessons.classroom.reporter import Reporter
 from ws_lessons.server import RunningServer, serve
 
 HANG_GUARD = 60.0  # seconds: waits end on events; this only stops a broken test
 RIGHT = {"B", "D", "E"}  # the answer to 00.1
+
+
+def json_values() -> st.SearchStrategy[Any]:
+    """JSON documents, most of them objects with a "type" the server knows."""
+    scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
+    values = st.recursive(
+        scalars, lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner)
+    )
+    kinds = st.sampled_from(["hello", "verdict", "announce", "ping", "x"])
+    shaped = st.fixed_dictionaries(
+        {"type": kinds},
+        optional={"id": values, "code": values, "name": values, "text": values, "at": values},
+    )
+    return values | shaped
 
 
 def wait_until(condition: Callable[[], object], what: str) -> None:
@@ -419,3 +435,29 @@ def test_the_chat_contract_check_reports_too(server: RunningServer, app: FastAPI
         check_chat("not an app")
         (event,) = events(dashboard, 1)
     assert (event["exercise"], event["outcome"]) == ("chat", "failed")
+
+
+def test_a_server_that_never_answers_neither_slows_a_check_nor_hangs_the_kernel(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A port that takes connections and never says a word: the check returns, its verdict
+    waits in the reporter, and leaving ends the reporter's thread."""
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # listens, never accepts
+        url = f"ws://127.0.0.1:{silent.getsockname()[1]}"
+        classroom.join_class(url, code="ABCDEF", name="Ada", wait=0.2)
+        assert capsys.readouterr().out.startswith(f"🎓 Connecting to the class at {url}...")
+        verdict = check_00_1(RIGHT)
+        assert verdict.passed and len(classroom._class.reporter.pending) == 1
+        running = classroom._class
+        classroom.leave_class()
+        assert not running.thread.is_alive()
+    assert "1 verdicts were not sent." in capsys.readouterr().out
+
+
+@given(st.one_of(st.binary(max_size=200), st.text(max_size=200), json_values().map(json.dumps)))
+@settings(max_examples=100, deadline=None)
+def test_parsing_never_raises(frame: str | bytes) -> None:
+    for parse in (parse_learner, parse_instructor):
+        assert parse(frame) is not None

@@ -272,7 +272,7 @@ def join_class(url: str, code: str, name: str, *, wait: float = 3.0) -> None:
     reporter = Reporter(url, str(code), name)
     _class = _Running(reporter)
     reporter.settled.wait(wait)
-    _show_state(_class)
+    _show_state(_class, always=True)
     if reporter.state == "refused":
         _class = None
         return
