@@ -142,6 +142,9 @@ class Reporter:
                 return
             except (OSError, TimeoutError) as exc:
                 self._fail("unreachable", _describe(exc))
+            except Exception as exc:  # a bug: say so once, rather than retry it forever
+                self._fail("refused", f"{type(exc).__name__}: {exc}")
+                return
             await asyncio.sleep(next(delays))
 
     def _fail(self, state: str, problem: str) -> None:
@@ -193,6 +196,7 @@ class Reporter:
             with self._lock:
                 if self.pending.pop(message.id, None) is not None:
                     self.acked += 1
+            sent.discard(message.id)
         elif isinstance(message, Announcement):
             self._announce([message])
         elif isinstance(message, Error) and message.id is not None:
