@@ -71,11 +71,10 @@ def create_app(db: str | Path = ":memory:", *, rate: float = 5.0, burst: int = 1
     store = Store(db)
     hub = Hub()
     exercises = exercise_numbers()
-    writing = asyncio.Lock()
 
     async def write(action: Callable[..., Any], *args: Any) -> Any:
         """Run a store write off the loop, then publish its event, in ``seq`` order."""
-        async with writing:
+        async with app.state.writing:
             event = await asyncio.to_thread(action, *args)
             if event is not None:
                 hub.publish(event)
@@ -83,6 +82,7 @@ def create_app(db: str | Path = ":memory:", *, rate: float = 5.0, burst: int = 1
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.writing = asyncio.Lock()  # one per run: a lock belongs to its event loop
         yield
         await hub.close_all()
         await asyncio.sleep(0.1)  # let the close frames out
