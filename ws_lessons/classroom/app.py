@@ -242,6 +242,12 @@ def run(host: str = "127.0.0.1", port: int = 8765, db: str | Path = DEFAULT_DB) 
     print(f"class code: {store.code}")
     print(f'learners run: join_class("ws://{shown}:{port}", code="{store.code}", name="...")')
     print(f"dashboard: http://{shown}:{port}/?token={store.token}")
+    if shown != host and len(addresses(host)) == 1 and not shown[0].isdigit():
+        print(
+            f"({shown} is this machine's name: if learners cannot reach it, give them its "
+            "address on the room's network instead, see docs/instructor.md)",
+            file=sys.stderr,
+        )
     print(f"(kept in {Path(store.path).resolve()}; Ctrl-C stops)", file=sys.stderr, flush=True)
     sys.stdout.flush()
     try:
