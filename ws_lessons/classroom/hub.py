@@ -94,6 +94,7 @@ class Outbox:
                 return
             text = message.get("text")
             await on_receive(message["bytes"] if text is None else text)
+            await asyncio.sleep(0)  # frames read in one go: let the senders have a turn
 
     async def _send_close(self) -> None:
         if self.websocket.application_state is not WebSocketState.CONNECTED:
