@@ -3,6 +3,7 @@
 
     python3 course.py lab            # make .venv, install the course, open JupyterLab at lesson 00
     python3 course.py lab --lang zh  # the same, in the Chinese edition (简体中文版)
+    python3 course.py setup          # make .venv and install the course, nothing else
     python3 course.py test           # make .venv, install the course and its test tools, run pytest
     python3 course.py html           # make .venv, execute every lesson, write HTML copies to site/
     python3 course.py html --lang zh # the same for the Chinese edition, to site/zh/
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -30,6 +32,13 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 STAMP = VENV / ".installed"
 FIRST_LESSON = {"en": "notebooks/00_start_here.ipynb", "zh": "notebooks/zh/00_start_here.ipynb"}
+LAB_SETTINGS = VENV / "share" / "jupyter" / "lab" / "settings" / "overrides.d" / "ws-lessons.json"
+"""JupyterLab's defaults for this course's lab only (its .venv): a user's own settings win."""
+QUIET_LAB = {
+    # No "Would you like to get notified about official Jupyter news?" prompt: a room of
+    # 30 laptops would get 30 of them. Learners may turn news on in Settings.
+    "@jupyterlab/apputils-extension:notification": {"fetchNews": "false"}
+}
 
 
 def say(message: str) -> None:
@@ -53,6 +62,7 @@ def ensure_environment(extras: str = "") -> None:
     wanted = (
         f"{extras or 'course'}:{hashlib.sha256((ROOT / 'pyproject.toml').read_bytes()).hexdigest()}"
     )
+    quiet_lab()
     if STAMP.exists() and wanted in STAMP.read_text().split():
         return
     say(
@@ -65,6 +75,12 @@ def ensure_environment(extras: str = "") -> None:
     subprocess.run([*pip, "--editable", f"{ROOT}[{extras}]" if extras else str(ROOT)], check=True)
     known = STAMP.read_text().split() if STAMP.exists() else []
     STAMP.write_text("\n".join([*known, wanted]) + "\n")
+
+
+def quiet_lab(path: Path = LAB_SETTINGS) -> None:
+    """Write the course's JupyterLab defaults (``overrides.d``, read by jupyterlab_server)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(QUIET_LAB, indent=2) + "\n", encoding="utf-8")
 
 
 def language(arguments: list[str]) -> tuple[str, list[str]]:
@@ -95,7 +111,7 @@ def run(command: list[str], **variables: str) -> int:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in {"lab", "test", "html"}:
+    if not argv or argv[0] not in {"lab", "setup", "test", "html"}:
         print(__doc__)
         return 2
     what, extra = argv[0], argv[1:]
@@ -105,6 +121,10 @@ def main(argv: list[str]) -> int:
         as_root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
         lab = [str(PYTHON), "-m", "jupyter", "lab", FIRST_LESSON[chosen], *as_root, *extra]
         return run(lab, WS_LESSONS_LANG=chosen) if chosen != "en" else run(lab)
+    if what == "setup":
+        ensure_environment()
+        say(f"ready: {PYTHON} -m jupyter lab, or python3 course.py lab")
+        return 0
     if what == "html":
         ensure_environment()
         return run([str(PYTHON), "tools/build_html.py", *extra])

@@ -1,4 +1,5 @@
-"""The course's command line: ``python -m ws_lessons doctor | bench | serve | autobahn``."""
+"""The course's command line: ``python -m ws_lessons doctor | bench | serve | classroom |
+autobahn``."""
 
 from __future__ import annotations
 
@@ -105,6 +106,23 @@ def main(argv: list[str] | None = None) -> int:
         metavar="N",
         help="connections one user may hold at once (default: 5)",
     )
+    classroom = commands.add_parser(
+        "classroom", help="run a class: learners' checks report to a live dashboard"
+    )
+    classroom.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on; 0.0.0.0 for learners on the room's network "
+        "(default: 127.0.0.1)",
+    )
+    classroom.add_argument("--port", type=int, default=8765, help="port (default: 8765)")
+    classroom.add_argument(
+        "--db",
+        metavar="FILE",
+        default="classroom.sqlite3",
+        help="the SQLite file that keeps the class: start again on it and nothing is lost "
+        "(default: classroom.sqlite3 in this folder)",
+    )
     suite = commands.add_parser(
         "autobahn",
         help="Autobahn|Testsuite: install it, run it, or record lesson 06's run for its report",
@@ -120,6 +138,14 @@ def main(argv: list[str] | None = None) -> int:
         report = doctor.run()
         print(report)
         return 0 if report.healthy else 1
+    if args.command == "classroom":
+        import contextlib
+
+        from ws_lessons.classroom.app import run
+
+        with contextlib.suppress(KeyboardInterrupt):
+            run(args.host, args.port, args.db)
+        return 0
     if args.command == "autobahn":
         return _autobahn(args.action, args.urls, args.cases)
     if args.command == "serve" and args.app == "scratch":

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import math
 import os
 import threading
 import time
+import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, WebSocket
@@ -399,14 +403,132 @@ def bench_redis(clients: int) -> list[str]:
     return lines
 
 
+def bench_classroom(learners: int, seconds: float = 20.0) -> list[str]:
+    """``learners`` kernels report to a class server in its own process, a dashboard watches.
+
+    Each simulated learner is the real reporter (``ws_lessons.classroom.reporter``), checking
+    every 2 to 8 seconds: a busy moment of a workshop. Reports the time from a check to the
+    dashboard, the server's memory, and that every verdict arrived once.
+    """
+    import random
+    import subprocess
+    import sys
+    import tempfile
+
+    from websockets.asyncio.client import connect
+
+    from ws_lessons.classroom.models import Verdict
+    from ws_lessons.classroom.reporter import Reporter
+
+    folder = tempfile.TemporaryDirectory(prefix="classroom-bench-")
+    command = [sys.executable, "-m", "ws_lessons", "classroom", "--port", "0"]
+    command += ["--db", str(Path(folder.name) / "class.sqlite3")]
+    server = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=folder.name
+    )
+    assert server.stdout is not None
+    printed = dict(server.stdout.readline().split(": ", 1) for _ in range(3))
+    code = printed["class code"].strip()
+    http = printed["dashboard"].strip()
+    url = "ws://" + http.split("//", 1)[1].split("/", 1)[0]
+    sent: list[int] = []
+    seen: dict[int, float] = {}  # seq -> latency in seconds
+    shown_twice = 0
+
+    async def dashboard(done: asyncio.Event) -> None:
+        nonlocal shown_twice
+        watch = url + "/watch?token=" + http.split("token=", 1)[1]
+        async with connect(watch, max_size=None) as ws:
+            done.set()
+            async for frame in ws:
+                event = json.loads(frame)
+                if event["type"] == "verdict":
+                    shown_twice += event["seq"] in seen
+                    seen[event["seq"]] = time.time() - event["at"]
+
+    async def learner(reporter: Reporter, until: float) -> None:
+        await asyncio.sleep(random.uniform(0, 2))  # a room does not join in the same instant
+        runner = asyncio.create_task(reporter.run())
+        while time.monotonic() < until:
+            await asyncio.sleep(random.uniform(2, 8))
+            outcome = random.choice(["passed", "failed", "failed", "skipped"])
+            number = f"{random.randint(0, 14):02d}.{random.randint(1, 3)}"
+            reporter.submit(
+                Verdict(id=uuid.uuid4().hex, exercise=number, outcome=outcome, at=time.time())
+            )
+            sent.append(1)
+        while reporter.pending and time.monotonic() < until + 30:
+            await asyncio.sleep(0.1)
+        runner.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await runner
+
+    async def main() -> None:
+        watching = asyncio.Event()
+        watcher = asyncio.create_task(dashboard(watching))
+        async with asyncio.timeout(30):
+            await asyncio.wait(
+                [watcher, asyncio.create_task(watching.wait())], return_when="FIRST_COMPLETED"
+            )
+        if watcher.done():
+            watcher.result()  # it failed: say why
+        until = time.monotonic() + seconds
+        reporters = [Reporter(url, code, f"learner {n:03d}") for n in range(learners)]
+        await asyncio.gather(*(learner(reporter, until) for reporter in reporters))
+        deadline = time.monotonic() + 30
+        while len(seen) < len(sent) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+
+    try:
+        asyncio.run(main())
+        memory, peak = _memory(server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        folder.cleanup()
+    latencies = [1000 * value for value in seen.values()]
+    p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
+    lost = len(sent) - len(seen)
+    return [
+        f"classroom: {learners} learners (a check every 2-8 s each for {seconds:.0f} s) "
+        "and a dashboard, the server in its own process",
+        f"  verdicts: {len(sent)} sent, {len(seen)} on the dashboard, {lost} lost, "
+        f"{shown_twice} shown twice",
+        f"  check to dashboard: p50 {p50:.1f} ms, p99 {p99:.1f} ms",
+        f"  server memory: {memory:.0f} MB (peak {peak:.0f} MB)",
+        f"  {Target('check to dashboard p99', p99, 250, 'ms')}",
+    ]
+
+
+def _memory(pid: int) -> tuple[float, float]:
+    """A process's resident memory now and at its peak, in MB (Linux; nan elsewhere)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return math.nan, math.nan
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    return tuple(int(fields[key].split()[0]) / 1024 for key in ("VmRSS", "VmHWM"))  # type: ignore[return-value]
+
+
 SUITES: dict[str, Suite] = {
     "server": bench_server,
     "echo": bench_echo,
     "broadcast": bench_broadcast,
     "redis": bench_redis,
     "autobahn": bench_autobahn,
+    "classroom": bench_classroom,
 }
-CYCLES = {"server": 100, "echo": 2000, "broadcast": 1000, "redis": 500, "autobahn": 1}
+CYCLES = {
+    "server": 100,
+    "echo": 2000,
+    "broadcast": 1000,
+    "redis": 500,
+    "autobahn": 1,
+    "classroom": 300,
+}
 
 
 def main(names: list[str]) -> int:

@@ -196,6 +196,65 @@ def check_loopback() -> Finding:
     return Finding("loopback", OK, detail)
 
 
+PLACES = {
+    "lab": (
+        N_("a local JupyterLab"),
+        N_("everything: pages open at http://127.0.0.1:<port>/"),
+    ),
+    "remote": (
+        N_("a remote Jupyter (JupyterHub, a lab server)"),
+        N_("everything: pages open through the Jupyter server (jupyter-server-proxy)"),
+    ),
+    "vscode": (
+        N_("VS Code"),
+        N_("everything: VS Code forwards the port of a page you open"),
+    ),
+    "codespaces": (
+        N_("GitHub Codespaces"),
+        N_(
+            "everything: pages open through forwarded ports (the Ports tab); a class "
+            "server's port must be made Public for learners"
+        ),
+    ),
+    "colab": (
+        N_("Google Colab"),
+        N_(
+            "the kernel's servers and clients, but no browser page reaches them: the "
+            "pages of lessons 08 and 09 and the chat page do not open"
+        ),
+    ),
+    "terminal": (
+        N_("a terminal or a script"),
+        N_("everything in the kernel; open JupyterLab for the lessons"),
+    ),
+}
+"""Where the course can run: its name, and what works there."""
+
+
+def where(environ: dict[str, str] | None = None) -> str:
+    """A key of :data:`PLACES`: where this Python runs, from what each place sets."""
+    env = os.environ if environ is None else environ
+    if "COLAB_RELEASE_TAG" in env:
+        return "colab"
+    if env.get("CODESPACES") == "true":
+        return "codespaces"
+    if "VSCODE_PID" in env or env.get("TERM_PROGRAM") == "vscode":
+        return "vscode"
+    if "JUPYTERHUB_API_URL" in env or "BINDER_SERVICE_HOST" in env:
+        return "remote"
+    if "JPY_SESSION_NAME" in env or "JPY_PARENT_PID" in env:
+        return "lab"
+    return "terminal"
+
+
+def check_where() -> Finding:
+    """Where the course runs, and what works there (Colab: no browser pages)."""
+    place, works = PLACES[where()]
+    status = OPTIONAL if where() == "colab" else OK
+    detail = _("{place}; works: {works}").format(place=_(place), works=_(works))
+    return Finding("where", status, detail)
+
+
 def check_proxies() -> Finding:
     """Proxy variables are fine: loopback bypasses them (``ws_lessons.proxies``)."""
     found = proxies.proxies_set()
@@ -264,6 +323,7 @@ def checks() -> list[Callable[[], Finding]]:
         *package_checks(),
         check_websocket_library,
         check_kernel,
+        check_where,
         check_proxies,
         check_loopback,
         check_port,

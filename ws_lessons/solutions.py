@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ws_lessons import exercises
+from ws_lessons.classroom.reporter import note_help
 from ws_lessons.exercises.core import HELP
 from ws_lessons.i18n import N_, _
 
@@ -38,6 +39,7 @@ def show(exercise: str) -> None:
     if exercise not in SOLUTIONS:
         print(_no_such(exercise))
         return
+    note_help(exercise, "answer")
     print(inspect.getsource(SOLUTIONS[exercise]))
 
 
@@ -85,4 +87,5 @@ def reveal(exercise: str) -> Reveal | None:
     if exercise not in SOLUTIONS:
         print(_no_such(exercise))
         return None
+    note_help(exercise, "hints")
     return Reveal(exercise, HELP.get(exercise, ()), inspect.getsource(SOLUTIONS[exercise]))

@@ -28,6 +28,7 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from ws_lessons.classroom import reporter as classroom
 from ws_lessons.exercises.core import HELP, Verdict
 from ws_lessons.i18n import N_, _
 from ws_lessons.server import RunningServer, ServerError, serve
@@ -650,6 +651,7 @@ def _verdict(clauses: list[Clause], problem: str = "") -> ContractVerdict:
         print(_("Exercise chat ✅ passed: {message}").format(message=verdict.message))
     else:
         print(_("Exercise chat ❌ not yet: {message}").format(message=verdict.message))
+    classroom.report(verdict)  # in a class: queued for its server, off this path
     return verdict
 
 
