@@ -111,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         default=10.0,
         metavar="SECONDS",
         help="a new connection must send its request (a handshake) within this time, "
-        "else 408 (both servers; default: 10)",
+        "else 408; the scratch server also cuts a client that does not read what it is "
+        "sent within this time (both servers; default: 10)",
     )
     serve.add_argument(
         "--max-clients",
@@ -154,7 +155,11 @@ def main(argv: list[str] | None = None) -> int:
 
         from ws_lessons import scratch
 
-        bounds = scratch.Bounds(request_timeout=args.request_timeout, max_clients=args.max_clients)
+        bounds = scratch.Bounds(
+            request_timeout=args.request_timeout,
+            write_timeout=args.request_timeout,
+            max_clients=args.max_clients,
+        )
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(scratch.main(args.host, args.port, bounds))
         return 0

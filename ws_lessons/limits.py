@@ -191,12 +191,17 @@ class _Lingering:
     def __init__(self, transport: asyncio.Transport, linger: float) -> None:
         self._transport = transport
         self._linger = linger
+        self.refused = False
 
     def close(self) -> None:
         self._transport.close()
         if self._transport.get_write_buffer_size():
-            loop = asyncio.get_running_loop()
-            loop.call_later(self._linger, self._transport.abort)
+            asyncio.get_running_loop().call_later(self._linger, self._transport.abort)
+
+    def close_later(self) -> None:
+        """Close once the peer has closed too, or after ``linger`` seconds."""
+        self.refused = True
+        asyncio.get_running_loop().call_later(self._linger, self.close)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
@@ -216,15 +221,28 @@ class _Door:
         self.too_big = Burst(f"431: a request head over {limits.max_head} bytes")
 
 
-def _refuse(transport: asyncio.Transport, status: int, reason: str, detail: str) -> None:
-    """Answer ``status`` without reading on, and close (the request never reaches the app)."""
+def _refuse(
+    transport: asyncio.Transport, status: int, reason: str, detail: str, *, linger: bool = True
+) -> None:
+    """Answer ``status``, then stop writing; the caller discards what still comes in.
+
+    Closing a socket with unread data makes the kernel reset the connection, which can
+    destroy the answer before the client reads it: so half-close, and let the
+    connection linger (RFC 9112 §9.6), for at most ``linger`` seconds.
+    """
     body = f"{detail}\n".encode()
     head = (
         f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\n"
         f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
     )
     transport.write(head.encode() + body)
-    transport.close()
+    if not linger:  # overloaded: free the descriptor now, even at the risk of a reset
+        transport.close()
+    elif transport.can_write_eof():
+        transport.write_eof()
+        transport.close_later()  # type: ignore[attr-defined]
+    else:  # TLS cannot half-close
+        transport.close()
 
 
 class Http(H11Protocol):
@@ -242,10 +260,13 @@ class Http(H11Protocol):
             victim = next(iter(self.door.waiting), None)
             if victim is None:
                 self.door.refused.note(logging.WARNING)
-                _refuse(self.transport, 503, "Service Unavailable", "too many connections")
+                busy = "too many connections"
+                _refuse(self.transport, 503, "Service Unavailable", busy, linger=False)
                 return
             self.door.evicted.note()
-            victim._give_up(408, "Request Timeout", "closed to make room")
+            victim.door.waiting.pop(victim, None)
+            victim._cancel()
+            victim.transport.abort()  # it has sent nothing worth an answer: free its descriptor
         self._wait()
 
     def _wait(self) -> None:
@@ -274,6 +295,8 @@ class Http(H11Protocol):
             self.transport.abort()
 
     def data_received(self, data: bytes) -> None:
+        if self.transport.refused:  # answered already: read on only to let the answer out
+            return
         if self.conn.their_state is h11.IDLE and self._head_too_big(data):
             self.door.too_big.note()
             self.door.waiting.pop(self, None)
