@@ -36,11 +36,10 @@ websockets-sansio protocols, the implementations uvicorn 0.55 picks by default):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -48,11 +47,10 @@ import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
+from ws_lessons.bounds import Budget, Clock, connection_cap, raise_open_files
+
 __all__ = ["HideQueryValues", "Limits", "protocols", "quiet_accept_errors", "raise_open_files"]
 
-Clock = Callable[[], float]
-RESERVED_FILES = 64
-"""Descriptors kept for everything but clients: the listening socket, files, Redis, logs."""
 QUIET = 10.0
 """Seconds between two log lines about the same kind of refusal (one line per burst)."""
 
@@ -76,30 +74,6 @@ class Limits:
     """Bytes waiting to be sent to one peer; beyond, the connection is cut."""
     linger: float = 2.0
     """Seconds a closed connection may take to send what it still holds, then it is cut."""
-
-
-def raise_open_files() -> tuple[int, int]:
-    """Raise this process's soft open-file limit to the hard one; return (before, after).
-
-    Each connection holds a file descriptor; the soft limit is often 1024 while the hard
-    one is much higher. Returns ``(0, 0)`` where there is no such limit (Windows).
-    """
-    try:
-        import resource
-    except ImportError:  # Windows
-        return 0, 0
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard != soft:
-        with contextlib.suppress(ValueError, OSError):  # macOS refuses RLIM_INFINITY
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return soft, resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
-def connection_cap(open_files: int) -> int:
-    """Connections a process with ``open_files`` descriptors may hold: all but a reserve."""
-    if open_files <= 0:
-        return 10_000  # no limit to respect (Windows): a cap all the same
-    return max(8, min(open_files - RESERVED_FILES, 100_000), open_files // 2)
 
 
 class Burst:
@@ -165,23 +139,6 @@ class HideQueryValues(logging.Filter):
             record.args = tuple(self.hide(arg) for arg in record.args)
         elif isinstance(record.msg, str):
             record.msg = self.hide(record.msg)
-        return True
-
-
-class Budget:
-    """A token bucket: ``burst`` events at once, then ``rate`` a second."""
-
-    def __init__(self, rate: float, burst: int, clock: Clock = time.monotonic) -> None:
-        self.rate, self.burst, self.clock = rate, burst, clock
-        self.tokens, self.updated = float(burst), clock()
-
-    def take(self) -> bool:
-        now = self.clock()
-        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
-        if self.tokens < 1:
-            return False
-        self.tokens -= 1
         return True
 
 

@@ -17,10 +17,10 @@ import contextlib
 import logging
 from dataclasses import dataclass
 
+from ws_lessons.bounds import Budget, connection_cap, raise_open_files
 from ws_lessons.frames import CloseCode, Frame, FrameReader, Opcode, ProtocolError, encode
 from ws_lessons.frames import parse_close as read_close
 from ws_lessons.handshake import HandshakeError, build_response, parse_request
-from ws_lessons.limits import Budget, connection_cap, raise_open_files
 from ws_lessons.proxies import LOOPBACK
 
 __all__ = ["MAX_MESSAGE", "Bounds", "echo_frames", "handle", "main"]
