@@ -367,7 +367,9 @@ def protocols(
     """uvicorn options ``http`` and ``ws``: its protocols, bounded by ``limits``.
 
     ``uvicorn.Config(app, **protocols(Limits(request_timeout=5)))``. Each call makes
-    classes of their own, for one server: they share its connection count.
+    classes of their own, for one server: they share its connection count. Without
+    ``max_connections``, it raises this process's soft open-file limit to the hard one
+    and caps connections below it.
     """
     door = _Door(limits or Limits(), clock)
     http = type("BoundedHttp", (Http,), {"door": door})

@@ -2,6 +2,9 @@
 
 The endpoint's defences, in the order a connection meets them:
 
+0. Before the app sees anything, when served by :func:`run` (see :mod:`ws_lessons.limits`):
+   a connection cap (503), a deadline for the request (408), a head size (431);
+   afterwards a ping budget (1008) and a bound on bytes waiting for the client.
 1. Before the handshake is accepted (see :mod:`.guard`): the ``Origin`` is allowed and
    the token is genuine and unexpired, else the handshake is refused with HTTP 403.
 2. Right after accepting: the server is not shutting down (else close 1001 at once, so
@@ -16,7 +19,8 @@ The wire contract is written out in ``docs/chat-contract.md``. Beyond its core:
 the ``chat_token`` cookie (HttpOnly, SameSite=Strict), which the WebSocket accepts when
 there is no ``?token=``;
 a user may hold at most ``max_connections`` connections at once (one more is closed
-with 1008); the default Origin policy is "same origin only"; during shutdown, a new
+with 1008); the default Origin policy is "the server's own address only" (never the
+``Host`` header); ``POST /token`` reads at most 1 KiB (413); during shutdown, a new
 connection is closed with 1001 right after it is accepted.
 
 With a shared broker (Redis), while Redis is unreachable: ``GET /healthz`` answers 503
