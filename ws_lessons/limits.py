@@ -151,8 +151,12 @@ class _Lingering:
         self.refused = False
 
     def close(self) -> None:
+        try:
+            waiting = self._transport.get_write_buffer_size()
+        except AttributeError:  # asyncio's TLS transport, once closed, has no buffer left
+            waiting = 0
         self._transport.close()
-        if self._transport.get_write_buffer_size():
+        if waiting:
             asyncio.get_running_loop().call_later(self._linger, self._transport.abort)
 
     def close_later(self) -> None:
