@@ -34,7 +34,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from ws_lessons.chat import tokens
 from ws_lessons.chat.broker import MemoryBroker
 from ws_lessons.frames import Frame, FrameReader, Opcode, encode, parse_close
-from ws_lessons.limits import HideQueryValues, quiet_accept_errors
+from ws_lessons.limits import HideQueryValues, _Lingering, quiet_accept_errors
 
 pytestmark = pytest.mark.anyio
 
@@ -581,3 +581,24 @@ async def test_a_head_over_the_limit_gets_431_however_it_arrives(tmp_path: Path)
     record("64 KiB head", **statuses)
     assert set(statuses.values()) == {431}
     assert server.tracebacks() == 0
+
+
+async def test_a_closed_connection_that_never_drains_is_cut() -> None:
+    """asyncio's close() waits for the buffer to drain; a peer that never reads never lets it."""
+    lost = asyncio.Event()
+
+    class Writer(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            assert isinstance(transport, asyncio.Transport)
+            transport.write(bytes(32 * MiB))  # more than the kernel's buffers take
+            _Lingering(transport, linger=0.2).close()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            lost.set()
+
+    server = await asyncio.get_running_loop().create_server(Writer, "127.0.0.1", 0)
+    async with server:
+        _, writer = await open_socket(server.sockets[0].getsockname()[1])  # and never read
+        async with asyncio.timeout(GUARD):
+            await lost.wait()
+        writer.close()
