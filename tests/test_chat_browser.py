@@ -15,7 +15,7 @@ from test_scaling import need
 from ws_lessons.browser import ARGS
 from ws_lessons.chat import create_app
 from ws_lessons.server import RunningServer, serve
-from ws_lessons.services import start_nginx
+from ws_lessons.services import free_port, start_nginx
 
 TIMEOUT_MS = 5000
 
@@ -88,12 +88,17 @@ def test_page_reconnects_and_resumes(browser: Browser) -> None:
     assert sum('&since=1"' in line for line in server.logs) == 2  # both resumed after "one"
 
 
-def test_two_pages_chat_under_a_path_prefix_behind_nginx(
-    browser: Browser, server: RunningServer
-) -> None:
-    """nginx serves the chat under /chat/ (`location /chat/`); the page's URLs follow it."""
+def test_two_pages_chat_under_a_path_prefix_behind_nginx(browser: Browser) -> None:
+    """nginx serves the chat under /chat/ (`location /chat/`); the page's URLs follow it.
+
+    The pages' origin is nginx's, which the chat cannot know: it is in the allowlist.
+    """
     need("nginx")
-    with start_nginx([server.port], prefix="/chat/") as proxy:
+    upstream = free_port()
+    with (
+        start_nginx([upstream], prefix="/chat/") as proxy,
+        serve(create_app(allowed_origins=[proxy.url]), port=upstream) as server,
+    ):
         alice = open_chat(browser, f"{proxy.url}/chat/", "alice")
         bob = open_chat(browser, f"{proxy.url}/chat/", "bob")
         expect(alice.locator("#members li")).to_have_text(["alice", "bob"])

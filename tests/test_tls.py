@@ -22,7 +22,7 @@ from websockets.sync.client import connect
 
 from ws_lessons.browser import ARGS
 from ws_lessons.chat import tokens
-from ws_lessons.services import Service, start_chat_worker, start_nginx
+from ws_lessons.services import Service, free_port, start_chat_worker, start_nginx
 
 pytestmark = pytest.mark.timeout(120)
 SITE = "chat.test"
@@ -130,12 +130,15 @@ OPEN = """async (url) => {
 
 
 def test_chromium_on_an_https_page_refuses_ws_and_opens_wss(
-    chromium_path: str, tls_chat: Service, certificate: tuple[Path, Path]
+    chromium_path: str, certificate: tuple[Path, Path]
 ) -> None:
     trust = f"--ignore-certificate-errors-spki-list={spki_hash(certificate[0])}"
     args = [*ARGS, trust, f"--host-resolver-rules=MAP {SITE} 127.0.0.1"]
+    port = free_port()  # the page's origin names the site, which the chat must allow
+    site = ["--allow-origin", f"https://{SITE}:{port}"]
     # A plain chat that would accept the ws:// connection, from any page.
     with (
+        start_chat_worker(secret=SECRET, tls=certificate, port=port, options=site) as tls_chat,
         start_chat_worker(secret=SECRET, options=["--allow-origin", "*"]) as plain,
         sync_playwright() as playwright,
     ):

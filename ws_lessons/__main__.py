@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
         "app",
         choices=["chat", "scratch"],
         help="chat: the course's chat; scratch: the echo server built without a framework "
-        "(the options below are the chat's)",
+        "(the options below are the chat's, unless they say both)",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=8000, help="port (0: any free port)")
@@ -106,6 +106,36 @@ def main(argv: list[str] | None = None) -> int:
         metavar="N",
         help="connections one user may hold at once (default: 5)",
     )
+    serve.add_argument(
+        "--request-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="a new connection must send its request (a handshake) within this time, "
+        "else 408; the scratch server also cuts a client that does not read what it is "
+        "sent within this time (both servers; default: 10)",
+    )
+    serve.add_argument(
+        "--max-clients",
+        type=int,
+        metavar="N",
+        help="connections this process holds at once, then 503 (both servers; default: the "
+        "open-file limit, raised to its hard limit, minus 64)",
+    )
+    serve.add_argument(
+        "--keep-rooms",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="keep a room's history this long after its last member left (default: 300)",
+    )
+    serve.add_argument(
+        "--max-rooms",
+        type=int,
+        default=200,
+        metavar="N",
+        help="rooms nobody is in whose history is kept; the longest idle goes first (default: 200)",
+    )
     classroom = commands.add_parser(
         "classroom", help="run a class: learners' checks report to a live dashboard"
     )
@@ -154,12 +184,18 @@ def main(argv: list[str] | None = None) -> int:
 
         from ws_lessons import scratch
 
+        bounds = scratch.Bounds(
+            request_timeout=args.request_timeout,
+            write_timeout=args.request_timeout,
+            max_clients=args.max_clients,
+        )
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(scratch.main(args.host, args.port))
+            asyncio.run(scratch.main(args.host, args.port, bounds))
         return 0
     if args.command == "serve":
         from ws_lessons import chat
         from ws_lessons.chat.app import WORKERS_NEED_REDIS
+        from ws_lessons.limits import Limits
 
         if args.workers < 1:
             parser.error("--workers must be 1 or more")
@@ -185,6 +221,9 @@ def main(argv: list[str] | None = None) -> int:
             rate=args.rate,
             burst=args.burst,
             max_connections=args.max_connections,
+            keep_rooms=args.keep_rooms,
+            max_rooms=args.max_rooms,
+            limits=Limits(request_timeout=args.request_timeout, max_connections=args.max_clients),
         )
         return 0
     from ws_lessons import bench as benchmarks

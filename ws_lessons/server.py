@@ -28,6 +28,7 @@ from typing import Any, Protocol, Self, TypeVar
 import uvicorn
 from uvicorn.importer import ImportFromStringError, import_from_string
 
+from ws_lessons.limits import HideQueryValues, Limits, protocols, quiet_accept_errors
 from ws_lessons.proxies import LOOPBACK
 
 __all__ = [
@@ -66,6 +67,7 @@ class _Uvicorn(uvicorn.Server):
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         self.wake = asyncio.Event()
+        quiet_accept_errors(asyncio.get_running_loop())  # one line per burst, no traceback
         try:
             await super().startup(sockets=sockets)
         finally:
@@ -296,6 +298,9 @@ class _LogRouter(logging.Filter):
     ) -> None:
         # Called before thread.start(), when the ident is not known yet: key on the object.
         self.destinations[id(thread)] = records
+        for name in UVICORN_LOGGERS:  # last, so that filters added since (redaction) run first
+            logging.getLogger(name).removeFilter(self)
+            logging.getLogger(name).addFilter(self)
 
     def filter(self, record: logging.LogRecord) -> bool:
         records = self.destinations.get(id(threading.current_thread()))
@@ -367,6 +372,7 @@ def serve(
     host: str = LOOPBACK,
     name: str | None = None,
     before_stop: Callable[[], Awaitable[object]] | None = None,
+    limits: Limits | None = None,
     **uvicorn_options: Any,
 ) -> RunningServer:
     """Start ``app`` with uvicorn in the background; return once it accepts connections.
@@ -376,7 +382,10 @@ def serve(
     same ``name``, or on a fixed port one of these servers holds, stops the old
     server first, so a notebook cell can be run again. ``before_stop`` is awaited on
     the server's loop when it stops, before uvicorn closes the remaining connections.
-    Extra keyword arguments go to ``uvicorn.Config`` (for example ``ws_max_size=1024``).
+    ``limits`` (a :class:`~ws_lessons.limits.Limits`) adds the bounds uvicorn lacks: a
+    request deadline, a head size, a connection cap, a ping budget, a write-buffer bound,
+    and hides ``?token=`` values in the log. Extra keyword arguments go to
+    ``uvicorn.Config`` (for example ``ws_max_size=1024``).
     """
     if isinstance(app, str):
         try:
@@ -389,6 +398,9 @@ def serve(
         "lifespan": "auto",
         "timeout_graceful_shutdown": GRACE,
     }
+    if limits is not None:
+        options.update(protocols(limits))
+        hide_tokens()
     options.update(uvicorn_options)
     config = uvicorn.Config(app, log_config=None, **options)
     sock = bind(host, port)
@@ -398,6 +410,17 @@ def serve(
     track(handle)
     handle._start()
     return handle
+
+
+_hidden = HideQueryValues()
+
+
+def hide_tokens() -> None:
+    """From now on, uvicorn's log lines in this process show ``?token=…``, not the token."""
+    for name in ("uvicorn.access", "uvicorn.error"):
+        logging.getLogger(name).addFilter(_hidden)  # a filter is added once, however often
+        logging.getLogger(name).removeFilter(_log_router)
+        logging.getLogger(name).addFilter(_log_router)
 
 
 def _replace(name: str | None, host: str, port: int) -> None:

@@ -2,6 +2,9 @@
 
 The endpoint's defences, in the order a connection meets them:
 
+0. Before the app sees anything, when served by :func:`run` (see :mod:`ws_lessons.limits`):
+   a connection cap (503), a deadline for the request (408), a head size (431);
+   afterwards a ping budget (1008) and a bound on bytes waiting for the client.
 1. Before the handshake is accepted (see :mod:`.guard`): the ``Origin`` is allowed and
    the token is genuine and unexpired, else the handshake is refused with HTTP 403.
 2. Right after accepting: the server is not shutting down (else close 1001 at once, so
@@ -16,7 +19,8 @@ The wire contract is written out in ``docs/chat-contract.md``. Beyond its core:
 the ``chat_token`` cookie (HttpOnly, SameSite=Strict), which the WebSocket accepts when
 there is no ``?token=``;
 a user may hold at most ``max_connections`` connections at once (one more is closed
-with 1008); the default Origin policy is "same origin only"; during shutdown, a new
+with 1008); the default Origin policy is "the server's own address only" (never the
+``Host`` header); ``POST /token`` reads at most 1 KiB (413); during shutdown, a new
 connection is closed with 1001 right after it is accepted.
 
 With a shared broker (Redis), while Redis is unreachable: ``GET /healthz`` answers 503
@@ -27,6 +31,7 @@ the same way. Once the broker has reconnected, the chat serves again by itself.
 
 import asyncio
 import contextlib
+import logging
 import multiprocessing
 import secrets
 import signal
@@ -44,16 +49,36 @@ from starlette import status
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from ws_lessons.frames import CloseCode
+from ws_lessons.limits import (
+    HideQueryValues,
+    Limits,
+    protocols,
+    quiet_accept_errors,
+    raise_open_files,
+)
 from ws_lessons.proxies import LOOPBACK
 
 from . import tokens
-from .broker import Broker, MemoryBroker, SharedBroker
+from .broker import KEEP_ROOMS, MAX_ROOMS, Broker, MemoryBroker, SharedBroker
 from .guard import COOKIE, Guard
 from .hub import Hub, Member
-from .models import NAME_PATTERN, Error, Ping, Pong, Say, TokenRequest, TokenResponse, parse
+from .models import (
+    NAME_LENGTH,
+    NAME_PATTERN,
+    Error,
+    Ping,
+    Pong,
+    Say,
+    TokenRequest,
+    TokenResponse,
+    parse,
+)
 from .ratelimit import ConnectionLimit, TokenBucket
 from .redis_broker import UNAVAILABLE, UNREACHABLE, RedisBroker
 from .sqlite_broker import SqliteBroker
+
+MAX_BODY = 1024
+"""Bytes in the body of ``POST /token`` (``{"user": "..."}`` needs about 50): 413 beyond."""
 
 WORKERS_NEED_REDIS = (
     "--workers above 1 needs --redis URL: each worker process would keep its own rooms in "
@@ -77,6 +102,8 @@ def create_app(
     burst: int = 10,
     max_connections: int = 5,
     token_ttl: float = tokens.TOKEN_TTL,
+    keep_rooms: float = KEEP_ROOMS,
+    max_rooms: int = MAX_ROOMS,
     broker: Broker | None = None,
 ) -> FastAPI:
     """Build the chat app.
@@ -91,6 +118,9 @@ def create_app(
     - ``rate``, ``burst``: messages a second a connection may send on average, and in a burst.
     - ``max_connections``: connections one user may hold at once (tabs, devices).
     - ``token_ttl``: how long a token from ``POST /token`` stays valid, in seconds.
+    - ``keep_rooms``, ``max_rooms``: how long a room's history is kept after its last
+      member left, in seconds, and how many rooms nobody is in are kept at most
+      (the longest idle forgotten first): by the default in-memory broker.
     - ``broker``: where messages are numbered and kept; in memory by default, see
       :class:`~ws_lessons.chat.sqlite_broker.SqliteBroker` for a file and
       :class:`~ws_lessons.chat.redis_broker.RedisBroker` for rooms shared by processes.
@@ -100,7 +130,7 @@ def create_app(
     """
     secret = secret or secrets.token_urlsafe(32)
     guard = Guard(secret, allowed_origins or ())
-    hub = Hub(broker or MemoryBroker(history_size))
+    hub = Hub(broker or MemoryBroker(history_size, keep_for=keep_rooms, max_rooms=max_rooms))
     connections = ConnectionLimit(max_connections)
     page = (files(__package__) / "static" / "index.html").read_text(encoding="utf-8")
     rate_limited = Error(
@@ -145,7 +175,7 @@ def create_app(
             return JSONResponse(body, status.HTTP_503_SERVICE_UNAVAILABLE)
         return {"status": "ok"}
 
-    @app.post("/token")
+    @app.post("/token", max_body_size=MAX_BODY)  # FastAPI 0.165: 413 before reading more
     async def token(body: TokenRequest, request: Request, response: Response) -> TokenResponse:
         value = tokens.issue(body.user, secret, token_ttl)
         response.set_cookie(
@@ -161,7 +191,7 @@ def create_app(
     @app.websocket("/ws/{room}")
     async def chat(
         websocket: WebSocket,
-        room: Annotated[str, Path(pattern=NAME_PATTERN)],
+        room: Annotated[str, Path(max_length=NAME_LENGTH, pattern=NAME_PATTERN)],
         user: Annotated[str, Depends(guard.admit)],
         since: Annotated[int | None, Query(ge=0)] = None,
     ) -> None:
@@ -192,6 +222,10 @@ def create_app(
                 else:
                     hub.send(member, message)
 
+            # The in-memory broker keeps a room's history while the room has members.
+            members_changed = getattr(hub.broker, "members_changed", None)
+            if members_changed is not None:
+                members_changed(room, True)
             try:
                 async with hub.join(member, since) as backlog:
                     await member.run(backlog, on_receive)
@@ -199,6 +233,9 @@ def create_app(
                 if websocket.application_state is WebSocketState.CONNECTED:
                     with contextlib.suppress(WebSocketDisconnect, RuntimeError):
                         await websocket.close(CloseCode.TRY_AGAIN_LATER, UNAVAILABLE)
+            finally:
+                if members_changed is not None:
+                    members_changed(room, room in hub.rooms)
 
     return app
 
@@ -217,6 +254,10 @@ class _ChatServer(uvicorn.Server):
         super().__init__(config)
         self.hub = hub
         self.broker = broker
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        quiet_accept_errors(asyncio.get_running_loop())  # one line per burst, no traceback
+        await super().startup(sockets)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         await self.hub.close_all()
@@ -239,6 +280,7 @@ def run(
     ssl_keyfile: str | None = None,
     proxy_headers: bool = True,
     forwarded_allow_ips: str | None = None,
+    limits: Limits | None = None,
     **settings: Any,
 ) -> None:
     """Serve the chat until Ctrl-C or SIGTERM, then close every chat connection with 1001.
@@ -258,8 +300,12 @@ def run(
       trust ``X-Forwarded-For`` and ``X-Forwarded-Proto`` from these proxy addresses
       (uvicorn's default: 127.0.0.1 and ::1), so that the app sees the client's address
       and the scheme the browser used.
+    - ``limits``: what each process holds for its clients (:class:`~ws_lessons.limits.Limits`:
+      request deadline, head size, connections, pings, write buffer).
 
-    Other ``settings`` go to :func:`create_app`.
+    The soft open-file limit is raised to the hard one and the connection cap set below
+    it; the log shows ``?token=…`` instead of tokens. Other ``settings`` go to
+    :func:`create_app`.
     """
     if history is not None and redis is not None:
         raise ValueError("choose --history (one process) or --redis (several), not both")
@@ -277,7 +323,7 @@ def run(
         "forwarded_allow_ips": forwarded_allow_ips,
         "timeout_graceful_shutdown": 2,  # then cut clients that never read their close frame
     }
-    chat = {"history": history, "redis": redis, **settings}
+    chat = {"history": history, "redis": redis, "limits": limits or Limits(), **settings}
     if workers == 1:
         _serve(options, chat)
         return
@@ -303,11 +349,20 @@ def run(
 
 def _serve(options: dict[str, Any], chat: dict[str, Any], sock: socket.socket | None = None):
     """Serve the chat with uvicorn ``options`` in this process (on ``sock`` if given)."""
-    history, redis = chat.pop("history"), chat.pop("redis")
+    history, redis, limits = chat.pop("history"), chat.pop("redis"), chat.pop("limits")
     history_size = chat.get("history_size", 100)
     file = None if history is None else SqliteBroker(history, history_size)
     shared = None if redis is None else RedisBroker(redis, history_size)
     app = create_app(broker=file or shared, **chat)
-    server = _ChatServer(uvicorn.Config(app, **options), app.state.hub, file)
+    before, after = raise_open_files()
+    bounded = protocols(limits)
+    for name in ("uvicorn.access", "uvicorn.error"):
+        logging.getLogger(name).addFilter(HideQueryValues())
+    config = uvicorn.Config(app, **options, **bounded)
+    cap = bounded["http"].door.cap
+    logging.getLogger("uvicorn.error").info(
+        "open files: soft limit %s (was %s); at most %d connections, then 503", after, before, cap
+    )
+    server = _ChatServer(config, app.state.hub, file)
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C once stopped
         server.run(sockets=None if sock is None else [sock])

@@ -77,13 +77,64 @@ class SharedBroker(Broker, Protocol):
     async def close(self) -> None: ...
 
 
-class MemoryBroker:
-    """Keeps the last ``history_size`` messages of each room in memory."""
+KEEP_ROOMS = 300.0
+"""Seconds a room's history is kept after its last member left (in-memory broker)."""
+MAX_ROOMS = 200
+"""Rooms whose history the in-memory broker keeps; the longest idle is forgotten first."""
 
-    def __init__(self, history_size: int = 100) -> None:
+
+class MemoryBroker:
+    """Keeps the last ``history_size`` messages of each room in memory, while it is used.
+
+    Anyone may name a new room, so what rooms hold is bounded: a room's history is kept
+    while it has members (the app calls :meth:`members_changed`) and ``keep_for``
+    seconds after the last one left; of the rooms nobody is in, at most ``max_rooms``
+    are kept in all, the longest idle forgotten first. A forgotten room starts again at
+    ``seq`` 1 (a client sees the welcome's ``seq`` go back: the history is gone).
+    """
+
+    def __init__(
+        self,
+        history_size: int = 100,
+        *,
+        keep_for: float = KEEP_ROOMS,
+        max_rooms: int = MAX_ROOMS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.history_size = history_size
+        self.keep_for = keep_for
+        self.max_rooms = max_rooms
+        self.clock = clock
         self._seqs: collections.Counter[str] = collections.Counter()
         self._history: dict[str, collections.deque[Said]] = {}
+        self._occupied: set[str] = set()
+        self._idle: dict[str, float] = {}  # room -> when its last member left, oldest first
+
+    def members_changed(self, room: str, occupied: bool) -> None:
+        """``room`` has members now (``occupied``), or its last member has just left."""
+        self._idle.pop(room, None)
+        if occupied:
+            self._occupied.add(room)
+        else:
+            self._occupied.discard(room)
+            if room in self._seqs:
+                self._idle[room] = self.clock()
+        self._forget()
+
+    def _forget(self) -> None:
+        """Forget idle rooms kept too long, then the longest idle beyond ``max_rooms``."""
+        now = self.clock()
+        for room, since in list(self._idle.items()):
+            if now - since < self.keep_for and len(self._idle) <= self.max_rooms:
+                break
+            del self._idle[room]
+            self._history.pop(room, None)
+            del self._seqs[room]
+
+    @property
+    def rooms(self) -> int:
+        """How many rooms this broker holds a history or a ``seq`` for."""
+        return len(self._seqs)
 
     async def publish(self, room: str, user: str, text: str) -> Said:
         self._seqs[room] += 1

@@ -17,10 +17,14 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
-NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,32}$"
-"""User and room names: 1 to 32 ASCII letters, digits, ``_``, ``-`` or ``.``."""
+NAME_PATTERN = r"^[A-Za-z0-9_.-]*[A-Za-z0-9_-][A-Za-z0-9_.-]*$"
+"""User and room names: ASCII letters, digits, ``_``, ``-`` or ``.``, not only dots
+(``.`` and ``..`` mean something in a path: a room must never be named so)."""
+NAME_LENGTH = 32
+"""The longest user or room name (the pattern has no length: Rust's regex, which
+pydantic uses, cannot say "1 to 32, and not only dots" in one pattern)."""
 
-Name = Annotated[str, Field(pattern=NAME_PATTERN)]
+Name = Annotated[str, Field(min_length=1, max_length=NAME_LENGTH, pattern=NAME_PATTERN)]
 
 
 class TokenRequest(BaseModel):
