@@ -19,9 +19,11 @@ import asyncio
 import collections
 import contextlib
 import logging
+import os
 import socket
 import ssl
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,7 @@ from ws_lessons.server import (
 
 __all__ = ["OtherServer", "serve_granian", "serve_hypercorn"]
 
+RUST_THREADS_TIMEOUT = 3.0
 GRACE = 1.0  # seconds open connections get to close when the server stops
 _formatter = logging.Formatter("%(levelname)-7s %(name)s: %(message)s")
 
@@ -96,7 +99,26 @@ class OtherServer(Background):
 
     async def _main(self) -> None:
         self._stop = asyncio.Event()
+        asyncio.get_running_loop().set_exception_handler(self._loop_error)
         await self._serve()
+
+    def _loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        """An error no code caught on the server's loop: into ``.logs``, not the notebook."""
+        error = context.get("exception")
+        message = context.get("message", "")
+        if error is not None:
+            inner = getattr(error, "exceptions", [error])[0]  # the first of an exception group
+            message += f": {type(inner).__name__}: {inner}"
+        self._keep.emit(
+            logging.makeLogRecord(
+                {
+                    "name": self.software.lower(),
+                    "msg": message,
+                    "levelno": logging.ERROR,
+                    "levelname": "ERROR",
+                }
+            )
+        )
 
     def _run(self) -> None:
         try:
@@ -169,8 +191,33 @@ class Hypercorn(OtherServer):
         )
 
 
+def _native_threads() -> set[int]:
+    """The ids of this process's threads, Python's and others' (Linux only; else empty)."""
+    with contextlib.suppress(OSError):
+        return {int(tid) for tid in os.listdir("/proc/self/task")}
+    return set()
+
+
 class Granian(OtherServer):
     software = "Granian"
+
+    def _start(self) -> None:
+        self._before = _native_threads()
+        super()._start()
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+        """Stop the server, then wait (a few seconds at most) for its Rust threads to end.
+
+        They end a moment after the server: a process that exits in between aborts with
+        "panic in a function that cannot unwind" (granian issue #693).
+        """
+        super().stop(timeout)
+        deadline = time.monotonic() + RUST_THREADS_TIMEOUT
+        while time.monotonic() < deadline:
+            python = {thread.native_id for thread in threading.enumerate()}
+            if not _native_threads() - self._before - python:
+                break
+            time.sleep(0.01)
 
     async def _serve(self) -> None:
         from granian.constants import Interfaces
