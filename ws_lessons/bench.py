@@ -399,14 +399,29 @@ def bench_redis(clients: int) -> list[str]:
     return lines
 
 
+def bench_servers(clients: int) -> list[str]:
+    """The same app on uvicorn, Hypercorn and Granian: echo, broadcast, Autobahn (lesson 15)."""
+    from ws_lessons.bakeoff import bench_servers as bake_off
+
+    return bake_off(clients)
+
+
 SUITES: dict[str, Suite] = {
     "server": bench_server,
     "echo": bench_echo,
     "broadcast": bench_broadcast,
     "redis": bench_redis,
     "autobahn": bench_autobahn,
+    "servers": bench_servers,
 }
-CYCLES = {"server": 100, "echo": 2000, "broadcast": 1000, "redis": 500, "autobahn": 1}
+CYCLES = {
+    "server": 100,
+    "echo": 2000,
+    "broadcast": 1000,
+    "redis": 500,
+    "autobahn": 1,
+    "servers": 1000,
+}
 
 
 def main(names: list[str]) -> int:
