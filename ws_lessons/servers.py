@@ -43,7 +43,8 @@ from ws_lessons.server import (
 __all__ = ["OtherServer", "serve_granian", "serve_hypercorn"]
 
 RUST_THREADS_TIMEOUT = 3.0
-GRACE = 1.0  # seconds open connections get to close when the server stops
+GRACE = 1.0
+_lock = threading.Lock()  # seconds open connections get to close when the server stops
 _formatter = logging.Formatter("%(levelname)-7s %(name)s: %(message)s")
 
 
@@ -198,24 +199,37 @@ def _native_threads() -> set[int]:
     return set()
 
 
+_granians: set[Granian] = set()  # running, so that the last one to stop waits for threads
+_threads_before_granian: set[int] = set()
+
+
 class Granian(OtherServer):
     software = "Granian"
 
     def _start(self) -> None:
-        self._before = _native_threads()
+        with _lock:
+            if not _granians:
+                _threads_before_granian.clear()
+                _threads_before_granian.update(_native_threads())
+            _granians.add(self)
         super()._start()
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> None:
-        """Stop the server, then wait (a few seconds at most) for its Rust threads to end.
+        """Stop the server; the last Granian to stop waits (a few seconds at most) for the
+        Rust threads to end.
 
-        They end a moment after the server: a process that exits in between aborts with
+        They end a moment after the servers: a process that exits in between aborts with
         "panic in a function that cannot unwind" (granian issue #693).
         """
         super().stop(timeout)
+        with _lock:
+            _granians.discard(self)
+            if _granians:
+                return
         deadline = time.monotonic() + RUST_THREADS_TIMEOUT
         while time.monotonic() < deadline:
             python = {thread.native_id for thread in threading.enumerate()}
-            if not _native_threads() - self._before - python:
+            if not _native_threads() - _threads_before_granian - python:
                 break
             time.sleep(0.01)
 

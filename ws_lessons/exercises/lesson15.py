@@ -389,3 +389,47 @@ def h2_websocket_echo(
     finally:
         sock.close()
     return status, reply
+
+
+def check_chat_on(make_app: Callable[[], Any], servers: list[str]) -> list[Any]:
+    """``check_chat`` on each of ``servers`` ("uvicorn", "hypercorn", "granian") at once.
+
+    ``make_app()`` returns a fresh app: each server needs its own, since an app's state
+    (its rooms, its sockets) lives on its server's event loop. Prints each server's
+    clauses in turn; returns the verdicts.
+    """
+    import asyncio
+    import concurrent.futures
+
+    from ws_lessons.exercises import chat_contract
+    from ws_lessons.server import serve
+    from ws_lessons.servers import serve_granian, serve_hypercorn
+
+    starters = {"uvicorn": serve, "hypercorn": serve_hypercorn, "granian": serve_granian}
+    unknown = [name for name in servers if name not in starters]
+    if unknown or not callable(make_app):
+        raise ValueError(f"check_chat_on(make_app, servers): servers among {', '.join(starters)}")
+
+    def run(name: str) -> Any:
+        with starters[name](make_app(), name=f"check_chat on {name}") as running:
+            return asyncio.run(chat_contract._run(running, lambda clause: None))
+
+    with concurrent.futures.ThreadPoolExecutor(len(servers)) as pool:
+        futures = {name: pool.submit(run, name) for name in servers}
+        verdicts = []
+        for name, future in futures.items():
+            print(_("The chat contract on {server}:").format(server=name))
+            try:
+                clauses = future.result(timeout=chat_contract.DEADLINE + 30)
+            except Exception as exc:
+                problem = _("the check could not run: {error_type}: {error}")
+                verdicts.append(
+                    chat_contract._verdict(
+                        [], problem.format(error_type=type(exc).__name__, error=exc)
+                    )
+                )
+                continue
+            for clause in clauses:
+                chat_contract._print(clause)
+            verdicts.append(chat_contract._verdict(clauses))
+    return verdicts
