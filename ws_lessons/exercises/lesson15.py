@@ -103,7 +103,7 @@ def check_15_2(connect_headers: Any) -> str:
     """connect_headers(authority, path): the header list of a WebSocket's extended CONNECT."""
     require_function(connect_headers)
     if len(inspect.signature(connect_headers).parameters) != 2:
-        raise Hint(_("connect_headers takes two arguments: the authority and the path"))
+        raise Hint(_("the function takes two arguments: the authority and the path"))
     headers = connect_headers("127.0.0.1:8000", "/ws")
     try:
         names = [str(name).lower() for name, _value in headers]
