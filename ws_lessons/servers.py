@@ -219,7 +219,8 @@ class Granian(OtherServer):
         Rust threads to end.
 
         They end a moment after the servers: a process that exits in between aborts with
-        "panic in a function that cannot unwind" (granian issue #693).
+        "panic in a function that cannot unwind" (crashes on exit of the embedded server:
+        granian issue #693).
         """
         super().stop(timeout)
         with _lock:
