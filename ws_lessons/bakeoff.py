@@ -137,8 +137,8 @@ def broadcast_rates(clients: int = 1000, messages: int = 60) -> Result:
                 client_process.ask("reset")
                 server.stop()
             rates[label] = 0.0 if timed_out or not seconds else delivered / seconds
-    what = N_("broadcast to {clients} clients, deliveries/s")
-    return Result(what, "/s", rates, higher_is_better=True, clients=clients)
+    what = N_("broadcast to {clients} clients")
+    return Result(what, N_("deliveries/s"), rates, higher_is_better=True, clients=clients)
 
 
 def autobahn_verdicts(cases: list[str]) -> dict[str, str] | None:
@@ -161,13 +161,15 @@ def autobahn_verdicts(cases: list[str]) -> dict[str, str] | None:
 
 def table(results: list[Result]) -> Table:
     """One row per figure: each server's value and its ratio to uvicorn."""
+    from ws_lessons.i18n import _
+
     header = [N_("measured"), *[label for label in SERVERS], N_("ratios to uvicorn")]
     rows = []
     for result in results:
         what = result.title
         values = [round(result.values[label], 1) for label in SERVERS]
         ratios = "  ".join(f"{label} {result.ratio(label):.2f}x" for label in SERVERS)
-        rows.append([f"{what} ({result.unit})", *values, ratios])
+        rows.append([f"{what} ({_(result.unit)})", *values, ratios])
     return Table(header, rows)
 
 
