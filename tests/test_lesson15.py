@@ -217,7 +217,15 @@ def test_bad_certificate_arguments_are_clear_errors(tmp_path: Path) -> None:
         serve_hypercorn(FastAPI(), certfile=tmp_path / "cert.pem")
     with pytest.raises(ValueError, match="14 days"):
         short_lived_certificate(days=30)
-    assert ServerError  # what a busy port raises, as serve() does
+
+
+def test_a_busy_port_is_a_clear_error(cleanup: None) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        for start in (serve_hypercorn, serve_granian):
+            with pytest.raises(ServerError):
+                start(FastAPI(), port=port, name="busy")
+    assert not [thing for thing in started() if thing.name == "busy"]
 
 
 def test_the_chat_contract_holds_on_hypercorn_and_granian(

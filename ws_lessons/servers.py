@@ -42,9 +42,9 @@ from ws_lessons.server import (
 
 __all__ = ["OtherServer", "serve_granian", "serve_hypercorn"]
 
-RUST_THREADS_TIMEOUT = 3.0
-GRACE = 1.0
-_lock = threading.Lock()  # seconds open connections get to close when the server stops
+GRACE = 1.0  # seconds open connections get to close when the server stops
+RUST_THREADS_TIMEOUT = 3.0  # seconds the last Granian to stop waits for its Rust threads
+_lock = threading.Lock()
 _formatter = logging.Formatter("%(levelname)-7s %(name)s: %(message)s")
 
 
@@ -107,9 +107,10 @@ class OtherServer(Background):
         """An error no code caught on the server's loop: into ``.logs``, not the notebook."""
         error = context.get("exception")
         message = context.get("message", "")
+        while isinstance(error, BaseExceptionGroup):  # Hypercorn's task groups nest them
+            error = error.exceptions[0]
         if error is not None:
-            inner = getattr(error, "exceptions", [error])[0]  # the first of an exception group
-            message += f": {type(inner).__name__}: {inner}"
+            message += f": {type(error).__name__}: {error}"
         self._keep.emit(
             logging.makeLogRecord(
                 {
@@ -259,7 +260,8 @@ class Granian(OtherServer):
         # Granian binds its own socket (ours only held the port): wait until it accepts.
         for _ in range(int(START_TIMEOUT / 0.01)):
             if serving.done():
-                break
+                serving.result()  # raises what stopped it
+                raise ServerError("Granian stopped before it accepted a connection")
             try:
                 _, writer = await asyncio.open_connection(self.host, self.port)
             except OSError:
@@ -267,6 +269,10 @@ class Granian(OtherServer):
                 continue
             writer.close()
             break
+        else:
+            server.signal_handler_interrupt()
+            await serving
+            raise ServerError(f"Granian did not accept connections within {START_TIMEOUT} s")
         self._ready.set()
         await asyncio.wait([serving, stop], return_when=asyncio.FIRST_COMPLETED)
         if not serving.done():
