@@ -148,6 +148,7 @@ LESSONS = [
         "部署与可扩展的应用程序",
         "从笔记本到生产环境",
     ),
+    Lesson("15_beyond_http1", "Beyond HTTP/1.1", "beyond §4", "", "超越 HTTP/1.1"),
 ]
 INDEX = LESSONS[0]
 

@@ -513,6 +513,13 @@ def _memory(pid: int) -> tuple[float, float]:
     return tuple(int(fields[key].split()[0]) / 1024 for key in ("VmRSS", "VmHWM"))  # type: ignore[return-value]
 
 
+def bench_servers(clients: int) -> list[str]:
+    """The same app on uvicorn, Hypercorn and Granian: echo, broadcast, Autobahn (lesson 15)."""
+    from ws_lessons.bakeoff import bench_servers as bake_off
+
+    return bake_off(clients)
+
+
 SUITES: dict[str, Suite] = {
     "server": bench_server,
     "echo": bench_echo,
@@ -520,6 +527,7 @@ SUITES: dict[str, Suite] = {
     "redis": bench_redis,
     "autobahn": bench_autobahn,
     "classroom": bench_classroom,
+    "servers": bench_servers,
 }
 CYCLES = {
     "server": 100,
@@ -528,6 +536,7 @@ CYCLES = {
     "redis": 500,
     "autobahn": 1,
     "classroom": 300,
+    "servers": 1000,
 }
 
 

@@ -20,6 +20,7 @@ from ws_lessons.exercises.lesson11 import check_11_1, check_11_2, check_11_3
 from ws_lessons.exercises.lesson12 import check_12_1, check_12_2
 from ws_lessons.exercises.lesson13 import check_13_1, check_13_2
 from ws_lessons.exercises.lesson14 import check_14_1, check_14_2
+from ws_lessons.exercises.lesson15 import check_15_1, check_15_2, check_15_3, check_15_4
 
 __all__ = [
     "check_00_1",
@@ -62,5 +63,9 @@ __all__ = [
     "check_13_2",
     "check_14_1",
     "check_14_2",
+    "check_15_1",
+    "check_15_2",
+    "check_15_3",
+    "check_15_4",
     "check_chat",
 ]
