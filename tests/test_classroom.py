@@ -31,7 +31,12 @@ from ws_lessons.bench import bench_classroom
 from ws_lessons.checks import check_00_1
 from ws_lessons.classroom import reporter as classroom
 from ws_lessons.classroom.app import create_app
-from ws_lessons.classroom.models import Verdict, parse_instructor, parse_learner
+from ws_lessons.classroom.models import (
+    WELCOME_ANNOUNCEMENTS,
+    Verdict,
+    parse_instructor,
+    parse_learner,
+)
 from ws_lessons.classroom.reporter import Reporter
 from ws_lessons.server import RunningServer, serve
 
@@ -357,6 +362,19 @@ def test_an_announcement_shows_under_the_next_check(
     check_00_1(RIGHT)  # shown once
     assert "10 minutes break" not in capsys.readouterr().out
     assert classroom.announcements()[0].endswith("10 minutes break")
+
+
+def test_a_long_class_of_announcements_still_lets_a_learner_join(
+    server: RunningServer, app: FastAPI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Announcements of 280 Chinese characters (840 bytes each): the welcome carries only the
+    latest ones, so a kernel joining late still fits it in its frame limit."""
+    for number in range(WELCOME_ANNOUNCEMENTS + 10):
+        app.state.store.announce(f"{number:02d}" + "休" * 278)
+    join(server, app, "Late")
+    assert "🎓 In the class" in capsys.readouterr().out
+    shown = classroom.announcements()
+    assert len(shown) == WELCOME_ANNOUNCEMENTS and "19休" in shown[-1]
 
 
 def test_restart_on_the_same_file_mid_class(db: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -20,6 +20,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, 
 NAME_LENGTH = 40
 """A learner's name: 1 to 40 characters of any script, no control characters."""
 ANNOUNCEMENT_LENGTH = 280
+WELCOME_ANNOUNCEMENTS = 10
+"""The latest announcements a welcome carries: at most 10 x 280 characters (about 12 kB in
+UTF-8), so it always fits the learner's frame limit, however long the class has run."""
 MESSAGE_SIZE = 4096
 """The largest frame the server takes; a bigger one closes with 1009 (uvicorn's ws_max_size)."""
 

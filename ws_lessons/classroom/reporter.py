@@ -38,6 +38,8 @@ __all__ = ["announcements", "class_status", "join_class", "leave_class", "note_h
 
 KEPT = 200
 """Verdicts kept while the class server is unreachable; past that the oldest are dropped."""
+KEPT_ANNOUNCEMENTS = 100
+"""Announcements a kernel keeps for ``announcements()``; older ones are forgotten."""
 ENVIRONMENT = "WS_LESSONS_CLASS"
 """``ws://HOST:PORT/?code=CODE&name=NAME``: join on the first check (an instructor's setup)."""
 HELP_ORDER = ("none", "hints", "answer")
@@ -208,8 +210,8 @@ class Reporter:
         with self._lock:
             known = {a.seq for a in self.announcements}
             new = [a for a in received if a.seq not in known]
-            self.announcements += new
-            self.unseen += new
+            self.announcements = (self.announcements + new)[-KEPT_ANNOUNCEMENTS:]
+            self.unseen = (self.unseen + new)[-KEPT_ANNOUNCEMENTS:]
 
 
 def _describe(exc: BaseException) -> str:

@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from .models import Announcement, Event, Joined, Judged, Verdict
+from .models import WELCOME_ANNOUNCEMENTS, Announcement, Event, Joined, Judged, Verdict
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 """Letters and digits that are hard to mishear or misread: no 0/O, 1/I/L."""
@@ -126,14 +126,17 @@ class Store:
             ).fetchall()
         return [_event(seq, kind, body) for seq, kind, body in rows]
 
-    def announcements(self, since: int = 0) -> list[Announcement]:
+    def announcements(
+        self, since: int = 0, limit: int = WELCOME_ANNOUNCEMENTS
+    ) -> list[Announcement]:
+        """The latest ``limit`` announcements after ``since``, oldest first."""
         with self._lock:
             rows = self._db.execute(
                 "SELECT seq, kind, body FROM events WHERE kind = 'announcement' AND seq > ? "
-                "ORDER BY seq",
-                (since,),
+                "ORDER BY seq DESC LIMIT ?",
+                (since, limit),
             ).fetchall()
-        return [_event(seq, kind, body) for seq, kind, body in rows]  # type: ignore[misc]
+        return [_event(seq, kind, body) for seq, kind, body in reversed(rows)]  # type: ignore[misc]
 
     def verdict_count(self) -> int:
         with self._lock:
