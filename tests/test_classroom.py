@@ -425,7 +425,11 @@ def test_the_command_prints_code_join_line_and_dashboard(tmp_path: Path) -> None
         process.terminate()
         process.wait(timeout=HANG_GUARD)
     assert lines[0].startswith("class code: ") and len(lines[0].split(": ")[1]) == 6
-    assert lines[1].startswith('learners run: join_class("ws://127.0.0.1:')
+    join = lines[1].removeprefix("learners run: ")
+    assert join.startswith('classroom.join_class("ws://127.0.0.1:')
+    # What learners paste is the line lesson 00's join cell has, in the same words.
+    lesson = (Path(__file__).parent.parent / "notebooks" / "00_start_here.ipynb").read_text()
+    assert '# classroom.join_class(\\"ws://HOST:PORT\\", code=' in lesson
     assert lines[2].startswith("dashboard: http://127.0.0.1:") and "/?token=" in lines[2]
 
 

@@ -240,7 +240,9 @@ def run(host: str = "127.0.0.1", port: int = 8765, db: str | Path = DEFAULT_DB) 
     port = sock.getsockname()[1]
     shown = addresses(host)[0]
     print(f"class code: {store.code}")
-    print(f'learners run: join_class("ws://{shown}:{port}", code="{store.code}", name="...")')
+    # The very line lesson 00's join cell has, after its "from ws_lessons import classroom".
+    join = f'classroom.join_class("ws://{shown}:{port}", code="{store.code}", name="...")'
+    print(f"learners run: {join}")
     print(f"dashboard: http://{shown}:{port}/?token={store.token}")
     if shown != host and len(addresses(host)) == 1 and not shown[0].isdigit():
         print(
