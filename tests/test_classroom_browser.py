@@ -201,6 +201,28 @@ def test_the_chinese_dashboard(browser: Browser, room: Class) -> None:
     page.close()
 
 
+def test_the_token_leaves_the_address_bar_and_a_refused_announcement_is_said(
+    browser: Browser, room: Class
+) -> None:
+    page = open_dashboard(browser, room.dashboard)
+    expect(page.locator("#status")).to_have_attribute("data-state", "live")
+    assert room.store.token not in page.url  # a projected dashboard does not show it
+    page.reload()  # the tab kept it
+    expect(page.locator("#status")).to_have_attribute("data-state", "live")
+    page.fill("#text", "a\ttab")  # not one line of plain text: the server says no
+    page.press("#text", "Enter")
+    expect(page.locator("#problem")).to_have_text(
+        "Not sent: one line of text, up to 280 characters."
+    )
+    expect(page.locator("#text")).to_have_value("a\ttab")  # kept, to mend and send again
+    page.fill("#text", "back in 5")
+    page.press("#text", "Enter")
+    expect(page.locator("#announcements li").last).to_contain_text("back in 5")
+    expect(page.locator("#problem")).to_be_hidden()
+    expect(page.locator("#text")).to_have_value("")
+    page.close()
+
+
 def test_a_wrong_token_is_shown_on_the_page(browser: Browser, room: Class) -> None:
     page = open_dashboard(browser, f"{room.server.url}/?token=wrong")
     expect(page.locator("#status")).to_contain_text("wrong instructor token")
