@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 import subprocess
 import sys
 import threading
@@ -431,6 +432,24 @@ def test_the_command_prints_code_join_line_and_dashboard(tmp_path: Path) -> None
     lesson = (Path(__file__).parent.parent / "notebooks" / "00_start_here.ipynb").read_text()
     assert '# classroom.join_class(\\"ws://HOST:PORT\\", code=' in lesson
     assert lines[2].startswith("dashboard: http://127.0.0.1:") and "/?token=" in lines[2]
+
+
+def test_the_command_says_in_one_line_what_it_cannot_do(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "ws_lessons", "classroom", "--port", "0"]
+    ran = subprocess.run(
+        [*command, "--db", str(tmp_path / "no" / "such" / "c.sqlite3")],
+        capture_output=True, text=True, timeout=HANG_GUARD,
+    )  # fmt: skip
+    assert ran.returncode == 1 and "Traceback" not in ran.stderr
+    assert ran.stderr.startswith("classroom: cannot keep the class in ")
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = str(busy.getsockname()[1])
+        ran = subprocess.run(
+            [*command[:-1], port, "--db", str(tmp_path / "c.sqlite3")],
+            capture_output=True, text=True, timeout=HANG_GUARD,
+        )  # fmt: skip
+    assert ran.returncode == 1 and "Traceback" not in ran.stderr
+    assert f"classroom: choose another --port than {port} (0: any free one)" in ran.stderr
 
 
 def test_bench_prints_its_figures_and_loses_nothing() -> None:

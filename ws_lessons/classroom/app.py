@@ -18,6 +18,7 @@ import hmac
 import importlib.resources
 import ipaddress
 import socket
+import sqlite3
 import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -229,13 +230,21 @@ def run(host: str = "127.0.0.1", port: int = 8765, db: str | Path = DEFAULT_DB) 
     """Serve a class until Ctrl-C, printing how to join it and where its dashboard is."""
     import uvicorn
 
-    app = create_app(db)
+    try:
+        app = create_app(db)
+    except sqlite3.Error as exc:
+        raise SystemExit(f"classroom: cannot keep the class in {db}: {exc}") from None
     store: Store = app.state.store
     config = uvicorn.Config(
         app, host=host, port=port, ws_max_size=MESSAGE_SIZE, log_level="warning",
         timeout_graceful_shutdown=2,
     )  # fmt: skip
-    sock = config.bind_socket()
+    try:
+        sock = config.bind_socket()  # uvicorn says why it could not, then exits
+    except SystemExit:
+        raise SystemExit(
+            f"classroom: choose another --port than {port} (0: any free one)"
+        ) from None
     sock.listen(config.backlog)  # learners who connect now wait until the app starts
     port = sock.getsockname()[1]
     shown = addresses(host)[0]
