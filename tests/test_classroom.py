@@ -328,6 +328,17 @@ def test_a_verdict_sent_twice_is_stored_once(server: RunningServer, app: FastAPI
     assert app.state.store.verdict_count() == 1
 
 
+def test_a_clock_that_runs_ahead_is_not_believed(server: RunningServer, app: FastAPI) -> None:
+    ahead = time.time() + 3600
+    verdict = Verdict(id=uuid.uuid4().hex, exercise="00.1", outcome="passed", at=ahead)
+    with watch(server, app.state.store.token) as dashboard, connect(server.ws_url("/learn")) as ws:
+        ws.send(hello(app))
+        ws.recv(timeout=HANG_GUARD)
+        ws.send(verdict.model_dump_json())
+        (shown,) = events(dashboard, 1)
+    assert shown["at"] <= time.time() < ahead
+
+
 def test_a_flood_is_rate_limited_and_still_arrives_once(db: Path, tmp_path: Path) -> None:
     app = create_app(tmp_path / "limited.sqlite3", rate=20, burst=5)
     with serve(app, ws_max_size=4096) as server:

@@ -86,13 +86,17 @@ class Store:
         return Joined(seq=seq, **body)
 
     def judge(self, name: str, verdict: Verdict) -> Judged | None:
-        """Store ``verdict``; ``None`` if its id was stored before (it was sent twice)."""
+        """Store ``verdict``; ``None`` if its id was stored before (it was sent twice).
+
+        Its time is the learner's clock, but never later than this one: a laptop whose clock
+        runs ahead would otherwise show "now" for good, and never stand out as stuck.
+        """
         body = {
             "name": name,
             "exercise": verdict.exercise,
             "outcome": verdict.outcome,
             "help": verdict.help,
-            "at": verdict.at,
+            "at": min(verdict.at, time.time()),
         }
         with self._lock, self._db:
             seq = self._append("verdict", verdict.id, body)
