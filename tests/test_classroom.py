@@ -317,6 +317,21 @@ def test_garbage_gets_its_answer_and_the_server_goes_on(
     assert app.state.store.verdict_count() == 1
 
 
+def test_a_full_class_refuses_new_names_not_known_ones(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = create_app(tmp_path / "small.sqlite3", learners=2)
+    with serve(app, ws_max_size=4096) as server:
+        for name in ("Ada", "Grace", "Ada"):  # Ada again: her kernel restarted
+            with connect(server.ws_url("/learn")) as ws:
+                ws.send(hello(app, name))
+                assert json.loads(ws.recv(timeout=HANG_GUARD))["type"] == "welcome"
+        join(server, app, "Mallory")
+        assert "refused: the class is full. Nothing is sent." in capsys.readouterr().out
+    assert not [line for line in server.logs if "Traceback" in line]
+    assert app.state.store.export_csv([]).split() == ["name", "Ada", "Grace"]
+
+
 def test_a_verdict_sent_twice_is_stored_once(server: RunningServer, app: FastAPI) -> None:
     verdict = Verdict(id=uuid.uuid4().hex, exercise="00.2", outcome="failed", at=1.0)
     with connect(server.ws_url("/learn")) as ws:

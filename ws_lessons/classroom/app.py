@@ -45,7 +45,7 @@ from .models import (
     parse_instructor,
     parse_learner,
 )
-from .store import Store
+from .store import MAX_LEARNERS, ClassFull, Store
 
 HELLO_TIMEOUT = 10.0
 MAX_CONNECTIONS = 1000
@@ -63,13 +63,20 @@ def exercise_numbers() -> list[str]:
     return sorted(HELP)
 
 
-def create_app(db: str | Path = ":memory:", *, rate: float = 5.0, burst: int = 100) -> FastAPI:
+def create_app(
+    db: str | Path = ":memory:",
+    *,
+    rate: float = 5.0,
+    burst: int = 100,
+    learners: int = MAX_LEARNERS,
+) -> FastAPI:
     """The class server's app, keeping the class in ``db`` (a SQLite file).
 
     ``rate`` and ``burst``: messages a second one connection may send, on average and at
-    once (a kernel back from a lost connection sends what it kept in one go).
+    once (a kernel back from a lost connection sends what it kept in one go). ``learners``:
+    names the class takes (a kernel under a name it has goes on in its row).
     """
-    store = Store(db)
+    store = Store(db, learners)
     hub = Hub()
     exercises = exercise_numbers()
 
@@ -130,7 +137,11 @@ def create_app(db: str | Path = ":memory:", *, rate: float = 5.0, burst: int = 1
             await websocket.close(CloseCode.POLICY_VIOLATION, "wrong class code")
             return
         name = hello.name
-        await write(store.join, name)
+        try:
+            await write(store.join, name)
+        except ClassFull:
+            await websocket.close(CloseCode.POLICY_VIOLATION, "the class is full")
+            return
         outbox = Outbox(websocket, LEARNER_OUTBOX)
         hub.learners.add(outbox)  # before reading the file: no announcement falls in between
         bucket = TokenBucket(rate, burst)

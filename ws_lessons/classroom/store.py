@@ -43,11 +43,19 @@ def new_code(length: int = 6) -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(length))
 
 
+MAX_LEARNERS = 1000
+"""Names a class takes: past that, a new name is refused (its rows would fill the dashboard)."""
+
+
+class ClassFull(Exception):
+    """A new name, and the class has :data:`MAX_LEARNERS` already."""
+
+
 class Store:
     """One class, kept in ``path`` (``":memory:"`` for a class that ends with its server)."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
+    def __init__(self, path: str | Path, max_learners: int = MAX_LEARNERS) -> None:
+        self.path, self.max_learners = str(path), max_learners
         self._db = sqlite3.connect(self.path, check_same_thread=False)
         self._lock = threading.Lock()
         with self._lock:
@@ -76,6 +84,10 @@ class Store:
     def join(self, name: str, at: float | None = None) -> Joined | None:
         at = time.time() if at is None else at
         with self._lock, self._db:
+            known = self._db.execute("SELECT 1 FROM learners WHERE name = ?", (name,)).fetchone()
+            count = self._db.execute("SELECT COUNT(*) FROM learners").fetchone()[0]
+            if not known and count >= self.max_learners:
+                raise ClassFull(name)
             added = self._db.execute(
                 "INSERT OR IGNORE INTO learners VALUES (?, ?)", (name, at)
             ).rowcount
