@@ -131,6 +131,7 @@ def test_three_kernels_join_and_their_checks_show_live(
     run(kernels[1], 'check_00_1({"A"}); check_00_1({"B"}); solutions.reveal("00.1")')
     run(kernels[2], 'check_00_1({"A"})')
     expect(dashboard.locator("#grid tbody tr")).to_have_count(3)
+    expect(dashboard.locator("#count")).to_have_text("3 learners")
     expect(cell(dashboard, "Ada", "00.1")).to_have_text("✅")
     expect(cell(dashboard, "李雷", "00.1")).to_have_text("❌2")
     expect(cell(dashboard, HOSTILE, "00.1")).to_have_text("❌1")
@@ -194,6 +195,7 @@ def test_the_chinese_dashboard(browser: Browser, room: Class) -> None:
     expect(page.locator("#title")).to_have_text("课堂")
     expect(page.locator("#status")).to_have_text("实时")
     expect(page.locator("#exercises th").first).to_have_text("学员")
+    expect(page.locator("#count")).to_have_text("3 名学员")
     expect(page.locator('#lessons th[data-lesson="00"]')).to_contain_text("已完成")
     assert page.evaluate("document.documentElement.lang") == "zh-CN"
     page.click('button[data-lang="en"]')  # the switch
