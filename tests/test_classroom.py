@@ -310,6 +310,16 @@ def test_garbage_gets_its_answer_and_the_server_goes_on(
         ws.send('{"type": "verdict"}')  # no hello first
         ws.recv(timeout=HANG_GUARD)
     assert closed.value.rcvd.code == 1008
+    odd = "名<" * 60
+    made_up = (
+        '{"type": "hello", "code": "", "name": "x", "' + odd + '": 1}',
+        f'{{"type": "{odd}"}}',
+    )
+    for frame in made_up:  # a key or a type made up: never echoed, whatever its length
+        with connect(learn) as ws, pytest.raises(ConnectionClosed) as closed:
+            ws.send(frame)
+            ws.recv(timeout=HANG_GUARD)
+        assert closed.value.rcvd.code == 1008 and "名" not in closed.value.rcvd.reason
     with connect(learn, max_size=None) as ws, pytest.raises(ConnectionClosed) as closed:
         ws.send(hello(app, "x" * 5000))  # over the 4 KiB the server takes
         ws.recv(timeout=HANG_GUARD)

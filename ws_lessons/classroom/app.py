@@ -218,8 +218,14 @@ async def _hello(websocket: WebSocket) -> Hello | None:
     if isinstance(message, Hello):
         return message
     reason = message.detail if isinstance(message, Error) else "say hello first"
-    await websocket.close(CloseCode.POLICY_VIOLATION, reason[:120])
+    # A close frame's reason is at most 123 bytes of UTF-8 (RFC 6455, section 5.5).
+    await websocket.close(CloseCode.POLICY_VIOLATION, _cut(reason, 123))
     return None
+
+
+def _cut(text: str, size: int) -> str:
+    """``text`` cut to at most ``size`` bytes of UTF-8, never inside a character."""
+    return text.encode()[:size].decode(errors="ignore")
 
 
 def addresses(host: str) -> list[str]:

@@ -174,6 +174,10 @@ ServerMessage = Annotated[
 server_message: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)
 
 
+_KNOWN = {"hello", "verdict", "announce", "ping", *Hello.model_fields, *Verdict.model_fields}
+"""Names a problem's place may show: a key or ``type`` the client made up is not echoed."""
+
+
 def _problem(data: str | bytes, adapter: TypeAdapter[object]) -> Error | object:
     if isinstance(data, bytes):
         return Error(error="invalid_message", detail="Send JSON as a text frame, not binary.")
@@ -183,9 +187,12 @@ def _problem(data: str | bytes, adapter: TypeAdapter[object]) -> Error | object:
         first = exc.errors()[0]
         if first["type"] == "json_invalid":
             return Error(error="invalid_json", detail=f"Messages must be JSON. {first['msg']}.")
-        # Say where and what, never echo what was sent.
-        where = ".".join(str(part) for part in first["loc"]) or "message"
-        return Error(error="invalid_message", detail=f"{where}: {first['msg']}.")
+        # Say where and what, never echo what was sent (not even a key or a type it made up).
+        where = ".".join(str(p) if str(p) in _KNOWN else "?" for p in first["loc"]) or "message"
+        what = first["msg"]
+        if first["type"] == "union_tag_invalid":
+            what = f"type should be one of {first['ctx']['expected_tags']}"
+        return Error(error="invalid_message", detail=f"{where}: {what}.")
 
 
 def parse_learner(data: str | bytes) -> Hello | Verdict | Error:
