@@ -271,6 +271,21 @@ def test_hostile_names_are_kept_as_text(server: RunningServer, app: FastAPI) -> 
     assert "\n'=HYPERLINK(1),passed" in csv  # a spreadsheet shows it, never runs it
 
 
+def test_names_in_any_script_join_and_a_reversed_one_does_not(
+    server: RunningServer, app: FastAPI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with watch(server, app.state.store.token) as dashboard:
+        for name in (
+            "\u0639\u0644\u06cc\u200c\u0631\u0636\u0627",
+            "\U0001f469\u200d\U0001f4bb Ada",
+        ):  # ZWNJ, ZWJ
+            join(server, app, name)
+            assert "🎓 In the class" in capsys.readouterr().out
+            assert events(dashboard, 1, "joined")[0]["name"] == name
+    join(server, app, "\u202eadA")  # shown as "Ada", right to left
+    assert capsys.readouterr().out == "join_class: a name is 1 to 40 characters, on one line\n"
+
+
 async def run_until_sent(reporter: Reporter) -> None:
     task = asyncio.create_task(reporter.run())
     async with asyncio.timeout(HANG_GUARD):

@@ -31,10 +31,20 @@ Help = Literal["none", "hints", "answer"]
 """The help a learner opened: none, ``reveal()`` (a nudge and a hint), or ``show()``."""
 
 
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+"""Embeddings, overrides and isolates (Unicode TR 9): they can make a name read as another."""
+
+
 def _plain(text: str) -> str:
-    """Names and announcements are one line of printable text, shown as text everywhere."""
-    if any(unicodedata.category(char).startswith("C") for char in text):
-        raise ValueError("control characters are not allowed")
+    """Names and announcements are one line of printable text, shown as text everywhere.
+
+    Control characters (``Cc``, such as a newline), lone surrogates and the bidi controls are
+    refused; other format characters are kept: the zero-width (non-)joiners of Persian
+    names such as "علی‌رضا" and of emoji such as "👩‍💻" are part of the text.
+    """
+    for char in text:
+        if unicodedata.category(char) in ("Cc", "Cs") or char in BIDI_CONTROLS:
+            raise ValueError("control characters are not allowed")
     return text
 
 
