@@ -546,7 +546,7 @@ def test_a_server_that_never_answers_neither_slows_a_check_nor_hangs_the_kernel(
         running = classroom._class
         classroom.leave_class()
         assert not running.thread.is_alive()
-    assert "1 verdicts were not sent." in capsys.readouterr().out
+    assert "Verdicts not sent: 1." in capsys.readouterr().out
 
 
 @given(st.one_of(st.binary(max_size=200), st.text(max_size=200), json_values().map(json.dumps)))

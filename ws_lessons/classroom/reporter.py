@@ -305,7 +305,7 @@ def leave_class() -> None:
     unsent = len(running.reporter.pending)
     print(_("Left the class: checks send nothing now."))
     if unsent:
-        print(_("{count} verdicts were not sent.").format(count=unsent))
+        print(_("Verdicts not sent: {count}.").format(count=unsent))
 
 
 def class_status() -> None:
@@ -316,7 +316,7 @@ def class_status() -> None:
     reporter = _class.reporter
     _show_state(_class, always=True)
     print(
-        _("{acked} verdicts sent, {pending} waiting, {dropped} dropped.").format(
+        _("Verdicts sent: {acked}, waiting: {pending}, dropped: {dropped}.").format(
             acked=reporter.acked, pending=len(reporter.pending), dropped=reporter.dropped
         )
     )
@@ -401,8 +401,8 @@ def _show_state(running: _Running, always: bool = False) -> None:
     elif state == "unreachable":
         print(
             _(
-                "🎓 The class server at {url} is unreachable ({problem}); {count} verdicts "
-                "kept, sent once it is back."
+                "🎓 The class server at {url} is unreachable ({problem}); verdicts kept: "
+                "{count}, sent once it is back."
             ).format(url=url, problem=reporter.problem, count=len(reporter.pending))
         )
     else:
