@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 import subprocess
 import sys
 import threading
@@ -31,7 +32,12 @@ from ws_lessons.bench import bench_classroom
 from ws_lessons.checks import check_00_1
 from ws_lessons.classroom import reporter as classroom
 from ws_lessons.classroom.app import create_app
-from ws_lessons.classroom.models import Verdict, parse_instructor, parse_learner
+from ws_lessons.classroom.models import (
+    WELCOME_ANNOUNCEMENTS,
+    Verdict,
+    parse_instructor,
+    parse_learner,
+)
 from ws_lessons.classroom.reporter import Reporter
 from ws_lessons.server import RunningServer, serve
 
@@ -164,7 +170,8 @@ def test_outside_a_class_nothing_is_sent_or_printed(
 ) -> None:
     monkeypatch.delenv(classroom.ENVIRONMENT, raising=False)
     check_00_1(RIGHT)
-    assert capsys.readouterr().out.count("\n") == 1  # the check's own line only
+    out = capsys.readouterr().out  # the check's own verdict only
+    assert out.startswith("Exercise 00.1 ✅") and "🎓" not in out and "class" not in out
     assert classroom._class is None
     assert not [t for t in threading.enumerate() if t.name == "classroom reporter"]
 
@@ -265,6 +272,21 @@ def test_hostile_names_are_kept_as_text(server: RunningServer, app: FastAPI) -> 
     assert "\n'=HYPERLINK(1),passed" in csv  # a spreadsheet shows it, never runs it
 
 
+def test_names_in_any_script_join_and_a_reversed_one_does_not(
+    server: RunningServer, app: FastAPI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with watch(server, app.state.store.token) as dashboard:
+        for name in (
+            "\u0639\u0644\u06cc\u200c\u0631\u0636\u0627",
+            "\U0001f469\u200d\U0001f4bb Ada",
+        ):  # ZWNJ, ZWJ
+            join(server, app, name)
+            assert "🎓 In the class" in capsys.readouterr().out
+            assert events(dashboard, 1, "joined")[0]["name"] == name
+    join(server, app, "\u202eadA")  # shown as "Ada", right to left
+    assert capsys.readouterr().out == "join_class: a name is 1 to 40 characters, on one line\n"
+
+
 async def run_until_sent(reporter: Reporter) -> None:
     task = asyncio.create_task(reporter.run())
     async with asyncio.timeout(HANG_GUARD):
@@ -304,11 +326,36 @@ def test_garbage_gets_its_answer_and_the_server_goes_on(
         ws.send('{"type": "verdict"}')  # no hello first
         ws.recv(timeout=HANG_GUARD)
     assert closed.value.rcvd.code == 1008
+    odd = "名<" * 60
+    made_up = (
+        '{"type": "hello", "code": "", "name": "x", "' + odd + '": 1}',
+        f'{{"type": "{odd}"}}',
+    )
+    for frame in made_up:  # a key or a type made up: never echoed, whatever its length
+        with connect(learn) as ws, pytest.raises(ConnectionClosed) as closed:
+            ws.send(frame)
+            ws.recv(timeout=HANG_GUARD)
+        assert closed.value.rcvd.code == 1008 and "名" not in closed.value.rcvd.reason
     with connect(learn, max_size=None) as ws, pytest.raises(ConnectionClosed) as closed:
         ws.send(hello(app, "x" * 5000))  # over the 4 KiB the server takes
         ws.recv(timeout=HANG_GUARD)
     assert closed.value.rcvd.code == 1009
     assert app.state.store.verdict_count() == 1
+
+
+def test_a_full_class_refuses_new_names_not_known_ones(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = create_app(tmp_path / "small.sqlite3", learners=2)
+    with serve(app, ws_max_size=4096) as server:
+        for name in ("Ada", "Grace", "Ada"):  # Ada again: her kernel restarted
+            with connect(server.ws_url("/learn")) as ws:
+                ws.send(hello(app, name))
+                assert json.loads(ws.recv(timeout=HANG_GUARD))["type"] == "welcome"
+        join(server, app, "Mallory")
+        assert "refused: the class is full. Nothing is sent." in capsys.readouterr().out
+    assert not [line for line in server.logs if "Traceback" in line]
+    assert app.state.store.export_csv([]).split() == ["name", "Ada", "Grace"]
 
 
 def test_a_verdict_sent_twice_is_stored_once(server: RunningServer, app: FastAPI) -> None:
@@ -320,6 +367,17 @@ def test_a_verdict_sent_twice_is_stored_once(server: RunningServer, app: FastAPI
             ws.send(verdict.model_dump_json())
             assert json.loads(ws.recv(timeout=HANG_GUARD))["type"] == "ack"
     assert app.state.store.verdict_count() == 1
+
+
+def test_a_clock_that_runs_ahead_is_not_believed(server: RunningServer, app: FastAPI) -> None:
+    ahead = time.time() + 3600
+    verdict = Verdict(id=uuid.uuid4().hex, exercise="00.1", outcome="passed", at=ahead)
+    with watch(server, app.state.store.token) as dashboard, connect(server.ws_url("/learn")) as ws:
+        ws.send(hello(app))
+        ws.recv(timeout=HANG_GUARD)
+        ws.send(verdict.model_dump_json())
+        (shown,) = events(dashboard, 1)
+    assert shown["at"] <= time.time() < ahead
 
 
 def test_a_flood_is_rate_limited_and_still_arrives_once(db: Path, tmp_path: Path) -> None:
@@ -357,6 +415,19 @@ def test_an_announcement_shows_under_the_next_check(
     check_00_1(RIGHT)  # shown once
     assert "10 minutes break" not in capsys.readouterr().out
     assert classroom.announcements()[0].endswith("10 minutes break")
+
+
+def test_a_long_class_of_announcements_still_lets_a_learner_join(
+    server: RunningServer, app: FastAPI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Announcements of 280 Chinese characters (840 bytes each): the welcome carries only the
+    latest ones, so a kernel joining late still fits it in its frame limit."""
+    for number in range(WELCOME_ANNOUNCEMENTS + 10):
+        app.state.store.announce(f"{number:02d}" + "休" * 278)
+    join(server, app, "Late")
+    assert "🎓 In the class" in capsys.readouterr().out
+    shown = classroom.announcements()
+    assert len(shown) == WELCOME_ANNOUNCEMENTS and "19休" in shown[-1]
 
 
 def test_restart_on_the_same_file_mid_class(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -407,8 +478,30 @@ def test_the_command_prints_code_join_line_and_dashboard(tmp_path: Path) -> None
         process.terminate()
         process.wait(timeout=HANG_GUARD)
     assert lines[0].startswith("class code: ") and len(lines[0].split(": ")[1]) == 6
-    assert lines[1].startswith('learners run: join_class("ws://127.0.0.1:')
+    join = lines[1].removeprefix("learners run: ")
+    assert join.startswith('classroom.join_class("ws://127.0.0.1:')
+    # What learners paste is the line lesson 00's join cell has, in the same words.
+    lesson = (Path(__file__).parent.parent / "notebooks" / "00_start_here.ipynb").read_text()
+    assert '# classroom.join_class(\\"ws://HOST:PORT\\", code=' in lesson
     assert lines[2].startswith("dashboard: http://127.0.0.1:") and "/?token=" in lines[2]
+
+
+def test_the_command_says_in_one_line_what_it_cannot_do(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "ws_lessons", "classroom", "--port", "0"]
+    ran = subprocess.run(
+        [*command, "--db", str(tmp_path / "no" / "such" / "c.sqlite3")],
+        capture_output=True, text=True, timeout=HANG_GUARD,
+    )  # fmt: skip
+    assert ran.returncode == 1 and "Traceback" not in ran.stderr
+    assert ran.stderr.startswith("classroom: cannot keep the class in ")
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = str(busy.getsockname()[1])
+        ran = subprocess.run(
+            [*command[:-1], port, "--db", str(tmp_path / "c.sqlite3")],
+            capture_output=True, text=True, timeout=HANG_GUARD,
+        )  # fmt: skip
+    assert ran.returncode == 1 and "Traceback" not in ran.stderr
+    assert f"classroom: choose another --port than {port} (0: any free one)" in ran.stderr
 
 
 def test_bench_prints_its_figures_and_loses_nothing() -> None:
@@ -453,7 +546,7 @@ def test_a_server_that_never_answers_neither_slows_a_check_nor_hangs_the_kernel(
         running = classroom._class
         classroom.leave_class()
         assert not running.thread.is_alive()
-    assert "1 verdicts were not sent." in capsys.readouterr().out
+    assert "Verdicts not sent: 1." in capsys.readouterr().out
 
 
 @given(st.one_of(st.binary(max_size=200), st.text(max_size=200), json_values().map(json.dumps)))

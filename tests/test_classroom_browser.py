@@ -131,6 +131,7 @@ def test_three_kernels_join_and_their_checks_show_live(
     run(kernels[1], 'check_00_1({"A"}); check_00_1({"B"}); solutions.reveal("00.1")')
     run(kernels[2], 'check_00_1({"A"})')
     expect(dashboard.locator("#grid tbody tr")).to_have_count(3)
+    expect(dashboard.locator("#count")).to_have_text("3 learners")
     expect(cell(dashboard, "Ada", "00.1")).to_have_text("✅")
     expect(cell(dashboard, "李雷", "00.1")).to_have_text("❌2")
     expect(cell(dashboard, HOSTILE, "00.1")).to_have_text("❌1")
@@ -194,10 +195,33 @@ def test_the_chinese_dashboard(browser: Browser, room: Class) -> None:
     expect(page.locator("#title")).to_have_text("课堂")
     expect(page.locator("#status")).to_have_text("实时")
     expect(page.locator("#exercises th").first).to_have_text("学员")
+    expect(page.locator("#count")).to_have_text("3 名学员")
     expect(page.locator('#lessons th[data-lesson="00"]')).to_contain_text("已完成")
     assert page.evaluate("document.documentElement.lang") == "zh-CN"
     page.click('button[data-lang="en"]')  # the switch
     expect(page.locator("#exercises th").first).to_have_text("learner")
+    page.close()
+
+
+def test_the_token_leaves_the_address_bar_and_a_refused_announcement_is_said(
+    browser: Browser, room: Class
+) -> None:
+    page = open_dashboard(browser, room.dashboard)
+    expect(page.locator("#status")).to_have_attribute("data-state", "live")
+    assert room.store.token not in page.url  # a projected dashboard does not show it
+    page.reload()  # the tab kept it
+    expect(page.locator("#status")).to_have_attribute("data-state", "live")
+    page.fill("#text", "a\ttab")  # not one line of plain text: the server says no
+    page.press("#text", "Enter")
+    expect(page.locator("#problem")).to_have_text(
+        "Not sent: one line of text, up to 280 characters."
+    )
+    expect(page.locator("#text")).to_have_value("a\ttab")  # kept, to mend and send again
+    page.fill("#text", "back in 5")
+    page.press("#text", "Enter")
+    expect(page.locator("#announcements li").last).to_contain_text("back in 5")
+    expect(page.locator("#problem")).to_be_hidden()
+    expect(page.locator("#text")).to_have_value("")
     page.close()
 
 

@@ -18,6 +18,7 @@ import hmac
 import importlib.resources
 import ipaddress
 import socket
+import sqlite3
 import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -44,7 +45,7 @@ from .models import (
     parse_instructor,
     parse_learner,
 )
-from .store import Store
+from .store import MAX_LEARNERS, ClassFull, Store
 
 HELLO_TIMEOUT = 10.0
 MAX_CONNECTIONS = 1000
@@ -62,13 +63,20 @@ def exercise_numbers() -> list[str]:
     return sorted(HELP)
 
 
-def create_app(db: str | Path = ":memory:", *, rate: float = 5.0, burst: int = 100) -> FastAPI:
+def create_app(
+    db: str | Path = ":memory:",
+    *,
+    rate: float = 5.0,
+    burst: int = 100,
+    learners: int = MAX_LEARNERS,
+) -> FastAPI:
     """The class server's app, keeping the class in ``db`` (a SQLite file).
 
     ``rate`` and ``burst``: messages a second one connection may send, on average and at
-    once (a kernel back from a lost connection sends what it kept in one go).
+    once (a kernel back from a lost connection sends what it kept in one go). ``learners``:
+    names the class takes (a kernel under a name it has goes on in its row).
     """
-    store = Store(db)
+    store = Store(db, learners)
     hub = Hub()
     exercises = exercise_numbers()
 
@@ -129,7 +137,11 @@ def create_app(db: str | Path = ":memory:", *, rate: float = 5.0, burst: int = 1
             await websocket.close(CloseCode.POLICY_VIOLATION, "wrong class code")
             return
         name = hello.name
-        await write(store.join, name)
+        try:
+            await write(store.join, name)
+        except ClassFull:
+            await websocket.close(CloseCode.POLICY_VIOLATION, "the class is full")
+            return
         outbox = Outbox(websocket, LEARNER_OUTBOX)
         hub.learners.add(outbox)  # before reading the file: no announcement falls in between
         bucket = TokenBucket(rate, burst)
@@ -206,8 +218,14 @@ async def _hello(websocket: WebSocket) -> Hello | None:
     if isinstance(message, Hello):
         return message
     reason = message.detail if isinstance(message, Error) else "say hello first"
-    await websocket.close(CloseCode.POLICY_VIOLATION, reason[:120])
+    # A close frame's reason is at most 123 bytes of UTF-8 (RFC 6455, section 5.5).
+    await websocket.close(CloseCode.POLICY_VIOLATION, _cut(reason, 123))
     return None
+
+
+def _cut(text: str, size: int) -> str:
+    """``text`` cut to at most ``size`` bytes of UTF-8, never inside a character."""
+    return text.encode()[:size].decode(errors="ignore")
 
 
 def addresses(host: str) -> list[str]:
@@ -229,18 +247,28 @@ def run(host: str = "127.0.0.1", port: int = 8765, db: str | Path = DEFAULT_DB) 
     """Serve a class until Ctrl-C, printing how to join it and where its dashboard is."""
     import uvicorn
 
-    app = create_app(db)
+    try:
+        app = create_app(db)
+    except sqlite3.Error as exc:
+        raise SystemExit(f"classroom: cannot keep the class in {db}: {exc}") from None
     store: Store = app.state.store
     config = uvicorn.Config(
         app, host=host, port=port, ws_max_size=MESSAGE_SIZE, log_level="warning",
         timeout_graceful_shutdown=2,
     )  # fmt: skip
-    sock = config.bind_socket()
+    try:
+        sock = config.bind_socket()  # uvicorn says why it could not, then exits
+    except SystemExit:
+        raise SystemExit(
+            f"classroom: choose another --port than {port} (0: any free one)"
+        ) from None
     sock.listen(config.backlog)  # learners who connect now wait until the app starts
     port = sock.getsockname()[1]
     shown = addresses(host)[0]
     print(f"class code: {store.code}")
-    print(f'learners run: join_class("ws://{shown}:{port}", code="{store.code}", name="...")')
+    # The very line lesson 00's join cell has, after its "from ws_lessons import classroom".
+    join = f'classroom.join_class("ws://{shown}:{port}", code="{store.code}", name="...")'
+    print(f"learners run: {join}")
     print(f"dashboard: http://{shown}:{port}/?token={store.token}")
     if shown != host and len(addresses(host)) == 1 and not shown[0].isdigit():
         print(

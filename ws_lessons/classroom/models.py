@@ -20,6 +20,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, 
 NAME_LENGTH = 40
 """A learner's name: 1 to 40 characters of any script, no control characters."""
 ANNOUNCEMENT_LENGTH = 280
+WELCOME_ANNOUNCEMENTS = 10
+"""The latest announcements a welcome carries: at most 10 x 280 characters (about 12 kB in
+UTF-8), so it always fits the learner's frame limit, however long the class has run."""
 MESSAGE_SIZE = 4096
 """The largest frame the server takes; a bigger one closes with 1009 (uvicorn's ws_max_size)."""
 
@@ -28,10 +31,20 @@ Help = Literal["none", "hints", "answer"]
 """The help a learner opened: none, ``reveal()`` (a nudge and a hint), or ``show()``."""
 
 
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+"""Embeddings, overrides and isolates (Unicode TR 9): they can make a name read as another."""
+
+
 def _plain(text: str) -> str:
-    """Names and announcements are one line of printable text, shown as text everywhere."""
-    if any(unicodedata.category(char).startswith("C") for char in text):
-        raise ValueError("control characters are not allowed")
+    """Names and announcements are one line of printable text, shown as text everywhere.
+
+    Control characters (``Cc``, such as a newline), lone surrogates and the bidi controls are
+    refused; other format characters are kept: the zero-width (non-)joiners of Persian
+    names such as "علی‌رضا" and of emoji such as "👩‍💻" are part of the text.
+    """
+    for char in text:
+        if unicodedata.category(char) in ("Cc", "Cs") or char in BIDI_CONTROLS:
+            raise ValueError("control characters are not allowed")
     return text
 
 
@@ -171,6 +184,10 @@ ServerMessage = Annotated[
 server_message: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)
 
 
+_KNOWN = {"hello", "verdict", "announce", "ping", *Hello.model_fields, *Verdict.model_fields}
+"""Names a problem's place may show: a key or ``type`` the client made up is not echoed."""
+
+
 def _problem(data: str | bytes, adapter: TypeAdapter[object]) -> Error | object:
     if isinstance(data, bytes):
         return Error(error="invalid_message", detail="Send JSON as a text frame, not binary.")
@@ -180,9 +197,12 @@ def _problem(data: str | bytes, adapter: TypeAdapter[object]) -> Error | object:
         first = exc.errors()[0]
         if first["type"] == "json_invalid":
             return Error(error="invalid_json", detail=f"Messages must be JSON. {first['msg']}.")
-        # Say where and what, never echo what was sent.
-        where = ".".join(str(part) for part in first["loc"]) or "message"
-        return Error(error="invalid_message", detail=f"{where}: {first['msg']}.")
+        # Say where and what, never echo what was sent (not even a key or a type it made up).
+        where = ".".join(str(p) if str(p) in _KNOWN else "?" for p in first["loc"]) or "message"
+        what = first["msg"]
+        if first["type"] == "union_tag_invalid":
+            what = f"type should be one of {first['ctx']['expected_tags']}"
+        return Error(error="invalid_message", detail=f"{where}: {what}.")
 
 
 def parse_learner(data: str | bytes) -> Hello | Verdict | Error:

@@ -38,6 +38,8 @@ __all__ = ["announcements", "class_status", "join_class", "leave_class", "note_h
 
 KEPT = 200
 """Verdicts kept while the class server is unreachable; past that the oldest are dropped."""
+KEPT_ANNOUNCEMENTS = 100
+"""Announcements a kernel keeps for ``announcements()``; older ones are forgotten."""
 ENVIRONMENT = "WS_LESSONS_CLASS"
 """``ws://HOST:PORT/?code=CODE&name=NAME``: join on the first check (an instructor's setup)."""
 HELP_ORDER = ("none", "hints", "answer")
@@ -208,8 +210,8 @@ class Reporter:
         with self._lock:
             known = {a.seq for a in self.announcements}
             new = [a for a in received if a.seq not in known]
-            self.announcements += new
-            self.unseen += new
+            self.announcements = (self.announcements + new)[-KEPT_ANNOUNCEMENTS:]
+            self.unseen = (self.unseen + new)[-KEPT_ANNOUNCEMENTS:]
 
 
 def _describe(exc: BaseException) -> str:
@@ -303,7 +305,7 @@ def leave_class() -> None:
     unsent = len(running.reporter.pending)
     print(_("Left the class: checks send nothing now."))
     if unsent:
-        print(_("{count} verdicts were not sent.").format(count=unsent))
+        print(_("Verdicts not sent: {count}.").format(count=unsent))
 
 
 def class_status() -> None:
@@ -314,7 +316,7 @@ def class_status() -> None:
     reporter = _class.reporter
     _show_state(_class, always=True)
     print(
-        _("{acked} verdicts sent, {pending} waiting, {dropped} dropped.").format(
+        _("Verdicts sent: {acked}, waiting: {pending}, dropped: {dropped}.").format(
             acked=reporter.acked, pending=len(reporter.pending), dropped=reporter.dropped
         )
     )
@@ -399,8 +401,8 @@ def _show_state(running: _Running, always: bool = False) -> None:
     elif state == "unreachable":
         print(
             _(
-                "🎓 The class server at {url} is unreachable ({problem}); {count} verdicts "
-                "kept, sent once it is back."
+                "🎓 The class server at {url} is unreachable ({problem}); verdicts kept: "
+                "{count}, sent once it is back."
             ).format(url=url, problem=reporter.problem, count=len(reporter.pending))
         )
     else:

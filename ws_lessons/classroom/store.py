@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from .models import Announcement, Event, Joined, Judged, Verdict
+from .models import WELCOME_ANNOUNCEMENTS, Announcement, Event, Joined, Judged, Verdict
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 """Letters and digits that are hard to mishear or misread: no 0/O, 1/I/L."""
@@ -43,11 +43,19 @@ def new_code(length: int = 6) -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(length))
 
 
+MAX_LEARNERS = 1000
+"""Names a class takes: past that, a new name is refused (its rows would fill the dashboard)."""
+
+
+class ClassFull(Exception):
+    """A new name, and the class has :data:`MAX_LEARNERS` already."""
+
+
 class Store:
     """One class, kept in ``path`` (``":memory:"`` for a class that ends with its server)."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
+    def __init__(self, path: str | Path, max_learners: int = MAX_LEARNERS) -> None:
+        self.path, self.max_learners = str(path), max_learners
         self._db = sqlite3.connect(self.path, check_same_thread=False)
         self._lock = threading.Lock()
         with self._lock:
@@ -76,6 +84,10 @@ class Store:
     def join(self, name: str, at: float | None = None) -> Joined | None:
         at = time.time() if at is None else at
         with self._lock, self._db:
+            known = self._db.execute("SELECT 1 FROM learners WHERE name = ?", (name,)).fetchone()
+            count = self._db.execute("SELECT COUNT(*) FROM learners").fetchone()[0]
+            if not known and count >= self.max_learners:
+                raise ClassFull(name)
             added = self._db.execute(
                 "INSERT OR IGNORE INTO learners VALUES (?, ?)", (name, at)
             ).rowcount
@@ -86,13 +98,17 @@ class Store:
         return Joined(seq=seq, **body)
 
     def judge(self, name: str, verdict: Verdict) -> Judged | None:
-        """Store ``verdict``; ``None`` if its id was stored before (it was sent twice)."""
+        """Store ``verdict``; ``None`` if its id was stored before (it was sent twice).
+
+        Its time is the learner's clock, but never later than this one: a laptop whose clock
+        runs ahead would otherwise show "now" for good, and never stand out as stuck.
+        """
         body = {
             "name": name,
             "exercise": verdict.exercise,
             "outcome": verdict.outcome,
             "help": verdict.help,
-            "at": verdict.at,
+            "at": min(verdict.at, time.time()),
         }
         with self._lock, self._db:
             seq = self._append("verdict", verdict.id, body)
@@ -126,14 +142,17 @@ class Store:
             ).fetchall()
         return [_event(seq, kind, body) for seq, kind, body in rows]
 
-    def announcements(self, since: int = 0) -> list[Announcement]:
+    def announcements(
+        self, since: int = 0, limit: int = WELCOME_ANNOUNCEMENTS
+    ) -> list[Announcement]:
+        """The latest ``limit`` announcements after ``since``, oldest first."""
         with self._lock:
             rows = self._db.execute(
                 "SELECT seq, kind, body FROM events WHERE kind = 'announcement' AND seq > ? "
-                "ORDER BY seq",
-                (since,),
+                "ORDER BY seq DESC LIMIT ?",
+                (since, limit),
             ).fetchall()
-        return [_event(seq, kind, body) for seq, kind, body in rows]  # type: ignore[misc]
+        return [_event(seq, kind, body) for seq, kind, body in reversed(rows)]  # type: ignore[misc]
 
     def verdict_count(self) -> int:
         with self._lock:
