@@ -223,6 +223,18 @@ def test_05_2_unmasking_every_frame_names_the_mask_bit(wrong: object, hint: str)
     assert hint in rejected(checks.check_05_2, always_unmask)
 
 
+def test_05_2_never_unmasking_names_the_mask_bit() -> None:
+    """Reading every frame as a server's: a client's key is taken for the code."""
+
+    def never_unmask(data: bytes) -> tuple[int, str]:
+        payload = data[2 : 2 + (data[1] & 0x7F)]
+        if not payload:
+            return 1005, ""
+        return int.from_bytes(payload[:2], "big"), payload[2:].decode(errors="replace")
+
+    assert "the MASK bit (0x80 of byte 1) is 1" in rejected(checks.check_05_2, never_unmask)
+
+
 def test_05_1_a_little_endian_length_names_the_byte_order() -> None:
     def little(text: str, mask: bytes) -> bytes:
         frame = right(text, mask)

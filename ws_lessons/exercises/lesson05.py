@@ -150,6 +150,15 @@ def check_05_2(function: Any) -> str:
                     "Unmask it with the 4 key bytes after the length before reading the code"
                 ).format(frame=data.hex(" "))
             )
+        if masked and got[0] == int.from_bytes(data[2:4], "big"):
+            raise Hint(
+                _(
+                    "{frame} comes from a client: the MASK bit (0x80 of byte 1) is 1, so 4 key "
+                    "bytes follow the length and the payload after them is masked. Read the MASK "
+                    "bit; when it is 1, skip the key and unmask with it. Expected {expected}, "
+                    "got {got!r}"
+                ).format(frame=data.hex(" "), expected=expected, got=got)
+            )
         if got[0] == int.from_bytes(frame.payload[:2], "little"):
             raise Hint(
                 _("the close code is big-endian (network byte order): int.from_bytes(b, 'big')")

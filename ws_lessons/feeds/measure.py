@@ -379,11 +379,12 @@ async def sweep(
     polls: int = 10,
     progress: bool = True,
 ) -> Results:
-    """Short polling at each of ``intervals`` (seconds), all at the same time, ``polls`` times each.
+    """Short polling at each of ``intervals`` (seconds), all at the same time and for as long.
 
-    The clients run side by side, each through its own :class:`ByteCounter`, so the whole
-    sweep takes ``polls`` times the longest interval. Every interval gets the same number
-    of polls: its medians are as steady as those of the others.
+    The clients run side by side, each through its own :class:`ByteCounter`, for ``polls``
+    times the longest interval: the longest gets ``polls`` polls, a shorter one more. Each
+    point then rests on many events, and no short interval is judged on its first few
+    polls alone, which pay for opening a connection.
     """
     chosen = list(intervals)
     if polls < 1:
@@ -393,6 +394,6 @@ async def sweep(
         bar.set_description(f"short polling at {len(chosen)} intervals")
         async with _progress(bar, 0, longest):
             runs = await asyncio.gather(
-                *(_measure_one(server, "poll", polls * every, interval=every) for every in chosen)
+                *(_measure_one(server, "poll", longest, interval=every) for every in chosen)
             )
     return Results(sorted(runs, key=lambda run: run.interval or 0))
