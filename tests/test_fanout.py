@@ -123,3 +123,23 @@ async def test_the_hub_turns_a_broadcast_into_json_once(monkeypatch: pytest.Monk
             for ws in members:
                 assert (await receive(ws, "said"))["text"] == "for everyone"
     assert dumps == ["for everyone"]
+
+
+def test_the_connections_suite_prints_its_table_for_a_small_count() -> None:
+    lines = bench.SUITES["connections"](100)
+    text = "\n".join(lines)
+    assert "idle connections to the reference chat" in lines[0]
+    assert "open files:" in lines[0]
+    rows = [line.split() for line in lines if line.strip().startswith("100 ")]
+    # one room and ten, each with and without permessage-deflate
+    assert [(row[1], row[2]) for row in rows] == [
+        ("1", "on"),
+        ("1", "off"),
+        ("10", "on"),
+        ("10", "off"),
+    ]
+    for row in rows:
+        assert row[4] == "KiB" and float(row[3]) > 0, text  # the server grew with its clients
+        assert "FAILED:" not in row, text
+    assert "about 64 KiB per connection with compression, 14 KiB without" in text
+    assert "the largest count this machine held" in text and "100 (the largest tried)" in text

@@ -353,6 +353,68 @@ def bench_broadcast(clients: int) -> list[str]:
     return lines
 
 
+LADDER = (1000, 3000, 10000)
+ANCHOR = "https://websockets.readthedocs.io/en/stable/topics/memory.html"
+
+
+def bench_connections(largest: int) -> list[str]:
+    """Idle connections to the reference chat, 1,000 then 3,000 then up to ``largest``: the
+    server's memory per connection, the time to connect, the time for a message to reach
+    everyone; with and without permessage-deflate, in one room and in 100."""
+    from ws_lessons.capacity import measure_connections
+
+    counts = (*(count for count in LADDER if count < largest), largest)
+    rooms = (1, min(100, max(2, largest // 10)))  # 100 rooms, or fewer for a small run
+    bar = progress(total=len(counts) * len(rooms) * 2, desc="connections", unit="run", leave=False)
+    results, limit = measure_connections(counts, rooms, progress=bar)
+    bar.close()
+    if limit.soft is None:
+        files = "open files: no per-process limit on this system"
+    else:
+        files = f"open files: soft limit {limit.soft}, hard {limit.hard}, needed {limit.needed}"
+        if not limit.enough:
+            files += " (cannot raise it further: the largest counts fail; see ulimit -n)"
+    lines = [
+        "idle connections to the reference chat, one server process (clients in a second "
+        f"process); {files}",
+        f"  {'connections':>11} {'rooms':>5} {'deflate':>7}  {'RSS/conn':>9}  "
+        f"{'connect all':>11}  {'one message to all':>18}",
+    ]
+    for result in results:
+        state = "" if result.held else f"   FAILED: {result.problem}"
+        lines.append(
+            f"  {result.connections:>11,} {result.rooms:>5} {'on' if result.deflate else 'off':>7}"
+            f"  {result.per_connection / 1024:>5.1f} KiB  {result.connect_seconds:>9.2f} s"
+            f"  {result.reach_seconds * 1e3:>15.1f} ms{state}"
+        )
+    lines.append(
+        f"  anchor, the websockets documentation ({ANCHOR}): about 64 KiB per connection "
+        "with compression, 14 KiB without"
+    )
+    held = [result for result in results if result.held]
+    first, last = counts[0], max((result.connections for result in held), default=0)
+    if last > first:
+        lines.append(f"  growth from {first:,} to {last:,} connections ({last // first}x as many):")
+        for room_count in rooms:
+            for deflate in (True, False):
+                pair = [
+                    next(r for r in held if (r.connections, r.rooms, r.deflate) == key)
+                    for key in ((first, room_count, deflate), (last, room_count, deflate))
+                ]
+                lines.append(
+                    f"    {room_count:>3} room(s), deflate {'on ' if deflate else 'off'}: "
+                    f"RSS/conn {pair[1].per_connection / pair[0].per_connection:4.2f}x   "
+                    f"connect {pair[1].connect_seconds / pair[0].connect_seconds:5.1f}x   "
+                    f"one message {pair[1].reach_seconds / pair[0].reach_seconds:5.1f}x"
+                )
+    everything = all(r.held for r in results if r.connections == last)
+    lines.append(
+        f"  the largest count this machine held ({os.cpu_count()} cores): {last:,}"
+        + (" (the largest tried)" if everything and last == counts[-1] else "")
+    )
+    return lines
+
+
 def bench_redis(clients: int) -> list[str]:
     """Chat fan-out to ``clients`` spread over two processes that share Redis, beside one
     process with the in-memory broker, in the same run.
@@ -425,8 +487,16 @@ SUITES: dict[str, Suite] = {
     "broadcast": bench_broadcast,
     "redis": bench_redis,
     "autobahn": bench_autobahn,
+    "connections": bench_connections,
 }
-CYCLES = {"server": 100, "echo": 2000, "broadcast": 1000, "redis": 500, "autobahn": 1}
+CYCLES = {
+    "server": 100,
+    "echo": 2000,
+    "broadcast": 1000,
+    "redis": 500,
+    "autobahn": 1,
+    "connections": 10_000,
+}
 
 
 def main(names: list[str]) -> int:
