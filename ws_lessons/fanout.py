@@ -46,6 +46,7 @@ __all__ = [
     "ClientProcess",
     "Memory",
     "Run",
+    "fan_out_rates",
     "measure_broadcast",
     "naive_app",
     "raise_open_file_limit",
@@ -368,8 +369,8 @@ def measure_broadcast(
     once and the publishers take turns for ``rounds`` rounds. Then the hub and the naive
     manager each get one stalled client. ``queue_size`` is the hub's outbox per client:
     with more messages than that, the hub drops the stalled client during the run. A
-    run with a stalled client ends once everyone else has everything, or after three
-    times as long as the same system took without one (at least a second).
+    run with a stalled client ends once everyone else has everything, or after twice
+    as long as the same system took without one (at least a second).
     ``progress`` (a tqdm bar, or None) advances once per run.
     """
     makers = [
@@ -406,7 +407,7 @@ def measure_broadcast(
                 system.stop()
         for make in makers[:2]:
             system = make()
-            deadline = max(1.0, 3 * report.run(system.name, False).seconds)
+            deadline = max(1.0, 2 * report.run(system.name, False).seconds)
             try:
                 client_process.ask("stall", system.name, system.url("stalled", 0))
                 publisher = system.url("publisher", 1)
@@ -421,6 +422,35 @@ def measure_broadcast(
             if progress is not None:
                 progress.update(1)
     return report
+
+
+def fan_out_rates(
+    urls: dict[str, Callable[[int], str]],
+    clients: int = 100,
+    messages: int = 100,
+    rounds: int = 3,
+) -> dict[str, float]:
+    """Deliveries per second of each system, clients in a second process, systems in turns.
+
+    ``urls`` maps a name to ``url(n)``, the URL client ``n`` connects to; client 0 sends
+    ``messages`` text messages and every client (it too) counts every message it gets.
+    Returns each system's median rate over ``rounds`` rounds, in the order given.
+    """
+    raise_open_file_limit(len(urls) * clients + 256)
+    rates: dict[str, list[float]] = {name: [] for name in urls}
+    frames = [f"message {n}" for n in range(messages)]
+    with ClientProcess(len(urls) * clients) as process:
+        try:
+            for name, url in urls.items():
+                process.ask("publisher", name, url(0), None)
+                process.ask("connect", name, [url(n) for n in range(1, clients)], None, False)
+            for _ in range(rounds):
+                for name in urls:
+                    delivered, seconds, *_ = process.ask("publish", name, frames, 30.0, takes=30)
+                    rates[name].append(delivered / seconds)
+        finally:
+            process.ask("reset")
+    return {name: statistics.median(values) for name, values in rates.items()}
 
 
 def _connect(

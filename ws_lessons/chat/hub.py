@@ -83,17 +83,10 @@ class Member:
         # The write's first step, here and now: through Starlette and uvicorn it returns
         # without waiting while the transport accepts data (flow control waits only above
         # the transport's high-water mark). If it has to wait, the sender takes it over.
-        coro = self.websocket.send_text(text)
-        try:
-            waiting_on = coro.send(None)
-        except StopIteration:
-            return  # written: the common case
-        except Exception as error:  # e.g. the client is gone: the sender handles it
-            self._unfinished = _Failed(coro, error)
-        else:
-            self._unfinished = _Unfinished(coro, waiting_on)
-        self._idle = False
-        self._wake.set()
+        unfinished = start_now(self.websocket.send_text(text))
+        if unfinished is not None:
+            self._idle, self._unfinished = False, unfinished
+            self._wake.set()
 
     def _sent_already(self, message: ServerMessage) -> bool:
         return isinstance(message, Said) and message.seq <= self.seq
@@ -225,6 +218,22 @@ class _Failed(_Unfinished):
         yield  # a generator, as __await__ must return
 
 
+def start_now(coro: Coroutine[Any, Any, None]) -> _Unfinished | None:
+    """Run ``coro`` here and now, up to the first time it has to wait.
+
+    Returns None if it finished without waiting. Else it returns what is left of it:
+    whoever awaits that runs the rest, in order. An exception raised before the first
+    wait is raised there too, by the await.
+    """
+    try:
+        waiting_on = coro.send(None)
+    except StopIteration:
+        return None
+    except Exception as error:  # e.g. the client is gone: raised where it is awaited
+        return _Failed(coro, error)
+    return _Unfinished(coro, waiting_on)
+
+
 class Hub:
     """The rooms of this server process and who is in them."""
 
@@ -286,7 +295,8 @@ class Hub:
                 self.send(member, message, text)
 
     def send(self, member: Member, message: ServerMessage, text: str | None = None) -> None:
-        """Queue ``message`` for ``member`` without waiting; drop the member if it fell behind.
+        """Send ``message`` to ``member`` without waiting: at once if it keeps up, else through
+        its outbox; drop the member if it fell behind.
 
         ``text`` is the message's JSON when a broadcast made it already for everyone.
         """
