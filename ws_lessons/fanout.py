@@ -29,7 +29,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -44,9 +43,10 @@ from ws_lessons.proxies import LOOPBACK
 __all__ = [
     "BroadcastReport",
     "ClientProcess",
+    "FanOut",
     "Memory",
     "Run",
-    "fan_out_rates",
+    "fan_out_costs",
     "measure_broadcast",
     "naive_app",
     "raise_open_file_limit",
@@ -261,7 +261,7 @@ class Run:
     dropped: bool | None = None
     """Whether the server had let go of the stalled client at the end (None: no stall)."""
     cpu_seconds: float = math.nan
-    """CPU time the server's thread used during the run (nan where it cannot be read)."""
+    """CPU time the server's thread used during the run."""
     round: int = 0
     """Which round of the paired runs without a stall (0 for a run with a stall)."""
 
@@ -424,33 +424,55 @@ def measure_broadcast(
     return report
 
 
-def fan_out_rates(
-    urls: dict[str, Callable[[int], str]],
+@dataclass(frozen=True)
+class FanOut:
+    """What one system's fan-out costs: medians over the rounds."""
+
+    rate: float
+    """Deliveries per second, counted at the clients."""
+    cpu: float
+    """CPU seconds the server's thread spent per delivery."""
+
+
+def fan_out_costs(
+    systems: dict[str, tuple[Any, Callable[[int], str]]],
     clients: int = 100,
     messages: int = 100,
     rounds: int = 3,
-) -> dict[str, float]:
-    """Deliveries per second of each system, clients in a second process, systems in turns.
+) -> dict[str, FanOut]:
+    """Measure each system's fan-out, clients in a second process, systems in turns.
 
-    ``urls`` maps a name to ``url(n)``, the URL client ``n`` connects to; client 0 sends
-    ``messages`` text messages and every client (it too) counts every message it gets.
-    Returns each system's median rate over ``rounds`` rounds, in the order given.
+    ``systems`` maps a name to ``(server, url)``: the server from :func:`~ws_lessons.serve`
+    whose thread does the work, and ``url(n)``, the URL client ``n`` connects to. Client 0
+    sends ``messages`` text messages one at a time, as in a chat: the next once every
+    client (client 0 too) has the one before. Returns each system's medians over
+    ``rounds`` rounds, in the order given.
     """
-    raise_open_file_limit(len(urls) * clients + 256)
-    rates: dict[str, list[float]] = {name: [] for name in urls}
+    raise_open_file_limit(len(systems) * clients + 256)
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in systems}
     frames = [f"message {n}" for n in range(messages)]
-    with ClientProcess(len(urls) * clients) as process:
+    with ClientProcess(len(systems) * clients) as process:
         try:
-            for name, url in urls.items():
+            for name, (_, url) in systems.items():
                 process.ask("publisher", name, url(0), None)
                 process.ask("connect", name, [url(n) for n in range(1, clients)], None, False)
             for _ in range(rounds):
-                for name in urls:
-                    delivered, seconds, *_ = process.ask("publish", name, frames, 30.0, takes=30)
-                    rates[name].append(delivered / seconds)
+                for name, (server, _) in systems.items():
+                    cpu = server.run(_thread_time())
+                    reply = process.ask("publish", name, frames, 30.0, True, takes=30)
+                    delivered, seconds = reply[:2]
+                    cpu = server.run(_thread_time()) - cpu
+                    cpu = cpu / delivered if delivered else math.nan
+                    runs[name].append((delivered / seconds, cpu))
         finally:
             process.ask("reset")
-    return {name: statistics.median(values) for name, values in rates.items()}
+    return {
+        name: FanOut(
+            statistics.median(rate for rate, _ in values),
+            statistics.median(cpu for _, cpu in values),
+        )
+        for name, values in runs.items()
+    }
 
 
 def _connect(
@@ -490,12 +512,11 @@ def _publish(
     stalled: bool = False,
 ) -> Run:
     """Have the publisher send ``frames``; time until every reader has them all."""
-    thread = system.server.run(_native_thread_id())
-    cpu = _thread_cpu(thread)
+    cpu = system.server.run(_thread_time())
     delivered, seconds, timed_out, message_bytes, readers = clients.ask(
         "publish", system.name, frames, deadline, takes=deadline
     )
-    cpu = _thread_cpu(thread) - cpu
+    cpu = system.server.run(_thread_time()) - cpu
     count = system.server.run(_call(system.connected))
     return Run(
         system.name,
@@ -544,19 +565,9 @@ async def _call(function: Callable[[], Any]) -> Any:
     return function()
 
 
-async def _native_thread_id() -> int:
-    return threading.get_native_id()
-
-
-def _thread_cpu(native_id: int) -> float:
-    """CPU seconds (user and system) the thread ``native_id`` of this process has used."""
-    import psutil
-
-    with contextlib.suppress(psutil.Error, NotImplementedError):
-        for thread in psutil.Process().threads():
-            if thread.id == native_id:
-                return thread.user_time + thread.system_time
-    return math.nan
+async def _thread_time() -> float:
+    """The CPU time of the thread this runs on: run it on a server's loop."""
+    return time.thread_time()
 
 
 async def _settled(system: _System, clients: int) -> None:
@@ -741,22 +752,29 @@ class _Clients:
         return used, deflate, seconds
 
     async def publish(
-        self, group: str, frames: list[str], deadline: float
+        self, group: str, frames: list[str], deadline: float, paced: bool = False
     ) -> tuple[int, float, bool, float, int]:
         """Each publisher sends ``frames``; wait until every reader has them all, or
-        ``deadline`` seconds. Returns deliveries, seconds, whether it timed out, the average
-        size of a delivery, and the number of readers."""
+        ``deadline`` seconds. ``paced``: send each frame only once every reader has the
+        one before. Returns deliveries, seconds, whether it timed out, the average size
+        of a delivery, and the number of readers."""
         clients = self.groups[group]
         clients.delivered = clients.delivered_bytes = 0
-        clients.target = len(frames) * len(clients.readers)
+        readers = len(clients.readers)
+        clients.target = len(frames) * readers
         clients.done.clear()
         started = time.perf_counter()
         timed_out = False
         try:
             async with asyncio.timeout(deadline):
-                for frame in frames:
+                for number, frame in enumerate(frames, 1):
+                    if paced:
+                        clients.target = number * readers
+                        clients.done.clear()
                     for sender in clients.senders:
                         await sender.send(frame)
+                    if paced:
+                        await clients.done.wait()
                 await clients.done.wait()
         except TimeoutError:
             timed_out = True
