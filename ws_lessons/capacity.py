@@ -99,7 +99,7 @@ def _measure(clients: ClientProcess, count: int, rooms: int, deflate: bool) -> C
     from ws_lessons.chat import tokens
     from ws_lessons.services import start_chat_worker
 
-    secret = secrets.token_urlsafe(16)
+    secret = secrets.token_hex(16)  # never starts with "-", which the command line would misread
     publishers = min(rooms, count)
     options = ["--max-connections", str(count)]
     compression = "deflate" if deflate else None
