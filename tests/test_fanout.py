@@ -143,3 +143,12 @@ def test_the_connections_suite_prints_its_table_for_a_small_count() -> None:
         assert "FAILED:" not in row, text
     assert "about 64 KiB per connection with compression, 14 KiB without" in text
     assert "the largest count this machine held" in text and "100 (the largest tried)" in text
+
+
+def test_the_hub_is_measured_again_right_after_its_stalled_client_is_dropped(
+    report: BroadcastReport,
+) -> None:
+    after = report.after_stall["hub"]
+    assert (after.stalled, after.readers, after.delivered) == (False, 19, 19 * 20)
+    assert "naive" not in report.after_stall  # it never dropped its stalled client
+    assert report.stall_share("hub") == pytest.approx(report.run("hub", True).rate / after.rate)

@@ -302,8 +302,7 @@ def bench_broadcast(clients: int) -> list[str]:
     bar = progress(total=4 * ROUNDS + 2, desc="broadcast", unit="run", leave=False)
     report = measure_broadcast(clients, rounds=ROUNDS, progress=bar)
     bar.close()
-    hub, hub_stalled = report.run("hub", False), report.run("hub", True)
-    naive, naive_stalled = report.run("naive", False), report.run("naive", True)
+    hub = report.run("hub", False)
     lines = [
         f"broadcast fan-out to {clients} clients: {report.messages} messages of "
         f"~{round(hub.message_bytes)} bytes; hub and naive with permessage-deflate (uvicorn's "
@@ -325,6 +324,8 @@ def bench_broadcast(clients: int) -> list[str]:
                 f"   one stalled client {stalled.rate:9,.0f}/s ({stalled.delivered:,} of "
                 f"{stalled.expected:,} in {stalled.seconds:.1f} s; stalled client {fate})"
             )
+        if system in report.after_stall:
+            line += f"; right after, without it {report.after_stall[system].rate:,.0f}/s"
         lines.append(line)
     lines.append(f"  paired ratios, median of {ROUNDS} rounds (rate; server CPU per delivery):")
     for base in ("naive", "websockets", "websockets+deflate"):
@@ -332,12 +333,17 @@ def bench_broadcast(clients: int) -> list[str]:
             f"    hub / {base:<19} {report.ratio('hub', base):5.2f}x   "
             f"CPU {report.cpu_ratio('hub', base):5.2f}x"
         )
-    hub_ratio = hub_stalled.rate / hub.rate if hub.rate else 0.0
-    naive_ratio = naive_stalled.rate / naive.rate if naive.rate else 0.0
+    hub_ratio, naive_ratio = report.stall_share("hub"), report.stall_share("naive")
     targets = [
         Target(f"hub deliveries to {clients} clients", hub.rate, 20_000, "/s", True),
         Target(SAFETY, report.ratio("hub", "naive"), SAFE_AND_FAST, "x", True),
-        Target("hub with a stalled client, share of its rate", 100 * hub_ratio, 90, "%", True),
+        Target(
+            "hub with a stalled client, share of its rate in a run right after",
+            100 * hub_ratio,
+            90,
+            "%",
+            True,
+        ),
         Target("naive with a stalled client, share of its rate", 100 * naive_ratio, 10, "%"),
         Target(
             f"stretch goal, hub deliveries to {clients} clients", hub.rate, STRETCH_RATE, "/s", True

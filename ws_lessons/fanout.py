@@ -307,6 +307,14 @@ class BroadcastReport:
     messages: int
     runs: list[Run] = field(default_factory=list)
     memory: list[Memory] = field(default_factory=list)
+    after_stall: dict[str, Run] = field(default_factory=dict)
+    """Per system that dropped its stalled client: a run right after, with the same clients."""
+
+    def stall_share(self, system: str) -> float:
+        """The rate with a stalled client / without: the run made right after it if there
+        is one (the same clients, the same moment of the machine), else the median round."""
+        base = self.after_stall.get(system) or self.run(system, False)
+        return self.run(system, True).rate / base.rate if base.rate else 0.0
 
     def rounds(self, system: str, stalled: bool = False) -> list[Run]:
         return [run for run in self.runs if (run.system, run.stalled) == (system, stalled)]
@@ -415,6 +423,10 @@ def measure_broadcast(
                 _fill(system, client_process)
                 _connect(system, client_process, clients, trace=False, stalled=True)
                 run = _publish(system, client_process, frames_of(system), deadline, stalled=True)
+                if run.dropped:  # the same clients a moment later, the stalled one gone
+                    report.after_stall[system.name] = _publish(
+                        system, client_process, frames_of(system), NO_STALL_TIMEOUT
+                    )
             finally:
                 client_process.ask("reset")
                 system.stop()
