@@ -11,6 +11,7 @@ import contextlib
 import json
 import math
 import os
+import statistics
 import threading
 import time
 import uuid
@@ -283,49 +284,76 @@ def bench_autobahn(_: int) -> list[str]:
 
 STRETCH_RATE = 100_000
 """Deliveries per second the hub should reach one day (one process, one core for it)."""
-SAFETY = "safety costs nothing: without a stall the hub delivers at least as fast as the naive "
-SAFETY += "loop in the same run, hub / naive"
+SAFE_AND_FAST = 0.95
+"""Without a stall, the hub should deliver at least this share of the naive loop's rate."""
+ROUNDS = 3
+SAFETY = "safety costs no speed: without a stall the hub delivers as fast as the naive loop "
+SAFETY += f"(median of {ROUNDS} paired runs), hub / naive"
+LABELS_BROADCAST = {
+    "hub": "hub (an outbox per client)",
+    "naive": "naive (a loop of sends)",
+    "websockets": "websockets broadcast()",
+    "websockets+deflate": "  the same, permessage-deflate",
+}
 
 
 def bench_broadcast(clients: int) -> list[str]:
     """Broadcast fan-out to ``clients`` connections: the chat's hub against the naive
-    connection manager, each without and with one client that stopped reading."""
+    connection manager, each without and with one client that stopped reading, and against
+    the ``broadcast()`` of a plain ``websockets`` server."""
     from ws_lessons.fanout import measure_broadcast
 
-    bar = progress(total=4, desc="broadcast", unit="run", leave=False)
-    report = measure_broadcast(clients, progress=bar)
+    bar = progress(total=4 * ROUNDS + 2, desc="broadcast", unit="run", leave=False)
+    report = measure_broadcast(clients, rounds=ROUNDS, progress=bar)
     bar.close()
-    hub, hub_stalled = report.run("hub", False), report.run("hub", True)
-    naive, naive_stalled = report.run("naive", False), report.run("naive", True)
-    size = round(hub.message_bytes)
+    hub = report.run("hub", False)
     lines = [
-        f"broadcast fan-out to {clients} clients: {report.messages} messages of ~{size} bytes, "
-        "permessage-deflate on (deliveries/s; clients in a second process)"
+        f"broadcast fan-out to {clients} clients: {report.messages} messages of "
+        f"~{round(hub.message_bytes)} bytes; hub and naive with permessage-deflate (uvicorn's "
+        f"default); median of {ROUNDS} rounds, the systems taking turns in each",
+        "  deliveries/s counted at the clients (a second process); CPU: the server thread's "
+        "time per delivery",
     ]
-    labels = {"hub": "hub (an outbox per client)", "naive": "naive (a loop of sends)"}
-    for base, stalled in ((hub, hub_stalled), (naive, naive_stalled)):
-        ratio = stalled.rate / base.rate if base.rate else 0.0
-        fate = "dropped" if stalled.dropped else "still held"
-        lines.append(
-            f"  {labels[base.system]:<27} no stall {base.rate:9,.0f}   one stalled client "
-            f"{stalled.rate:9,.0f}   ratio {ratio:4.2f}   "
-            f"({stalled.delivered:,} of {stalled.expected:,} delivered in {stalled.seconds:.1f} s; "
-            f"stalled client {fate})"
+    for system in LABELS_BROADCAST:
+        run = report.run(system, False)
+        cpu = statistics.median(run.cpu_per_delivery for run in report.rounds(system))
+        line = (
+            f"  {LABELS_BROADCAST[system]:<30} no stall {run.rate:9,.0f}/s   "
+            f"CPU {cpu * 1e6:5.1f} µs"
         )
-    hub_ratio = hub_stalled.rate / hub.rate if hub.rate else 0.0
-    naive_ratio = naive_stalled.rate / naive.rate if naive.rate else 0.0
-    safety = hub.rate / naive.rate if naive.rate else 0.0
+        if report.rounds(system, True):
+            stalled = report.run(system, True)
+            fate = "dropped" if stalled.dropped else "still held"
+            line += (
+                f"   one stalled client {stalled.rate:9,.0f}/s ({stalled.delivered:,} of "
+                f"{stalled.expected:,} in {stalled.seconds:.1f} s; stalled client {fate})"
+            )
+        if system in report.after_stall:
+            line += f"; right after, without it {report.after_stall[system].rate:,.0f}/s"
+        lines.append(line)
+    lines.append(f"  paired ratios, median of {ROUNDS} rounds (rate; server CPU per delivery):")
+    for base in ("naive", "websockets", "websockets+deflate"):
+        lines.append(
+            f"    hub / {base:<19} {report.ratio('hub', base):5.2f}x   "
+            f"CPU {report.cpu_ratio('hub', base):5.2f}x"
+        )
+    hub_ratio, naive_ratio = report.stall_share("hub"), report.stall_share("naive")
     targets = [
         Target(f"hub deliveries to {clients} clients", hub.rate, 20_000, "/s", True),
-        Target(SAFETY, safety, 1, "x", True),
-        Target("hub with a stalled client, share of its rate", 100 * hub_ratio, 90, "%", True),
+        Target(SAFETY, report.ratio("hub", "naive"), SAFE_AND_FAST, "x", True),
+        Target(
+            "hub with a stalled client, share of its rate in a run right after",
+            100 * hub_ratio,
+            90,
+            "%",
+            True,
+        ),
         Target("naive with a stalled client, share of its rate", 100 * naive_ratio, 10, "%"),
+        Target(
+            f"stretch goal, hub deliveries to {clients} clients", hub.rate, STRETCH_RATE, "/s", True
+        ),
     ]
     lines += [f"  {target}" for target in targets]
-    lines.append(
-        f"  stretch goal: {STRETCH_RATE:,} deliveries/s to {clients} clients, one day: "
-        f"{hub.rate:,.0f}/s, ratio {hub.rate / STRETCH_RATE:.2f}"
-    )
     lines.append("  memory per idle connection (tracemalloc: Python heap, not kernel buffers)")
     for memory in report.memory:
         lines.append(
@@ -334,6 +362,68 @@ def bench_broadcast(clients: int) -> list[str]:
             f"client {memory.client_per_connection / 1024:5.1f} KiB "
             f"(deflate {memory.client_deflate_bytes / memory.connections / 1024:4.1f})"
         )
+    return lines
+
+
+LADDER = (1000, 3000, 10000)
+ANCHOR = "https://websockets.readthedocs.io/en/stable/topics/memory.html"
+
+
+def bench_connections(largest: int) -> list[str]:
+    """Idle connections to the reference chat, 1,000 then 3,000 then up to ``largest``: the
+    server's memory per connection, the time to connect, the time for a message to reach
+    everyone; with and without permessage-deflate, in one room and in 100."""
+    from ws_lessons.capacity import measure_connections
+
+    counts = (*(count for count in LADDER if count < largest), largest)
+    rooms = (1, min(100, max(2, largest // 10)))  # 100 rooms, or fewer for a small run
+    bar = progress(total=len(counts) * len(rooms) * 2, desc="connections", unit="run", leave=False)
+    results, limit = measure_connections(counts, rooms, progress=bar)
+    bar.close()
+    if limit.soft is None:
+        files = "open files: no per-process limit on this system"
+    else:
+        files = f"open files: soft limit {limit.soft}, hard {limit.hard}, needed {limit.needed}"
+        if not limit.enough:
+            files += " (cannot raise it further: the largest counts fail; see ulimit -n)"
+    lines = [
+        "idle connections to the reference chat, one server process (clients in a second "
+        f"process); {files}",
+        f"  {'connections':>11} {'rooms':>5} {'deflate':>7}  {'RSS/conn':>9}  "
+        f"{'connect all':>11}  {'one message to all':>18}",
+    ]
+    for result in results:
+        state = "" if result.held else f"   FAILED: {result.problem}"
+        lines.append(
+            f"  {result.connections:>11,} {result.rooms:>5} {'on' if result.deflate else 'off':>7}"
+            f"  {result.per_connection / 1024:>5.1f} KiB  {result.connect_seconds:>9.2f} s"
+            f"  {result.reach_seconds * 1e3:>15.1f} ms{state}"
+        )
+    lines.append(
+        f"  anchor, the websockets documentation ({ANCHOR}): about 64 KiB per connection "
+        "with compression, 14 KiB without"
+    )
+    held = [result for result in results if result.held]
+    first, last = counts[0], max((result.connections for result in held), default=0)
+    if last > first:
+        lines.append(f"  growth from {first:,} to {last:,} connections ({last // first}x as many):")
+        for room_count in rooms:
+            for deflate in (True, False):
+                pair = [
+                    next(r for r in held if (r.connections, r.rooms, r.deflate) == key)
+                    for key in ((first, room_count, deflate), (last, room_count, deflate))
+                ]
+                lines.append(
+                    f"    {room_count:>3} room(s), deflate {'on ' if deflate else 'off'}: "
+                    f"RSS/conn {pair[1].per_connection / pair[0].per_connection:4.2f}x   "
+                    f"connect {pair[1].connect_seconds / pair[0].connect_seconds:5.1f}x   "
+                    f"one message {pair[1].reach_seconds / pair[0].reach_seconds:5.1f}x"
+                )
+    everything = all(r.held for r in results if r.connections == last)
+    lines.append(
+        f"  the largest count this machine held ({os.cpu_count()} cores): {last:,}"
+        + (" (the largest tried)" if everything and last == counts[-1] else "")
+    )
     return lines
 
 
@@ -528,6 +618,7 @@ SUITES: dict[str, Suite] = {
     "autobahn": bench_autobahn,
     "classroom": bench_classroom,
     "servers": bench_servers,
+    "connections": bench_connections,
 }
 CYCLES = {
     "server": 100,
@@ -537,6 +628,7 @@ CYCLES = {
     "autobahn": 1,
     "classroom": 300,
     "servers": 1000,
+    "connections": 10_000,
 }
 
 

@@ -1,9 +1,14 @@
-"""Broadcast fan-out, measured: the chat's hub against the connection manager of most tutorials.
+"""Broadcast fan-out, measured: the chat's hub, the connection manager of most tutorials,
+and the ``broadcast()`` of the ``websockets`` library.
 
 :func:`measure_broadcast` serves each system in this process, connects the clients from
 a second Python process (so that the server has a CPU of its own), and times how fast
-messages reach every client, first with every client reading, then with one client
-that stopped reading. It also measures the memory an idle connection costs each side.
+messages reach every client. First every system is served at once, each with its own
+clients, all reading, and the publishers take turns: three rounds, so that a slow
+moment of the machine hits every system alike and a ratio compares runs of the same
+round. Then the hub and the naive manager again, each with one client that stopped
+reading. It also measures the memory an idle connection costs each side, and the CPU
+time the server's thread spends per delivery.
 
 A *stalled* client is connected but no longer reads: its TCP receive buffer is full,
 and so is the server's send buffer towards it. A client that stopped reading a moment
@@ -19,7 +24,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -31,10 +38,15 @@ from typing import Any
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
+from ws_lessons.proxies import LOOPBACK
+
 __all__ = [
     "BroadcastReport",
+    "ClientProcess",
+    "FanOut",
     "Memory",
     "Run",
+    "fan_out_costs",
     "measure_broadcast",
     "naive_app",
     "raise_open_file_limit",
@@ -46,9 +58,6 @@ FILL_MESSAGE = 64 * 1024
 FILL_LIMIT = 16 * 1024 * 1024
 """Give up filling after this many bytes, far beyond the buffers of any loopback."""
 
-MESSAGE_BYTES = 100
-"""Roughly the size of each broadcast measured: a chat message with its JSON envelope."""
-
 ROOM = "bench"
 REPLY_TIMEOUT = 60.0
 """How long to wait for the client process to answer a command, in seconds, beyond the time
@@ -56,6 +65,9 @@ the command itself may take."""
 
 NO_STALL_TIMEOUT = 30.0
 """The longest a run without a stalled client may take, in seconds."""
+
+HANDSHAKES_AT_ONCE = 100
+"""Handshakes the client process has under way at a time."""
 
 
 # -- the systems measured -------------------------------------------------------------------
@@ -99,20 +111,37 @@ def naive_app() -> FastAPI:
     return app
 
 
-@dataclass(frozen=True)
+@dataclass
 class _System:
-    """How the benchmark drives one system."""
+    """One system served on a loop of its own, and how the benchmark drives it."""
 
     name: str
-    app: FastAPI
-    path: Callable[[str, int], str]
-    """(role, client number) -> the path and query a client connects to."""
-    frame: Callable[[str], str]
-    """The text of a message -> the frame the publisher sends."""
+    server: Any
+    """The :class:`~ws_lessons.server.RunningServer` whose loop serves the system."""
+    url: Callable[[str, int], str]
+    """(role, client number) -> the URL a client connects to."""
+    frame: Callable[[str, int], str]
+    """(the text of a message, its number) -> the frame the publisher sends."""
     counted: str | None
     """Prefix of the frames the clients count as deliveries (None: every frame)."""
     connected: Callable[[], int]
-    """How many clients the app broadcasts to; run it on the server's loop."""
+    """How many clients the system broadcasts to; run it on the server's loop."""
+    close: Callable[[], Any] | None = None
+    """A coroutine function that stops what runs on the server's loop besides the app."""
+
+    def stop(self) -> None:
+        if self.close is not None:
+            with contextlib.suppress(Exception):
+                self.server.run(self.close())
+        self.server.stop()
+
+
+def _serve(app: FastAPI, name: str) -> Any:
+    from ws_lessons.server import serve
+
+    # uvicorn waits for every connection to drain before it stops, which a stalled one
+    # never does: bound that wait.
+    return serve(app, name=f"fan-out {name}", timeout_graceful_shutdown=1)
 
 
 def _hub(clients: int, queue_size: int) -> _System:
@@ -131,11 +160,12 @@ def _hub(clients: int, queue_size: int) -> _System:
         max_connections=clients,
     )
     issued = {role: tokens.issue(role, secret) for role in ("stalled", "publisher", "listener")}
+    server = _serve(app, "hub")
     return _System(
         name="hub",
-        app=app,
-        path=lambda role, number: f"/ws/{ROOM}?token={issued[role]}",
-        frame=lambda text: json.dumps({"type": "say", "text": text}),
+        server=server,
+        url=lambda role, number: server.ws_url(f"/ws/{ROOM}?token={issued[role]}"),
+        frame=lambda text, number: json.dumps({"type": "say", "text": text}),
         counted='{"type":"said"',
         connected=lambda: len(app.state.hub.rooms.get(ROOM, ())),
     )
@@ -143,16 +173,73 @@ def _hub(clients: int, queue_size: int) -> _System:
 
 def _naive(clients: int, queue_size: int) -> _System:
     app = naive_app()
-    # Pad the text so that each broadcast is about as long as the hub's "said" message.
-    padding = MESSAGE_BYTES - len("Client #1 says: ")
+    server = _serve(app, "naive")
+    prefix = len("Client #1 says: ")
     return _System(
         name="naive",
-        app=app,
-        path=lambda role, number: f"/ws/{number}",
-        frame=lambda text: text.ljust(padding, "."),
+        server=server,
+        url=lambda role, number: server.ws_url(f"/ws/{number}"),
+        frame=lambda text, number: _said(text, number)[prefix:],
         counted=None,
         connected=lambda: len(app.state.manager.active_connections),
     )
+
+
+def _reference(compression: str | None) -> _System:
+    """A plain ``websockets`` server that relays each message with ``broadcast()``.
+
+    ``broadcast()`` writes to every open connection at once and never waits: the fastest
+    fan-out the library offers, with no protection against a client that stops reading
+    (its data piles up in memory, the library's documentation says).
+    """
+    from websockets.asyncio.server import broadcast
+    from websockets.asyncio.server import serve as websockets_serve
+    from websockets.exceptions import ConnectionClosed
+
+    name = "websockets" if compression is None else "websockets+deflate"
+    host = _serve(FastAPI(), name)  # its loop, in a thread of its own, runs the server
+    relay: list[Any] = []
+
+    async def handler(connection: Any) -> None:
+        with contextlib.suppress(ConnectionClosed):  # the benchmark resets its clients
+            async for message in connection:  # only the publisher sends
+                broadcast(relay[0].connections, message)
+
+    async def start() -> Any:
+        return await websockets_serve(handler, LOOPBACK, 0, compression=compression)
+
+    try:
+        relay.append(host.run(start()))
+    except BaseException:
+        host.stop()
+        raise
+    port = relay[0].sockets[0].getsockname()[1]
+
+    async def close() -> None:
+        relay[0].close()
+        await relay[0].wait_closed()
+
+    return _System(
+        name=name,
+        server=host,
+        url=lambda role, number: f"ws://{LOOPBACK}:{port}/",
+        frame=_said,
+        counted=None,
+        connected=lambda: len(relay[0].connections),
+        close=close,
+    )
+
+
+def _said(text: str, number: int) -> str:
+    """The ``said`` message the hub would broadcast for ``text``, made by the publisher.
+
+    The other systems broadcast it (the naive one without its first characters, which it
+    replaces with its own prefix), so that every system sends messages of the same size
+    that compress alike: the ``seq`` and the time stamp change with every message, which
+    permessage-deflate cannot compress away as it would a repeated padding.
+    """
+    said = {"type": "said", "room": ROOM, "user": "publisher", "text": text}
+    return json.dumps(said | {"seq": number + 1, "ts": time.time()}, separators=(",", ":"))
 
 
 # -- results --------------------------------------------------------------------------------
@@ -173,6 +260,10 @@ class Run:
     """The average size of a delivered message."""
     dropped: bool | None = None
     """Whether the server had let go of the stalled client at the end (None: no stall)."""
+    cpu_seconds: float = math.nan
+    """CPU time the server's thread used during the run."""
+    round: int = 0
+    """Which round of the paired runs without a stall (0 for a run with a stall)."""
 
     @property
     def expected(self) -> int:
@@ -182,6 +273,11 @@ class Run:
     def rate(self) -> float:
         """Deliveries per second."""
         return self.delivered / self.seconds if self.seconds else 0.0
+
+    @property
+    def cpu_per_delivery(self) -> float:
+        """Server CPU seconds per delivery."""
+        return self.cpu_seconds / self.delivered if self.delivered else math.nan
 
 
 @dataclass
@@ -211,29 +307,58 @@ class BroadcastReport:
     messages: int
     runs: list[Run] = field(default_factory=list)
     memory: list[Memory] = field(default_factory=list)
+    after_stall: dict[str, Run] = field(default_factory=dict)
+    """Per system that dropped its stalled client: a run right after, with the same clients."""
+
+    def stall_share(self, system: str) -> float:
+        """The rate with a stalled client / without: the run made right after it if there
+        is one (the same clients, the same moment of the machine), else the median round."""
+        base = self.after_stall.get(system) or self.run(system, False)
+        return self.run(system, True).rate / base.rate if base.rate else 0.0
+
+    def rounds(self, system: str, stalled: bool = False) -> list[Run]:
+        return [run for run in self.runs if (run.system, run.stalled) == (system, stalled)]
 
     def run(self, system: str, stalled: bool) -> Run:
-        return next(run for run in self.runs if (run.system, run.stalled) == (system, stalled))
+        """The run of ``system``; without a stall, the one of median rate over the rounds."""
+        runs = sorted(self.rounds(system, stalled), key=lambda run: run.rate)
+        return runs[(len(runs) - 1) // 2]
+
+    def ratio(self, system: str, base: str) -> float:
+        """The median, over the rounds without a stall, of ``system``'s rate / ``base``'s."""
+        bases = {run.round: run.rate for run in self.rounds(base)}
+        return statistics.median(
+            run.rate / bases[run.round] if bases.get(run.round) else 0.0
+            for run in self.rounds(system)
+        )
+
+    def cpu_ratio(self, system: str, base: str) -> float:
+        """Server CPU per delivery of ``system`` / ``base``'s, medians over the rounds."""
+        mine = statistics.median(run.cpu_per_delivery for run in self.rounds(system))
+        theirs = statistics.median(run.cpu_per_delivery for run in self.rounds(base))
+        return mine / theirs if theirs else math.nan
 
 
 # -- the measurement ------------------------------------------------------------------------
 
 
-def raise_open_file_limit(needed: int) -> None:
+def raise_open_file_limit(needed: int) -> tuple[int, int] | None:
     """Raise this process's soft limit on open files (at most to the hard limit) if needed.
 
-    Windows has no such limit to raise (and no ``resource`` module).
+    Returns the (soft, hard) limits now in force, -1 meaning unlimited; None on Windows,
+    which has no such limit to raise (and no ``resource`` module).
     """
     if sys.platform == "win32":
-        return
+        return None
     import resource
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != resource.RLIM_INFINITY and soft < needed:
-        resource.setrlimit(
-            resource.RLIMIT_NOFILE,
-            (needed if hard == resource.RLIM_INFINITY else min(hard, needed), hard),
-        )
+        soft = needed if hard == resource.RLIM_INFINITY else min(hard, needed)
+        with contextlib.suppress(ValueError, OSError):  # e.g. macOS caps it lower still
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return soft, hard
 
 
 def measure_broadcast(
@@ -241,108 +366,190 @@ def measure_broadcast(
     messages: int = 120,
     *,
     queue_size: int = 100,
+    rounds: int = 3,
     progress: Any = None,
 ) -> BroadcastReport:
-    """Measure the hub and the naive manager, each without and with a stalled client.
+    """Measure the hub, the naive manager and ``websockets``' ``broadcast()``.
 
-    Each run has ``clients`` connections: the publisher, the listeners and, in the
-    second run, the stalled client. The publisher sends ``messages`` messages, which
-    each system broadcasts to everyone. ``queue_size`` is the hub's outbox per client:
+    Each system has ``clients`` connections: the publisher, the listeners and, in the
+    runs with a stall, the stalled client. The publisher sends ``messages`` messages,
+    which each system broadcasts to everyone. Without a stall, every system is served at
+    once and the publishers take turns for ``rounds`` rounds. Then the hub and the naive
+    manager each get one stalled client. ``queue_size`` is the hub's outbox per client:
     with more messages than that, the hub drops the stalled client during the run. A
-    run with a stalled client ends once everyone else has everything, or after three
-    times as long as the same system took without one (at least a second).
+    run with a stalled client ends once everyone else has everything, or after twice
+    as long as the same system took without one (at least a second).
     ``progress`` (a tqdm bar, or None) advances once per run.
     """
-    from ws_lessons.server import serve
-
-    raise_open_file_limit(2 * clients + 256)  # the server's sockets, and this side's
+    makers = [
+        lambda: _hub(clients, queue_size),
+        lambda: _naive(clients, queue_size),
+        lambda: _reference(None),
+        lambda: _reference("deflate"),
+    ]
+    raise_open_file_limit(len(makers) * clients + 256)  # the servers' sockets
     report = BroadcastReport(clients, messages)
-    with _ClientProcess(clients) as client_process:
-        for make in (_hub, _naive):
-            deadline = NO_STALL_TIMEOUT
-            for stalled in (False, True):
-                system = make(clients, queue_size)
-                # uvicorn waits for every connection to drain before it stops, which a
-                # stalled one never does: bound that wait.
-                server = serve(
-                    system.app, name=f"fan-out {system.name}", timeout_graceful_shutdown=1
-                )
-                try:
-                    run, memory = _measure(
-                        server, system, client_process, messages, stalled, deadline
-                    )
-                finally:
-                    client_process.ask("reset")
-                    server.stop()
-                report.runs.append(run)
+
+    def frames_of(system: _System) -> list[str]:
+        return [system.frame(f"message {n}", n) for n in range(messages)]
+
+    with ClientProcess(len(makers) * clients) as client_process:
+        systems: list[_System] = []
+        try:
+            for make in makers:
+                systems.append(system := make())
+                trace = system.name in ("hub", "naive")
+                memory = _connect(system, client_process, clients, trace=trace)
                 if memory is not None:
                     report.memory.append(memory)
-                deadline = max(1.0, 3 * run.seconds)
-                if progress is not None:
-                    progress.update(1)
+            for number in range(1, rounds + 1):
+                for system in systems:
+                    run = _publish(system, client_process, frames_of(system), NO_STALL_TIMEOUT)
+                    run.round = number
+                    report.runs.append(run)
+                    if progress is not None:
+                        progress.update(1)
+        finally:
+            client_process.ask("reset")
+            for system in systems:
+                system.stop()
+        for make in makers[:2]:
+            system = make()
+            deadline = max(1.0, 2 * report.run(system.name, False).seconds)
+            try:
+                client_process.ask("stall", system.name, system.url("stalled", 0))
+                publisher = system.url("publisher", 1)
+                client_process.ask("publisher", system.name, publisher, system.counted)
+                _fill(system, client_process)
+                _connect(system, client_process, clients, trace=False, stalled=True)
+                run = _publish(system, client_process, frames_of(system), deadline, stalled=True)
+                if run.dropped:  # the same clients a moment later, the stalled one gone
+                    report.after_stall[system.name] = _publish(
+                        system, client_process, frames_of(system), NO_STALL_TIMEOUT
+                    )
+            finally:
+                client_process.ask("reset")
+                system.stop()
+            report.runs.append(run)
+            if progress is not None:
+                progress.update(1)
     return report
 
 
-def _measure(
-    server: Any,
-    system: _System,
-    clients: _ClientProcess,
-    messages: int,
-    stalled: bool,
-    deadline: float,
-) -> tuple[Run, Memory | None]:
-    def url(role: str, number: int) -> str:
-        return server.ws_url(system.path(role, number))
+@dataclass(frozen=True)
+class FanOut:
+    """What one system's fan-out costs: medians over the rounds."""
 
-    if stalled:
-        clients.ask("stall", url("stalled", 0))
-    clients.ask("publisher", url("publisher", 1), system.counted)
-    if stalled:
-        _fill(server, system, clients)
-    listeners = clients.clients - 1 - stalled
-    urls = [url("listener", number) for number in range(2, 2 + listeners)]
-    memory = None
-    if stalled:
-        clients.ask("connect", urls, system.counted, False)
-        server.run(_settled(system, clients.clients))
-    else:
-        tracemalloc.start()
+    rate: float
+    """Deliveries per second, counted at the clients."""
+    cpu: float
+    """CPU seconds the server's thread spent per delivery."""
+
+
+def fan_out_costs(
+    systems: dict[str, tuple[Any, Callable[[int], str]]],
+    clients: int = 100,
+    messages: int = 100,
+    rounds: int = 3,
+) -> dict[str, FanOut]:
+    """Measure each system's fan-out, clients in a second process, systems in turns.
+
+    ``systems`` maps a name to ``(server, url)``: the server from :func:`~ws_lessons.serve`
+    whose thread does the work, and ``url(n)``, the URL client ``n`` connects to. Client 0
+    sends ``messages`` text messages one at a time, as in a chat: the next once every
+    client (client 0 too) has the one before. Returns each system's medians over
+    ``rounds`` rounds, in the order given.
+    """
+    raise_open_file_limit(len(systems) * clients + 256)
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in systems}
+    frames = [f"message {n}" for n in range(messages)]
+    with ClientProcess(len(systems) * clients) as process:
         try:
-            before = tracemalloc.get_traced_memory()[0]
-            client_bytes, client_deflate = clients.ask("connect", urls, system.counted, True)
-            server.run(_settled(system, clients.clients))
-            server_bytes = tracemalloc.get_traced_memory()[0] - before
-            server_deflate = _deflate_bytes()
+            for name, (_, url) in systems.items():
+                process.ask("publisher", name, url(0), None)
+                process.ask("connect", name, [url(n) for n in range(1, clients)], None, False)
+            for _ in range(rounds):
+                for name, (server, _) in systems.items():
+                    cpu = server.run(_thread_time())
+                    reply = process.ask("publish", name, frames, 30.0, True, takes=30)
+                    delivered, seconds = reply[:2]
+                    cpu = server.run(_thread_time()) - cpu
+                    cpu = cpu / delivered if delivered else math.nan
+                    runs[name].append((delivered / seconds, cpu))
         finally:
-            tracemalloc.stop()
-        memory = Memory(
-            system.name, listeners, server_bytes, client_bytes, server_deflate, client_deflate
+            process.ask("reset")
+    return {
+        name: FanOut(
+            statistics.median(rate for rate, _ in values),
+            statistics.median(cpu for _, cpu in values),
         )
-    frames = [system.frame(f"message {n}") for n in range(messages)]
-    delivered, seconds, timed_out, message_bytes = clients.ask(
-        "publish", frames, deadline, takes=deadline
+        for name, values in runs.items()
+    }
+
+
+def _connect(
+    system: _System, clients: ClientProcess, count: int, *, trace: bool, stalled: bool = False
+) -> Memory | None:
+    """Connect the publisher (unless it is there already) and the listeners, up to ``count``
+    clients in all; with ``trace``, measure the memory the listeners take on each side."""
+    group = system.name
+    if not stalled:
+        clients.ask("publisher", group, system.url("publisher", 1), system.counted)
+    listeners = count - 1 - stalled
+    urls = [system.url("listener", number) for number in range(2, 2 + listeners)]
+    if not trace:
+        clients.ask("connect", group, urls, system.counted, False)
+        system.server.run(_settled(system, count))
+        return None
+    system.server.run(_settled(system, 1))  # the publisher is in: trace the listeners only
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        client_bytes, client_deflate, _ = clients.ask("connect", group, urls, system.counted, True)
+        system.server.run(_settled(system, count))
+        server_bytes = tracemalloc.get_traced_memory()[0] - before
+        server_deflate = _deflate_bytes()
+    finally:
+        tracemalloc.stop()
+    return Memory(
+        system.name, listeners, server_bytes, client_bytes, server_deflate, client_deflate
     )
-    dropped = server.run(_connected(system)) < clients.clients if stalled else None
-    run = Run(
+
+
+def _publish(
+    system: _System,
+    clients: ClientProcess,
+    frames: list[str],
+    deadline: float,
+    stalled: bool = False,
+) -> Run:
+    """Have the publisher send ``frames``; time until every reader has them all."""
+    cpu = system.server.run(_thread_time())
+    delivered, seconds, timed_out, message_bytes, readers = clients.ask(
+        "publish", system.name, frames, deadline, takes=deadline
+    )
+    cpu = system.server.run(_thread_time()) - cpu
+    count = system.server.run(_call(system.connected))
+    return Run(
         system.name,
         stalled,
-        listeners + 1,
-        messages,
+        readers,
+        len(frames),
         delivered,
         seconds,
         timed_out,
         message_bytes,
-        dropped,
+        dropped=count < readers + 1 if stalled else None,
+        cpu_seconds=cpu,
     )
-    return run, memory
 
 
-def _fill(server: Any, system: _System, clients: _ClientProcess) -> None:
+def _fill(system: _System, clients: ClientProcess) -> None:
     """Broadcast large messages until the server's writes to the stalled client pause."""
-    frame = system.frame("x" * (FILL_MESSAGE - 200))
+    frame = system.frame("x" * (FILL_MESSAGE - 200), 0)
     for _ in range(FILL_LIMIT // FILL_MESSAGE // 4):
-        clients.ask("fill", frame, 4)
-        if server.run(_pushing_back(server)):
+        clients.ask("fill", system.name, frame, 4)
+        if system.server.run(_pushing_back(system.server)):
             return
     raise RuntimeError("the stalled client's buffers never filled")
 
@@ -366,13 +573,18 @@ def _deflate_bytes() -> int:
     return sum(stat.size for stat in snapshot.statistics("filename"))
 
 
-async def _connected(system: _System) -> int:
-    return system.connected()
+async def _call(function: Callable[[], Any]) -> Any:
+    return function()
+
+
+async def _thread_time() -> float:
+    """The CPU time of the thread this runs on: run it on a server's loop."""
+    return time.thread_time()
 
 
 async def _settled(system: _System, clients: int) -> None:
     """Wait until the app counts every client (the last joins may lag the handshakes)."""
-    async with asyncio.timeout(5):
+    async with asyncio.timeout(10):
         while system.connected() < clients:
             await asyncio.sleep(0.01)
 
@@ -380,11 +592,13 @@ async def _settled(system: _System, clients: int) -> None:
 # -- the client process ---------------------------------------------------------------------
 
 
-class _ClientProcess:
-    """A second Python process that holds the clients and answers commands over a socket pair.
+class ClientProcess:
+    """A second Python process that holds clients and answers commands over a socket pair.
 
-    It runs as ``python -m ws_lessons.fanout`` rather than through ``multiprocessing``,
-    which would import the caller's main module again (a notebook's, a test runner's).
+    Clients are kept in named groups, one per system measured. It runs as ``python -m
+    ws_lessons.fanout`` rather than through ``multiprocessing``, which would import the
+    caller's main module again (a notebook's, a test runner's). ``clients``: how many
+    connections it may hold at once (it raises its open-file limit for them).
     """
 
     def __init__(self, clients: int) -> None:
@@ -392,7 +606,7 @@ class _ClientProcess:
         self.process: subprocess.Popen[bytes] | None = None
         self.conn: Connection | None = None
 
-    def __enter__(self) -> _ClientProcess:
+    def __enter__(self) -> ClientProcess:
         ours, theirs = socket.socketpair()
         with ours, theirs:
             fd = theirs.fileno()
@@ -434,18 +648,47 @@ def _client_main(fd: int, clients: int) -> None:
         asyncio.run(_Clients(conn).serve())
 
 
-class _Clients:
-    """The client side: a publisher, listeners counting deliveries, maybe a stalled client."""
+class _Group:
+    """The clients of one system: publishers, readers counting deliveries, maybe a stalled one."""
 
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
+    def __init__(self) -> None:
         self.connections: list[Any] = []
         self.readers: list[asyncio.Task[None]] = []
-        self.sender: Any = None
+        self.senders: list[Any] = []
         self.delivered = 0
         self.delivered_bytes = 0
         self.target = 0
         self.done = asyncio.Event()
+
+    def count(self, ws: Any, counted: str | None) -> None:
+        async def read() -> None:
+            from websockets.exceptions import ConnectionClosed
+
+            with contextlib.suppress(ConnectionClosed):
+                async for message in ws:
+                    if counted is None or message.startswith(counted):
+                        self.delivered += 1
+                        self.delivered_bytes += len(message)
+                        if self.delivered >= self.target:
+                            self.done.set()
+
+        self.readers.append(asyncio.create_task(read()))
+
+    async def reset(self) -> None:
+        """Cut every connection at once: a TCP reset, since a stalled client reads no close."""
+        for ws in self.connections:
+            ws.transport.abort()
+        for task in self.readers:
+            task.cancel()
+        await asyncio.gather(*self.readers, return_exceptions=True)
+
+
+class _Clients:
+    """The client side: groups of clients, and the commands the benchmark sends them."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.groups: dict[str, _Group] = {}
 
     async def serve(self) -> None:
         loop = asyncio.get_running_loop()
@@ -461,94 +704,102 @@ class _Clients:
             else:
                 self.conn.send(("ok", value))
 
-    async def _connect(self, url: str, **options: Any) -> Any:
+    async def _connect(self, group: str, url: str, **options: Any) -> Any:
         from websockets.asyncio.client import connect
 
         async with asyncio.timeout(10):
             # The client's own keepalive pings are off: they would only add noise.
             ws = await connect(url, ping_interval=None, **options)
-        self.connections.append(ws)
+        self.groups.setdefault(group, _Group()).connections.append(ws)
         return ws
-
-    def _count(self, ws: Any, counted: str | None) -> None:
-        async def read() -> None:
-            from websockets.exceptions import ConnectionClosed
-
-            with contextlib.suppress(ConnectionClosed):
-                async for message in ws:
-                    if counted is None or message.startswith(counted):
-                        self.delivered += 1
-                        self.delivered_bytes += len(message)
-                        if self.delivered >= self.target:
-                            self.done.set()
-
-        self.readers.append(asyncio.create_task(read()))
 
     # -- commands ---------------------------------------------------------------------------
 
-    async def stall(self, url: str) -> None:
+    async def stall(self, group: str, url: str) -> None:
         # No compression, so that every byte sent fills a buffer. max_queue=1: the library
         # stops reading the socket once one message waits unread, and none will be read.
-        await self._connect(url, compression=None, max_queue=1)
+        await self._connect(group, url, compression=None, max_queue=1)
 
-    async def publisher(self, url: str, counted: str | None) -> None:
-        self.sender = await self._connect(url)
-        self._count(self.sender, counted)
+    async def publisher(
+        self, group: str, url: str, counted: str | None, compression: str | None = "deflate"
+    ) -> None:
+        ws = await self._connect(group, url, compression=compression)
+        self.groups[group].senders.append(ws)
+        self.groups[group].count(ws, counted)
 
-    async def fill(self, frame: str, times: int) -> None:
+    async def fill(self, group: str, frame: str, times: int) -> None:
         # A naive server stops reading the publisher once it is stuck: do not wait for it.
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(1):
                 for _ in range(times):
-                    await self.sender.send(frame)
+                    await self.groups[group].senders[0].send(frame)
 
-    async def connect(self, urls: list[str], counted: str | None, trace: bool) -> tuple[int, int]:
-        """Connect a listener to each URL; if ``trace``, return the memory that took
-        and the part of it permessage-deflate took."""
+    async def connect(
+        self,
+        group: str,
+        urls: list[str],
+        counted: str | None,
+        trace: bool,
+        compression: str | None = "deflate",
+    ) -> tuple[int, int, float]:
+        """Connect a reader to each URL, a batch of handshakes at a time. Returns the memory
+        that took and the part permessage-deflate took (0 without ``trace``), and the time."""
         if trace:
             tracemalloc.start()
+        started = time.perf_counter()
         try:
             before = tracemalloc.get_traced_memory()[0]
-            for start in range(0, len(urls), 100):  # 100 handshakes at a time
-                batch = [self._connect(url) for url in urls[start : start + 100]]
-                for ws in await asyncio.gather(*batch):
-                    self._count(ws, counted)
+            for start in range(0, len(urls), HANDSHAKES_AT_ONCE):
+                batch = urls[start : start + HANDSHAKES_AT_ONCE]
+                opened = [self._connect(group, url, compression=compression) for url in batch]
+                for ws in await asyncio.gather(*opened):
+                    self.groups[group].count(ws, counted)
+            seconds = time.perf_counter() - started
             used = tracemalloc.get_traced_memory()[0] - before
             deflate = _deflate_bytes() if trace else 0
         finally:
             if trace:
                 tracemalloc.stop()
         await asyncio.sleep(0.1)  # the welcome messages arrive before the count starts
-        return (used, deflate) if trace else (0, 0)
+        return used, deflate, seconds
 
-    async def publish(self, frames: list[str], deadline: float) -> tuple[int, float, bool, float]:
-        """Send ``frames``; wait until every reader has them all, or ``deadline`` seconds."""
-        self.delivered = self.delivered_bytes = 0
-        self.target = len(frames) * len(self.readers)
-        self.done.clear()
+    async def publish(
+        self, group: str, frames: list[str], deadline: float, paced: bool = False
+    ) -> tuple[int, float, bool, float, int]:
+        """Each publisher sends ``frames``; wait until every reader has them all, or
+        ``deadline`` seconds. ``paced``: send each frame only once every reader has the
+        one before. Returns deliveries, seconds, whether it timed out, the average size
+        of a delivery, and the number of readers."""
+        clients = self.groups[group]
+        clients.delivered = clients.delivered_bytes = 0
+        readers = len(clients.readers)
+        clients.target = len(frames) * readers
+        clients.done.clear()
         started = time.perf_counter()
         timed_out = False
         try:
             async with asyncio.timeout(deadline):
-                for frame in frames:
-                    await self.sender.send(frame)
-                await self.done.wait()
+                for number, frame in enumerate(frames, 1):
+                    if paced:
+                        clients.target = number * readers
+                        clients.done.clear()
+                    for sender in clients.senders:
+                        await sender.send(frame)
+                    if paced:
+                        await clients.done.wait()
+                await clients.done.wait()
         except TimeoutError:
             timed_out = True
         seconds = time.perf_counter() - started
-        size = self.delivered_bytes / self.delivered if self.delivered else 0.0
-        return self.delivered, seconds, timed_out, size
+        delivered = clients.delivered
+        size = clients.delivered_bytes / delivered if delivered else 0.0
+        return delivered, seconds, timed_out, size, len(clients.readers)
 
-    async def reset(self) -> None:
-        """Cut every connection at once: a TCP reset, since a stalled client reads no close."""
-        for ws in self.connections:
-            ws.transport.abort()
-        for task in self.readers:
-            task.cancel()
-        await asyncio.gather(*self.readers, return_exceptions=True)
-        self.connections.clear()
-        self.readers.clear()
-        self.sender = None
+    async def reset(self, group: str | None = None) -> None:
+        """Cut the connections of ``group``, or of every group."""
+        for name in [group] if group is not None else list(self.groups):
+            if name in self.groups:
+                await self.groups.pop(name).reset()
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
 """Rooms, their members, and a fan-out that never waits on a client.
 
 Each connection is a :class:`Member` with a bounded outbox and a task of its own
-that drains the outbox into the socket. Publishing to a room only puts messages into
-outboxes, so a client that stops reading slows down no one else: when its outbox is
-full the hub drops it and tells the room it left. A message broadcast to a room is
-turned into JSON once, and the same text is queued for every member.
+that drains the outbox into the socket. Publishing to a room never waits on a client:
+a message for a client that keeps up is written at once (the write returns without
+waiting while the transport takes data), and one for a client that is behind is
+queued in its outbox. So a client that stops reading slows down no one else: when its
+outbox is full the hub drops it and tells the room it left. A message broadcast to a
+room is turned into JSON once, and the same text goes to every member.
 
 The wire contract these messages follow is written out in ``docs/chat-contract.md``.
 """
@@ -13,7 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator
+from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
@@ -28,9 +31,19 @@ Queued = tuple[ServerMessage, str]
 CLOSE_TIMEOUT = 1.0
 """How long to try to send a close frame; a client that stopped reading never takes it."""
 
+WRITES_PER_TURN = 4
+"""Queued messages a sender writes before it lets the event loop take a turn."""
+
 
 class Member:
-    """One WebSocket connection in one room: its outbox and the tasks that serve it."""
+    """One WebSocket connection in one room: its outbox and the tasks that serve it.
+
+    A message for a client that keeps up is written at once, by the code that
+    broadcasts it: nothing is queued and no task wakes up. A client that is behind (its
+    sender is still writing, or the transport paused writing) gets its messages queued
+    in its outbox, which its sender task drains in order. Either way one message is
+    written once, and in the order it was put.
+    """
 
     def __init__(self, websocket: WebSocket, room: str, user: str, queue_size: int) -> None:
         self.websocket = websocket
@@ -43,12 +56,40 @@ class Member:
         self.close_reason = ""
         self.closed = asyncio.Event()
         self._closing = asyncio.Event()
+        self._idle = False
+        """The sender has sent the backlog and waits: nothing queued, no write under way."""
+        self._wake = asyncio.Event()
+        self._unfinished: _Unfinished | None = None
+        """A write started at once that had to wait: the sender finishes it first."""
 
     def close(self, code: int, reason: str = "") -> None:
         """Stop serving this client and close its connection with ``code`` and ``reason``."""
         if self.close_code is None:
             self.close_code, self.close_reason = code, reason
+            self._idle = False
             self._closing.set()
+
+    def put(self, message: ServerMessage, text: str) -> None:
+        """Send ``message`` (its JSON ``text``): at once if the client keeps up, else queue it.
+
+        Raises :class:`asyncio.QueueFull` if the outbox is full: the client fell behind.
+        """
+        if not self._idle:
+            self.outbox.put_nowait((message, text))
+            self._wake.set()
+            return
+        if self._sent_already(message):
+            return
+        # The write's first step, here and now: through Starlette and uvicorn it returns
+        # without waiting while the transport accepts data (flow control waits only above
+        # the transport's high-water mark). If it has to wait, the sender takes it over.
+        unfinished = start_now(self.websocket.send_text(text))
+        if unfinished is not None:
+            self._idle, self._unfinished = False, unfinished
+            self._wake.set()
+
+    def _sent_already(self, message: ServerMessage) -> bool:
+        return isinstance(message, Said) and message.seq <= self.seq
 
     async def run(
         self,
@@ -68,9 +109,12 @@ class Member:
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            self._idle = False  # from now on only this method writes: the close frame
             for task in tasks:
                 task.cancel()
             await asyncio.wait(tasks)
+            if self._unfinished is not None:
+                self._unfinished.close()
             if self.close_code is not None:
                 await self._send_close()
             self.closed.set()
@@ -82,12 +126,30 @@ class Member:
             for message in backlog:
                 await self.websocket.send_text(message.model_dump_json())
             while True:
-                message, text = await self.outbox.get()
-                if not (isinstance(message, Said) and message.seq <= self.seq):
-                    await self.websocket.send_text(text)
-                    # Yield between writes: the loop then notices a peer that reset the
-                    # connection before the next write, and other connections get a turn.
-                    await asyncio.sleep(0)
+                if self._unfinished is not None:
+                    unfinished, self._unfinished = self._unfinished, None
+                    await unfinished
+                await self._drain()
+                # Nothing queued, nothing under way, and no await since the outbox was
+                # found empty: from here on put() may write at once.
+                self._wake.clear()
+                self._idle = True
+                await self._wake.wait()
+
+    async def _drain(self) -> None:
+        """Send everything queued, in order, with a yield every few writes only."""
+        writes = 0
+        while not self.outbox.empty():
+            message, text = self.outbox.get_nowait()
+            if self._sent_already(message):
+                continue
+            await self.websocket.send_text(text)  # returns at once unless writing is paused
+            writes += 1
+            if writes % WRITES_PER_TURN == 0:
+                # A peer that reset the connection makes a write fail; asyncio notices on
+                # its next turn, and warns about every write after the 5th to a lost
+                # connection (LOG_THRESHOLD_FOR_CONNLOST_WRITES): yield before that.
+                await asyncio.sleep(0)
 
     async def _receive(self, on_receive: Callable[[str | bytes], Awaitable[None]]) -> None:
         while True:
@@ -108,6 +170,68 @@ class Member:
         with contextlib.suppress(TimeoutError, WebSocketDisconnect):
             async with asyncio.timeout(CLOSE_TIMEOUT):
                 await self.websocket.close(self.close_code, self.close_reason)
+
+
+class _Unfinished:
+    """A coroutine run up to its first suspension; awaiting this runs the rest of it.
+
+    What Python 3.12's eager tasks do (``asyncio.eager_task_factory``), by hand and
+    without a task: the first step runs in the caller, the rest in whoever awaits this.
+    The future the coroutine waits on passes through, so the awaiting task sleeps on it
+    as if it had awaited the coroutine from the start; a cancellation is thrown into
+    the coroutine.
+    """
+
+    def __init__(self, coro: Coroutine[Any, Any, None], waiting_on: Any) -> None:
+        self.coro = coro
+        self.waiting_on = waiting_on
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        waiting_on = self.waiting_on
+        while True:
+            try:
+                value = yield waiting_on
+            except BaseException as exc:  # a cancellation, above all
+                try:
+                    waiting_on = self.coro.throw(exc)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    waiting_on = self.coro.send(value)
+                except StopIteration:
+                    return
+
+    def close(self) -> None:
+        self.coro.close()
+
+
+class _Failed(_Unfinished):
+    """A write that failed on its first step: awaiting this raises its error in the sender."""
+
+    def __init__(self, coro: Coroutine[Any, Any, None], error: Exception) -> None:
+        super().__init__(coro, None)
+        self.error = error
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        raise self.error
+        yield  # a generator, as __await__ must return
+
+
+def start_now(coro: Coroutine[Any, Any, None]) -> _Unfinished | None:
+    """Run ``coro`` here and now, up to the first time it has to wait.
+
+    Returns None if it finished without waiting. Else it returns what is left of it:
+    whoever awaits that runs the rest, in order. An exception raised before the first
+    wait is raised there too, by the await.
+    """
+    try:
+        waiting_on = coro.send(None)
+    except StopIteration:
+        return None
+    except Exception as error:  # e.g. the client is gone: raised where it is awaited
+        return _Failed(coro, error)
+    return _Unfinished(coro, waiting_on)
 
 
 class Hub:
@@ -171,14 +295,15 @@ class Hub:
                 self.send(member, message, text)
 
     def send(self, member: Member, message: ServerMessage, text: str | None = None) -> None:
-        """Queue ``message`` for ``member`` without waiting; drop the member if it fell behind.
+        """Send ``message`` to ``member`` without waiting: at once if it keeps up, else through
+        its outbox; drop the member if it fell behind.
 
         ``text`` is the message's JSON when a broadcast made it already for everyone.
         """
         if member.close_code is not None:
             return
         try:
-            member.outbox.put_nowait((message, text or message.model_dump_json()))
+            member.put(message, text or message.model_dump_json())
         except asyncio.QueueFull:
             # 1013 Try Again Later: a client that fell too far behind may reconnect
             # and resume with ``?since=``.
