@@ -147,3 +147,20 @@ def test_chromium_draws_it(tap: Tap, chromium_path: str, language: str) -> None:
     for arrow in drawn:
         assert arrow["width"] > 20 and arrow["time"] > 5  # text was laid out, in some font
         assert lifelines[0] <= arrow["labelLeft"] <= arrow["labelRight"] <= lifelines[1]
+
+
+def test_collapse_draws_a_run_of_like_frames_as_one_arrow(tap: Tap) -> None:
+    with connect(tap.ws_url("/echo"), compression=None) as ws:
+        for _ in range(5):
+            ws.send("same")
+        for _ in range(5):
+            ws.recv(timeout=5)
+    tap.wait_idle(2.0)
+    every = [arrow.label for arrow in tap.diagram().arrows]
+    runs = [arrow.label for arrow in tap.diagram(collapse=True).arrows]
+    assert every.count("TEXT 4 B 'same'") >= 5  # both ways, ten in all
+    assert len(runs) < len(every)
+    assert sum(label.startswith("TEXT 4 B 'same', ") for label in runs) >= 1
+    assert [label for label in runs if "'same'" not in label] == [
+        label for label in every if "'same'" not in label
+    ]  # only the like frames were put together, in their order

@@ -20,7 +20,7 @@ from __future__ import annotations
 import html
 import itertools
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from ws_lessons.i18n import _
@@ -56,16 +56,23 @@ class SequenceDiagram:
     ``arrows`` lists what is drawn, top to bottom; :meth:`svg` is the picture.
     """
 
-    def __init__(self, records: Iterable[Record], *, title: str = "") -> None:
+    def __init__(
+        self, records: Iterable[Record], *, title: str = "", collapse: bool = False
+    ) -> None:
         self.title = title
         self.arrows: list[Arrow] = []
         y, previous = float(TOP + 30), None
-        for record in records:
+        for (direction, kind, label), run in _runs(records, collapse):
+            first, last = run[0].time, run[-1].time
             if previous is not None:
-                gap = max(record.time - previous, 0.0)
+                gap = max(first - previous, 0.0)
                 y += STEP + GAP_PER_DECADE * math.log10(1 + gap * 10)  # 0.1 ms counts as 1
-            self.arrows.append(Arrow(y, record.time, record.direction, record.kind, _label(record)))
-            previous = record.time
+            if len(run) > 1:
+                label = _("{label}, {n} times in {ms:.1f} ms").format(
+                    label=label, n=len(run), ms=last - first
+                )
+            self.arrows.append(Arrow(y, first, direction, kind, label))
+            previous = last
         self.height = int(y + 40)
 
     def svg(self) -> str:
@@ -120,13 +127,15 @@ class SequenceDiagram:
 
 
 def sequence_diagram(
-    source: Tap | Iterable[Record], connection: int | None = None
+    source: Tap | Iterable[Record], connection: int | None = None, *, collapse: bool = False
 ) -> SequenceDiagram:
     """Draw one connection that ``source`` (a tap, or its records) recorded.
 
     ``connection`` is the number the tap's table shows (``#1``, ``#2``, ...); by default,
     the first one recorded. Handshakes, frames, TCP closes and what the tap could not
     decode each become an arrow; bytes still on their way (a frame in part) are left out.
+    ``collapse=True`` draws a run of frames that look the same, one after another in one
+    direction, as one arrow that says how many and how long they took.
     """
     records = list(source.records if isinstance(source, Tap) else source)
     numbers = sorted({record.connection for record in records})
@@ -144,7 +153,21 @@ def sequence_diagram(
         title += " " + _("({count} recorded; pass connection= for another)").format(
             count=len(numbers)
         )
-    return SequenceDiagram(chosen, title=title)
+    return SequenceDiagram(chosen, title=title, collapse=collapse)
+
+
+def _runs(
+    records: Iterable[Record], collapse: bool
+) -> Iterator[tuple[tuple[str, str, str], list[Record]]]:
+    """Each record with its arrow's direction, kind and label; with ``collapse``, runs of
+    records that would draw the same arrow come together."""
+    keyed = (((record.direction, record.kind, _label(record)), record) for record in records)
+    if not collapse:
+        for key, record in keyed:
+            yield key, [record]
+        return
+    for key, run in itertools.groupby(keyed, key=lambda pair: pair[0]):
+        yield key, [record for _key, record in run]
 
 
 def _label(record: Record) -> str:

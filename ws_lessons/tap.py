@@ -221,11 +221,11 @@ class Tap(Proxy):
         rows = [_cut(record.cells(), width) for record in self.records]
         return Table(COLUMNS, rows, code=("mask key", "payload"), rule=True)
 
-    def diagram(self, connection: int | None = None) -> SequenceDiagram:
+    def diagram(self, connection: int | None = None, *, collapse: bool = False) -> SequenceDiagram:
         """A sequence diagram of one recorded connection: see :mod:`ws_lessons.sequence`."""
         from ws_lessons.sequence import sequence_diagram
 
-        return sequence_diagram(self, connection)
+        return sequence_diagram(self, connection, collapse=collapse)
 
     def __str__(self) -> str:
         if not self.chunks:
