@@ -10,10 +10,10 @@ import pytest
 from fastapi import FastAPI, WebSocket
 
 from ws_lessons.chat import create_app
+from ws_lessons.chat.contract import CLAUSES
 from ws_lessons.chat.models import Say, parse
 from ws_lessons.chat.ratelimit import TokenBucket
 from ws_lessons.checks import check_chat
-from ws_lessons.exercises.chat_contract import CLAUSES
 
 pytestmark = pytest.mark.timeout(90)
 ERROR_CLAUSES = [

@@ -521,7 +521,7 @@ def test_the_page_keeps_its_token_to_itself(server: RunningServer) -> None:
 
 
 def test_the_chat_contract_check_reports_too(server: RunningServer, app: FastAPI) -> None:
-    from ws_lessons.exercises.chat_contract import check_chat
+    from ws_lessons.checks import check_chat
 
     join(server, app)
     with watch(server, app.state.store.token) as dashboard:

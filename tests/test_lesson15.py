@@ -22,7 +22,7 @@ from fastapi.responses import HTMLResponse
 from websockets.sync.client import connect
 
 from ws_lessons import bench, serve, stop_all
-from ws_lessons.exercises.chat_contract import solution_chat
+from ws_lessons.exercises.chat import solution_chat
 from ws_lessons.exercises.lesson15 import check_chat_on
 from ws_lessons.frames import Frame, encode
 from ws_lessons.h2tap import PREFACE, H2Frame, H2Tap

@@ -9,29 +9,17 @@ The help is shown in the learner's language; the answer is code, shown as it is.
 from __future__ import annotations
 
 import html
-import importlib
 import inspect
-import pkgutil
 from collections.abc import Callable
 from typing import Any
 
-from ws_lessons import exercises
 from ws_lessons.classroom.reporter import note_help
+from ws_lessons.exercises import discover
 from ws_lessons.exercises.core import HELP
 from ws_lessons.i18n import N_, _
 
-
-def _collect() -> dict[str, Callable[[], Any]]:
-    found = {}
-    for module_info in pkgutil.iter_modules(exercises.__path__):
-        module = importlib.import_module(f"{exercises.__name__}.{module_info.name}")
-        for name, function in inspect.getmembers(module, inspect.isfunction):
-            if name.startswith("solution_") and function.__module__ == module.__name__:
-                found[name.removeprefix("solution_").replace("_", ".")] = function
-    return dict(sorted(found.items()))
-
-
-SOLUTIONS = _collect()
+SOLUTIONS: dict[str, Callable[[], Any]] = discover("solution")
+"""Exercise number (``"07.1"``) → the function that returns its reference answer."""
 
 
 def show(exercise: str) -> None:

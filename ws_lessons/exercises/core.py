@@ -65,35 +65,45 @@ class Verdict:
 
 def exercise(
     number: str, *, nudge: str = "", hint: str = ""
-) -> Callable[[Callable[[Any], str]], Callable[[Any], Verdict]]:
+) -> Callable[[Callable[[Any], str | Verdict]], Callable[[Any], Verdict]]:
     """Turn ``check(answer) -> success message`` (raising :class:`Hint`) into a safe check.
 
-    ``nudge`` (where to look) and ``hint`` (closer: the idea, never the code) are what
+    A check made of parts (the chat's contract) returns its own :class:`Verdict` instead of a
+    message. ``nudge`` (where to look) and ``hint`` (closer: the idea, never the code) are what
     ``solutions.reveal(number)`` shows, each behind its own click, before the answer.
     """
 
-    def decorate(check: Callable[[Any], str]) -> Callable[[Any], Verdict]:
+    def decorate(check: Callable[[Any], str | Verdict]) -> Callable[[Any], Verdict]:
         HELP[number] = tuple(step for step in (nudge, hint) if step)
 
         @functools.wraps(check)
         def safe_check(answer: Any) -> Verdict:
-            # _() again: a message kept in a constant is marked N_() and translated here.
-            try:
-                verdict = Verdict(number, True, _(check(answer)))
-            except Hint as hint:
-                verdict = Verdict(number, False, _(str(hint)))
-            except Skip as missing:
-                verdict = Verdict(number, True, _(str(missing)), skipped=True)
-            except Exception as exc:  # an answer must never crash the notebook
-                message = _("checking raised {error}: {text}")
-                verdict = Verdict(number, False, message.format(error=type(exc).__name__, text=exc))
-            print(outcome(verdict))
-            classroom.report(verdict)  # in a class: queued for its server, off this path
-            return verdict
+            return judge(number, check, answer)
 
         return safe_check
 
     return decorate
+
+
+def judge(number: str, check: Callable[[Any], str | Verdict], answer: Any) -> Verdict:
+    """Run ``check`` on ``answer``; print the verdict, report it in a class, return it.
+
+    Never raises: an answer must never crash the notebook.
+    """
+    # _() again: a message kept in a constant is marked N_() and translated here.
+    try:
+        said = check(answer)
+        verdict = said if isinstance(said, Verdict) else Verdict(number, True, _(said))
+    except Hint as hint:
+        verdict = Verdict(number, False, _(str(hint)))
+    except Skip as missing:
+        verdict = Verdict(number, True, _(str(missing)), skipped=True)
+    except Exception as exc:
+        message = _("checking raised {error}: {text}")
+        verdict = Verdict(number, False, message.format(error=type(exc).__name__, text=exc))
+    print(outcome(verdict))
+    classroom.report(verdict)  # in a class: queued for its server, off this path
+    return verdict
 
 
 def outcome(verdict: Verdict) -> str:
@@ -153,7 +163,9 @@ def require_function(answer: Any) -> None:
 
 
 @contextmanager
-def served(app: Any, exercise: str) -> Iterator[RunningServer]:
+def served(app: Any, exercise: str, **options: Any) -> Iterator[RunningServer]:
+    """``app`` on a real server for the check of ``exercise`` (``options`` go to uvicorn);
+    a hint if it is not an app or does not start."""
     if not callable(app):
         raise Hint(
             _("pass your FastAPI app (the object you called FastAPI()), not {app}").format(
@@ -161,7 +173,7 @@ def served(app: Any, exercise: str) -> Iterator[RunningServer]:
             )
         )
     try:
-        server = serve(app, name=f"check {exercise}")
+        server = serve(app, name=f"check {exercise}", **options)
     except ServerError as exc:
         raise Hint(_("your app did not start: {error}").format(error=exc)) from None
     with server:

@@ -12,7 +12,7 @@ from websockets.sync.client import connect
 from ws_lessons.exercises.core import TIMEOUT, Hint, connected, exchange, exercise, served
 from ws_lessons.i18n import N_, _
 
-# 06.1 -------------------------------------------------------------------------------------------
+# 07.1 -------------------------------------------------------------------------------------------
 
 
 def endpoints_07_1() -> FastAPI:

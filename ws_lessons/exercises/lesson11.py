@@ -17,7 +17,7 @@ from ws_lessons.exercises.core import TIMEOUT, Hint, exercise, served
 from ws_lessons.i18n import _
 from ws_lessons.server import ServerError, serve
 
-# 10.1 -------------------------------------------------------------------------------------------
+# 11.1 -------------------------------------------------------------------------------------------
 
 ARRIVALS = [7, 8, 9, 9, 10]
 """The ``said`` seqs that reach the client of exercise 11.1 after its welcome (seq 9)."""
@@ -85,7 +85,7 @@ def check_11_1(prediction: Any) -> str:
     return _("one gap noticed, one duplicate skipped, nothing shown twice")
 
 
-# 10.2 -------------------------------------------------------------------------------------------
+# 11.2 -------------------------------------------------------------------------------------------
 
 FEED = [{"seq": n, "text": f"event {n}"} for n in range(1, 11)]
 """The history the /feed endpoint of exercise 11.2 replays."""
@@ -168,7 +168,7 @@ def check_11_2(app: Any) -> str:
     return _("a client that comes back gets exactly what it missed")
 
 
-# 10.3 -------------------------------------------------------------------------------------------
+# 11.3 -------------------------------------------------------------------------------------------
 
 DEADLINE = 1.5
 """Seconds within which a silent client must be dropped, in exercise 11.3."""

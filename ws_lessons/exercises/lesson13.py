@@ -16,7 +16,7 @@ from ws_lessons.services import ServiceUnavailable, program, start_chat_worker, 
 SECRET = "lesson 13"
 
 
-# 12.1 -------------------------------------------------------------------------------------------
+# 13.1 -------------------------------------------------------------------------------------------
 
 
 def _missing_13_1(location: str) -> list[str]:
@@ -106,7 +106,7 @@ def check_13_1(location: Any) -> str:
     return _("a WebSocket goes through your nginx to the chat and back")
 
 
-# 12.2 -------------------------------------------------------------------------------------------
+# 13.2 -------------------------------------------------------------------------------------------
 
 SETUPS_13_2 = {
     "A": {"proxy_read_timeout": 60, "ws_ping_interval": 20},

@@ -11,8 +11,10 @@ from typing import Any
 
 from ws_lessons.exercises.core import (
     Hint,
+    Verdict,
     chosen_letters,
     exercise,
+    judge,
     judge_letters,
     require_function,
 )
@@ -391,7 +393,7 @@ def h2_websocket_echo(
     return status, reply
 
 
-def check_chat_on(make_app: Callable[[], Any], servers: list[str]) -> list[Any]:
+def check_chat_on(make_app: Callable[[], Any], servers: list[str]) -> list[Verdict]:
     """``check_chat`` on each of ``servers`` ("uvicorn", "hypercorn", "granian") at once.
 
     ``make_app()`` returns a fresh app: each server needs its own, since an app's state
@@ -401,7 +403,7 @@ def check_chat_on(make_app: Callable[[], Any], servers: list[str]) -> list[Any]:
     import asyncio
     import concurrent.futures
 
-    from ws_lessons.exercises import chat_contract
+    from ws_lessons.chat import contract
     from ws_lessons.server import serve
     from ws_lessons.servers import serve_granian, serve_hypercorn
 
@@ -410,26 +412,20 @@ def check_chat_on(make_app: Callable[[], Any], servers: list[str]) -> list[Any]:
     if unknown or not callable(make_app):
         raise ValueError(f"check_chat_on(make_app, servers): servers among {', '.join(starters)}")
 
-    def run(name: str) -> Any:
+    def run(name: str) -> list[contract.Clause]:
         with starters[name](make_app(), name=f"check_chat on {name}") as running:
-            return asyncio.run(chat_contract._run(running, lambda clause: None))
+            return asyncio.run(contract.run(running, lambda clause: None))
+
+    def shown(future: concurrent.futures.Future[list[contract.Clause]]) -> Verdict:
+        clauses = future.result(timeout=contract.DEADLINE + 30)
+        for clause in clauses:
+            contract.show(clause)
+        return contract.ContractVerdict(clauses)
 
     with concurrent.futures.ThreadPoolExecutor(len(servers)) as pool:
         futures = {name: pool.submit(run, name) for name in servers}
         verdicts = []
         for name, future in futures.items():
             print(_("The chat contract on {server}:").format(server=name))
-            try:
-                clauses = future.result(timeout=chat_contract.DEADLINE + 30)
-            except Exception as exc:
-                problem = _("the check could not run: {error_type}: {error}")
-                verdicts.append(
-                    chat_contract._verdict(
-                        [], problem.format(error_type=type(exc).__name__, error=exc)
-                    )
-                )
-                continue
-            for clause in clauses:
-                chat_contract._print(clause)
-            verdicts.append(chat_contract._verdict(clauses))
+            verdicts.append(judge("chat", shown, future))
     return verdicts

@@ -1,10 +1,12 @@
-"""``check_chat(app)``: the chat's wire contract, clause by clause, against a real server.
+"""The chat's conformance suite: its wire contract, clause by clause, against a real server.
 
-The contract is written out in ``docs/chat-contract.md``. The check serves ``app`` with
-:func:`~ws_lessons.server.serve` and talks to it with real ``websockets`` clients, one
-room per clause. Each clause prints as passed or failed, a failed one with a hint that
-names the likely mistake. It returns a :class:`ContractVerdict` (true when every clause
-passed), never raises, and gives up on each clause after a bounded time.
+The contract is written out in ``docs/chat-contract.md``; lesson 09's exercise
+``ws_lessons.checks.check_chat(app)`` runs it. :func:`check` serves ``app`` with
+:func:`~ws_lessons.exercises.core.served` and talks to it with real ``websockets`` clients,
+one room per clause. Each clause prints as passed or failed, a failed one with the
+:class:`~ws_lessons.exercises.core.Hint` that names the likely mistake; :func:`run` runs the
+clauses against a server already running (lesson 15 runs them on other servers). Each clause
+gives up after a bounded time.
 
 It works on an app with ``POST /token`` (each client gets a token first and connects
 with ``?token=``) and on one without (clients connect with ``?user=``); every client
@@ -28,12 +30,11 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from ws_lessons.classroom import reporter as classroom
-from ws_lessons.exercises.core import HELP, Verdict
+from ws_lessons.exercises.core import Hint, Verdict, served
 from ws_lessons.i18n import N_, _
-from ws_lessons.server import RunningServer, ServerError, serve
+from ws_lessons.server import RunningServer
 
-__all__ = ["Clause", "ContractVerdict", "check_chat"]
+__all__ = ["CLAUSES", "DEADLINE", "Clause", "ContractVerdict", "check", "run", "show"]
 
 TIMEOUT = 2.0
 """How long a client waits for each message it expects, in seconds."""
@@ -63,12 +64,10 @@ RATE_BURST = 40
 """Messages sent at once to see the rate limit answer."""
 
 
-class Broken(Exception):
-    """A clause does not hold; the message is the hint."""
-
-
 @dataclass
 class Clause:
+    """One clause's outcome: ``detail`` says what held, or the hint when it did not."""
+
     name: str
     passed: bool
     detail: str
@@ -77,13 +76,13 @@ class Clause:
 class ContractVerdict(Verdict):
     """True when every clause passed; ``clauses`` lists each one. Already printed."""
 
-    def __init__(self, clauses: list[Clause], problem: str = "") -> None:
+    def __init__(self, clauses: list[Clause]) -> None:
         self.clauses = clauses
         passed = sum(clause.passed for clause in clauses)
-        message = problem or _("{passed} of {total} clauses of the chat contract hold").format(
+        message = _("{passed} of {total} clauses of the chat contract hold").format(
             passed=passed, total=len(clauses)
         )
-        super().__init__("chat", bool(clauses) and not problem and passed == len(clauses), message)
+        super().__init__("chat", bool(clauses) and passed == len(clauses), message)
 
     def failed(self) -> list[str]:
         """The names of the clauses that failed."""
@@ -112,7 +111,7 @@ class Chat:
                 self.has_tokens = False
                 return None
             if response.status_code != 200:
-                raise Broken(
+                raise Hint(
                     _("POST /token for {user!r} answered HTTP {status}").format(
                         user=user, status=response.status_code
                     )
@@ -120,7 +119,7 @@ class Chat:
             try:
                 self.tokens[user] = response.json()["token"]
             except (ValueError, KeyError, TypeError):
-                raise Broken(_('POST /token must answer JSON {"token": "..."}')) from None
+                raise Hint(_('POST /token must answer JSON {"token": "..."}')) from None
             self.has_tokens = True
         return self.tokens[user]
 
@@ -140,7 +139,7 @@ class Chat:
                 max_size=None,
             )
         except InvalidStatus as exc:
-            raise Broken(
+            raise Hint(
                 _(
                     "the handshake on /ws/{room} (user {user!r}) was refused with HTTP {status}: "
                     "is there an @app.websocket('/ws/{{room}}') route, does it take the "
@@ -148,7 +147,7 @@ class Chat:
                 ).format(room=room, user=user, status=exc.response.status_code)
             ) from None
         except (OSError, TimeoutError) as exc:
-            raise Broken(
+            raise Hint(
                 _("could not connect to /ws/{room}: {error!r}").format(room=room, error=exc)
             ) from None
         try:
@@ -174,13 +173,13 @@ async def receive(
                 try:
                     message = json.loads(frame)
                 except ValueError:
-                    raise Broken(
+                    raise Hint(
                         _("{who} received {frame!r}, which is not JSON").format(
                             who=who, frame=frame[:60]
                         )
                     ) from None
                 if not isinstance(message, dict) or "type" not in message:
-                    raise Broken(
+                    raise Hint(
                         _('{who} received {message!r}: every message needs a "type"').format(
                             who=who, message=message
                         )
@@ -188,10 +187,10 @@ async def receive(
                 if not types or message["type"] in types:
                     return message
     except TimeoutError:
-        raise Broken(_nothing_came(who, types, after, advice)) from None
+        raise Hint(_nothing_came(who, types, after, advice)) from None
     except ConnectionClosed as exc:
         code = exc.rcvd.code if exc.rcvd else 1006
-        raise Broken(_closed(who, code, after)) from None
+        raise Hint(_closed(who, code, after)) from None
 
 
 def _nothing_came(who: str, types: tuple[str, ...], after: str, advice: str) -> str:
@@ -237,13 +236,13 @@ def unparsed(who: str, text: str) -> str:
 def require(message: dict[str, Any], **expected: Any) -> None:
     for key, value in expected.items():
         if key not in message:
-            raise Broken(
+            raise Hint(
                 _('{type} has no "{key}" (it has {keys})').format(
                     type=message["type"], key=key, keys=", ".join(sorted(message))
                 )
             )
         if value is not None and message[key] != value:
-            raise Broken(
+            raise Hint(
                 _('{type} has "{key}": {got!r}, expected {expected!r}').format(
                     type=message["type"], key=key, got=message[key], expected=value
                 )
@@ -259,20 +258,20 @@ async def welcome_first(chat: Chat) -> str:
             ada, who="ada", after=_("of connecting"), advice=_("send a welcome first")
         )
         if first["type"] != "welcome":
-            raise Broken(
+            raise Hint(
                 _("ada's first message was {type!r}: the welcome comes first").format(
                     type=first["type"]
                 )
             )
         require(first, room="contract-welcome", user="ada", seq=None, members=None)
         if not isinstance(first["seq"], int) or first["seq"] < 0:
-            raise Broken(
+            raise Hint(
                 _("welcome's seq is {seq!r}: the room's last message number").format(
                     seq=first["seq"]
                 )
             )
         if "ada" not in first["members"]:
-            raise Broken(
+            raise Hint(
                 _("welcome's members are {members!r}: ada is in the room too").format(
                     members=first["members"]
                 )
@@ -287,7 +286,7 @@ async def joined_and_said(chat: Chat) -> str:
         async with chat.client(room, "grace") as grace:
             welcome = await receive(grace, "welcome", who="grace", after=_("of connecting"))
             if sorted(welcome["members"]) != ["ada", "grace"]:
-                raise Broken(
+                raise Hint(
                     _("grace's welcome lists {members}; ada is there too").format(
                         members=welcome["members"]
                     )
@@ -304,16 +303,16 @@ async def joined_and_said(chat: Chat) -> str:
                     require(message, room=room, user="ada", seq=None, ts=None, text=None)
                 heard = [message["text"] for message in said]
                 if heard[0] == say(texts[0]):
-                    raise Broken(unparsed(who, heard[0]))
+                    raise Hint(unparsed(who, heard[0]))
                 if heard != texts:
-                    raise Broken(
+                    raise Hint(
                         _("{who} heard {heard}, not {texts} in order").format(
                             who=who, heard=heard, texts=texts
                         )
                     )
                 seqs = [message["seq"] for message in said]
                 if seqs != list(range(start + 1, start + 6)):
-                    raise Broken(
+                    raise Hint(
                         _(
                             "the room's seq was {start}; ada's 5 messages came with seq {seqs}: "
                             "number each message of a room with the next integer, once for all"
@@ -347,9 +346,9 @@ async def rooms_isolated(chat: Chat) -> str:
         heard = await receive(ada, "said", "joined", who="ada", after=_("she said something"))
         text = heard.get("text")
         if text == say("only for room a"):
-            raise Broken(unparsed("ada", text))
+            raise Hint(unparsed("ada", text))
         if text != "only for room a":
-            raise Broken(
+            raise Hint(
                 _(
                     "ada, in room a, received a {type} from {user!r} ({text!r}) before her own "
                     "message: broadcast to the sender's room only"
@@ -377,14 +376,14 @@ def error_clause(code: str, case: str, frame: str | bytes) -> Callable[[Chat], A
             after = _("sending {what}").format(what=what)
             answer = await receive(grace, "error", "said", who="grace", after=after)
             if answer["type"] == "said":
-                raise Broken(
+                raise Hint(
                     _("{what} was said to the room: answer it with an error {code!r}").format(
                         what=what, code=code
                     )
                 )
             require(answer, error=None, detail=None)
             if answer["error"] != code:
-                raise Broken(
+                raise Hint(
                     _("{what} was answered with {got!r}; expected {code!r}").format(
                         what=what, got=answer["error"], code=code
                     )
@@ -406,7 +405,7 @@ async def rate_limited(chat: Chat) -> str:
         for n in range(RATE_BURST):
             await speedy.send(say(f"spam {n}"))
         answers = []
-        with contextlib.suppress(Broken):  # stop at the first silence
+        with contextlib.suppress(Hint):  # stop at the first silence
             for _answer in range(RATE_BURST):
                 answers.append(await receive(speedy, "said", "error", who="speedy"))
         codes = {answer.get("error") for answer in answers if answer["type"] == "error"}
@@ -424,12 +423,12 @@ async def rate_limited(chat: Chat) -> str:
                     "rate_limited: give each connection a budget (a token bucket) and answer "
                     "each say over it with error 'rate_limited'"
                 )
-            raise Broken(message.format(sent=RATE_BURST, answered=len(answers), silent=silent))
+            raise Hint(message.format(sent=RATE_BURST, answered=len(answers), silent=silent))
         try:
             async with asyncio.timeout(TIMEOUT):
                 await (await speedy.ping())
         except (TimeoutError, ConnectionClosed):
-            raise Broken(_("after the rate_limited errors the connection was gone")) from None
+            raise Hint(_("after the rate_limited errors the connection was gone")) from None
     return _("{sent} says at once get error 'rate_limited'; the connection stays open").format(
         sent=RATE_BURST
     )
@@ -456,7 +455,7 @@ def stalled_socket(chat: Chat, path: str) -> socket.socket:
     if not head.startswith(b"HTTP/1.1 101"):
         sock.close()
         status = head.split(b"\r\n", 1)[0].decode(errors="replace")
-        raise Broken(
+        raise Hint(
             _("the handshake of a client on {path} was refused: {status}").format(
                 path=path.split("?")[0], status=status
             )
@@ -506,23 +505,23 @@ async def _stall(chat: Chat, room: str) -> str:
                         for _say in range(SAYS_PER_SENDER):
                             try:
                                 own = await receive(sender, "said", "error", who=user)
-                            except Broken:
-                                raise Broken(_room_stopped(len(sent), user)) from None
+                            except Hint:
+                                raise Hint(_room_stopped(len(sent), user)) from None
                             if own["type"] == "error":
-                                raise Broken(
+                                raise Hint(
                                     _("{user}'s say was refused: {answer}").format(
                                         user=user, answer=own
                                     )
                                 )
                             sent.append(own["seq"])
         except TimeoutError:
-            raise Broken(
+            raise Hint(
                 _("the room was still busy after {seconds:.0f} s and {sent} messages").format(
                     seconds=STALL_DEADLINE, sent=len(sent)
                 )
             ) from None
         if not dropped.is_set():
-            raise Broken(
+            raise Hint(
                 _(
                     "after {sent:,} messages the client that stopped reading was still in "
                     "the room: bound its outbox (asyncio.Queue(maxsize=...)) and drop the member "
@@ -538,7 +537,7 @@ async def _stall(chat: Chat, room: str) -> str:
         listener.cancel()
     missing = sorted(set(sent) - set(heard))
     if missing:
-        raise Broken(
+        raise Hint(
             _(
                 "bob missed {missed} of the {sent} messages while a client was "
                 "stalled (seq {first}...): only the slow client may lose messages"
@@ -576,7 +575,8 @@ NAMES = {
 """Each clause's name (the error clauses are named by their code); translated when printed."""
 
 
-async def _run(server: RunningServer, report: Callable[[Clause], None]) -> list[Clause]:
+async def run(server: RunningServer, report: Callable[[Clause], None]) -> list[Clause]:
+    """Every clause against ``server``, in order; ``report`` gets each outcome as it comes."""
     clauses = []
     async with httpx.AsyncClient(base_url=server.url, timeout=TIMEOUT) as http:
         chat = Chat(server, http)
@@ -587,7 +587,7 @@ async def _run(server: RunningServer, report: Callable[[Clause], None]) -> list[
             try:
                 async with asyncio.timeout_at(min(deadline, loop.time() + STALL_DEADLINE + 5)):
                     clause = Clause(name, True, await check(chat))
-            except Broken as broken:
+            except Hint as broken:
                 clause = Clause(name, False, str(broken))
             except TimeoutError:
                 clause = Clause(name, False, _("took too long: every wait must be bounded"))
@@ -599,64 +599,24 @@ async def _run(server: RunningServer, report: Callable[[Clause], None]) -> list[
     return clauses
 
 
-def _print(clause: Clause) -> None:
+def show(clause: Clause) -> None:
+    """Print one clause's outcome: a mark, its name and what it found."""
     mark = "✅" if clause.passed else "❌"
     line = _("{clause}: {detail}").format(clause=_(clause.name), detail=clause.detail)
     print(f"{mark} {line}")
 
 
-HELP["chat"] = (
-    N_(
-        "Read the first clause that failed: its hint names the mistake, and the step of lesson "
-        "08 that builds that part of the chat."
-    ),
-    N_(
-        "Each clause is one rule of docs/chat-contract.md. Fix the first one that fails and run "
-        "the check again: later clauses often fail for the same reason."
-    ),
-)
+def check(app: Any) -> ContractVerdict:
+    """Run the contract against ``app`` on a server of its own; print each clause's outcome.
 
-
-def check_chat(app: Any) -> ContractVerdict:
-    """Run the chat contract against ``app`` on a real server; print each clause's outcome.
-
-    Returns a verdict that is true when every clause held. Never raises.
+    Raises :class:`~ws_lessons.exercises.core.Hint` when ``app`` is not an app or does not
+    start; ``check_chat`` (:mod:`ws_lessons.exercises.chat`) turns that into its verdict.
     """
-    if not callable(app):
-        not_an_app = _("pass your FastAPI app (the object FastAPI() made), not {app!r}")
-        return _verdict([], not_an_app.format(app=app))
-    try:
-        server = serve(app, name="check_chat", timeout_graceful_shutdown=1)
-    except ServerError as exc:
-        return _verdict([], _("your app did not start: {error}").format(error=exc))
-    try:
-        # A loop of its own: the caller's thread (a notebook cell) may already run one.
-        with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            future = pool.submit(asyncio.run, _run(server, _print))
-            clauses = future.result(timeout=DEADLINE + 30)  # each clause is bounded already
-    except Exception as exc:
-        could_not = _("the check could not run: {error_type}: {error}")
-        return _verdict([], could_not.format(error_type=type(exc).__name__, error=exc))
-    finally:
-        server.stop()
-    return _verdict(clauses)
-
-
-check_chat.__wrapped__ = _run  # type: ignore[attr-defined]  # where its hints live
-
-
-def _verdict(clauses: list[Clause], problem: str = "") -> ContractVerdict:
-    verdict = ContractVerdict(clauses, problem)
-    if verdict:
-        print(_("Exercise chat ✅ passed: {message}").format(message=verdict.message))
-    else:
-        print(_("Exercise chat ❌ not yet: {message}").format(message=verdict.message))
-    classroom.report(verdict)  # in a class: queued for its server, off this path
-    return verdict
-
-
-def solution_chat() -> Any:
-    """The course's reference chat: the same contract, with tokens, limits and history."""
-    from ws_lessons.chat import create_app
-
-    return create_app()
+    # A loop of its own: the caller's thread (a notebook cell) may already run one.
+    with (
+        served(app, "chat", timeout_graceful_shutdown=1) as server,
+        concurrent.futures.ThreadPoolExecutor(1) as pool,
+    ):
+        future = pool.submit(asyncio.run, run(server, show))
+        clauses = future.result(timeout=DEADLINE + 30)  # each clause is bounded already
+    return ContractVerdict(clauses)
