@@ -149,18 +149,15 @@ def test_chromium_draws_it(tap: Tap, chromium_path: str, language: str) -> None:
         assert lifelines[0] <= arrow["labelLeft"] <= arrow["labelRight"] <= lifelines[1]
 
 
-def test_collapse_draws_a_run_of_like_frames_as_one_arrow(tap: Tap) -> None:
-    with connect(tap.ws_url("/echo"), compression=None) as ws:
-        for _ in range(5):
-            ws.send("same")
-        for _ in range(5):
-            ws.recv(timeout=5)
-    tap.wait_idle(2.0)
-    every = [arrow.label for arrow in tap.diagram().arrows]
-    runs = [arrow.label for arrow in tap.diagram(collapse=True).arrows]
-    assert every.count("TEXT 4 B 'same'") >= 5  # both ways, ten in all
-    assert len(runs) < len(every)
-    assert sum(label.startswith("TEXT 4 B 'same', ") for label in runs) >= 1
-    assert [label for label in runs if "'same'" not in label] == [
-        label for label in every if "'same'" not in label
-    ]  # only the like frames were put together, in their order
+def test_collapse_draws_a_run_of_like_frames_as_one_arrow() -> None:
+    from ws_lessons.tap import Record
+
+    sent = [("→", 0.0), ("→", 1.0), ("→", 2.5), ("←", 3.0), ("→", 4.0)]
+    records = [Record(1, direction, time, "closed", b"") for direction, time in sent]
+    every = SequenceDiagram(records).arrows
+    runs = SequenceDiagram(records, collapse=True).arrows
+    assert len(every) == 5
+    assert [(arrow.direction, arrow.time) for arrow in runs] == [("→", 0.0), ("←", 3.0), ("→", 4.0)]
+    assert runs[0].label == "closes its side of TCP, 3 times in 2.5 ms"
+    assert runs[1].label == every[3].label  # a run of one keeps its label
+    assert runs[1].y > runs[0].y  # the gap is measured from the run's last record
