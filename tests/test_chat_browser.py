@@ -15,7 +15,7 @@ from test_scaling import need
 from ws_lessons.browser import ARGS
 from ws_lessons.chat import create_app
 from ws_lessons.server import RunningServer, serve
-from ws_lessons.services import start_nginx
+from ws_lessons.services import free_port, start_nginx
 
 TIMEOUT_MS = 5000
 
@@ -103,7 +103,8 @@ def test_two_people_talk(browser: Browser, server: RunningServer) -> None:
 
 def test_page_reconnects_and_resumes(browser: Browser) -> None:
     app = create_app()
-    with serve(app) as server:
+    # Served again on the same port: one no other server is handed meanwhile.
+    with serve(app, port=free_port()) as server:
         alice = open_chat(browser, server, "alice")
         bob = open_chat(browser, server, "bob")
         bob.fill("#text", "one")

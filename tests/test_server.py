@@ -26,6 +26,7 @@ from websockets.asyncio.client import connect as connect_async
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from ws_lessons import services
 from ws_lessons.feeds import ByteCounter
 from ws_lessons.server import RunningServer, ServerError, running, serve, serve_streams, stop_all
 from ws_lessons.services import Service, free_port
@@ -162,7 +163,7 @@ def test_serving_again_under_the_same_name_replaces_the_old_server() -> None:
 
 
 def test_serving_again_on_the_same_fixed_port_replaces_the_old_server() -> None:
-    first = serve(make_app())
+    first = serve(make_app(), port=free_port())  # a port no other server is handed meanwhile
     second = serve(make_app(), port=first.port)
     assert second.port == first.port
     assert not first.running
@@ -544,3 +545,11 @@ def test_a_tap_says_when_a_connection_stays_open(server: RunningServer) -> None:
             tap.wait_idle(0.1)
     assert tap.wait_idle(30) is tap  # closed: returns at once, with the whole session
     assert [record.kind for record in tap.records][:2] == ["handshake", "handshake"]
+
+
+def test_free_ports_are_never_ones_the_system_hands_out_for_port_0() -> None:
+    ports = {free_port() for _ in range(20)}
+    assert not ports & set(services._ephemeral_ports())
+    for port in ports:  # free: a server can listen there
+        with socket.create_server(("127.0.0.1", port)):
+            pass
