@@ -553,3 +553,29 @@ def test_free_ports_are_never_ones_the_system_hands_out_for_port_0() -> None:
     for port in ports:  # free: a server can listen there
         with socket.create_server(("127.0.0.1", port)):
             pass
+
+
+def http_server(tmp_path: Path) -> Service:
+    port = free_port()
+    command = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"]
+    return Service("http.server", command, port, tmp_path)
+
+
+def test_a_killed_service_is_gone_at_once_and_forgotten(tmp_path: Path) -> None:
+    service = http_server(tmp_path)
+    assert services.started() == [service]
+    service.kill()
+    assert service.process.returncode == -signal.SIGKILL  # no chance to clean up: a crash
+    assert refuses_connections(service.port)
+    assert services.started() == []
+
+
+def test_waiting_for_a_log_line_gives_up_with_the_log(tmp_path: Path) -> None:
+    with http_server(tmp_path) as service:
+        with pytest.raises(services.ServiceUnavailable, match="never logged 'no such line' 1x"):
+            service.wait_for_log("no such line", timeout=0.2)
+        httpx.get(service.url)
+        service.wait_for_log('"GET / HTTP/1.1" 200', timeout=30)
+        service.process.terminate()  # a process that exits will never log it: no wait
+        with pytest.raises(services.ServiceUnavailable, match="never logged"):
+            service.wait_for_log("no such line", timeout=600)
