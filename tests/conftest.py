@@ -81,10 +81,22 @@ def start(caplog: pytest.LogCaptureFixture) -> Iterator[Callable[..., RunningSer
     assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Lessons run first: ``test_lesson_facts.py`` then reads their outputs, not new runs, and
-    with ``-n 2`` the longest tests start first."""
+    with ``-n 2`` the longest tests start first.
+
+    With ``-n 2 --dist loadgroup``, the tests of a module that shares a module-scoped fixture
+    (a browser, a Redis, a JupyterLab) run on one worker, which starts it once.
+    """
     items.sort(key=lambda item: item.path.name != "test_notebooks.py")
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        shared = info and any(
+            definitions[-1].scope == "module" for definitions in info.name2fixturedefs.values()
+        )
+        if shared and not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(item.path.stem))
 
 
 NOTEBOOK_TESTS = ("test_notebook_runs_twice[", "test_chinese_twin_runs_and_speaks_chinese[")
