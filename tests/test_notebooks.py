@@ -44,9 +44,58 @@ EXPECTED_STDERR: dict[str, tuple[str, ...]] = {
 # printed (stdout, stderr and displayed text, every cell joined). Keep them robust to what
 # changes from run to run (ports, timings, keys), and update them with the lesson's prose.
 KEY_RESULTS: dict[str, tuple[str, ...]] = {
-    "00_start_here": (
+    "00_start_here": (  # the first conversation
         r"server → client: you said 'hello'",
         r"the server received: \['hello', 'are you there\?'\]",
+    ),
+    "01_http_limits": (  # a poll answers only what it is asked, and costs headers for nothing
+        r"0\.5 s of silence: the server had news but no request to answer",
+        r"after 0\.5 s, answered yet\? False",
+        r"on the wire: \d+ bytes up, \d+ bytes down, for no news at all",
+    ),
+    "02_why_websockets": (  # SSE's content type; permessage-deflate offered and accepted
+        r"200 text/event-stream",
+        r"the server accepted: permessage-deflate",
+    ),
+    "03_fastapi_primer": (  # validation before the function runs; a dependency's 401
+        r"GET /items/forty-two\s+-> 422",
+        r"the server kept: 1 order\(s\): the function never ran",
+        r"401 \{'detail': 'missing or wrong X-Token'\}",
+    ),
+    "04_handshake": (  # the Accept key computed by hand is the one the server sent
+        r"3\. base64\s+(\S+)\n\s+server sent\s+\1\n",
+        r"s3pPLMBiTxaQ9kYGzzhZRbK\+xOo= matches the RFC: True",
+        r"101 Switching Protocols: the client accepts",
+    ),
+    "05_frames": (  # unmasking by hand; a TEXT frame inside a fragmented message is a 1002
+        r"unmasked\s+b'hello'",
+        r"expected CONTINUATION -> close with 1002",
+        r"RSV1 on any frame: False",
+    ),
+    "06_own_server": (  # the from-scratch server passes its own tests; too big is 1009
+        r"your server:\n(?:  OK .*\n)+  8 of 8 passed",
+        r"MESSAGE_TOO_BIG: 1009",
+    ),
+    "07_fastapi_endpoint": (  # validation refuses the handshake with 403; 1006 on send
+        r"/rooms/7\s+-> refused with HTTP 403",
+        r"wrong password -> handshake refused with HTTP 403",
+        r"sending tick 2 raised code 1006",
+    ),
+    "08_integration_config": (  # ws_max_size's 1009; shutdown's 1012; the keepalive's 1011
+        r"client closed with: 1009",
+        r"the client was closed with 1012 \(service restart\)",
+        r"CLOSE 1011 'keepalive ping timeout'",
+    ),
+    "09_realtime_chat": (  # one stalled client stops the naive room; the hub lets it go
+        r"alice received fewer than 300 messages: True",
+        r"the hub's members now: \[\]",
+        r"grace <- \{'type': 'welcome', 'room': 'lobby', 'user': 'grace', 'seq': 0, "
+        r"'members': \['ada', 'grace'\]\}",
+    ),
+    "10_security": (  # a forged token and a third connection get 403; a foreign page 1006
+        r"forged\s+-> refused: HTTP 403",
+        r"a third one -> refused: HTTP 403",
+        r"attacker: the page saw close 1006: refused",
     ),
 }
 
