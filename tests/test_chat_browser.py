@@ -17,7 +17,7 @@ from ws_lessons.chat import create_app
 from ws_lessons.server import RunningServer, serve
 from ws_lessons.services import free_port, start_nginx
 
-TIMEOUT_MS = 5000
+TIMEOUT_MS = 15_000  # a hang guard: every wait here ends on an event in the page
 
 
 # Every text the page's status line shows, kept in window.statuses: a status shown for a
@@ -36,6 +36,7 @@ document.addEventListener("DOMContentLoaded", () => {
 @pytest.fixture(scope="module")
 def chromium(chromium_path: str) -> Iterator[Browser]:
     """One browser for the module: starting Chromium costs more than most tests here."""
+    expect.set_options(timeout=TIMEOUT_MS)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium_path, args=ARGS)
         yield browser
