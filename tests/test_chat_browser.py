@@ -34,8 +34,9 @@ document.addEventListener("DOMContentLoaded", () => {
 
 
 @pytest.fixture(scope="module")
-def chromium(chromium_path: str) -> Iterator[Browser]:
-    """One browser for the module: starting Chromium costs more than most tests here."""
+def browser(chromium_path: str) -> Iterator[Browser]:
+    """One browser for the module (starting Chromium costs more than most tests here); each
+    test opens its pages in contexts of their own, closed after it (``close_pages``)."""
     expect.set_options(timeout=TIMEOUT_MS)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium_path, args=ARGS)
@@ -43,12 +44,12 @@ def chromium(chromium_path: str) -> Iterator[Browser]:
         browser.close()
 
 
-@pytest.fixture
-def browser(chromium: Browser) -> Iterator[Browser]:
-    """The module's browser; the pages and contexts a test opened are closed after it."""
-    yield chromium
-    for context in chromium.contexts:
-        context.close()
+@pytest.fixture(autouse=True)
+def close_pages(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "browser" in request.fixturenames:
+        for context in request.getfixturevalue("browser").contexts:
+            context.close()
 
 
 def new_page(browser: Browser) -> Page:
