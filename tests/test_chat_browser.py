@@ -17,15 +17,52 @@ from ws_lessons.chat import create_app
 from ws_lessons.server import RunningServer, serve
 from ws_lessons.services import free_port, start_nginx
 
-TIMEOUT_MS = 5000
+TIMEOUT_MS = 15_000  # a hang guard: every wait here ends on an event in the page
 
 
-@pytest.fixture
+# Every text the page's status line shows, kept in window.statuses: a status shown for a
+# moment (reconnecting in 0.3 s) is read from there, not caught by polling the element.
+STATUS_LOG = """
+window.statuses = [];
+document.addEventListener("DOMContentLoaded", () => {
+  const status = document.getElementById("status");
+  const note = () => window.statuses.push(status.textContent);
+  note();
+  new MutationObserver(note).observe(status, {childList: true, characterData: true, subtree: true});
+});
+"""
+
+
+@pytest.fixture(scope="module")
 def browser(chromium_path: str) -> Iterator[Browser]:
+    """One browser for the module (starting Chromium costs more than most tests here); each
+    test opens its pages in contexts of their own, closed after it (``close_pages``)."""
+    expect.set_options(timeout=TIMEOUT_MS)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium_path, args=ARGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture(autouse=True)
+def close_pages(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "browser" in request.fixturenames:
+        for context in request.getfixturevalue("browser").contexts:
+            context.close()
+
+
+def new_page(browser: Browser) -> Page:
+    """A page in a fresh context that keeps a log of its status line."""
+    page = browser.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.add_init_script(STATUS_LOG)
+    return page
+
+
+def status_was_shown(page: Page, text: str) -> None:
+    """Wait until the status line has shown ``text``, for however short a time."""
+    page.wait_for_function("text => window.statuses.some(s => s.includes(text))", arg=text)
 
 
 @pytest.fixture
@@ -37,8 +74,7 @@ def server() -> Iterator[RunningServer]:
 
 def open_chat(browser: Browser, server: RunningServer | str, name: str) -> Page:
     """A page that joined the garden as ``name``; ``server`` or the page's own URL."""
-    page = browser.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
+    page = new_page(browser)
     page.goto(server if isinstance(server, str) else server.url)
     page.fill("#name", name)
     page.fill("#room", "garden")
@@ -69,7 +105,8 @@ def test_two_people_talk(browser: Browser, server: RunningServer) -> None:
 
 def test_page_reconnects_and_resumes(browser: Browser) -> None:
     app = create_app()
-    with serve(app) as server:
+    # Served again on the same port: one no other server is handed meanwhile.
+    with serve(app, port=free_port()) as server:
         alice = open_chat(browser, server, "alice")
         bob = open_chat(browser, server, "bob")
         bob.fill("#text", "one")
@@ -77,7 +114,7 @@ def test_page_reconnects_and_resumes(browser: Browser) -> None:
         expect(alice.locator("#messages .text")).to_have_text(["one"])
     # The same app served again: its rooms and history are still there.
     for page in (alice, bob):
-        expect(page.locator("#status")).to_contain_text("reconnecting")
+        status_was_shown(page, "reconnecting")
     with serve(app, port=server.port) as server:
         expect(bob.locator("#status")).to_contain_text("Connected to garden as bob")
         bob.fill("#text", "two")
@@ -223,8 +260,7 @@ def test_cross_site_websocket_hijacking(browser: Browser, allowed_origins: Any) 
 def test_the_page_stops_retrying_when_refused_by_policy(browser: Browser) -> None:
     with serve(create_app(max_connections=1)) as server:
         open_chat(browser, server, "alice")
-        second = browser.new_page()
-        second.set_default_timeout(TIMEOUT_MS)
+        second = new_page(browser)
         second.goto(server.url)
         second.fill("#name", "alice")
         second.click("#join")
@@ -263,13 +299,12 @@ def silent_chat() -> tuple[FastAPI, list[str]]:
 def test_the_page_heartbeat_notices_a_silent_server(browser: Browser) -> None:
     app, heard = silent_chat()
     with serve(app) as server:
-        page = browser.new_page()
-        page.set_default_timeout(TIMEOUT_MS)
+        page = new_page(browser)
         page.goto(f"{server.url}/?heartbeat=0.3")
         page.fill("#name", "alice")
         page.click("#join")
-        # Within two heartbeats of silence, the page gives up on the connection.
-        expect(page.locator("#status")).to_contain_text("no answer to the heartbeat")
+        # Within two heartbeats of silence, the page gives up on the connection, and comes back.
+        status_was_shown(page, "no answer to the heartbeat")
         expect(page.locator("#status")).to_contain_text("Connected to lobby as alice")
     assert heard.count("connected") >= 2
     assert '{"type":"ping"}' in heard

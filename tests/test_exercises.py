@@ -85,11 +85,13 @@ def test_a_check_that_needs_a_missing_program_is_skipped_not_failed(
             raise Hint("no answer")
         raise Skip("this check runs a real thing. Install it with: apt install thing")
 
-    verdict = check("an answer")
-    assert verdict and verdict.skipped
-    assert "Exercise 99.1 ⏭️ skipped: this check runs a real thing" in capsys.readouterr().out
-    assert not check(None) and not check(None).skipped
-    del HELP["99.1"]
+    try:
+        verdict = check("an answer")
+        assert verdict and verdict.skipped
+        assert "Exercise 99.1 ⏭️ skipped: this check runs a real thing" in capsys.readouterr().out
+        assert not check(None) and not check(None).skipped
+    finally:
+        del HELP["99.1"]
 
 
 # No help gives the answer away ------------------------------------------------------------------

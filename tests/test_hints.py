@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +12,7 @@ import nbformat
 import pytest
 from fastapi import FastAPI, WebSocket
 from nbclient import NotebookClient
+from test_server import interrupt_main_in
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
 from websockets.sync.client import connect as connect_sync
@@ -141,11 +139,10 @@ def test_forgotten_await() -> None:
 
 def test_interrupting_a_receive_that_waits_forever(server: RunningServer) -> None:
     with connect_sync(server.ws_url("/rooms/1"), open_timeout=2) as ws:  # it never speaks first
-        # a real SIGINT, as the kernel's interrupt button sends: it wakes a blocked wait
-        timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
-        timer.start()
+        # a real SIGINT, as the kernel's interrupt button sends, once the wait has begun
+        interrupter = interrupt_main_in("recv", "caught")
         error = caught(ws.recv)  # no timeout: what a learner writes, then interrupts
-        timer.join()
+        interrupter.join()
     assert isinstance(error, KeyboardInterrupt)
     assert "recv(timeout=5)" in hint_for(error)
     assert hint_for(KeyboardInterrupt()) is None  # interrupted anything else: no advice

@@ -1,9 +1,10 @@
 """What lessons 00-11 print about the running versions, checked against those versions.
 
 A lesson that depends on a library's behaviour prints it live instead of stating it. These
-tests execute the lesson, read what it printed, and measure the same thing independently
-on real servers, so that a new version of uvicorn, websockets or wsproto that behaves
-differently fails here and says which sentence to revisit.
+tests read what the lesson printed in its first run (the one ``test_notebooks.py`` made, kept
+for the whole test run), and measure the same thing independently on real servers, so that
+a new version of uvicorn, websockets or wsproto that behaves differently fails here and says
+which sentence to revisit.
 """
 
 from __future__ import annotations
@@ -15,17 +16,15 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
-import nbformat
 import pytest
 import uvicorn
 import websockets
 from fastapi import Depends, FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from nbclient import NotebookClient
+from test_notebooks import first_run, text_of
 from test_server import make_app as echo_app
 from websockets.asyncio.client import connect as connect_async
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -35,22 +34,16 @@ from ws_lessons.frames import Opcode, decode, parse_close
 from ws_lessons.handshake import Response, build_request, parse_response
 from ws_lessons.server import serve
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-
 
 def printed(stem: str) -> list[tuple[str, str]]:
-    """Execute a lesson in a fresh kernel; return (source, printed text) of each code cell."""
-    notebook = nbformat.read(NOTEBOOKS / f"{stem}.ipynb", as_version=4)
-    NotebookClient(
-        notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": NOTEBOOKS}}
-    ).execute()
+    """(source, printed text) of each code cell of a lesson's first run in a fresh kernel.
+
+    The run of ``test_notebooks.py`` when it ran in this process, else a run of its own.
+    """
     cells = []
-    for cell in notebook.cells:
+    for cell in first_run(stem).cells:
         if cell.cell_type == "code":
-            text = "".join(
-                out.get("text", "") for out in cell.outputs if out.output_type == "stream"
-            )
-            cells.append((cell.source, text))
+            cells.append((cell.source, text_of(cell, shown=False)))
     return cells
 
 
@@ -82,6 +75,7 @@ def shown(answer: Response) -> str:
 # -- lesson 00 ----------------------------------------------------------------------------
 
 
+@pytest.mark.xdist_group("00_start_here")  # reads that lesson's run
 def test_lesson_00_talks_over_a_websocket_within_its_first_five_code_cells() -> None:
     cells = printed("00_start_here")
     first_five = [source for source, _ in cells[:5]]
@@ -129,6 +123,7 @@ RULES = {  # RFC 6455 §4.2.2 for the version, §4.2.1 for the key
 }
 
 
+@pytest.mark.xdist_group("04_handshake")  # reads that lesson's run
 def test_lesson_04_prints_what_the_running_servers_answer() -> None:
     cells = printed("04_handshake")
     table = output_of(cells, "wsproto_server = serve(")
@@ -172,6 +167,7 @@ def uvicorn_default(name: str) -> object:
     return inspect.signature(uvicorn.Config).parameters[name].default
 
 
+@pytest.mark.xdist_group("07_fastapi_endpoint")  # reads that lesson's run
 def test_lesson_06_prints_the_running_uvicorn_keepalive_defaults() -> None:
     text = output_of(printed("07_fastapi_endpoint"), 'defaults["ws_ping_interval"]')
     interval, timeout = uvicorn_default("ws_ping_interval"), uvicorn_default("ws_ping_timeout")
@@ -181,6 +177,7 @@ def test_lesson_06_prints_the_running_uvicorn_keepalive_defaults() -> None:
     ]
 
 
+@pytest.mark.xdist_group("08_integration_config")  # reads that lesson's run
 def test_lesson_07_prints_the_running_uvicorn_websocket_defaults() -> None:
     text = output_of(printed("08_integration_config"), "inspect.signature(uvicorn.Config)")
     lines = text.splitlines()
@@ -215,7 +212,7 @@ def test_a_silent_peer_is_dropped_after_ping_interval_plus_ping_timeout() -> Non
     assert [frame.opcode for frame in frames] == [Opcode.PING, Opcode.CLOSE]
     assert parse_close(frames[-1].payload) == (1011, "keepalive ping timeout")
     assert closed_after >= interval + timeout - 0.05, closed_after
-    assert closed_after < interval + timeout + 3, closed_after  # generous: a loaded machine
+    assert closed_after < interval + timeout + 20, closed_after  # a hang guard, not a timing
 
 
 # -- lesson 07: what an endpoint that does not receive learns, and bearer tokens ------------

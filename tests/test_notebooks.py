@@ -1,33 +1,185 @@
-"""Every lesson runs top to bottom in a fresh kernel, then a second time in the same kernel.
+"""Every lesson runs as a learner runs it, and shows what its prose says it shows.
 
-The Chinese twins (``notebooks/zh/``) run the same way. Each kernel starts in its notebook's
-folder, as Jupyter starts it, so in ``notebooks/zh`` the package prints its messages in Chinese.
+An English lesson runs top to bottom in a fresh kernel, then a second time in the same
+kernel; its Chinese twin (``notebooks/zh/``, the same code cells) runs once, fresh. Each
+kernel starts in its notebook's folder, as Jupyter starts it, so in ``notebooks/zh`` the
+package prints its messages in Chinese.
+
+No cell may raise, and every run is read as a learner reads it (:func:`problems`): nothing
+on stderr but the lines a lesson prints there on purpose (``EXPECTED_STDERR``), no exercise
+check that crashed or printed no verdict, and, in CI, no part of a lesson skipped because a
+program is missing. Each lesson's key results (``KEY_RESULTS``) must be among its outputs.
+
+The first run of each English lesson is kept for the whole test run (:func:`first_run`):
+``test_lesson_facts.py`` reads it instead of executing the lesson again.
 """
 
 from __future__ import annotations
 
+import copy
+import os
+import re
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
+from nbformat import NotebookNode
 
 FOLDER = Path(__file__).resolve().parent.parent / "notebooks"
-NOTEBOOKS = sorted(FOLDER.glob("[0-9]*.ipynb")) + sorted((FOLDER / "zh").glob("[0-9]*.ipynb"))
+LESSONS = sorted(FOLDER.glob("[0-9]*.ipynb"))
+TWINS = sorted((FOLDER / "zh").glob("[0-9]*.ipynb"))
+NOTEBOOKS = LESSONS + TWINS
 RUNS = ("in a fresh kernel", "again in the same kernel")
 
+# What a lesson prints on stderr on purpose, as regexes matched against each stderr line.
+# Anything else there (a warning, a traceback from a thread, a library's complaint) fails it.
+# Key: the lesson's stem; "*" applies to every lesson. Today no lesson writes to stderr: the
+# servers' log lines (uvicorn's INFO lines too) go to their handles, and cells print them.
+# Add a line here, with a comment saying why, e.g. "09_realtime_chat": (r"^INFO:  ...",).
+EXPECTED_STDERR: dict[str, tuple[str, ...]] = {
+    "*": (),
+}
 
-def test_there_are_lessons() -> None:
-    assert len(NOTEBOOKS) >= 2, "the course has no lessons to execute"
+# The facts each lesson's prose relies on, as regexes searched in what its code cells
+# printed (stdout, stderr and displayed text, every cell joined). Keep them robust to what
+# changes from run to run (ports, timings, keys), and update them with the lesson's prose.
+KEY_RESULTS: dict[str, tuple[str, ...]] = {
+    "00_start_here": (  # the first conversation
+        r"server → client: you said 'hello'",
+        r"the server received: \['hello', 'are you there\?'\]",
+    ),
+    "01_http_limits": (  # a poll answers only what it is asked, and costs headers for nothing
+        r"0\.5 s of silence: the server had news but no request to answer",
+        r"after 0\.5 s, answered yet\? False",
+        r"on the wire: \d+ bytes up, \d+ bytes down, for no news at all",
+    ),
+    "02_why_websockets": (  # SSE's content type; permessage-deflate offered and accepted
+        r"200 text/event-stream",
+        r"the server accepted: permessage-deflate",
+    ),
+    "03_fastapi_primer": (  # validation before the function runs; a dependency's 401
+        r"GET /items/forty-two\s+-> 422",
+        r"the server kept: 1 order\(s\): the function never ran",
+        r"401 \{'detail': 'missing or wrong X-Token'\}",
+    ),
+    "04_handshake": (  # the Accept key computed by hand is the one the server sent
+        r"3\. base64\s+(\S+)\n\s+server sent\s+\1\n",
+        r"s3pPLMBiTxaQ9kYGzzhZRbK\+xOo= matches the RFC: True",
+        r"101 Switching Protocols: the client accepts",
+    ),
+    "05_frames": (  # unmasking by hand; a TEXT frame inside a fragmented message is a 1002
+        r"unmasked\s+b'hello'",
+        r"expected CONTINUATION -> close with 1002",
+        r"RSV1 on any frame: False",
+    ),
+    "06_own_server": (  # the from-scratch server passes its own tests; too big is 1009
+        r"your server:\n(?:  OK .*\n)+  8 of 8 passed",
+        r"MESSAGE_TOO_BIG: 1009",
+    ),
+    "07_fastapi_endpoint": (  # validation refuses the handshake with 403; 1006 on send
+        r"/rooms/7\s+-> refused with HTTP 403",
+        r"wrong password -> handshake refused with HTTP 403",
+        r"sending tick 2 raised code 1006",
+    ),
+    "08_integration_config": (  # ws_max_size's 1009; shutdown's 1012; the keepalive's 1011
+        r"client closed with: 1009",
+        r"the client was closed with 1012 \(service restart\)",
+        r"CLOSE 1011 'keepalive ping timeout'",
+    ),
+    "09_realtime_chat": (  # one stalled client stops the naive room; the hub lets it go
+        r"alice received fewer than 300 messages: True",
+        r"the hub's members now: \[\]",
+        r"grace <- \{'type': 'welcome', 'room': 'lobby', 'user': 'grace', 'seq': 0, "
+        r"'members': \['ada', 'grace'\]\}",
+    ),
+    "10_security": (  # a forged token and a third connection get 403; a foreign page 1006
+        r"forged\s+-> refused: HTTP 403",
+        r"a third one -> refused: HTTP 403",
+        r"attacker: the page saw close 1006: refused",
+    ),
+    "11_reliability": (  # pings drop a silent peer; close_all()'s 1001; a resume misses nothing
+        r"the quiet client was told: close 1011 'keepalive ping timeout'",
+        r"uvicorn alone:\s+1012\nwith close_all\(\):\s+1001",
+        r"no repeat, no gap: True",
+    ),
+    "12_testing": (  # TestClient has no ws_max_size; a real server closes with 1009
+        r"TestClient:\s+got 2,000,000 characters",
+        r"real server:\s+closed with 1009",
+        r"test 2: RuntimeError: .* is bound to a different event loop",
+    ),
+    "13_scaling_deployment": (  # two processes are two chats; Redis makes one; nginx balances
+        r"ada got: \('ada', 'hello, anyone\?', 1\)\nbob got: None",
+        r"ada got: (\('\w+', .+, 1\) \('\w+', .+, 2\))\nbob got: \1\n",  # either may be first
+        r"Redis stopped\. ada's connection: \(1013, ",
+    ),
+    "14_production": (  # workers share nothing without Redis; nginx alternates; wss only
+        r"a client of worker B heard: nothing",
+        r"served by \['A', 'B', 'A', 'B'\]",
+        r"new WebSocket\('ws://chat\.test:PORT/ws/lobby'\) -> SecurityError",
+    ),
+}
+
+# An exercise check's call, and the verdict line it prints (English or Chinese).
+CHECK_CALL = re.compile(r"^[^#\n]*\bcheck_(?:\d\d_\d+|chat)\(", re.MULTILINE)
+VERDICT = re.compile(r"^(?:Exercise|练习) [\w.]+ (?:✅|❌|⏭️)", re.MULTILINE)
+CHECK_CRASHED = re.compile(r"checking raised|检查时出现|the check could not run|检查无法运行")
+# A part of a lesson skipped because a program is missing (the package's notices, and the
+# "(needs nginx) ..." lines lessons print instead of a result).
+SKIPPED = re.compile(r"is not installed|^\(needs |⏭️|未安装|已跳过", re.MULTILINE)
+
+_first_runs: dict[Path, NotebookNode] = {}
 
 
-@pytest.mark.parametrize(
-    "path",
-    NOTEBOOKS,
-    ids=[path.relative_to(FOLDER).with_suffix("").as_posix() for path in NOTEBOOKS],
-)
-def test_notebook_runs_twice(path: Path, request: pytest.FixtureRequest) -> None:
+def text_of(
+    cell: NotebookNode, *, streams: tuple[str, ...] = ("stdout", "stderr"), shown: bool = True
+) -> str:
+    """What a code cell printed on ``streams``, and, if ``shown``, its displayed ``text/plain``."""
+    parts = []
+    for output in cell.get("outputs", []):
+        if output.output_type == "stream" and output.name in streams:
+            parts.append(output.text)
+        elif output.output_type in ("execute_result", "display_data") and shown:
+            parts.append(output.get("data", {}).get("text/plain", "") + "\n")
+    return "".join(parts)
+
+
+def printed(notebook: NotebookNode) -> str:
+    """Everything the code cells of an executed notebook showed as text, in order."""
+    return "".join(text_of(cell) for cell in notebook.cells if cell.cell_type == "code")
+
+
+def problems(notebook: NotebookNode, stem: str) -> list[str]:
+    """What a learner would see go wrong in an executed notebook, one line each."""
+    expected = [re.compile(line) for line in EXPECTED_STDERR["*"] + EXPECTED_STDERR.get(stem, ())]
+    found = []
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type != "code":
+            continue
+        where = f"cell {index}"
+        for output in cell.outputs:
+            if output.output_type == "error":
+                found.append(f"{where}: error output {output.ename}: {output.evalue}")
+        for line in text_of(cell, streams=("stderr",), shown=False).splitlines():
+            if line.strip() and not any(pattern.search(line) for pattern in expected):
+                found.append(f"{where}: unexpected on stderr: {line}")
+        shown = text_of(cell)
+        if crashed := CHECK_CRASHED.search(shown):
+            found.append(f"{where}: a check crashed: {shown[crashed.start() :][:300]}")
+        if CHECK_CALL.search(cell.source) and not VERDICT.search(shown):
+            found.append(f"{where}: calls a check that printed no verdict line")
+        if os.environ.get("CI"):
+            found += [
+                f"{where}: skipped in CI: {line}"
+                for line in shown.splitlines()
+                if SKIPPED.search(line)
+            ]
+    return found
+
+
+def execute(path: Path, runs: int) -> list[NotebookNode]:
+    """Run a notebook ``runs`` times in one kernel; return a copy of it after each run."""
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(
         notebook,
@@ -35,8 +187,9 @@ def test_notebook_runs_twice(path: Path, request: pytest.FixtureRequest) -> None
         kernel_name="python3",
         resources={"metadata": {"path": str(path.parent)}},
     )
+    executed = []
     with client.setup_kernel():
-        for run in RUNS:
+        for run in RUNS[:runs]:
             for index, cell in enumerate(notebook.cells):
                 try:
                     client.execute_cell(cell, index)
@@ -44,14 +197,85 @@ def test_notebook_runs_twice(path: Path, request: pytest.FixtureRequest) -> None
                     pytest.fail(
                         f"{path.relative_to(FOLDER)}, run {run}, cell {index} failed:\n{error}"
                     )
-    if path.parent.name == "zh":  # the package spoke Chinese: the kernel ran in notebooks/zh
-        printed = "".join(
-            output.get("text", "")
-            for cell in notebook.cells
-            if cell.cell_type == "code"
-            for output in cell.outputs
-        )
-        assert "练习 " in printed, f"{path.name}: no check printed in Chinese"
-        english = [line for line in printed.splitlines() if line.startswith("Exercise ")]
-        assert not english, f"{path.name}: checks printed in English: {english}"
-    request.config.notebooks_executed = getattr(request.config, "notebooks_executed", 0) + 1
+            executed.append(copy.deepcopy(notebook))
+    return executed
+
+
+def first_run(stem: str) -> NotebookNode:
+    """An English lesson after its first run in a fresh kernel: the notebook test's, if it
+    ran in this process, or a run of its own (kept too)."""
+    path = FOLDER / f"{stem}.ipynb"
+    if path not in _first_runs:
+        _first_runs[path] = execute(path, 1)[0]
+    return _first_runs[path]
+
+
+def test_there_are_lessons_and_twins() -> None:
+    assert len(LESSONS) >= 2, "the course has no lessons to execute"
+    assert [path.name for path in TWINS] == [path.name for path in LESSONS]
+
+
+def test_every_key_result_and_expected_line_belongs_to_a_lesson() -> None:
+    stems = {path.stem for path in LESSONS}
+    assert set(KEY_RESULTS) <= stems, set(KEY_RESULTS) - stems
+    assert set(EXPECTED_STDERR) - {"*"} <= stems, set(EXPECTED_STDERR) - stems
+
+
+def executed_cell(source: str, *outputs: NotebookNode) -> NotebookNode:
+    cell = nbformat.v4.new_code_cell(source)
+    cell.outputs = list(outputs)
+    return cell
+
+
+def test_what_a_learner_would_see_go_wrong_is_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    out = nbformat.v4.new_output
+    crashed = "Exercise 05.3 ❌ not yet: checking raised E: x\n"
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        executed_cell("check_05_1(answer)", out("stream", text="no verdict line\n")),
+        executed_cell("check_05_2(answer)", out("stream", text="练习 05.2 ✅ 通过：好\n")),
+        executed_cell("1 / 0", out("error", ename="ZeroDivisionError", evalue="x", traceback=[])),
+        executed_cell("", out("stream", name="stderr", text="DeprecationWarning: old\n")),
+        executed_cell("check_05_3(answer)", out("stream", text=crashed)),
+        executed_cell("", out("stream", text="(needs nginx) it would alternate\n")),
+    ]
+    monkeypatch.delenv("CI", raising=False)
+    found = problems(notebook, "05_frames")
+    assert [line.split(":")[0] for line in found] == [f"cell {n}" for n in (0, 2, 3, 4)], found
+    monkeypatch.setenv("CI", "true")
+    assert problems(notebook, "05_frames")[-1].startswith("cell 5: skipped in CI: (needs nginx)")
+    monkeypatch.setitem(EXPECTED_STDERR, "05_frames", (r"^DeprecationWarning: old$",))
+    assert not [line for line in problems(notebook, "05_frames") if "stderr" in line]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [pytest.param(path, marks=pytest.mark.xdist_group(path.stem)) for path in LESSONS],
+    ids=[path.stem for path in LESSONS],
+)
+def test_notebook_runs_twice(path: Path) -> None:
+    runs = execute(path, 2)
+    _first_runs[path] = runs[0]
+    for run, notebook in zip(RUNS, runs, strict=True):
+        found = problems(notebook, path.stem)
+        assert not found, f"{path.name}, run {run}:\n" + "\n".join(found)
+        text = printed(notebook)
+        if SKIPPED.search(text) and not os.environ.get("CI"):
+            continue  # a program is missing here: the parts that need it showed no result
+        missing = [fact for fact in KEY_RESULTS.get(path.stem, ()) if not re.search(fact, text)]
+        assert not missing, f"{path.name}, run {run}: key results not shown: {missing}"
+
+
+@pytest.mark.parametrize("path", TWINS, ids=[f"zh/{path.stem}" for path in TWINS])
+def test_chinese_twin_runs_and_speaks_chinese(path: Path) -> None:
+    """The twin's code is the English lesson's, checked twice there: here it runs once."""
+    (notebook,) = execute(path, 1)
+    found = problems(notebook, path.stem)
+    assert not found, f"zh/{path.name}:\n" + "\n".join(found)
+    text = printed(notebook)
+    if not SKIPPED.search(text) or os.environ.get("CI"):  # the same code: the same results
+        missing = [fact for fact in KEY_RESULTS.get(path.stem, ()) if not re.search(fact, text)]
+        assert not missing, f"zh/{path.name}: key results not shown: {missing}"
+    assert "练习 " in text, f"zh/{path.name}: no check printed in Chinese"
+    english = [line for line in text.splitlines() if line.startswith("Exercise ")]
+    assert not english, f"zh/{path.name}: checks printed in English: {english}"

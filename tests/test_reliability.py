@@ -61,7 +61,9 @@ async def members(app: FastAPI) -> list[str]:
 
 # -- heartbeats ------------------------------------------------------------------------------
 
-PING_INTERVAL, PING_TIMEOUT, CLOSE_TIMEOUT = 0.2, 0.5, 0.5
+# A peer that answers must stay: its pong may wait for a busy machine to schedule the test's
+# loop, so the timeout is generous; the upper bounds below are hang guards, not timings.
+PING_INTERVAL, PING_TIMEOUT, CLOSE_TIMEOUT = 0.2, 1.5, 0.5
 PINGS = {"ws_ping_interval": PING_INTERVAL, "ws_ping_timeout": PING_TIMEOUT}
 
 
@@ -79,8 +81,8 @@ async def test_a_peer_that_stops_answering_pings_is_dropped_within_the_timeout(s
         assert await receive(alice, "left") == {"type": "left", "room": "lobby", "user": "silent"}
         dropped_after = loop.time() - paused
         # Detected by the first ping sent after the pause, at most PING_INTERVAL later,
-        # PING_TIMEOUT after that; the margin is for a busy machine.
-        assert dropped_after < PING_INTERVAL + PING_TIMEOUT + 2.0
+        # PING_TIMEOUT after that (a ping sent just before the pause may go unread).
+        assert PING_TIMEOUT - PING_INTERVAL < dropped_after < PING_INTERVAL + PING_TIMEOUT + 10
         assert server.run(members(app)) == ["alice"]  # alice answers pings: she stays
 
         silent.transport.resume_reading()
@@ -100,7 +102,8 @@ async def test_an_idle_peer_that_answers_pings_is_kept(start) -> None:
     server = start(app, uvicorn_options=PINGS)
     url = server.ws_url("").rstrip("/")
     async with join(url, "idle", ping_interval=None) as idle:
-        await asyncio.sleep(2 * (PING_INTERVAL + PING_TIMEOUT))  # idle through several pings
+        # idle through a whole ping timeout, and a few pings more
+        await asyncio.sleep(PING_INTERVAL + PING_TIMEOUT + 2 * PING_INTERVAL)
         assert server.run(members(app)) == ["idle"]
         assert await say(idle, "awake") == 1
 
@@ -149,7 +152,7 @@ async def test_the_client_notices_a_silent_server() -> None:
                     await ws.recv()
             noticed_after = loop.time() - opened
     assert info.value.sent is not None and info.value.sent.code == 1011
-    assert noticed_after < PING_INTERVAL + PING_TIMEOUT + CLOSE_TIMEOUT + 2.0
+    assert PING_TIMEOUT - 0.05 < noticed_after < PING_INTERVAL + PING_TIMEOUT + CLOSE_TIMEOUT + 10
 
 
 # -- history in a file -----------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import _thread
 import asyncio
 import contextlib
 import logging
@@ -13,7 +12,8 @@ import subprocess
 import sys
 import textwrap
 import threading
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from websockets.asyncio.client import connect as connect_async
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from ws_lessons import services
 from ws_lessons.feeds import ByteCounter
 from ws_lessons.server import RunningServer, ServerError, running, serve, serve_streams, stop_all
 from ws_lessons.services import Service, free_port
@@ -162,7 +163,7 @@ def test_serving_again_under_the_same_name_replaces_the_old_server() -> None:
 
 
 def test_serving_again_on_the_same_fixed_port_replaces_the_old_server() -> None:
-    first = serve(make_app())
+    first = serve(make_app(), port=free_port())  # a port no other server is handed meanwhile
     second = serve(make_app(), port=first.port)
     assert second.port == first.port
     assert not first.running
@@ -229,17 +230,52 @@ def test_the_kernel_keeps_its_sigint_handler(server: RunningServer) -> None:
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+def main_thread_in(function: str, caller: str) -> bool:
+    """Whether the main thread is running ``function`` called from ``caller``."""
+    frame = sys._current_frames().get(threading.main_thread().ident or 0)
+    while frame is not None and frame.f_back is not None:
+        if frame.f_code.co_name == function and frame.f_back.f_code.co_name == caller:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def interrupt_main_in(
+    function: str, caller: str, then: Callable[[], object] = lambda: None
+) -> threading.Thread:
+    """SIGINT the main thread, as the kernel's interrupt button does, once it runs ``function``
+    called from ``caller``; then call ``then``. No timer: on a loaded machine a timer may fire
+    before the call, or after it returned, and interrupt something else."""
+
+    def interrupt() -> None:
+        deadline = time.monotonic() + 30  # a hang guard: the test then fails, nothing is cut
+        while not main_thread_in(function, caller):
+            if time.monotonic() > deadline:
+                then()
+                return
+            time.sleep(0.005)
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+        then()
+
+    thread = threading.Thread(target=interrupt, name="interrupter", daemon=True)
+    thread.start()
+    return thread
+
+
 def test_interrupting_a_slow_start_leaves_nothing_behind() -> None:
+    started = threading.Event()
+
     @asynccontextmanager
     async def slow_start(app: FastAPI) -> AsyncIterator[None]:
-        await asyncio.sleep(1)
+        while not started.is_set():  # until the interrupt has arrived
+            await asyncio.sleep(0.01)
         yield
 
-    timer = threading.Timer(0.2, _thread.interrupt_main)
-    timer.start()
+    # While serve() waits for the start: the interrupt, then the start goes on and ends.
+    interrupter = interrupt_main_in("wait", "_start", then=started.set)
     with pytest.raises(KeyboardInterrupt):
         serve(FastAPI(lifespan=slow_start), name="interrupted")
-    timer.join()
+    interrupter.join()
     assert running() == []
     assert not server_threads()
 
@@ -302,10 +338,10 @@ def test_stop_cuts_a_client_that_stopped_reading() -> None:
         async def backed_up() -> bool:
             return any(t.get_write_buffer_size() > 0 for t in server.transports())
 
-        for _ in range(500):
-            if server.run(backed_up()):
-                break
-            threading.Event().wait(0.01)
+        deadline = time.monotonic() + 30  # a hang guard
+        while not server.run(backed_up()):
+            assert time.monotonic() < deadline, "the server's writes never backed up"
+            time.sleep(0.01)
         server.stop()
         assert not server._server.force_exit  # the graceful path ended, and cut the client
         assert not server.running
@@ -434,3 +470,112 @@ def test_serve_streams_keeps_what_the_handler_raised_in_its_logs() -> None:
 def test_serve_streams_wants_the_handler_itself() -> None:
     with pytest.raises(TypeError, match="handler function itself"):
         serve_streams("handle")  # type: ignore[arg-type]
+
+
+# -- the edges of serve() and stop() ----------------------------------------------------------
+
+
+def test_run_from_the_servers_own_loop_says_to_await(server: RunningServer) -> None:
+    async def nothing() -> None:
+        pass
+
+    async def from_inside() -> None:
+        server.run(nothing())  # on the server's loop this would wait for itself forever
+
+    with pytest.raises(RuntimeError, match="own loop: await the coroutine"):
+        server.run(from_inside())
+
+
+def test_a_host_this_machine_does_not_have_gives_a_clear_error() -> None:
+    with pytest.raises(ServerError, match=r"cannot listen on 192\.0\.2\.1:0: "):
+        serve(make_app(), host="192.0.2.1")  # TEST-NET-1 (RFC 5737): never a local address
+    assert running() == []
+
+
+def test_a_start_that_never_ends_is_given_up_and_leaves_nothing_behind(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("ws_lessons.server.START_TIMEOUT", 0.5)
+
+    @asynccontextmanager
+    async def stuck(app: FastAPI) -> AsyncIterator[None]:
+        deadline = time.monotonic() + 30  # a hang guard
+        while not main_thread_in("stop", "_start") and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)  # until serve() gives up and stops the server
+        yield
+
+    with pytest.raises(ServerError, match=r"did not start within 0\.5 s"):
+        serve(FastAPI(lifespan=stuck), name="stuck")
+    assert running() == []
+    assert not server_threads()
+
+
+def test_stop_forces_a_server_whose_requests_never_finish() -> None:
+    app = FastAPI()
+    arrived = threading.Event()
+
+    @app.get("/forever")
+    async def forever() -> None:
+        arrived.set()
+        await asyncio.Event().wait()
+
+    server = serve(app, name="forced", timeout_graceful_shutdown=600)
+
+    def ask() -> None:
+        with contextlib.suppress(httpx.HTTPError):  # the server cuts the connection
+            httpx.get(f"{server.url}/forever", timeout=60)
+
+    client = threading.Thread(target=ask, daemon=True)
+    client.start()
+    assert arrived.wait(30)
+    server.stop(timeout=2)  # the graceful drain would take 600 s: forced after 2 s
+    assert server._server.force_exit
+    assert not server.running
+    assert refuses_connections(server.port)
+    client.join(30)
+    assert not client.is_alive()  # its connection was cut
+
+
+def test_a_tap_says_when_a_connection_stays_open(server: RunningServer) -> None:
+    tap = Tap(server)
+    with connect(tap.ws_url("/echo")) as ws:
+        ws.send("hi")
+        assert ws.recv(timeout=5) == "hi"
+        with pytest.raises(TimeoutError, match=r"still open after 0\.1 s"):
+            tap.wait_idle(0.1)
+    assert tap.wait_idle(30) is tap  # closed: returns at once, with the whole session
+    assert [record.kind for record in tap.records][:2] == ["handshake", "handshake"]
+
+
+def test_free_ports_are_never_ones_the_system_hands_out_for_port_0() -> None:
+    ports = {free_port() for _ in range(20)}
+    assert not ports & set(services._ephemeral_ports())
+    for port in ports:  # free: a server can listen there
+        with socket.create_server(("127.0.0.1", port)):
+            pass
+
+
+def http_server(tmp_path: Path) -> Service:
+    port = free_port()
+    command = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"]
+    return Service("http.server", command, port, tmp_path)
+
+
+def test_a_killed_service_is_gone_at_once_and_forgotten(tmp_path: Path) -> None:
+    service = http_server(tmp_path)
+    assert services.started() == [service]
+    service.kill()
+    assert service.process.returncode == -signal.SIGKILL  # no chance to clean up: a crash
+    assert refuses_connections(service.port)
+    assert services.started() == []
+
+
+def test_waiting_for_a_log_line_gives_up_with_the_log(tmp_path: Path) -> None:
+    with http_server(tmp_path) as service:
+        with pytest.raises(services.ServiceUnavailable, match="never logged 'no such line' 1x"):
+            service.wait_for_log("no such line", timeout=0.2)
+        httpx.get(service.url)
+        service.wait_for_log('"GET / HTTP/1.1" 200', timeout=30)
+        service.process.terminate()  # a process that exits will never log it: no wait
+        with pytest.raises(services.ServiceUnavailable, match="never logged"):
+            service.wait_for_log("no such line", timeout=600)

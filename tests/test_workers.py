@@ -77,3 +77,37 @@ def test_stopping_the_workers_closes_their_clients_with_1001() -> None:
                 ws.recv(timeout=10)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
     assert "Traceback" not in chat.log, chat.log
+
+
+def test_history_and_redis_together_are_refused_with_the_reason(tmp_path) -> None:
+    command = [sys.executable, "-m", "ws_lessons", "serve", "chat", "--redis", "redis://x:1"]
+    command += ["--history", str(tmp_path / "chat.db")]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert "argument --history: not allowed with argument --redis" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_worker_that_dies_takes_the_others_down_with_it() -> None:
+    """Half a chat would lose the messages of the clients the dead worker held: the parent
+    stops every worker, and a process manager can start the whole chat again."""
+    need("redis-server")
+    with start_redis() as redis_server:
+        chat = start_chat_worker(secret=SECRET, redis=redis_server.url, options=["--workers", "2"])
+        chat.wait_for_log("Application startup complete.", 2)
+        first, second = [  # the workers, not multiprocessing's resource tracker
+            child
+            for child in psutil.Process(chat.process.pid).children()
+            if "spawn_main" in " ".join(child.cmdline())
+        ]
+        url = chat.ws_url(f"/ws/lobby?token={tokens.issue('ada', SECRET)}")
+        with connect(url, open_timeout=5) as ws:
+            read(ws, "welcome")
+            held_by = serving_process(chat, ws)
+            other = second if held_by == first.pid else first
+            other.kill()  # the worker that does not hold ada's connection crashes
+            with pytest.raises(ConnectionClosedOK) as closed:
+                ws.recv(timeout=30)  # ...and ada's worker is stopped: 1001, going away
+        assert chat.process.wait(30) == 0
+        assert not psutil.pid_exists(held_by) or psutil.Process(held_by).status() == "zombie"
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001

@@ -9,6 +9,7 @@ Python exits.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -118,8 +119,32 @@ def started() -> list[Service]:
     return [thing for thing in server.started() if isinstance(thing, Service)]
 
 
+def _ephemeral_ports() -> range:
+    """The ports the system hands out for port 0 (Linux says which; elsewhere IANA's range)."""
+    try:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        low, high = 49152, 65535  # RFC 6335 §6: the dynamic ports
+    return range(low, high + 1)
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
+    """A port free now on loopback, for a program that will listen on it in a moment.
+
+    Taken outside the range the system hands out for port 0: between this check and the
+    program's start, no other server asking for "any free port" can be given it.
+    """
+    ephemeral = _ephemeral_ports()
+    pick = random.SystemRandom()  # not `random`: processes seeded alike would pick alike
+    for _ in range(100 if ephemeral.start > 11_000 else 0):
+        port = pick.randrange(10_000, ephemeral.start)
+        with socket.socket() as sock:
+            try:
+                sock.bind((LOOPBACK, port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as sock:  # every try was taken: let the system choose
         sock.bind((LOOPBACK, 0))
         return sock.getsockname()[1]
 

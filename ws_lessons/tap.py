@@ -204,9 +204,14 @@ class Tap(Proxy):
         """Wait until no connection through the tap is open (at most ``timeout`` s); return the tap.
 
         Call this before reading a finished session: the tap notes the last bytes on its
-        own thread, a moment after the client has closed.
+        own thread, a moment after the client has closed. Raises :exc:`TimeoutError` when a
+        connection is still open then: what the tap shows would be cut short.
         """
-        super().wait_idle(timeout)
+        if not super().wait_idle(timeout):
+            raise TimeoutError(
+                f"a connection through {self.name!r} is still open after {timeout:g} s: "
+                "close the client before reading what the tap saw"
+            )
         return self
 
     def clear(self) -> None:
