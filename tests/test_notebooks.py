@@ -119,6 +119,11 @@ KEY_RESULTS: dict[str, tuple[str, ...]] = {
         r"served by \['A', 'B', 'A', 'B'\]",
         r"new WebSocket\('ws://chat\.test:PORT/ws/lobby'\) -> SecurityError",
     ),
+    "15_beyond_http1": (  # Hypercorn allows the extended CONNECT and answers 200; Granian not
+        r"setting  00 08 00 00 00 01",
+        r"\(':status', '200'\)",
+        r"the server allows the extended CONNECT: False",
+    ),
 }
 
 # An exercise check's call, and the verdict line it prints (English or Chinese).

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -114,24 +115,24 @@ def broadcast_rates(clients: int = 1000, messages: int = 60) -> Result:
     The clients live in a second process (:mod:`ws_lessons.fanout`'s), so that the server
     has a CPU of its own; the same process serves every server in turn.
     """
-    from ws_lessons.fanout import _ClientProcess, _hub, _settled, raise_open_file_limit
+    from ws_lessons.fanout import ClientProcess, raise_open_file_limit
 
     raise_open_file_limit(2 * clients + 256)
+    said = '{"type":"said"'  # what the clients count: the chat's broadcasts
+    frames = [json.dumps({"type": "say", "text": f"message {n}"}) for n in range(messages)]
     rates: dict[str, float] = {}
-    with _ClientProcess(clients) as client_process:
+    with ClientProcess(clients) as client_process:
         for label, start in SERVERS.items():
-            system = _hub(clients, queue_size=100)
+            app, path = _broadcasting_chat(clients)
             extra = {"timeout_graceful_shutdown": 1} if start is serve else {}
-            server = start(system.app, name=f"bake-off {label}", **extra)
+            server = start(app, name=f"bake-off {label}", **extra)
             try:
-                url = server.ws_url(system.path("publisher", 1))
-                client_process.ask("publisher", url, system.counted)
-                urls = [server.ws_url(system.path("listener", n)) for n in range(2, clients + 1)]
-                client_process.ask("connect", urls, system.counted, False)
-                server.run(_settled(system, clients))
-                frames = [system.frame(f"message {n}") for n in range(messages)]
-                delivered, seconds, timed_out, _size = client_process.ask(
-                    "publish", frames, 60.0, takes=60.0
+                client_process.ask("publisher", label, server.ws_url(path("publisher")), said)
+                urls = [server.ws_url(path("listener")) for _ in range(2, clients + 1)]
+                client_process.ask("connect", label, urls, said, False)
+                server.run(_all_joined(app, clients))
+                delivered, seconds, timed_out, *_ = client_process.ask(
+                    "publish", label, frames, 60.0, takes=60.0
                 )
             finally:
                 client_process.ask("reset")
@@ -139,6 +140,30 @@ def broadcast_rates(clients: int = 1000, messages: int = 60) -> Result:
             rates[label] = 0.0 if timed_out or not seconds else delivered / seconds
     what = N_("broadcast to {clients} clients")
     return Result(what, N_("deliveries/s"), rates, higher_is_better=True, clients=clients)
+
+
+def _broadcasting_chat(clients: int) -> tuple[Any, Callable[[str], str]]:
+    """The reference chat set up as ``bench broadcast`` sets it up, and each role's path.
+
+    Every listener logs in as one user (many tabs), so that joining broadcasts nothing:
+    what is timed is the fan-out of ``said`` messages. The publisher is the only sender.
+    """
+    from ws_lessons.chat import create_app, tokens
+    from ws_lessons.fanout import ROOM
+
+    secret = "bake-off"
+    app = create_app(secret=secret, rate=1e9, burst=10**9, max_connections=clients)
+    issued = {role: tokens.issue(role, secret) for role in ("publisher", "listener")}
+    return app, lambda role: f"/ws/{ROOM}?token={issued[role]}"
+
+
+async def _all_joined(app: Any, clients: int) -> None:
+    """Wait, on the server's loop, until every client has joined the room."""
+    from ws_lessons.fanout import ROOM
+
+    async with asyncio.timeout(10):
+        while len(app.state.hub.rooms.get(ROOM, ())) < clients:
+            await asyncio.sleep(0.01)
 
 
 def autobahn_verdicts(cases: list[str]) -> dict[str, str] | None:
