@@ -86,7 +86,8 @@ def server(app: FastAPI) -> Iterator[RunningServer]:
 
 @pytest.fixture(autouse=True)
 def no_class() -> Iterator[None]:
-    """Every test starts and ends outside a class, whatever it did."""
+    """Every test starts and ends outside a class, with no help seen, whatever ran before."""
+    classroom._help_seen.clear()  # other tests of the session may have opened help
     yield
     if classroom._class is not None:
         classroom._class.stop(flush=0)
