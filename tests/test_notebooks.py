@@ -90,7 +90,9 @@ KEY_RESULTS: dict[str, tuple[str, ...]] = {
     ),
     "09_realtime_chat": (  # one stalled client stops the naive room; the hub lets it go
         r"alice received fewer than 300 messages: True",
-        r"the hub's members now: \[\]",
+        # the stalled client is gone; alice and bob stay unless a busy machine made them
+        # fall 100 messages behind too (lesson 09's stall test sends 300 at once)
+        r"the hub's members now: \[(?:'(?:alice|bob)'(?:, )?)*\]",
         r"grace <- \{'type': 'welcome', 'room': 'lobby', 'user': 'grace', 'seq': 0, "
         r"'members': \['ada', 'grace'\]\}",
     ),
