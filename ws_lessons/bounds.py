@@ -15,14 +15,18 @@ RESERVED_FILES = 64
 """Descriptors kept for everything but clients: the listening socket, files, Redis, logs."""
 
 
-class Budget:
-    """A token bucket: ``burst`` events at once, then ``rate`` a second."""
+class TokenBucket:
+    """Holds up to ``burst`` tokens and gains ``rate`` a second; each event spends one.
+
+    ``clock`` gives the time in seconds; a test passes its own instead of sleeping.
+    """
 
     def __init__(self, rate: float, burst: int, clock: Clock = time.monotonic) -> None:
         self.rate, self.burst, self.clock = rate, burst, clock
         self.tokens, self.updated = float(burst), clock()
 
     def take(self) -> bool:
+        """Spend a token if there is one; ``False`` means the event is over the limit."""
         now = self.clock()
         self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
         self.updated = now

@@ -47,7 +47,7 @@ import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
-from ws_lessons.bounds import Budget, Clock, connection_cap, raise_open_files
+from ws_lessons.bounds import Clock, TokenBucket, connection_cap, raise_open_files
 
 __all__ = ["HideQueryValues", "Limits", "protocols", "quiet_accept_errors", "raise_open_files"]
 
@@ -309,7 +309,7 @@ class WebSocket(WebSocketsSansIOProtocol):
         if not isinstance(transport, _Lingering):
             transport = _Lingering(transport, limits.linger)  # type: ignore[arg-type, assignment]
         super().connection_made(transport)
-        self.pings = Budget(limits.ping_rate, limits.ping_burst, self.door.clock)
+        self.pings = TokenBucket(limits.ping_rate, limits.ping_burst, self.door.clock)
 
     def _where(self) -> str:
         scope = getattr(self, "scope", None)

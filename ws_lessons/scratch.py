@@ -17,7 +17,7 @@ import contextlib
 import logging
 from dataclasses import dataclass
 
-from ws_lessons.bounds import Budget, connection_cap, raise_open_files
+from ws_lessons.bounds import TokenBucket, connection_cap, raise_open_files
 from ws_lessons.frames import CloseCode, Frame, FrameReader, Opcode, ProtocolError, encode
 from ws_lessons.frames import parse_close as read_close
 from ws_lessons.handshake import HandshakeError, build_response, parse_request
@@ -142,7 +142,7 @@ async def echo_frames(
     frames = FrameReader("server", max_size=MAX_MESSAGE)
     fragments: list[bytes] = []  # of the message being reassembled
     opcode, size = Opcode.TEXT, 0
-    pings = Budget(bounds.ping_rate, bounds.ping_burst)
+    pings = TokenBucket(bounds.ping_rate, bounds.ping_burst)
     while True:
         try:
             async with asyncio.timeout(bounds.idle_timeout):

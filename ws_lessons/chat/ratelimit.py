@@ -4,34 +4,11 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
+from ws_lessons.bounds import TokenBucket
 
-class TokenBucket:
-    """Holds up to ``burst`` tokens and gains ``rate`` a second; each event spends one.
-
-    ``clock`` gives the time in seconds; a test passes its own instead of sleeping.
-    """
-
-    def __init__(
-        self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.rate = rate
-        self.burst = burst
-        self.clock = clock
-        self.tokens = float(burst)
-        self.updated = clock()
-
-    def take(self) -> bool:
-        """Spend a token if there is one; ``False`` means the event is over the limit."""
-        now = self.clock()
-        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
-        if self.tokens < 1:
-            return False
-        self.tokens -= 1
-        return True
+__all__ = ["ConnectionLimit", "TokenBucket"]
 
 
 class ConnectionLimit:
