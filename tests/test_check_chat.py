@@ -113,7 +113,11 @@ def test_a_chat_that_answers_no_errors_fails_those_clauses(
     assert "✅ said:" in out  # the rest of the contract still holds
 
 
-@pytest.mark.parametrize("nonsense", [None, 42, "an app", FastAPI()], ids=repr)
+@pytest.mark.parametrize(
+    "nonsense",
+    [None, 42, "an app", FastAPI()],
+    ids=["None", "42", "a string", "an empty FastAPI app"],
+)
 def test_check_chat_never_raises(nonsense: Any, capsys: pytest.CaptureFixture[str]) -> None:
     verdict = check_chat(nonsense)
     assert not verdict
