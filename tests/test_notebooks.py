@@ -12,13 +12,20 @@ program is missing. Each lesson's key results (``KEY_RESULTS``) must be among it
 
 The first run of each English lesson is kept for the whole test run (:func:`first_run`):
 ``test_lesson_facts.py`` reads it instead of executing the lesson again.
+
+Lessons 09 to 14 write one project, the learner's chat (``ws_lessons/project.py``). Each
+edition's lessons run in order in one workspace of its own, as a learner runs them, so lesson
+10 extends what lesson 09 wrote; a lesson run alone lays the earlier lessons down itself.
 """
 
 from __future__ import annotations
 
+import atexit
 import copy
 import os
 import re
+import shutil
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -137,6 +144,16 @@ CHECK_CRASHED = re.compile(r"checking raised|检查时出现|the check could not
 SKIPPED = re.compile(r"is not installed|^\(needs |⏭️|未安装|已跳过", re.MULTILINE)
 
 _first_runs: dict[Path, NotebookNode] = {}
+_workspaces: dict[Path, Path] = {}
+
+
+def workspace_for(path: Path) -> Path:
+    """The learner's workspace for ``path``'s edition: one per edition, for the whole run."""
+    folder = path.parent
+    if folder not in _workspaces:
+        _workspaces[folder] = Path(tempfile.mkdtemp(prefix="ws-lessons-workspace-"))
+        atexit.register(shutil.rmtree, _workspaces[folder], ignore_errors=True)
+    return _workspaces[folder]
 
 
 def text_of(
@@ -195,7 +212,8 @@ def execute(path: Path, runs: int) -> list[NotebookNode]:
         resources={"metadata": {"path": str(path.parent)}},
     )
     executed = []
-    with client.setup_kernel():
+    env = os.environ | {"WS_LESSONS_WORKSPACE": str(workspace_for(path))}
+    with client.setup_kernel(env=env):
         for run in RUNS[:runs]:
             for index, cell in enumerate(notebook.cells):
                 try:

@@ -67,8 +67,12 @@ def _describe(root: Path) -> list[str]:
         relative = path.relative_to(root)
         if path.is_file() and not any(part.startswith((".", "__")) for part in relative.parts):
             count = len(path.read_text(encoding="utf-8").splitlines())
-            lines.append(f"  {relative.as_posix():28} {count:4} " + _("lines"))
+            lines.append(f"  {relative.as_posix():28} {_count_lines(count):>10}")
     return lines
+
+
+def _count_lines(count: int) -> str:
+    return _("1 line") if count == 1 else _("{count} lines").format(count=count)
 
 
 def open_project(lesson: str) -> None:
@@ -182,7 +186,7 @@ def _register_magic() -> None:
             module = sys.modules[".".join(PurePosixPath(path).with_suffix("").parts)]
             shell.user_ns.update({name: getattr(module, name) for name in names})
         shown = f": {', '.join(names)}" if names else ""
-        print(f"{path} ({lines} " + _("lines") + f"){shown}")
+        print(f"{path} ({_count_lines(lines)}){shown}")
 
     shell.register_magic_function(project, magic_kind="cell", magic_name="project")
 
