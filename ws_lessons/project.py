@@ -65,7 +65,8 @@ def _describe(root: Path) -> list[str]:
     lines = []
     for path in sorted(root.rglob("*")):
         relative = path.relative_to(root)
-        if path.is_file() and not any(part.startswith((".", "__")) for part in relative.parts):
+        hidden = any(part.startswith(".") or part == "__pycache__" for part in relative.parts)
+        if path.is_file() and not hidden:
             count = len(path.read_text(encoding="utf-8").splitlines())
             lines.append(f"  {relative.as_posix():28} {_count_lines(count):>10}")
     return lines
