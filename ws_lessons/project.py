@@ -66,9 +66,13 @@ def _describe(root: Path) -> list[str]:
     for path in sorted(root.rglob("*")):
         relative = path.relative_to(root)
         hidden = any(part.startswith(".") or part == "__pycache__" for part in relative.parts)
-        if path.is_file() and not hidden:
+        if not path.is_file() or hidden:
+            continue
+        try:
             count = len(path.read_text(encoding="utf-8").splitlines())
-            lines.append(f"  {relative.as_posix():28} {_count_lines(count):>10}")
+        except UnicodeDecodeError:
+            continue  # data, not code: a history file, say
+        lines.append(f"  {relative.as_posix():28} {_count_lines(count):>10}")
     return lines
 
 
