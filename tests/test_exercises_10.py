@@ -8,7 +8,7 @@ from typing import Literal
 import pytest
 from exercisekit import rejected
 from fastapi import FastAPI, WebSocket, WebSocketException, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ws_lessons import checks, solutions
 from ws_lessons.exercises.lesson10 import COOKIE_PAGES
@@ -123,6 +123,26 @@ class Floats(BaseModel):
     y: float = Field(ge=0, le=7)
 
 
+class Lax(BaseModel):
+    type: Literal["move"]
+    x: int = Field(ge=0, le=7)
+    y: int = Field(ge=0, le=7)
+
+
+class StrictButOpen(Lax):
+    model_config = ConfigDict(strict=True)
+
+
+class ClosedButLax(Lax):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StringsOnly(Lax):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    x: int = Field(ge=0, le=7, strict=False)
+
+
 class OffByOne(BaseModel):
     type: Literal["move"]
     x: int = Field(ge=0, le=8)
@@ -136,10 +156,29 @@ class OffByOne(BaseModel):
         (AnyType, "another type"),
         (Floats, "not a square"),
         (OffByOne, "x = 8"),
+        (Lax, "x = true"),
+        (ClosedButLax, "x = true"),
+        (StrictButOpen, "not part of a move"),
+        (StringsOnly, "x = true"),
+    ],
+    ids=[
+        "unbounded",
+        "any type",
+        "floats",
+        "off by one",
+        "lax",
+        "closed but lax",
+        "open",
+        "one lax",
     ],
 )
 def test_10_3_names_the_mistake(wrong: type[BaseModel], diagnosis: str) -> None:
     assert diagnosis in rejected(checks.check_10_3, wrong)
+
+
+def test_10_3_accepts_the_strict_closed_model() -> None:
+    verdict = checks.check_10_3(solutions.SOLUTIONS["10.3"]())
+    assert verdict, verdict.message
 
 
 @pytest.mark.usefixtures("chinese")

@@ -103,10 +103,16 @@ KEY_RESULTS: dict[str, tuple[str, ...]] = {
         r"grace <- \{'type': 'welcome', 'room': 'lobby', 'user': 'grace', 'seq': 0, "
         r"'members': \['ada', 'grace'\]\}",
     ),
-    "10_security": (  # a forged token and a third connection get 403; a foreign page 1006
+    "10_security": (  # a forged token and a third connection get 403; a foreign page 1006;
+        # a denial response is logged as INFO, HTTPException after accept() as an ERROR;
+        # the reference chat accepts its own page and closes a third tab with 1008
         r"forged\s+-> refused: HTTP 403",
         r"a third one -> refused: HTTP 403",
         r"attacker: the page saw close 1006: refused",
+        r"INFO\s+uvicorn\.error: connection rejected \(401 Unauthorized\)",
+        r"ERROR\s+uvicorn\.error: Exception in ASGI application\n\s+fastapi\.exceptions\.HTTPExc",
+        r"yours\s+its own page: refused: HTTP 403",
+        r"reference its own page: welcome as dora\n\s+a third tab:  accepted, then closed 1008",
     ),
     "11_reliability": (  # pings drop a silent peer; close_all()'s 1001; a resume misses nothing
         r"the quiet client was told: close 1011 'keepalive ping timeout'",

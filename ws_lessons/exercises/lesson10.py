@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from fastapi import FastAPI, WebSocket, WebSocketException, status
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
@@ -194,7 +194,7 @@ def check_10_2(app_for: Any) -> str:
 
 GOOD_MOVES = [
     '{"type": "move", "x": 0, "y": 7}',
-    '{"type": "move", "x": 3, "y": 4, "comment": "extra fields are ignored"}',
+    '{"type": "move", "x": 3, "y": 4}',
 ]
 BAD_MOVES = [
     ('{"type": "jump", "x": 1, "y": 1}', N_("another type")),
@@ -203,19 +203,28 @@ BAD_MOVES = [
     ('{"type": "move", "x": 0, "y": -1}', N_("y = -1, off the board")),
     ('{"type": "move", "x": 2.5, "y": 1}', N_("x = 2.5, not a square")),
     ('{"type": "move", "x": "three", "y": 1}', 'x = "three"'),
+    ('{"type": "move", "x": true, "y": 1}', N_("x = true, a boolean that lax mode reads as 1")),
+    ('{"type": "move", "x": "3", "y": 1}', N_('x = "3", a string that lax mode converts')),
+    ('{"type": "move", "x": 2.0, "y": 1}', N_("x = 2.0, a float that lax mode converts")),
+    (
+        '{"type": "move", "x": 3, "y": 4, "admin": true}',
+        N_("a field that is not part of a move (admin)"),
+    ),
     ('["move", 1, 1]', N_("a list instead of an object")),
 ]
 
 
 @exercise(
     "10.3",
-    nudge="Each rule is a constraint pydantic can check on a field: the type's one allowed "
-    "value, and a range for each coordinate.",
-    hint="A Literal type admits one exact value; Field takes lower and upper bounds; int in "
-    "pydantic refuses 2.5 but also accepts 2.0, which is fine here.",
+    nudge="Each rule is a constraint pydantic can check before your code runs: one allowed "
+    "value for the type, a range for each coordinate, and the model's own settings for "
+    "conversions and for fields nobody declared.",
+    hint="A Literal type admits one exact value; Field takes lower and upper bounds; "
+    'model_config = ConfigDict(strict=True) stops pydantic converting true, "3" and 2.0 to '
+    'numbers, and extra="forbid" refuses fields the model does not declare.',
 )
 def check_10_3(model: Any) -> str:
-    """A pydantic model for ``{"type": "move", "x": 0-7, "y": 0-7}``."""
+    """A pydantic model for ``{"type": "move", "x": 0-7, "y": 0-7}``, strict, nothing else."""
     if not (inspect.isclass(model) and issubclass(model, BaseModel)):
         raise Hint(_("pass your model class itself (class Move(BaseModel): ...)"))
     for frame in GOOD_MOVES:
@@ -244,6 +253,8 @@ def _xy(frame: str) -> tuple[int, int]:
 
 
 class _Move(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
     type: Literal["move"]
     x: int = Field(ge=0, le=7)
     y: int = Field(ge=0, le=7)
@@ -289,6 +300,8 @@ def solution_10_2() -> Callable[[Callable[[str], str]], FastAPI]:
 
 def solution_10_3() -> type[BaseModel]:
     class Move(BaseModel):
+        model_config = ConfigDict(strict=True, extra="forbid")
+
         type: Literal["move"]
         x: int = Field(ge=0, le=7)
         y: int = Field(ge=0, le=7)
