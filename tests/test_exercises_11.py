@@ -79,9 +79,19 @@ def test_11_2_names_the_mistake(wrong: FastAPI, diagnosis: str) -> None:
         ({"ws_ping_interval": 0.3, "ws_ping_timeout": None}, "timeout"),
         ({"ws_ping_timeout": 0.5}, "without it, no ping is sent"),
         ({"ws_ping_interval": 0.3, "ws_ping_timeout": 0.001}, "healthy"),
+        ({"ws_ping_interval": 0.1, "ws_ping_timeout": 0.1}, "healthy clients on a slow mobile"),
+        ({"ws_ping_interval": 0.1, "ws_ping_timeout": 0.5}, "more than 4 times a second"),
         ({"ping_interval": 0.3, "ping_timeout": 0.5}, "remove"),
     ],
-    ids=["defaults", "no timeout", "no interval", "timeout too short", "client option names"],
+    ids=[
+        "defaults",
+        "no timeout",
+        "no interval",
+        "timeout too short",
+        "the lesson's demo values",
+        "pings too often",
+        "client option names",
+    ],
 )
 def test_11_3_names_the_mistake(wrong: dict[str, Any], diagnosis: str) -> None:
     assert diagnosis in rejected(checks.check_11_3, wrong)

@@ -172,6 +172,10 @@ def check_11_2(app: Any) -> str:
 
 DEADLINE = 1.5
 """Seconds within which a silent client must be dropped, in exercise 11.3."""
+MIN_TIMEOUT = 0.5
+"""The shortest ``ws_ping_timeout`` allowed: a pong over a slow mobile link can take that long."""
+MIN_INTERVAL = 0.25
+"""The shortest ``ws_ping_interval`` allowed: pings more often cost every idle client traffic."""
 OPTIONS = {"ws_ping_interval", "ws_ping_timeout"}
 
 
@@ -212,11 +216,19 @@ def check_11_3(options: Any) -> str:
         raise Hint(_("set ws_ping_interval to a number of seconds: without it, no ping is sent"))
     if not isinstance(timeout, int | float):
         raise Hint(_("set ws_ping_timeout: without it, an unanswered ping is never given up on"))
-    if timeout < 0.1:
+    if timeout < MIN_TIMEOUT:
         raise Hint(
             _(
-                "a ws_ping_timeout of {timeout} s would drop healthy clients on any real network"
-            ).format(timeout=timeout)
+                "a ws_ping_timeout of {timeout} s would drop healthy clients on a slow mobile "
+                "link, whose pong can take {minimum} s: give pongs at least that long"
+            ).format(timeout=timeout, minimum=MIN_TIMEOUT)
+        )
+    if interval < MIN_INTERVAL:
+        raise Hint(
+            _(
+                "a ws_ping_interval of {interval} s pings every idle client more than {times} "
+                "times a second: fit the deadline with a shorter timeout instead"
+            ).format(interval=interval, times=round(1 / MIN_INTERVAL))
         )
     app = create_app(secret="exercise 11.3")
     try:
@@ -294,4 +306,4 @@ def solution_11_2() -> FastAPI:
 
 
 def solution_11_3() -> dict[str, float]:
-    return {"ws_ping_interval": 0.3, "ws_ping_timeout": 0.5}
+    return {"ws_ping_interval": 0.4, "ws_ping_timeout": 0.6}  # at worst 1.0 s, then the close
