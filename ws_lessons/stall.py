@@ -48,7 +48,7 @@ async def stall_test(
     message waits) and no compression (every message costs its full size in the buffers).
     With ``ahead``, Alice waits before each message until Alice and Bob both have all but
     ``ahead`` of hers, as people in a chat do, so that a busy machine cannot make them fall
-    behind; she stops waiting after ``watch`` seconds without progress.
+    behind. Watching (and Alice's waiting) stops once ``watch`` seconds pass with no arrival.
     Returns the arrival times at Alice and Bob, how long we watched, and the three clients.
     """
     clients = {"stalled": await connect(url("stalled"), compression=None, max_queue=1)}
@@ -72,12 +72,21 @@ async def stall_test(
 
 
 async def _caught_up(arrivals: Arrivals, count: int, watch: float) -> bool:
-    """Wait (at most ``watch`` seconds) until every reader has ``count`` messages."""
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(watch):
-            while min(len(times) for times in arrivals.values()) < count:
-                await asyncio.sleep(0.005)
-    return min(len(times) for times in arrivals.values()) >= count
+    """Wait until every reader has ``count`` messages: True, or False once ``watch``
+    seconds went by with no arrival at all (the room is stuck)."""
+
+    def arrived() -> int:
+        return sum(len(times) for times in arrivals.values())
+
+    while min(len(times) for times in arrivals.values()) < count:
+        before = arrived()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(watch):
+                while arrived() == before:
+                    await asyncio.sleep(0.005)
+        if arrived() == before:
+            return False
+    return True
 
 
 @contextlib.asynccontextmanager
