@@ -123,7 +123,7 @@ async def no_sender(websocket: WebSocket, outbox: asyncio.Queue[str]) -> None:
 @pytest.mark.parametrize(
     ("wrong", "diagnosis"),
     [
-        (leaky_app, "the sender task outlives its client"),
+        (leaky_app, "one per client that came"),
         (waits_for_the_sender, "their endpoints were still running"),
         (no_sender, "no reply within"),
     ],

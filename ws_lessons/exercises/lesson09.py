@@ -175,18 +175,14 @@ def check_09_2(app: Any) -> str:
     if any("asgi" in name for name in names):
         raise Hint(
             _(
-                "after {clients} clients left, their endpoints were still running: something "
-                "waits for the sender, which never ends by itself (a TaskGroup or gather() waits "
-                "for every task). Let the client's disconnect end the group with an exception, "
-                "or cancel the sender when the receive loop ends."
+                "after {clients} clients left, their endpoints were still running: each one "
+                "still waits for something, long after its client has gone."
             ).format(clients=LEAK_CLIENTS)
         )
     raise Hint(
         _(
-            "after {clients} clients left, {left} tasks were still running on the server "
-            "(one per client that came): the sender task outlives its client. Nothing cancels "
-            "it; run it beside the receive loop in an asyncio.TaskGroup, or cancel it on the "
-            "way out."
+            "after {clients} clients left, {left} tasks were still running on the server, "
+            "one per client that came: something each client starts outlives it."
         ).format(clients=LEAK_CLIENTS, left=left)
     )
 
