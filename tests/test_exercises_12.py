@@ -1,52 +1,82 @@
-"""Lesson 12's check rejects tests that do not catch the planted bug, or fail on good code."""
+"""Lesson 12's checks: 12.1 runs the learner's test file with pytest on a copy of the
+project and on a copy with a planted bug; 12.2 says which bugs need a real server."""
 
 from __future__ import annotations
 
-import json
+import textwrap
+from pathlib import Path
 
-import httpx
 import pytest
 from exercisekit import rejected
-from websockets.sync.client import connect
 
-from ws_lessons import RunningServer, checks
+from ws_lessons import checks
+from ws_lessons.exercises.lesson12 import solution_12_1
+from ws_lessons.project import layers
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = pytest.mark.timeout(120)
 
 
-def say(server: RunningServer, texts: list[str]) -> list[dict]:
-    token = httpx.post(f"{server.url}/token", json={"user": "ada"}).json()["token"]
-    with connect(server.ws_url(f"/ws/lobby?token={token}")) as ws:
-        ws.recv(timeout=5)
-        replies = []
-        for text in texts:
-            ws.send(json.dumps({"type": "say", "text": text}))
-            replies.append(json.loads(ws.recv(timeout=5)))
-    return replies
+@pytest.fixture(autouse=True)
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty workspace: the check takes the course's answers for the project."""
+    monkeypatch.setenv("WS_LESSONS_WORKSPACE", str(tmp_path))
+    return tmp_path
+
+
+def seqs_test(body: str) -> str:
+    """A test file whose test sends five messages and asserts ``body`` about their seqs."""
+    return textwrap.dedent(
+        """
+        def test_seqs(client):
+            with client.websocket_connect("/ws/lobby?user=ada") as ws:
+                welcome = ws.receive_json()
+                seqs = []
+                for text in ["a", "b", "c", "d", "e"]:
+                    ws.send_json({"type": "say", "text": text})
+                    seqs.append(ws.receive_json()["seq"])
+        """
+    ) + textwrap.indent(body, "    ")
+
+
+def test_the_reference_answer_passes_and_names_the_failure_it_caught() -> None:
+    verdict = checks.check_12_1(solution_12_1())
+    assert verdict, verdict.message
+    assert "1 failed" in verdict.message
 
 
 def test_a_test_that_asserts_too_little_is_rejected() -> None:
-    def only_two_messages(server: RunningServer) -> None:
-        seqs = [reply["seq"] for reply in say(server, ["one", "two"])]
-        assert seqs == [1, 2]
-
-    message = rejected(checks.check_12_1, only_two_messages)
-    assert "your test passes against the buggy chat too" in message
+    message = rejected(checks.check_12_1, seqs_test("assert seqs[:2] == [1, 2]"))
+    assert "passes on the copy with the bug too" in message
 
 
 def test_a_test_that_fails_on_the_correct_chat_is_rejected() -> None:
-    def expects_seq_from_zero(server: RunningServer) -> None:
-        assert [reply["seq"] for reply in say(server, ["a", "b", "c", "d"])] == [0, 1, 2, 3]
-
-    message = rejected(checks.check_12_1, expects_seq_from_zero)
-    assert "your test fails against the correct chat" in message
+    message = rejected(checks.check_12_1, seqs_test("assert seqs == [0, 1, 2, 3, 4]"))
+    assert "your test fails on your own chat (1 failed" in message
 
 
-def test_a_test_that_crashes_is_rejected() -> None:
-    def crashes(server: RunningServer) -> None:
-        raise KeyError("seq")
+def test_a_test_that_cannot_import_is_reported_with_pytests_line() -> None:
+    message = rejected(checks.check_12_1, "import nothing_here\n\n\ndef test_x():\n    pass\n")
+    assert "your test fails on your own chat" in message
+    assert "error" in message
 
-    assert "A test should fail only through an assert" in rejected(checks.check_12_1, crashes)
+
+def test_the_learners_file_and_project_are_used(project: Path) -> None:
+    for lesson, files in layers().items():
+        for path, text in files.items():
+            if lesson <= "12":
+                (project / path).parent.mkdir(parents=True, exist_ok=True)
+                (project / path).write_text(text)
+    (project / "tests" / "test_seq.py").write_text(solution_12_1())
+    assert checks.check_12_1("tests/test_seq.py")
+    # a learner's chat that numbers from 100 breaks the test written for seq 1
+    broker = project / "mychat" / "broker.py"
+    broker.write_text(broker.read_text().replace("self.seqs.get(room, 0) + 1", "100"))
+    assert "your test fails on your own chat" in rejected(checks.check_12_1, "tests/test_seq.py")
+
+
+def test_a_missing_file_is_named() -> None:
+    message = rejected(checks.check_12_1, "tests/test_seq.py")
+    assert "tests/test_seq.py is not in your project yet" in message
 
 
 @pytest.mark.parametrize(

@@ -1,63 +1,101 @@
-"""Exercises of lesson 12: tests that catch bugs."""
+"""Exercises of lesson 12: tests that catch bugs, in the learner's own project."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path, PurePosixPath
 from typing import Any
 
-import httpx
-from fastapi import FastAPI
-from websockets.sync.client import connect
-
-from ws_lessons.chat import create_app
-from ws_lessons.chat.broker import MemoryBroker
-from ws_lessons.chat.models import Said
-from ws_lessons.exercises.core import (
-    Hint,
-    chosen_letters,
-    exercise,
-    judge_letters,
-    require_function,
-)
+from ws_lessons.exercises.core import Hint, chosen_letters, exercise, judge_letters
 from ws_lessons.i18n import N_, _, messages
-from ws_lessons.server import RunningServer, serve
+from ws_lessons.project import PACKAGE, layers, workspace
+
+PLANTED_BUG = """
+
+# The bug that check 12.1 plants in a copy of your project: one seq is skipped.
+_say_without_the_bug = Hub.say
 
 
-class SkippingBroker(MemoryBroker):
-    """The planted bug: after the third message of a room, one ``seq`` is skipped."""
-
-    async def publish(self, room: str, user: str, text: str) -> Said:
-        if self._seqs[room] == 3:
-            self._seqs[room] += 1
-        return await super().publish(room, user, text)
+async def _say_with_a_gap(self, room, user, text):
+    if await self.broker.last_seq(room) == 2:
+        await self.broker.publish(room, user, text)  # the third seq: nobody receives it
+    return await _say_without_the_bug(self, room, user, text)
 
 
-def planted_bug_app() -> FastAPI:
-    """The chat with the planted bug (lesson 12 tries its tests against it)."""
-    return create_app(secret="lesson 12", broker=SkippingBroker())
+Hub.say = _say_with_a_gap
+"""
+"""Appended to ``mychat/hub.py`` of the copy: the third message of a room gets seq 4."""
+
+SUPPORT = ("tests/conftest.py", "pytest.ini")
+"""The project files a test file needs besides the chat: its fixtures and pytest's options."""
 
 
-def _outcome(test: Callable[[RunningServer], Any], app: FastAPI, label: str) -> str | None:
-    """Run ``test`` against ``app``; None if it passed, else what failed."""
-    with serve(app, name=f"check 12.1 {label}") as server:
-        try:
-            test(server)
-        except AssertionError as failure:
-            return f"AssertionError: {failure}" if str(failure) else "AssertionError"
-        except Exception as error:
-            if label == "correct":
-                message = _(
-                    "against the correct chat your test raised {error_type}: {error}. "
-                    "A test should fail only through an assert."
+def _test_file(answer: Any) -> tuple[str, str]:
+    """The learner's test file: (its name, its text), from its path in the project or its text."""
+    if not isinstance(answer, str):
+        raise Hint(
+            _('pass the path of your test file in your project, such as "tests/test_seq.py"')
+        )
+    if "\n" not in answer and answer.endswith(".py"):
+        path = workspace().joinpath(*PurePosixPath(answer).parts)
+        if not path.is_file():
+            raise Hint(
+                _("{path} is not in your project yet: run its %%project cell first").format(
+                    path=answer
                 )
-            else:
-                message = _(
-                    "against the buggy chat your test raised {error_type}: {error}. "
-                    "A test should fail only through an assert."
-                )
-            raise Hint(message.format(error_type=type(error).__name__, error=error)) from None
-    return None
+            )
+        return PurePosixPath(answer).name, path.read_text(encoding="utf-8")
+    if not re.search(r"^(async )?def test_", answer, re.MULTILINE):
+        raise Hint(_("no test in it: pytest runs the functions whose names start with test_"))
+    return "test_exercise_12_1.py", answer
+
+
+def _copy_project(target: Path, name: str, text: str) -> None:
+    """Your chat and its test support (else the course's answers), and the test file to try."""
+    files: dict[str, str] = {}
+    for lesson, written in layers().items():
+        if lesson <= "12":
+            files.update({path: body for path, body in written.items() if path.endswith(SUPPORT)})
+            files.update({p: body for p, body in written.items() if p.startswith(PACKAGE + "/")})
+    root = workspace()
+    if (root / PACKAGE).is_dir():  # your chat, not the course's
+        files = {path: body for path, body in files.items() if not path.startswith(PACKAGE + "/")}
+        for path in sorted((root / PACKAGE).rglob("*.py")):
+            files[path.relative_to(root).as_posix()] = path.read_text(encoding="utf-8")
+    for support in SUPPORT:
+        if (root / support).is_file():
+            files[support] = (root / support).read_text(encoding="utf-8")
+    files[f"tests/{name}"] = text
+    for path, body in files.items():
+        (target / path).parent.mkdir(parents=True, exist_ok=True)
+        (target / path).write_text(body, encoding="utf-8")
+
+
+def _pytest(project: Path, name: str) -> tuple[int, str]:
+    """Run pytest on one test file of ``project``: its exit code and its summary line."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "--color=no",
+            "-p",
+            "no:cacheprovider",
+            f"tests/{name}",
+        ],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    lines = result.stdout.strip().splitlines() or [result.stderr.strip() or "?"]
+    failures = [line for line in lines if line.startswith("E ")][:1]
+    summary = re.sub(r" in [0-9.]+s.*", "", lines[-1].strip("= "))
+    return result.returncode, "; ".join([summary, *[line[1:].strip() for line in failures]])
 
 
 @exercise(
@@ -69,18 +107,33 @@ def _outcome(test: Callable[[RunningServer], Any], app: FastAPI, label: str) -> 
     "seq is exactly one more than the one before.",
 )
 def check_12_1(test: Any) -> str:
-    """A test function ``test(server)`` that passes on the real chat and fails on the buggy one."""
-    require_function(test)
-    failure = _outcome(test, create_app(secret="lesson 12"), "correct")
-    if failure:
+    """A test file that passes on your project and fails on a copy with a planted bug."""
+    name, text = _test_file(test)
+    with tempfile.TemporaryDirectory(prefix="check-12-1-") as folder:
+        good, buggy = Path(folder, "project"), Path(folder, "planted")
+        for copy in (good, buggy):
+            _copy_project(copy, name, text)
+        with (buggy / PACKAGE / "hub.py").open("a", encoding="utf-8") as hub:
+            hub.write(PLANTED_BUG)
+        code, summary = _pytest(good, name)
+        if code != 0:
+            raise Hint(
+                _("your test fails on your own chat ({summary}): fix the test first").format(
+                    summary=summary
+                )
+            )
+        code, summary = _pytest(buggy, name)
+    if code == 0:
+        raise Hint(_("your test passes on the copy with the bug too, so it does not catch it"))
+    if code != 1:
         raise Hint(
-            _("your test fails against the correct chat ({failure}): fix the test first").format(
-                failure=failure
+            _("pytest could not run your test on the copy with the bug: {summary}").format(
+                summary=summary
             )
         )
-    if _outcome(test, planted_bug_app(), "buggy") is None:
-        raise Hint(_("your test passes against the buggy chat too, so it does not catch the bug"))
-    return _("your test passes on the correct chat and catches the planted bug")
+    return _(
+        "your test passes on your chat and catches the bug planted in a copy ({summary})"
+    ).format(summary=summary)
 
 
 # 12.2 -------------------------------------------------------------------------------------------
@@ -140,19 +193,17 @@ def check_12_2(letters: Any) -> str:
 # Reference answers
 
 
-def solution_12_1() -> Callable[[RunningServer], None]:
-    def test_seq_goes_up_by_one(server: RunningServer) -> None:
-        token = httpx.post(f"{server.url}/token", json={"user": "ada"}).json()["token"]
-        with connect(server.ws_url(f"/ws/lobby?token={token}")) as ws:
-            welcome = json.loads(ws.recv(timeout=5))
-            seqs = []
-            for text in ["one", "two", "three", "four", "five"]:
-                ws.send(json.dumps({"type": "say", "text": text}))
-                seqs.append(json.loads(ws.recv(timeout=5))["seq"])
-        first = welcome["seq"] + 1
-        assert seqs == list(range(first, first + 5)), seqs
-
-    return test_seq_goes_up_by_one
+def solution_12_1() -> str:
+    return """
+def test_seq_goes_up_by_one(client):
+    with client.websocket_connect("/ws/lobby?user=ada") as ws:
+        first = ws.receive_json()["seq"] + 1  # the welcome says where the room is
+        seqs = []
+        for text in ["one", "two", "three", "four", "five"]:
+            ws.send_json({"type": "say", "text": text})
+            seqs.append(ws.receive_json()["seq"])
+    assert seqs == list(range(first, first + 5)), seqs
+"""
 
 
 def solution_12_2() -> set[str]:
