@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import json
+import os
 import re
 import signal
 import socket
@@ -414,8 +415,9 @@ async def test_server_stop_closes_connections_with_1001(start) -> None:
 @pytest.mark.skipif(sys.platform == "win32", reason="Windows cannot send SIGINT to a child")
 async def test_the_command_line_server_closes_with_1001_on_ctrl_c() -> None:
     process = await asyncio.create_subprocess_exec(
-        *[sys.executable, "-m", "ws_lessons", "serve", "chat", "--port", "0", "--secret", SECRET],
+        *[sys.executable, "-m", "ws_lessons", "serve", "chat", "--port", "0"],
         stderr=asyncio.subprocess.PIPE,
+        env=os.environ | {"WS_LESSONS_SECRET": SECRET},
     )
     assert process.stderr is not None
     try:

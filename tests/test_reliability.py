@@ -357,9 +357,12 @@ class ChatProcess:
     async def start(self) -> None:
         command = [sys.executable, "-m", "ws_lessons", "serve", "chat"]
         command += ["--port", str(self.port), "--history", str(self.history)]
-        command += ["--secret", SECRET, "--rate", "1000", "--burst", "1000"]
+        command += ["--rate", "1000", "--burst", "1000"]
         self.process = await asyncio.create_subprocess_exec(
-            *command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+            *command,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+            env=os.environ | {"WS_LESSONS_SECRET": SECRET},
         )
         started = asyncio.get_running_loop().create_future()
         self._reading = asyncio.create_task(self._read(started))

@@ -199,17 +199,19 @@ def start_chat_worker(
     """``python -m ws_lessons serve chat`` in a child process (on a free port by default).
 
     ``options`` are more command-line options, e.g. ``["--rate", "1000"]``; ``tls``
-    serves ``https://`` and ``wss://`` with this certificate and key.
+    serves ``https://`` and ``wss://`` with this certificate and key. The ``secret``
+    goes in the environment (``WS_LESSONS_SECRET``), where ``ps`` does not show it.
     """
     port = port or free_port()
     command = [sys.executable, "-m", "ws_lessons", "serve", "chat", "--port", str(port)]
-    command += ["--secret", secret, *options]
+    command += list(options)
     if redis:
         command += ["--redis", redis]
     if tls:
         command += ["--ssl-certfile", str(tls[0]), "--ssl-keyfile", str(tls[1])]
     workdir = Path(tempfile.mkdtemp(prefix="chat-"))
-    return Service(name or f"chat-{port}", command, port, workdir, "https" if tls else "http")
+    scheme, env = "https" if tls else "http", {"WS_LESSONS_SECRET": secret}
+    return Service(name or f"chat-{port}", command, port, workdir, scheme, env)
 
 
 WEBSOCKET_DIRECTIVES = """proxy_http_version 1.1;
