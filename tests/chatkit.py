@@ -6,7 +6,9 @@ import asyncio
 import json
 from typing import Any
 
+import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
@@ -38,3 +40,10 @@ async def closed(ws: ClientConnection) -> ConnectionClosed:
             while True:
                 await ws.recv()
     return info.value
+
+
+def scrape(url: str) -> dict[str, float]:
+    """``GET url/metrics``, parsed by prometheus-client: each sample's value, by name."""
+    text = httpx.get(f"{url}/metrics", timeout=TIMEOUT).raise_for_status().text
+    families = text_string_to_metric_families(text)
+    return {sample.name: sample.value for family in families for sample in family.samples}

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from chatkit import SECRET, TIMEOUT, closed, token
+from chatkit import SECRET, TIMEOUT, closed, scrape, token
 from fastapi import FastAPI
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
@@ -374,6 +374,7 @@ async def test_client_that_stops_reading_is_dropped_without_slowing_the_others(
                 break
         assert left == {"type": "left", "room": "lobby", "user": "slow"}
         assert server.run(members(app)) == ["alice", "bob"]
+        assert (await asyncio.to_thread(scrape, server.url))["chat_slow_clients_dropped_total"] == 1
 
         await asyncio.sleep(read_again_after)
         # The slow client gets what was buffered, then the close frame (1013 Try Again
