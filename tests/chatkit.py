@@ -33,9 +33,9 @@ async def receive(ws: ClientConnection, *types: str) -> dict[str, Any]:
                 return message
 
 
-async def closed(ws: ClientConnection) -> ConnectionClosed:
+async def closed(ws: ClientConnection, timeout: float = TIMEOUT) -> ConnectionClosed:
     """Read until the connection closes; return how it closed."""
-    async with asyncio.timeout(TIMEOUT):
+    async with asyncio.timeout(timeout):
         with pytest.raises(ConnectionClosed) as info:
             while True:
                 await ws.recv()

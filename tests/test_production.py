@@ -165,9 +165,9 @@ async def test_sigterm_drains_clients_in_batches_within_the_grace_period() -> No
 
 
 async def test_a_connection_during_the_drain_is_closed_with_1001() -> None:
-    chat = start_chat_worker(secret=SECRET, options=["--grace", "4"])
+    chat = start_chat_worker(secret=SECRET, options=["--grace", "10"])
     url = chat.ws_url("").rstrip("/")
-    stays = await join(url, "ada")  # so that the drain takes a while
+    stay = [await join(url, f"user{n}") for n in range(10)]  # 10 batches, 0.5 s apart
     chat.process.send_signal(signal.SIGTERM)
     async with httpx.AsyncClient(base_url=chat.url) as http, asyncio.timeout(HANG_GUARD):
         while (await http.get("/readyz")).status_code == 200:
@@ -177,7 +177,8 @@ async def test_a_connection_during_the_drain_is_closed_with_1001() -> None:
     close = await closed(late)  # no welcome: the close comes first
     assert close.rcvd is not None
     assert (close.rcvd.code, close.rcvd.reason) == (1001, "the server is shutting down")
-    assert (await closed(stays)).rcvd.code == 1001
+    for ws in stay:
+        assert (await closed(ws, HANG_GUARD)).rcvd.code == 1001
     await asyncio.to_thread(chat.process.wait, HANG_GUARD)
     chat.stop()
 
