@@ -23,7 +23,7 @@ from ws_lessons import server
 from ws_lessons.proxies import LOOPBACK
 from ws_lessons.server import Listening, forget, stop_named, track
 
-START_TIMEOUT = 15.0
+START_TIMEOUT = 30.0  # a hang guard: a loaded machine starts Python slowly
 
 INSTALL = {
     "redis-server": "sudo apt-get install redis-server (Debian/Ubuntu), brew install redis "
