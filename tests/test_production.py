@@ -112,7 +112,7 @@ async def test_the_secret_comes_from_the_environment_and_logs_can_be_json() -> N
 
 async def test_sigterm_drains_clients_in_batches_within_the_grace_period() -> None:
     grace = 3.0
-    chat = start_chat_worker(secret=SECRET, options=["--grace", str(grace)])
+    chat = start_chat_worker(secret=SECRET, grace=grace)
     url = chat.ws_url("").rstrip("/")
     clients = [await join(url, f"user{n}") for n in range(10)]
     loop = asyncio.get_running_loop()
@@ -165,7 +165,7 @@ async def test_sigterm_drains_clients_in_batches_within_the_grace_period() -> No
 
 
 async def test_a_connection_during_the_drain_is_closed_with_1001() -> None:
-    chat = start_chat_worker(secret=SECRET, options=["--grace", "10"])
+    chat = start_chat_worker(secret=SECRET, grace=10)
     url = chat.ws_url("").rstrip("/")
     stay = [await join(url, f"user{n}") for n in range(10)]  # 10 batches, 0.5 s apart
     chat.process.send_signal(signal.SIGTERM)
@@ -197,10 +197,10 @@ async def test_a_rolling_restart_loses_and_repeats_nothing() -> None:
     another, the clients reconnect and resume, and each ends with every message once."""
     need("redis-server")
     need("nginx")
-    options = ["--workers", "2", "--grace", "2", "--rate", "1000", "--burst", "1000"]
+    options = ["--workers", "2", "--rate", "1000", "--burst", "1000"]
     with (
         start_redis() as redis_server,
-        start_chat_worker(secret=SECRET, redis=redis_server.url, options=options) as chat,
+        start_chat_worker(secret=SECRET, redis=redis_server.url, options=options, grace=2) as chat,
     ):
         chat.wait_for_log("Application startup complete.", 2)
         with start_nginx([chat.port]) as proxy:

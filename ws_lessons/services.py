@@ -195,16 +195,19 @@ def start_chat_worker(
     name: str = "",
     options=(),
     tls: TLS | None = None,
+    grace: float = 1.0,
 ) -> Service:
     """``python -m ws_lessons serve chat`` in a child process (on a free port by default).
 
     ``options`` are more command-line options, e.g. ``["--rate", "1000"]``; ``tls``
     serves ``https://`` and ``wss://`` with this certificate and key. The ``secret``
     goes in the environment (``WS_LESSONS_SECRET``), where ``ps`` does not show it.
+    ``grace``: seconds a stop may take (``--grace``): its clients are closed with 1001 in
+    batches over the first half; short by default, so that :meth:`Service.stop` is quick.
     """
     port = port or free_port()
     command = [sys.executable, "-m", "ws_lessons", "serve", "chat", "--port", str(port)]
-    command += list(options)
+    command += ["--grace", str(grace), *options]
     if redis:
         command += ["--redis", redis]
     if tls:
