@@ -192,6 +192,12 @@ def workers_of(chat: Service) -> list[psutil.Process]:
     return [child for child in children if "spawn_main" in " ".join(child.cmdline())]
 
 
+def held(chat: Service, worker: psutil.Process) -> int:
+    """How many connections (from nginx) ``worker`` holds on the chat's port."""
+    connections = worker.net_connections("tcp")
+    return sum(c.laddr.port == chat.port and c.status == "ESTABLISHED" for c in connections)
+
+
 async def test_a_rolling_restart_loses_and_repeats_nothing() -> None:
     """SIGTERM one of two workers while 30 clients chat: it drains, the parent starts
     another, the clients reconnect and resume, and each ends with every message once."""
@@ -227,7 +233,8 @@ async def chat_through_a_restart(chat: Service, clients: list[ChatClient]) -> No
             await asyncio.sleep(0.02)
 
     await say(texts[:15])
-    stopped = workers_of(chat)[0]
+    stopped = max(workers_of(chat), key=lambda worker: held(chat, worker))
+    assert held(chat, stopped) > 0
     stopped.send_signal(signal.SIGTERM)
     await say(texts[15:])  # while the worker drains, and after
     await asyncio.to_thread(chat.wait_for_log, "Application startup complete.", 3, HANG_GUARD)
