@@ -6,7 +6,9 @@ import asyncio
 import json
 from typing import Any
 
+import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
@@ -31,10 +33,17 @@ async def receive(ws: ClientConnection, *types: str) -> dict[str, Any]:
                 return message
 
 
-async def closed(ws: ClientConnection) -> ConnectionClosed:
+async def closed(ws: ClientConnection, timeout: float = TIMEOUT) -> ConnectionClosed:
     """Read until the connection closes; return how it closed."""
-    async with asyncio.timeout(TIMEOUT):
+    async with asyncio.timeout(timeout):
         with pytest.raises(ConnectionClosed) as info:
             while True:
                 await ws.recv()
     return info.value
+
+
+def scrape(url: str) -> dict[str, float]:
+    """``GET url/metrics``, parsed by prometheus-client: each sample's value, by name."""
+    text = httpx.get(f"{url}/metrics", timeout=TIMEOUT).raise_for_status().text
+    families = text_string_to_metric_families(text)
+    return {sample.name: sample.value for family in families for sample in family.samples}

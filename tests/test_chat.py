@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import json
+import os
 import re
 import signal
 import socket
@@ -14,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from chatkit import SECRET, TIMEOUT, closed, token
+from chatkit import SECRET, TIMEOUT, closed, scrape, token
 from fastapi import FastAPI
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
@@ -373,6 +374,7 @@ async def test_client_that_stops_reading_is_dropped_without_slowing_the_others(
                 break
         assert left == {"type": "left", "room": "lobby", "user": "slow"}
         assert server.run(members(app)) == ["alice", "bob"]
+        assert (await asyncio.to_thread(scrape, server.url))["chat_slow_clients_dropped_total"] == 1
 
         await asyncio.sleep(read_again_after)
         # The slow client gets what was buffered, then the close frame (1013 Try Again
@@ -414,8 +416,9 @@ async def test_server_stop_closes_connections_with_1001(start) -> None:
 @pytest.mark.skipif(sys.platform == "win32", reason="Windows cannot send SIGINT to a child")
 async def test_the_command_line_server_closes_with_1001_on_ctrl_c() -> None:
     process = await asyncio.create_subprocess_exec(
-        *[sys.executable, "-m", "ws_lessons", "serve", "chat", "--port", "0", "--secret", SECRET],
+        *[sys.executable, "-m", "ws_lessons", "serve", "chat", "--port", "0"],
         stderr=asyncio.subprocess.PIPE,
+        env=os.environ | {"WS_LESSONS_SECRET": SECRET},
     )
     assert process.stderr is not None
     try:

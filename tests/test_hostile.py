@@ -94,10 +94,11 @@ def child(app: str, tmp_path: Path, *options: str, nofile: int | None = None) ->
     """``python -m ws_lessons serve <app>`` on a free port, stopped on the way out."""
     command = [sys.executable, "-m", "ws_lessons", "serve", app, "--port", "0"]
     if app == "chat":
-        command += ["--secret", SECRET, "--ping-interval", "60"]
+        command += ["--ping-interval", "60"]
+        command += ["--secret", SECRET] if BEFORE else []  # older packages: an option
     if not BEFORE:  # an older package does not know the new options
         command += options
-    env = os.environ | ({"PYTHONPATH": BEFORE} if BEFORE else {})
+    env = os.environ | ({"PYTHONPATH": BEFORE} if BEFORE else {}) | {"WS_LESSONS_SECRET": SECRET}
     # glibc returns a freed block of 128 KiB or more to the system at once: RSS then shows
     # what the server holds, not what the allocator kept for later.
     env["MALLOC_MMAP_THRESHOLD_"] = str(128 * 1024)

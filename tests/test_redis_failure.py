@@ -7,6 +7,7 @@ import time
 
 import httpx
 import pytest
+from chatkit import scrape
 from test_scaling import SECRET, need, read
 from websockets.exceptions import ConnectionClosedError
 from websockets.sync.client import ClientConnection, connect
@@ -31,8 +32,8 @@ def close_frame(ws: ClientConnection) -> tuple[int, str]:
     return closed.value.rcvd.code, closed.value.rcvd.reason
 
 
-def healthz(worker: Service) -> httpx.Response:
-    return httpx.get(f"{worker.url}/healthz", timeout=5)
+def healthz(worker: Service, path: str = "/healthz") -> httpx.Response:
+    return httpx.get(f"{worker.url}{path}", timeout=5)
 
 
 def test_redis_stopped_mid_chat_and_started_again() -> None:
@@ -42,36 +43,44 @@ def test_redis_stopped_mid_chat_and_started_again() -> None:
         start_chat_worker(secret=SECRET, redis=redis_server.url) as worker,
     ):
         pid = worker.process.pid
-        with open_chat(worker, "ada") as ada:
+        reconnects = scrape(worker.url)["chat_broker_reconnects_total"]
+        with open_chat(worker, "ada") as ada, open_chat(worker, "cy") as cy:
             read(ada, "welcome")
-            ada.send(json.dumps({"type": "say", "text": "confirmed before the outage"}))
-            confirmed = read(ada, "said")
+            read(cy, "welcome")
+            for n in range(5):
+                ada.send(json.dumps({"type": "say", "text": f"confirmed {n} before the outage"}))
+            confirmed = [read(ada, "said") for _ in range(5)]  # echoed with a seq: kept
             redis_server.stop()
-            code, reason = close_frame(ada)
-        assert code == 1013  # Try Again Later
-        assert "Redis" in reason
+            closes = [close_frame(ada), close_frame(cy)]
+        for code, reason in closes:
+            assert code == 1013  # Try Again Later
+            assert "Redis" in reason
 
-        down = healthz(worker)
-        assert down.status_code == 503
-        assert "Redis" in down.json()["reason"]
+        for path in ("/readyz", "/healthz"):  # /healthz: the old name
+            down = healthz(worker, path)
+            assert down.status_code == 503
+            assert "Redis" in down.json()["reason"]
+        # Alive all the same: a liveness probe failing on Redis would restart every process.
+        assert healthz(worker, "/livez").status_code == 200
         with open_chat(worker, "bob") as bob:
             assert close_frame(bob)[0] == 1013
 
         redis_server.start()  # same port, same data folder
         for _ in range(100):
-            if healthz(worker).status_code == 200:
+            if healthz(worker, "/readyz").status_code == 200:
                 break
             time.sleep(0.1)
-        assert healthz(worker).json() == {"status": "ok"}
+        assert healthz(worker, "/readyz").json() == {"status": "ok"}
         assert worker.process.pid == pid and worker.process.poll() is None  # no restart
+        assert scrape(worker.url)["chat_broker_reconnects_total"] == reconnects + 1
 
         with open_chat(worker, "ada", "&since=0") as ada, open_chat(worker, "bob") as bob:
             read(ada, "welcome")
-            assert read(ada, "said") == confirmed  # kept through the outage
+            assert [read(ada, "said") for _ in range(5)] == confirmed  # kept through the outage
             read(bob, "welcome")
             bob.send(json.dumps({"type": "say", "text": "back"}))
             assert read(ada, "said")["text"] == "back"
-            assert read(bob, "said")["seq"] == confirmed["seq"] + 1
+            assert read(bob, "said")["seq"] == confirmed[-1]["seq"] + 1
     assert worker.process.returncode is not None
     assert "Traceback" not in worker.log, worker.log
     assert "ERROR" not in worker.log, worker.log

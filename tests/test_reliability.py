@@ -240,7 +240,7 @@ async def test_the_client_resumes_after_a_graceful_restart(start, tmp_path: Path
             *(f"after {n}" for n in range(1, 4)),
         ]
         assert reader.gaps == []
-        assert "closed by the server: 1001" in reader.log
+        assert "closed by the server: 1001 the server is shutting down" in reader.log
         assert any(line.startswith("connecting with since=") for line in reader.log)
 
 
@@ -357,9 +357,16 @@ class ChatProcess:
     async def start(self) -> None:
         command = [sys.executable, "-m", "ws_lessons", "serve", "chat"]
         command += ["--port", str(self.port), "--history", str(self.history)]
-        command += ["--secret", SECRET, "--rate", "1000", "--burst", "1000"]
+        command += ["--rate", "1000", "--burst", "1000"]
+        # Close every client at once on SIGTERM: in a drain spread over the grace period,
+        # the writer, closed last, would say more than the 100 messages history keeps
+        # before the reader, closed first, could come back.
+        command += ["--grace", "0"]
         self.process = await asyncio.create_subprocess_exec(
-            *command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+            *command,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+            env=os.environ | {"WS_LESSONS_SECRET": SECRET},
         )
         started = asyncio.get_running_loop().create_future()
         self._reading = asyncio.create_task(self._read(started))
@@ -446,7 +453,7 @@ async def test_a_resumed_client_misses_nothing_across_a_server_restart(
             if how == "terminate" and POSIX:  # SIGTERM: a graceful stop
                 assert status == -signal.SIGTERM  # uvicorn stops, then re-raises the signal
                 assert "Finished server process" in first.stderr[-1]
-                assert "closed by the server: 1001" in reader.log
+                assert "closed by the server: 1001 the server is shutting down" in reader.log
                 assert not [line for line in first.stderr if "Traceback" in line]
             elif how == "kill":
                 assert status == (-signal.SIGKILL if POSIX else 1)  # SIGKILL: POSIX only

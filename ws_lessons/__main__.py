@@ -4,7 +4,22 @@ autobahn``."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+
+SECRET_VARIABLE = "WS_LESSONS_SECRET"
+"""The environment variable that holds the chat's token secret (never a command-line
+option: ``ps`` shows every process's command line to every user of the machine)."""
+
+
+class _RefuseSecret(argparse.Action):
+    """``--secret`` is gone: say where the secret goes now."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        parser.error(
+            f"--secret is not an option: a command line is visible to every user (ps). "
+            f"Set the environment variable {SECRET_VARIABLE} instead."
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -13,7 +28,12 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("doctor", help="check this machine for the course and say what to fix")
     bench = commands.add_parser("bench", help="run the benchmarks (ratios against baselines)")
     bench.add_argument("suites", nargs="*", help="which benchmarks (default: all)")
-    serve = commands.add_parser("serve", help="run an app of the course as a standalone server")
+    serve = commands.add_parser(
+        "serve",
+        help="run an app of the course as a standalone server",
+        epilog=f"The chat signs its tokens with ${SECRET_VARIABLE} (default: a random one "
+        "per run, shared by its workers: tokens then die with the server).",
+    )
     serve.add_argument(
         "app",
         choices=["chat", "scratch"],
@@ -22,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=8000, help="port (0: any free port)")
-    serve.add_argument("--secret", help="signs the tokens (default: random, per run)")
+    serve.add_argument("--secret", nargs="?", action=_RefuseSecret, help=argparse.SUPPRESS)
     serve.add_argument(
         "--allow-origin",
         action="append",
@@ -136,6 +156,21 @@ def main(argv: list[str] | None = None) -> int:
         metavar="N",
         help="rooms nobody is in whose history is kept; the longest idle goes first (default: 200)",
     )
+    serve.add_argument(
+        "--grace",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="on SIGTERM, close the chat's clients (1001) in batches over half this time, "
+        "and exit within it (default: 10)",
+    )
+    serve.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default="text",
+        help="text: uvicorn's lines; json: one JSON object a line, with room and user "
+        "(default: text)",
+    )
     classroom = commands.add_parser(
         "classroom", help="run a class: learners' checks report to a live dashboard"
     )
@@ -201,12 +236,14 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--workers must be 1 or more")
         if args.workers > 1 and args.redis is None:
             parser.error(WORKERS_NEED_REDIS)
+        if args.grace < 0:
+            parser.error("--grace must be 0 or more")
         if bool(args.ssl_certfile) != bool(args.ssl_keyfile):
             parser.error("--ssl-certfile and --ssl-keyfile go together")
         chat.run(
             host=args.host,
             port=args.port,
-            secret=args.secret,
+            secret=os.environ.get(SECRET_VARIABLE) or None,
             allowed_origins=args.allowed_origins,
             history=args.history,
             redis=args.redis,
@@ -224,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
             keep_rooms=args.keep_rooms,
             max_rooms=args.max_rooms,
             limits=Limits(request_timeout=args.request_timeout, max_connections=args.max_clients),
+            grace=args.grace,
+            log_format=args.log_format,
         )
         return 0
     from ws_lessons import bench as benchmarks

@@ -23,7 +23,7 @@ from ws_lessons import server
 from ws_lessons.proxies import LOOPBACK
 from ws_lessons.server import Listening, forget, stop_named, track
 
-START_TIMEOUT = 15.0
+START_TIMEOUT = 30.0  # a hang guard: a loaded machine starts Python slowly
 
 INSTALL = {
     "redis-server": "sudo apt-get install redis-server (Debian/Ubuntu), brew install redis "
@@ -195,21 +195,26 @@ def start_chat_worker(
     name: str = "",
     options=(),
     tls: TLS | None = None,
+    grace: float = 1.0,
 ) -> Service:
     """``python -m ws_lessons serve chat`` in a child process (on a free port by default).
 
     ``options`` are more command-line options, e.g. ``["--rate", "1000"]``; ``tls``
-    serves ``https://`` and ``wss://`` with this certificate and key.
+    serves ``https://`` and ``wss://`` with this certificate and key. The ``secret``
+    goes in the environment (``WS_LESSONS_SECRET``), where ``ps`` does not show it.
+    ``grace``: seconds a stop may take (``--grace``): its clients are closed with 1001 in
+    batches over the first half; short by default, so that :meth:`Service.stop` is quick.
     """
     port = port or free_port()
     command = [sys.executable, "-m", "ws_lessons", "serve", "chat", "--port", str(port)]
-    command += ["--secret", secret, *options]
+    command += ["--grace", str(grace), *options]
     if redis:
         command += ["--redis", redis]
     if tls:
         command += ["--ssl-certfile", str(tls[0]), "--ssl-keyfile", str(tls[1])]
     workdir = Path(tempfile.mkdtemp(prefix="chat-"))
-    return Service(name or f"chat-{port}", command, port, workdir, "https" if tls else "http")
+    scheme, env = "https" if tls else "http", {"WS_LESSONS_SECRET": secret}
+    return Service(name or f"chat-{port}", command, port, workdir, scheme, env)
 
 
 WEBSOCKET_DIRECTIVES = """proxy_http_version 1.1;

@@ -23,7 +23,10 @@ with 1008); the default Origin policy is "the server's own address only" (never 
 ``Host`` header); ``POST /token`` reads at most 1 KiB (413); during shutdown, a new
 connection is closed with 1001 right after it is accepted.
 
-With a shared broker (Redis), while Redis is unreachable: ``GET /healthz`` answers 503
+Operators' routes (see :mod:`.ops`): ``GET /livez``, ``GET /readyz`` (old name
+``/healthz``) and ``GET /metrics``.
+
+With a shared broker (Redis), while Redis is unreachable: ``GET /readyz`` answers 503
 with the reason, so that a load balancer sends users elsewhere; connected clients are
 closed with 1013 Try Again Later and the reason; a new connection is accepted and closed
 the same way. Once the broker has reconnected, the chat serves again by itself.
@@ -44,8 +47,7 @@ from typing import Annotated, Any
 
 import uvicorn
 from fastapi import Depends, FastAPI, Path, Query, Request, Response, WebSocket
-from fastapi.responses import HTMLResponse, JSONResponse
-from starlette import status
+from fastapi.responses import HTMLResponse
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from ws_lessons.frames import CloseCode
@@ -58,10 +60,10 @@ from ws_lessons.limits import (
 )
 from ws_lessons.proxies import LOOPBACK
 
-from . import tokens
+from . import ops, tokens
 from .broker import KEEP_ROOMS, MAX_ROOMS, Broker, MemoryBroker, SharedBroker
 from .guard import COOKIE, Guard
-from .hub import Hub, Member
+from .hub import SHUTTING_DOWN, Hub, Member
 from .models import (
     NAME_LENGTH,
     NAME_PATTERN,
@@ -76,6 +78,8 @@ from .models import (
 from .ratelimit import ConnectionLimit, TokenBucket
 from .redis_broker import UNAVAILABLE, UNREACHABLE, RedisBroker
 from .sqlite_broker import SqliteBroker
+
+logger = logging.getLogger("uvicorn.error")  # beside the server's own lines
 
 MAX_BODY = 1024
 """Bytes in the body of ``POST /token`` (``{"user": "..."}`` needs about 50): 413 beyond."""
@@ -168,12 +172,7 @@ def create_app(
     async def index() -> str:
         return page
 
-    @app.get("/healthz", response_model=None)
-    async def healthz() -> dict[str, str] | JSONResponse:
-        if reason := unavailable(hub.broker):
-            body = {"status": "unavailable", "reason": reason}
-            return JSONResponse(body, status.HTTP_503_SERVICE_UNAVAILABLE)
-        return {"status": "ok"}
+    ops.add_routes(app, hub)
 
     @app.post("/token", max_body_size=MAX_BODY)  # FastAPI 0.165: 413 before reading more
     async def token(body: TokenRequest, request: Request, response: Response) -> TokenResponse:
@@ -195,10 +194,15 @@ def create_app(
         user: Annotated[str, Depends(guard.admit)],
         since: Annotated[int | None, Query(ge=0)] = None,
     ) -> None:
+        ops.connection.set((room, user))  # JSON log lines of this connection say who
         with connections.slot(user) as free:
             await websocket.accept()
             if hub.closing:
-                await websocket.close(CloseCode.GOING_AWAY, "the server is shutting down")
+                # Refused after the handshake, not with an HTTP 503 before it: a browser
+                # page reads a close code and reason, but only 1006 for a refused handshake;
+                # and a server without the ASGI denial-response extension turns a refusal
+                # into 403, which a client takes as final.
+                await websocket.close(CloseCode.GOING_AWAY, SHUTTING_DOWN)
                 return
             if not free:
                 reason = f"too many connections: at most {max_connections} per user"
@@ -211,6 +215,7 @@ def create_app(
             bucket = TokenBucket(rate, burst)
 
             async def on_receive(data: str | bytes) -> None:
+                hub.counts.received += 1
                 if not bucket.take():
                     hub.send(member, rate_limited)
                     return
@@ -236,31 +241,49 @@ def create_app(
             finally:
                 if members_changed is not None:
                     members_changed(room, room in hub.rooms)
+                if member.close_code not in (None, CloseCode.GOING_AWAY):
+                    why = f"{member.close_code} {member.close_reason}".rstrip()
+                    logger.info("%s in %s: closed by the server with %s", user, room, why)
 
     return app
 
 
 class _ChatServer(uvicorn.Server):
-    """uvicorn, but chat clients hear 1001 Going Away before the server stops.
+    """uvicorn, but a stop drains the chat: clients hear 1001 Going Away, in batches.
 
-    uvicorn itself closes open WebSockets with 1012 Service Restart. A history file is
+    On SIGTERM or Ctrl-C, readiness fails at once (``/readyz`` 503) and a new WebSocket is
+    closed with 1001 right after its handshake; the open ones are closed in batches spread
+    over the first half of ``grace`` seconds (:meth:`Hub.close_all`); then uvicorn stops.
+    uvicorn itself would close them all at once with 1012 Service Restart. A history file is
     closed once the server has stopped (uvicorn then re-raises a SIGTERM it caught, which
     ends the process at once).
     """
 
     def __init__(
-        self, config: uvicorn.Config, hub: Hub, broker: SqliteBroker | None = None
+        self,
+        config: uvicorn.Config,
+        hub: Hub,
+        broker: SqliteBroker | None = None,
+        grace: float = 0,
     ) -> None:
         super().__init__(config)
         self.hub = hub
         self.broker = broker
+        self.grace = grace
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        self.hub.closing = True  # not ready from this instant, before the loop notices
+        super().handle_exit(sig, frame)
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         quiet_accept_errors(asyncio.get_running_loop())  # one line per burst, no traceback
         await super().startup(sockets)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        await self.hub.close_all()
+        count, started = sum(map(len, self.hub.rooms.values())), time.monotonic()
+        logger.info("Draining: closing %d connections over %g s", count, self.grace / 2)
+        await self.hub.close_all(grace=self.grace)
+        logger.info("Drained in %.2f s", time.monotonic() - started)
         await super().shutdown(sockets)
         if self.broker is not None:
             self.broker.close()
@@ -281,11 +304,15 @@ def run(
     proxy_headers: bool = True,
     forwarded_allow_ips: str | None = None,
     limits: Limits | None = None,
+    grace: float = 10.0,
+    log_format: str = "text",
     **settings: Any,
 ) -> None:
     """Serve the chat until Ctrl-C or SIGTERM, then close every chat connection with 1001.
 
-    - ``workers``: how many processes serve the one port; above 1 needs ``redis``.
+    - ``workers``: how many processes serve the one port; above 1 needs ``redis``. A
+      worker sent SIGTERM drains and is replaced by a new one (a rolling restart, one
+      worker at a time); a worker that dies otherwise stops them all.
     - ``history``: a SQLite file that keeps room history and ``seq`` across restarts
       (memory if omitted).
     - ``redis``: a Redis URL, e.g. ``redis://127.0.0.1:6379``: processes given the same
@@ -302,6 +329,9 @@ def run(
       and the scheme the browser used.
     - ``limits``: what each process holds for its clients (:class:`~ws_lessons.limits.Limits`:
       request deadline, head size, connections, pings, write buffer).
+    - ``grace``: seconds a stopping process takes at most: its clients are closed in
+      batches over the first half, and it has exited before the end (0: all at once).
+    - ``log_format``: ``"text"`` (uvicorn's lines) or ``"json"`` (one object a line).
 
     The soft open-file limit is raised to the hard one and the connection cap set below
     it; the log shows ``?token=…`` instead of tokens. Other ``settings`` go to
@@ -321,35 +351,47 @@ def run(
         "ssl_keyfile": ssl_keyfile,
         "proxy_headers": proxy_headers,
         "forwarded_allow_ips": forwarded_allow_ips,
-        "timeout_graceful_shutdown": 2,  # then cut clients that never read their close frame
+        # then cut clients that never read their close frame
+        "timeout_graceful_shutdown": min(2.0, grace / 5) if grace > 0 else 2.0,
+        "log_config": ops.log_config(log_format),
     }
     chat = {"history": history, "redis": redis, "limits": limits or Limits(), **settings}
+    chat["grace"] = grace
+    chat["secret"] = chat.get("secret") or secrets.token_urlsafe(32)  # one for every worker
     if workers == 1:
         _serve(options, chat)
         return
     # Like uvicorn --workers: the parent binds the port, each child accepts on it.
     sock = uvicorn.Config(None, **options).bind_socket()
     spawn = multiprocessing.get_context("spawn")
-    children = [
-        spawn.Process(target=_serve, args=(options, chat, sock), daemon=True)
-        for _ in range(workers)
-    ]
+
+    def worker() -> multiprocessing.process.BaseProcess:
+        child = spawn.Process(target=_serve, args=(options, chat, sock), daemon=True)
+        child.start()
+        return child
+
     stopping: list[int] = []  # a flag a signal handler can set without taking a lock
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda signum, frame: stopping.append(signum))
-    for child in children:
-        child.start()
-    while not stopping and all(child.is_alive() for child in children):
+    children = [worker() for _ in range(workers)]
+    # A worker that drained after a SIGTERM of its own is replaced; one that died otherwise
+    # (a crash, SIGKILL) stops them all: a process manager then starts the chat again.
+    while not stopping and all(c.exitcode in (None, -signal.SIGTERM) for c in children):
         time.sleep(0.2)
+        for index, child in enumerate(children):
+            if child.exitcode == -signal.SIGTERM and not stopping:
+                logger.info("Worker %d drained and stopped: starting another", child.pid)
+                children[index] = worker()
     for child in children:
-        child.terminate()  # each worker then closes its clients with 1001
+        child.terminate()  # each worker then closes its clients with 1001, in batches
     for child in children:
-        child.join(5)
+        child.join(grace + 5)
 
 
 def _serve(options: dict[str, Any], chat: dict[str, Any], sock: socket.socket | None = None):
     """Serve the chat with uvicorn ``options`` in this process (on ``sock`` if given)."""
     history, redis, limits = chat.pop("history"), chat.pop("redis"), chat.pop("limits")
+    grace = chat.pop("grace")
     history_size = chat.get("history_size", 100)
     file = None if history is None else SqliteBroker(history, history_size)
     shared = None if redis is None else RedisBroker(redis, history_size)
@@ -363,6 +405,6 @@ def _serve(options: dict[str, Any], chat: dict[str, Any], sock: socket.socket | 
     logging.getLogger("uvicorn.error").info(
         "open files: soft limit %s (was %s); at most %d connections, then 503", after, before, cap
     )
-    server = _ChatServer(config, app.state.hub, file)
+    server = _ChatServer(config, app.state.hub, file, grace)
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C once stopped
         server.run(sockets=None if sock is None else [sock])

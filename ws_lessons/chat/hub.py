@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator
 from typing import Any
 
@@ -33,6 +34,24 @@ CLOSE_TIMEOUT = 1.0
 
 WRITES_PER_TURN = 4
 """Queued messages a sender writes before it lets the event loop take a turn."""
+
+SHUTTING_DOWN = "the server is shutting down"
+"""The reason of the 1001 Going Away close frame when the server stops."""
+
+DRAIN_BATCHES = 10
+"""A server stopping with a grace period closes its connections in this many batches."""
+
+
+@dataclasses.dataclass
+class Counts:
+    """What the hub has done since it started (``/metrics`` reads them)."""
+
+    received: int = 0
+    """Frames received from clients."""
+    sent: int = 0
+    """Messages sent or queued to clients."""
+    dropped: int = 0
+    """Clients closed with 1013 because they fell too far behind."""
 
 
 class Member:
@@ -242,6 +261,7 @@ class Hub:
         self.shared = isinstance(broker, SharedBroker)
         """Several processes share the broker: messages reach members through :meth:`deliver`."""
         self.rooms: dict[str, list[Member]] = {}
+        self.counts = Counts()
         self.closing = False
         """Set by :meth:`close_all`: the server is stopping; a new connection is closed
         with 1001 as soon as it is accepted. The app clears it when it starts again."""
@@ -272,6 +292,7 @@ class Hub:
             replay = [] if since is None else await self.broker.history(room, since)
             member.seq = max([seq, *(said.seq for said in replay)])
             members = await self.broker.members(room) if self.shared else self.members(room)
+            self.counts.sent += 1 + len(replay)
             yield [Welcome(room=room, user=user, seq=seq, members=members), *replay]
         finally:
             self._remove(member)
@@ -309,19 +330,37 @@ class Hub:
             # and resume with ``?since=``.
             member.close(CloseCode.TRY_AGAIN_LATER)
             self._remove(member)
+            self.counts.dropped += 1
+        else:
+            self.counts.sent += 1
 
-    async def close_all(self, code: int = CloseCode.GOING_AWAY) -> None:
-        """Close every connection with ``code``; return once their close frames are out.
+    async def close_all(
+        self, code: int = CloseCode.GOING_AWAY, reason: str = SHUTTING_DOWN, grace: float = 0
+    ) -> None:
+        """Close every connection with ``code`` and ``reason``; return once their close
+        frames are out.
 
         From now on :attr:`closing` is true, so that a client reconnecting at once is
         turned away (1001) rather than let in just before the server stops.
+
+        With a ``grace`` period (seconds), the connections are closed in
+        :data:`DRAIN_BATCHES` batches spread over its first half, so that their clients
+        do not all reconnect (to the other servers) at the same instant; their close
+        frames get a quarter of it, which leaves the last quarter for the server to stop.
+        Without one, every connection is closed at once. Each member's own task writes
+        its close frame (:meth:`Member.run`): the hub only asks.
         """
         self.closing = True
         everyone = [member for members in self.rooms.values() for member in members]
-        for member in everyone:
-            member.close(code)
+        batches = max(1, min(len(everyone), DRAIN_BATCHES)) if grace > 0 else 1
+        for batch in range(batches):
+            if batch:
+                await asyncio.sleep(grace / 2 / batches)
+            for member in everyone[batch::batches]:
+                member.close(code, reason)
+        wait = min(2 * CLOSE_TIMEOUT, grace / 4) if grace > 0 else 2 * CLOSE_TIMEOUT
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(2 * CLOSE_TIMEOUT):
+            async with asyncio.timeout(wait):
                 await asyncio.gather(*(member.closed.wait() for member in everyone))
 
     def _broadcast(self, room: str, message: ServerMessage) -> None:

@@ -47,7 +47,7 @@ return said
 """
 
 UNAVAILABLE = "the chat cannot reach Redis; try again in a moment"
-"""What clients and ``/healthz`` are told while Redis is unreachable (the log has why)."""
+"""What clients and ``/readyz`` are told while Redis is unreachable (the log has why)."""
 
 logger = logging.getLogger("uvicorn.error")  # beside the server's own lines
 
@@ -75,6 +75,8 @@ class RedisBroker:
         self._pubsub: redis.client.PubSub | None = None
         self.unavailable: str | None = None
         """Why Redis cannot be used right now, or None while it answers."""
+        self.reconnects = 0
+        """How many times :meth:`listen` got Redis back after losing it."""
         self._unsent_leaves: collections.Counter[tuple[str, str]] = collections.Counter()
 
     def _key(self, room: str, what: str) -> str:
@@ -154,6 +156,7 @@ class RedisBroker:
                 forever = Retry(BACKOFF, retries=-1, supported_errors=UNREACHABLE)
                 await forever.call_with_retry(self._recover, self._still_down)
                 self.unavailable = None
+                self.reconnects += 1
                 logger.info("Redis is reachable again: serving")
 
     async def _recover(self) -> None:
