@@ -117,6 +117,8 @@ KEY_RESULTS: dict[str, tuple[str, ...]] = {
         r"ada got: (\('ada', 'hello, anyone\?', 1\) \('bob', .+, 2\))\nbob got: \1\n",
         r"Redis stopped\. B available: False - Redis is unreachable \(ConnectionError\)",
         r"B heard: \[\(4, 'heard by both'\), \(5, 'after the outage'\)\]",
+        r"needs --redis: each process has its own rooms\nStarted parent process: 1x\n"
+        r"Started server process: 2x",
         r"process A handled 1 of the 2 connections\nprocess B handled 1 of the 2",
         r"yours: True  the reference: True",
     ),
