@@ -116,10 +116,16 @@ KEY_RESULTS: dict[str, tuple[str, ...]] = {
         r"ada got: (\('\w+', .+, 1\) \('\w+', .+, 2\))\nbob got: \1\n",  # either may be first
         r"Redis stopped\. ada's connection: \(1013, ",
     ),
-    "14_production": (  # workers share nothing without Redis; nginx alternates; wss only
-        r"a client of worker B heard: nothing",
+    "14_production": (  # the learner's project: probes, Redis outage, drain, nginx, wss only
+        r"HEALTHCHECK python -m mychat\.probe /livez -> exit 0",
+        r"Redis stopped: /readyz 503 \{'status': 'not ready', 'reason': '.+'\}",
+        r"replayed seq \[1, 2, 3, 4, 5\]\nthe same process serves again: seq 6",
+        r"tracebacks in its log: 0",
+        r"every client closed \(1001, '.*'\) at \[",
+        r"exited 0 after [0-2]\.[0-9] s \(grace 3 s\)",
         r"served by \['A', 'B', 'A', 'B'\]",
         r"new WebSocket\('ws://chat\.test:PORT/ws/lobby'\) -> SecurityError",
+        r"passed: 11 of 11 clauses",
     ),
     "15_beyond_http1": (  # Hypercorn allows the extended CONNECT and answers 200; Granian not
         r"setting  00 08 00 00 00 01",
