@@ -203,3 +203,109 @@ def test_sigterm_drains_every_client_within_the_grace_period(project: Path) -> N
     assert chat.process.returncode == 0, chat.log
     assert exited_after < grace, f"exited after {exited_after:.1f} s, grace {grace} s"
     assert "Traceback" not in chat.log, chat.log
+
+
+class ResumingClient:
+    """A client that keeps every ``said`` once, in order: on a close it reconnects with
+    ``since`` (through ``proxy``, so maybe to another process); a seq seen already is
+    dropped, a seq that skips one means a message was missed: it reconnects to fetch it."""
+
+    def __init__(self, proxy: Service, user: str) -> None:
+        self.proxy, self.user = proxy, user
+        self.seqs: list[int] = []
+        self.since: int | None = None
+        self.connections = self.duplicates = self.gaps = 0
+
+    async def run(self, chat: Service, until: asyncio.Future[int]) -> None:
+        while not self.caught_up(until):
+            query = f"?token={await token(chat, self.user)}"
+            query += "" if self.since is None else f"&since={self.since}"
+            try:
+                async with connect(self.proxy.ws_url(f"/ws/lobby{query}"), open_timeout=HANG) as ws:
+                    self.connections += 1
+                    await self.read(ws, until)
+            except (ConnectionClosed, OSError, TimeoutError):
+                await asyncio.sleep(0.05)  # refused while draining, or closed: come back
+            except Exception as refused:  # the handshake refused (HTTP 403 or 503)
+                if "rejected" not in str(refused):
+                    raise
+                await asyncio.sleep(0.05)
+
+    def caught_up(self, until: asyncio.Future[int]) -> bool:
+        return until.done() and self.since is not None and self.since >= until.result()
+
+    async def read(self, ws: ClientConnection, until: asyncio.Future[int]) -> None:
+        while not self.caught_up(until):
+            try:
+                message = json.loads(await asyncio.wait_for(ws.recv(), 0.2))
+            except TimeoutError:
+                continue  # nothing new: look at ``until`` again
+            if message["type"] == "welcome" and self.since is None:
+                self.since = message["seq"]
+            elif message["type"] == "said":
+                if message["seq"] <= self.since:
+                    self.duplicates += 1
+                elif message["seq"] > self.since + 1:
+                    self.gaps += 1
+                    return  # reconnect with since: the history fills the gap
+                else:
+                    self.seqs.append(message["seq"])
+                    self.since = message["seq"]
+
+
+def test_a_rolling_restart_loses_and_repeats_nothing(project: Path, redis: Service) -> None:
+    """30 clients behind nginx; one of two processes stops (SIGTERM) while Ada speaks:
+    every client resumes on the other process and holds every seq exactly once."""
+    from ws_lessons.services import start_nginx
+
+    chats = [
+        start_chat(
+            project,
+            f"project service rolling {n}",
+            CHAT_REDIS_URL=redis.url,
+            CHAT_GRACE="4",
+            CHAT_RATE="100",
+            CHAT_BURST="100",
+        )  # Ada speaks fast
+        for n in (1, 2)
+    ]
+    try:
+        proxy = start_nginx([chat.port for chat in chats], name="project service rolling nginx")
+    except ServiceUnavailable as missing:
+        for chat in chats:
+            chat.stop()
+        pytest.skip(str(missing))
+
+    async def scenario() -> tuple[list[ResumingClient], list[int]]:
+        until: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        clients = [ResumingClient(proxy, f"user{n}") for n in range(30)]
+        tasks = [asyncio.create_task(client.run(chats[1], until)) for client in clients]
+        async with asyncio.timeout(HANG):
+            while any(client.since is None for client in clients):
+                await asyncio.sleep(0.05)
+        ada = await join(chats[1], "ada")
+        sent = [await say(ada, "before the restart")]
+        chats[0].process.send_signal(signal.SIGTERM)
+        for n in range(40):
+            sent.append(await say(ada, f"during the restart {n}"))
+            await asyncio.sleep(0.05)
+        until.set_result(sent[-1])
+        async with asyncio.timeout(HANG * 2):
+            await asyncio.gather(*tasks)
+        await ada.close()
+        return clients, sent
+
+    try:
+        clients, sent = asyncio.run(scenario())
+        assert chats[0].process.wait(HANG) == 0
+    finally:
+        proxy.stop()
+        for chat in chats:
+            chat.stop()
+    expected = list(range(sent[0], sent[-1] + 1))
+    assert sent == expected
+    for client in clients:
+        assert client.seqs == expected, (client.user, client.gaps, client.duplicates)
+    moved = [client for client in clients if client.connections > 1]
+    assert moved, "no client was on the process that restarted"
+    assert "Traceback" not in chats[0].log + chats[1].log
