@@ -124,6 +124,7 @@ KEY_RESULTS: dict[str, tuple[str, ...]] = {
         r"every client closed \(1001, '.*'\) at \[",
         r"exited 0 after [0-2]\.[0-9] s \(grace 3 s\)",
         r"served by \['A', 'B', 'A', 'B'\]",
+        r"30 of 30 clients got seq \d+ to \d+ exactly once, in order\nprocess A exited 0",
         r"new WebSocket\('ws://chat\.test:PORT/ws/lobby'\) -> SecurityError",
         r"11 of 11 clauses|11 条条款中有 11 条",  # check_chat on the learner's final app
     ),
