@@ -151,10 +151,17 @@ KEY_RESULTS: dict[str, tuple[str, ...]] = {
         r"process A handled 1 of the 2 connections\nprocess B handled 1 of the 2",
         r"yours: True  the reference: True",
     ),
-    "14_production": (  # workers share nothing without Redis; nginx alternates; wss only
-        r"a client of worker B heard: nothing",
+    "14_production": (  # the learner's project: probes, Redis outage, drain, nginx, wss only
+        r"HEALTHCHECK python -m mychat\.probe /livez -> exit 0",
+        r"Redis stopped: /readyz 503 \{'status': 'not ready', 'reason': '.+'\}",
+        r"replayed seq \[1, 2, 3, 4, 5\]\nthe same process serves again: seq 6",
+        r"tracebacks in its log: 0",
+        r"every client closed \(1001, '.*'\) at \[",
+        r"exited 0 after [0-2]\.[0-9] s \(grace 3 s\)",
         r"served by \['A', 'B', 'A', 'B'\]",
+        r"30 of 30 clients got seq \d+ to \d+ exactly once, in order\nprocess A exited 0",
         r"new WebSocket\('ws://chat\.test:PORT/ws/lobby'\) -> SecurityError",
+        r"11 of 11 clauses|11 条条款中有 11 条",  # check_chat on the learner's final app
     ),
     "15_beyond_http1": (  # Hypercorn allows the extended CONNECT and answers 200; Granian not
         r"setting  00 08 00 00 00 01",

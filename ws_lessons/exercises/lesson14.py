@@ -22,7 +22,7 @@ STORY_14_1 = messages(
         "B": N_("Grace receives Ada's message."),
         "C": N_("Linus, also on worker A, receives Ada's message."),
         "D": N_("Grace receives her welcome."),
-        "E": N_("Both workers answer /healthz with 200."),
+        "E": N_("Both workers answer /livez with 200."),
         "F": N_("Ada, reconnecting, lands on worker B and hears Grace from then on."),
     }
 )
