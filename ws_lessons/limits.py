@@ -49,7 +49,19 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 
 from ws_lessons.bounds import Clock, TokenBucket, connection_cap, raise_open_files
 
-__all__ = ["HideQueryValues", "Limits", "protocols", "quiet_accept_errors", "raise_open_files"]
+__all__ = [
+    "PROTOCOLS",
+    "HideQueryValues",
+    "Limits",
+    "protocols",
+    "quiet_accept_errors",
+    "raise_open_files",
+]
+
+PROTOCOLS: dict[str, str] = {"http": "h11", "loop": "asyncio"}
+"""What the course's servers run on, whatever else is installed: the lessons show h11's and
+asyncio's behaviour. (``uvicorn[standard]``, which ``fastapi-cli`` brings along, would make
+uvicorn's "auto" pick httptools and uvloop instead.)"""
 
 QUIET = 10.0
 """Seconds between two log lines about the same kind of refusal (one line per burst)."""

@@ -28,7 +28,7 @@ from typing import Any, Protocol, Self, TypeVar
 import uvicorn
 from uvicorn.importer import ImportFromStringError, import_from_string
 
-from ws_lessons.limits import HideQueryValues, Limits, protocols, quiet_accept_errors
+from ws_lessons.limits import PROTOCOLS, HideQueryValues, Limits, protocols, quiet_accept_errors
 from ws_lessons.proxies import LOOPBACK
 
 __all__ = [
@@ -397,6 +397,7 @@ def serve(
         "log_level": "info",
         "lifespan": "auto",
         "timeout_graceful_shutdown": GRACE,
+        **PROTOCOLS,
     }
     if limits is not None:
         options.update(protocols(limits))

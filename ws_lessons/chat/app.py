@@ -52,6 +52,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from ws_lessons.frames import CloseCode
 from ws_lessons.limits import (
+    PROTOCOLS,
     HideQueryValues,
     Limits,
     protocols,
@@ -354,6 +355,7 @@ def run(
         # then cut clients that never read their close frame
         "timeout_graceful_shutdown": min(2.0, grace / 5) if grace > 0 else 2.0,
         "log_config": ops.log_config(log_format),
+        "loop": PROTOCOLS["loop"],  # the h11 and websockets protocols come from `limits`
     }
     chat = {"history": history, "redis": redis, "limits": limits or Limits(), **settings}
     chat["grace"] = grace

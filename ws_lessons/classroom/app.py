@@ -247,6 +247,8 @@ def run(host: str = "127.0.0.1", port: int = 8765, db: str | Path = DEFAULT_DB) 
     """Serve a class until Ctrl-C, printing how to join it and where its dashboard is."""
     import uvicorn
 
+    from ws_lessons.limits import PROTOCOLS
+
     try:
         app = create_app(db)
     except sqlite3.Error as exc:
@@ -254,7 +256,7 @@ def run(host: str = "127.0.0.1", port: int = 8765, db: str | Path = DEFAULT_DB) 
     store: Store = app.state.store
     config = uvicorn.Config(
         app, host=host, port=port, ws_max_size=MESSAGE_SIZE, log_level="warning",
-        timeout_graceful_shutdown=2,
+        timeout_graceful_shutdown=2, **PROTOCOLS,
     )  # fmt: skip
     try:
         sock = config.bind_socket()  # uvicorn says why it could not, then exits
