@@ -106,8 +106,13 @@ class RedisBroker:
     async def leave(self, room: str, user: str) -> bool:
         """Count one connection fewer; true if it was the user's last anywhere.
 
-        With Redis unreachable, the leave is kept and counted once Redis is back.
+        With Redis unreachable, the leave is kept and counted once Redis is back; when
+        the listener already knows it is away, without waiting on Redis (a stopping server
+        must not spend its grace period on retries).
         """
+        if self.unavailable is not None:
+            self._unsent_leaves[room, user] += 1
+            return False
         try:
             return await self._leave(room, user)
         except UNREACHABLE:
