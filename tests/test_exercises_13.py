@@ -1,41 +1,111 @@
-"""Lesson 13's checks: the learner's directives run in a real nginx; without nginx the
-check is skipped, not failed."""
+"""Lesson 13's checks: the learner's fixed directives run in a real nginx in front of a real
+chat; without nginx the check is skipped, not failed."""
 
 from __future__ import annotations
 
+import json
 import shutil
+from pathlib import Path
 
 import pytest
 from exercisekit import rejected
 from test_scaling import need
 
 from ws_lessons import checks
+from ws_lessons.exercises import lesson13
+from ws_lessons.exercises.lesson13 import STARTER_13_1
 from ws_lessons.solutions import SOLUTIONS
 
+LESSON = "13_scaling_deployment.ipynb"
+NOTEBOOKS = [Path(__file__).parents[1] / "notebooks" / edition / LESSON for edition in ("", "zh")]
+
 pytestmark = pytest.mark.timeout(60)
+
+
+FIXED = "$connection_upgrade"
+
+
+def test_13_1_the_starter_fails_on_its_empty_connection_header() -> None:
+    need("nginx")
+    message = rejected(checks.check_13_1, STARTER_13_1)
+    assert "the handshake got HTTP 404, not 101" in message
+    assert "an empty Connection value tells nginx to send no Connection header" in message
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.parent.name)
+def test_13_1_the_notebook_gives_the_starter(path: Path) -> None:
+    cell = next(
+        "".join(cell["source"])
+        for cell in json.loads(path.read_text())["cells"]
+        if "check_13_1(" in "".join(cell["source"]) and cell["cell_type"] == "code"
+    )
+    given = cell.split('"""')[1]
+    assert given.split() == STARTER_13_1.split()
 
 
 @pytest.mark.parametrize(
     ("directives", "hint"),
     [
-        ("proxy_http_version 1.1;", "the client's Upgrade header is hop-by-hop"),
+        (
+            STARTER_13_1.replace('""', FIXED),
+            "the handshake passes now, but nginx closed the connection after",
+        ),
+        (
+            STARTER_13_1.replace('""', FIXED).replace("2s", "10s"),
+            "with proxy_read_timeout 10s, nginx still cuts a quiet client",
+        ),
+        (STARTER_13_1.replace('""', "close"), "your proxy sends 'Connection: close'"),
         (
             "proxy_http_version 1.1;\nproxy_set_header Upgrade $http_upgrade;",
             "the Connection header is hop-by-hop too",
         ),
+        (
+            f"proxy_http_version 1.1;\nproxy_set_header Connection {FIXED};",
+            "the client's Upgrade header is hop-by-hop",
+        ),
+        (
+            SOLUTIONS["13.1"]().replace("1.1", "1.0"),
+            "the handshake's HTTP version MUST be at least 1.1",
+        ),
     ],
-    ids=["no-headers", "no-connection-header"],
+    ids=[
+        "short-timeout",
+        "timeout-under-ping",
+        "connection-close",
+        "no-connection",
+        "no-upgrade",
+        "http-1.0",
+    ],
 )
 def test_13_1_hints(directives: str, hint: str) -> None:
     need("nginx")
-    message = rejected(checks.check_13_1, directives)
-    assert "got HTTP 404, not 101" in message
-    assert hint in message
+    assert hint in rejected(checks.check_13_1, directives)
+
+
+def test_13_1_hints_nginx_refusing_the_configuration() -> None:
+    need("nginx")
+    message = rejected(checks.check_13_1, "proxy_read_timeout forever;")
+    assert "nginx refused the configuration" in message
+    assert "proxy_read_timeout" in message
 
 
 def test_13_1_hints_a_missing_semicolon_without_running_nginx() -> None:
     no_semicolon = "proxy_http_version 1.1\nproxy_set_header Upgrade $http_upgrade;"
     assert "every nginx directive ends with ';'" in rejected(checks.check_13_1, no_semicolon)
+
+
+def test_13_1_reads_a_directive_followed_by_a_comment() -> None:
+    need("nginx")
+    commented = SOLUTIONS["13.1"]().replace("60s;", "60s;  # longer than a ping")
+    assert checks.check_13_1(commented)
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [("60s", 60), ("60", 60), ("1h30m", 5400), ("500ms", 0.5), ("forever", None), ("1x", None)],
+)
+def test_13_1_reads_nginx_times(value: str, seconds: float | None) -> None:
+    assert lesson13._seconds(value) == seconds
 
 
 def test_13_1_is_skipped_with_instructions_on_a_machine_without_nginx(

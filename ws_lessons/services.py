@@ -230,7 +230,7 @@ def nginx_config(
     upstreams: Sequence[int],
     websocket: str = WEBSOCKET_DIRECTIVES,
     tls: TLS | None = None,
-    read_timeout: str = "1h",
+    read_timeout: str | None = "1h",
     prefix: str = "/",
 ) -> str:
     """An nginx config that spreads HTTP and WebSocket clients over ``upstreams``.
@@ -239,7 +239,8 @@ def nginx_config(
     it). nginx closes a proxied connection when the server sent nothing for
     ``proxy_read_timeout`` (60 s by default, nginx docs "WebSocket proxying"). The chat
     pings every 20 s, which is enough to keep a quiet chat open under the default; the
-    1 h (``read_timeout``) also spares a server started with longer pings or none.
+    1 h (``read_timeout``) also spares a server started with longer pings or none;
+    ``None`` leaves the directive out, for a ``websocket`` block that sets its own.
     ``tls``: nginx serves ``https://`` and ``wss://`` with this certificate and key and
     talks plain HTTP to the upstreams, telling them the scheme in ``X-Forwarded-Proto``.
     ``prefix`` (e.g. ``"/chat/"``) serves the app under that path: nginx replaces the
@@ -250,6 +251,7 @@ def nginx_config(
     target = "http://workers" if prefix == "/" else "http://workers/"
     servers = "\n".join(f"        server {LOOPBACK}:{upstream};" for upstream in upstreams)
     directives = "\n".join(f"            {line.strip()}" for line in websocket.splitlines())
+    timeout = "" if read_timeout is None else f"proxy_read_timeout {read_timeout};"
     listen = f"{LOOPBACK}:{port}"
     if tls:
         listen += f" ssl;\n        ssl_certificate {tls[0]};\n        ssl_certificate_key {tls[1]}"
@@ -280,7 +282,7 @@ http {{
             proxy_set_header Host $http_host;  # with the port: the Origin check compares them
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header X-Forwarded-Proto $scheme;
-            proxy_read_timeout {read_timeout};
+            {timeout}
             proxy_send_timeout 1h;
         }}
     }}
@@ -294,7 +296,7 @@ def start_nginx(
     *,
     name: str = "nginx",
     tls: TLS | None = None,
-    read_timeout: str = "1h",
+    read_timeout: str | None = "1h",
     prefix: str = "/",
 ) -> Service:
     """nginx on a free port in front of ``upstreams`` (ports on 127.0.0.1), under ``prefix``.

@@ -3,69 +3,186 @@
 from __future__ import annotations
 
 import json
+import re
+import time
 from typing import Any
 
-from websockets.exceptions import InvalidStatus
-from websockets.sync.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import ClientConnection, connect
 
 from ws_lessons.chat import tokens
 from ws_lessons.exercises.core import Hint, Skip, chosen_letters, exercise, judge_letters
 from ws_lessons.i18n import N_, _, messages
-from ws_lessons.services import ServiceUnavailable, program, start_chat_worker, start_nginx
+from ws_lessons.services import (
+    Service,
+    ServiceUnavailable,
+    program,
+    start_chat_worker,
+    start_nginx,
+)
 
 SECRET = "lesson 13"
 
 
 # 13.1 -------------------------------------------------------------------------------------------
 
+STARTER_13_1 = """
+proxy_http_version 1.1;
+proxy_set_header Upgrade $http_upgrade;
+proxy_set_header Connection "";
+proxy_read_timeout 2s;
+"""
+"""The colleague's ``location`` directives the learner debugs (the notebook's cell holds them)."""
 
-def _missing_13_1(location: str) -> list[str]:
-    """What the directives lack for a WebSocket to pass, in words (for the hint)."""
-    words = " ".join(location.split()).lower()
-    missing = []
-    if "proxy_http_version 1.1" not in words:
-        missing.append(
-            _(
-                "nginx speaks HTTP/1.0 to the upstream unless told otherwise, and RFC 6455 §4.1 "
-                "asks for HTTP/1.1 or later"
-            )
-        )
-    if "proxy_set_header upgrade" not in words:
-        missing.append(
+PING_13_1 = 20
+"""Seconds between the chat's pings in the check: uvicorn's and the chat's default."""
+
+QUIET_13_1 = 3.0
+"""Seconds the check's client stays silent, and keeps the chat silent, through the proxy."""
+
+_NGINX_TIME = re.compile(r"(\d+)(ms|s|m|h|d|w|M|y)?")
+_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_SECONDS |= {"M": 2592000, "y": 31536000, "": 1}
+
+
+def _directives(location: str) -> list[list[str]]:
+    """The directives of a ``location`` block, each split into words, comments left out."""
+    text = " ".join(line.split("#")[0] for line in location.splitlines())
+    return [words.split() for words in text.split(";") if words.strip()]
+
+
+def _values(location: str, *name: str) -> list[str]:
+    """The values given to directive ``name`` (e.g. "proxy_set_header", "Connection")."""
+    size = len(name)
+    return [
+        " ".join(words[size:])
+        for words in _directives(location)
+        if [word.lower() for word in words[:size]] == [part.lower() for part in name]
+    ]
+
+
+def _seconds(value: str) -> float | None:
+    """An nginx time ("90s", "1h30m", "500ms"; bare numbers are seconds), or None."""
+    parts = _NGINX_TIME.findall(value)
+    if not parts or "".join(number + unit for number, unit in parts) != value:
+        return None
+    return sum(int(number) * _SECONDS[unit] for number, unit in parts)
+
+
+def _why_no_upgrade(location: str) -> list[str]:
+    """Why the chat did not see the upgrade, read from the directives (for the hint)."""
+    why = []
+    upgrade = _values(location, "proxy_set_header", "Upgrade")
+    if not upgrade:
+        why.append(
             _(
                 "the client's Upgrade header is hop-by-hop: nginx does not pass it on unless "
                 "a directive sets it from the client's"
             )
         )
-    if "proxy_set_header connection" not in words:
-        missing.append(
+    connection = _values(location, "proxy_set_header", "Connection")
+    if not connection:
+        why.append(
             _(
                 "the Connection header is hop-by-hop too: without a directive nginx sends its "
                 "own (close), so the chat never sees 'Connection: Upgrade'"
             )
         )
-    return missing
+    elif connection[-1].strip("\"'") == "":
+        why.append(
+            _(
+                "an empty Connection value tells nginx to send no Connection header at all: "
+                "that is nginx's recipe for keep-alive to the upstream, and without "
+                "'Connection: Upgrade' the chat sees a plain GET"
+            )
+        )
+    elif "upgrade" not in connection[-1].lower():
+        why.append(
+            _(
+                "your proxy sends 'Connection: {value}', and a handshake needs "
+                "'Connection: Upgrade' (RFC 6455 §4.1)"
+            ).format(value=connection[-1].strip("\"'"))
+        )
+    return why or [_("look at the chat's log: worker.log")]
+
+
+def _stays_open(ws: ClientConnection) -> float | None:
+    """Keep silent for QUIET_13_1 seconds: None if the connection stays open, else when it
+    closed (seconds)."""
+    start = time.monotonic()
+    deadline = start + QUIET_13_1
+    try:
+        while (left := deadline - time.monotonic()) > 0:
+            ws.recv(timeout=left)  # a lone member hears nothing, unless the proxy cuts
+    except TimeoutError:
+        return None
+    except ConnectionClosed:
+        return time.monotonic() - start
+    return None
+
+
+def _through(proxy: Service, location: str) -> None:
+    """Join, stay quiet, then talk through ``proxy``; a hint on what went wrong."""
+    url = proxy.ws_url(f"/ws/lobby?token={tokens.issue('ada', SECRET)}")
+    try:
+        # No pings from this client: only the chat's may keep the connection alive.
+        with connect(url, open_timeout=5, ping_interval=None) as ws:
+            welcome = json.loads(ws.recv(timeout=5))
+            if welcome.get("type") != "welcome":
+                raise Hint(_("the chat answered {welcome}, not a welcome").format(welcome=welcome))
+            cut = _stays_open(ws)
+            if cut is not None:
+                raise Hint(
+                    _(
+                        "the handshake passes now, but nginx closed the connection after "
+                        "{cut:.1f} s of silence: it gives up on an upstream that sends nothing "
+                        "for proxy_read_timeout, and the chat pings only every {ping} s"
+                    ).format(cut=cut, ping=PING_13_1)
+                )
+            ws.send(json.dumps({"type": "say", "text": "still here?"}))
+            while json.loads(ws.recv(timeout=5))["type"] != "said":
+                pass
+    except InvalidStatus as refused:
+        raise Hint(
+            _(
+                "through your proxy the handshake got HTTP {status}, not 101: the upgrade did "
+                "not reach the chat: {reasons}"
+            ).format(
+                status=refused.response.status_code,
+                reasons=_("; and ").join(_why_no_upgrade(location)),
+            )
+        ) from None
+
+
+def _too_short(location: str) -> str | None:
+    """A proxy_read_timeout the check's short silence cannot show is shorter than a ping."""
+    for value in _values(location, "proxy_read_timeout"):
+        seconds = _seconds(value)
+        if seconds is not None and seconds <= PING_13_1:
+            return value
+    return None
 
 
 @exercise(
     "13.1",
-    nudge="Lesson 13 printed the configuration the course generates: look at its "
-    '`location` block, and at what the naive proxy (websocket="") leaves out of it.',
-    hint="A proxy has to be told three things: to speak the HTTP version that knows "
-    "upgrades to the chat, and to set each of the two hop-by-hop headers of the "
-    "handshake on the request it forwards, from the client's values (the config "
-    "already defines a variable for the second one).",
+    nudge="Run the check on the colleague's block as it is, and read what real nginx did: "
+    "then compare each directive with the configuration lesson 13 printed, and with what "
+    "lesson 13 says about `proxy_read_timeout`.",
+    hint="Two things are wrong. The keep-alive recipe empties a header the handshake "
+    "needs: set it from the variable the configuration's `map` defines. And nginx must "
+    "wait longer than the time between two of the chat's pings, or keep its 60 s default.",
 )
 def check_13_1(location: Any) -> str:
-    """The directives of an nginx ``location`` block that let WebSockets through.
+    """The directives of an nginx ``location`` block, fixed so that WebSockets pass and stay.
 
     The check puts them in a real nginx config (see ``services.nginx_config``) in front of
-    a real chat process, and opens a WebSocket through it. Without nginx it is skipped.
+    a real chat process that pings every 20 s, opens a WebSocket through it, keeps it
+    silent for a few seconds, then talks. Without nginx it is skipped.
     """
     if not isinstance(location, str) or not location.strip():
         raise Hint(_("give the directives as one string, e.g. 'proxy_http_version 1.1;'"))
-    unfinished = [line.strip() for line in location.splitlines() if line.strip()]
-    unfinished = [line for line in unfinished if not line.endswith(";")]
+    lines = [line.split("#")[0].strip() for line in location.splitlines()]
+    unfinished = [line for line in lines if line and not line.endswith(";")]
     if unfinished:
         raise Hint(
             _("every nginx directive ends with ';', and {line!r} does not").format(
@@ -80,30 +197,38 @@ def check_13_1(location: Any) -> str:
                 missing=missing
             )
         ) from None
-    with start_chat_worker(secret=SECRET, name="exercise 13.1 chat") as worker:
+    options = ["--ping-interval", str(PING_13_1)]
+    with start_chat_worker(secret=SECRET, name="exercise 13.1 chat", options=options) as worker:
         try:
-            proxy = start_nginx([worker.port], location, name="exercise 13.1 nginx")
+            proxy = start_nginx(
+                [worker.port], location, name="exercise 13.1 nginx", read_timeout=None
+            )
         except ServiceUnavailable as failed:
             raise Hint(
                 _("nginx refused the configuration:\n{failure}").format(failure=failed)
             ) from None
         with proxy:
-            url = proxy.ws_url(f"/ws/lobby?token={tokens.issue('ada', SECRET)}")
-            try:
-                with connect(url, open_timeout=5) as ws:
-                    welcome = json.loads(ws.recv(timeout=5))
-            except InvalidStatus as refused:
-                status = refused.response.status_code
-                why = _missing_13_1(location) or [_("look at the chat's log: worker.log")]
-                raise Hint(
-                    _(
-                        "through your proxy the handshake got HTTP {status}, not 101: the "
-                        "upgrade did not reach the chat: {reasons}"
-                    ).format(status=status, reasons=_("; and ").join(why))
-                ) from None
-    if welcome.get("type") != "welcome":
-        raise Hint(_("the chat answered {welcome}, not a welcome").format(welcome=welcome))
-    return _("a WebSocket goes through your nginx to the chat and back")
+            _through(proxy, location)
+    if short := _too_short(location):
+        raise Hint(
+            _(
+                "the connection stayed open for {quiet:.0f} s of silence, but the chat pings "
+                "every {ping} s: with proxy_read_timeout {value}, nginx still cuts a quiet "
+                "client before the next ping comes"
+            ).format(quiet=QUIET_13_1, ping=PING_13_1, value=short)
+        )
+    version = _values(location, "proxy_http_version")
+    if not version or version[-1] != "1.1":
+        raise Hint(
+            _(
+                "this chat let it pass, but RFC 6455 §4.1 says the handshake's HTTP version "
+                "MUST be at least 1.1, and nginx speaks 1.0 to the upstream unless told otherwise"
+            )
+        )
+    return _(
+        "a WebSocket goes through your nginx to the chat, stays open while everyone is "
+        "quiet, and still carries messages"
+    )
 
 
 # 13.2 -------------------------------------------------------------------------------------------
@@ -151,10 +276,12 @@ def check_13_2(letters: Any) -> str:
 
 
 def solution_13_1() -> str:
+    # The empty Connection turned the upgrade off; 2 s of silence came before any ping.
     return """
     proxy_http_version 1.1;
     proxy_set_header Upgrade $http_upgrade;
     proxy_set_header Connection $connection_upgrade;
+    proxy_read_timeout 60s;
     """
 
 
