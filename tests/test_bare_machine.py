@@ -2,7 +2,8 @@
 
 The programs are hidden for real: a mount namespace (``unshare --mount``) binds ``/dev/null``
 over each one, so ``shutil.which`` no longer finds them, and the tests that need them run there
-in a child pytest without ``CI`` set.
+in a child pytest without ``CI`` set. Without root, a user namespace maps the runner's user to
+root inside it (``unshare --user --map-root-user``), which is all a bind mount needs.
 """
 
 from __future__ import annotations
@@ -41,18 +42,28 @@ def installed(names: list[str]) -> list[str]:
     return sorted(path for path in found - {None} if path)
 
 
+def namespace() -> list[str]:
+    """The ``unshare`` command line that gives a mount namespace to this user, or a skip."""
+    if os.name != "posix" or shutil.which("unshare") is None:
+        pytest.skip("hiding programs needs Linux and unshare (util-linux)")
+    if os.geteuid() == 0:
+        return ["unshare", "--mount"]
+    as_user = ["unshare", "--user", "--map-root-user", "--mount"]
+    probe = subprocess.run([*as_user, "true"], capture_output=True, text=True, timeout=30)
+    if probe.returncode != 0:
+        pytest.skip(f"no root, and no user namespace here: {probe.stderr.strip()}")
+    return as_user
+
+
 def without_the_programs(command: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
     """Run ``command`` where every installed program of ``PROGRAMS`` is ``/dev/null``."""
-    if os.name != "posix" or os.geteuid() != 0:
-        pytest.skip("hiding programs in a mount namespace needs root on Linux")
-    if shutil.which("unshare") is None:
-        pytest.skip("unshare (util-linux) is not installed")
+    unshare = namespace()
     hidden = [path for names in PROGRAMS.values() for path in installed(names)]
     mounts = [f"mount --bind /dev/null {shlex.quote(path)}" for path in hidden]
     script = " && ".join([*mounts, shlex.join(command)])
     env = {key: value for key, value in os.environ.items() if key not in {"CI", "CHROMIUM"}}
     return subprocess.run(
-        ["unshare", "--mount", "sh", "-c", script],
+        [*unshare, "sh", "-c", script],
         cwd=ROOT,
         env=env,
         capture_output=True,
