@@ -107,7 +107,7 @@ LESSONS = [
         "为什么用 WebSocket",
     ),
     Lesson("03_fastapi_primer", "A FastAPI primer", "§2", "FastAPI简介", "FastAPI 入门"),
-    Lesson("04_handshake", "The opening handshake", "§3.1", "WebSocket的工作原理", "打开握手"),
+    Lesson("04_handshake", "The opening handshake", "§3.1", "WebSocket的工作原理", "开启握手"),
     Lesson("05_frames", "Messages and frames", "§3.2", "关键概念解析", "消息与帧"),
     Lesson(
         "06_own_server",
