@@ -40,3 +40,11 @@ def test_the_doctor_checks_the_minimums_pyproject_declares() -> None:
         for name, specifier in requirements(project["dependencies"]).items()
     }
     assert doctor.minimums() == declared, "reinstall the course: pip install -e ."
+
+
+def test_course_test_runs_two_workers_unless_asked_otherwise() -> None:
+    import course
+
+    assert course.in_parallel(["-k", "server"]) == ["-n", "2", "--dist", "loadgroup", "-k", "server"]
+    for chosen in (["-n", "0"], ["-n4"], ["--dist", "load"], ["-p", "no:xdist"]):
+        assert course.in_parallel(chosen) == chosen
