@@ -72,7 +72,8 @@ def texts() -> dict[str, str]:
     found = {f"zh/{path.name}": markdown_of(path) for path in sorted(ZH.glob("*.ipynb"))}
     found["zh/glossary.md"] = (ZH / "glossary.md").read_text(encoding="utf-8")
     with CATALOGUE.open("rb") as file:
-        found["catalogue"] = "\n".join(str(message.string) for message in read_po(file) if message.id)
+        messages = [message for message in read_po(file) if message.id]
+    found["catalogue"] = "\n".join(str(message.string) for message in messages)
     return found
 
 

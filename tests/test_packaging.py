@@ -45,6 +45,7 @@ def test_the_doctor_checks_the_minimums_pyproject_declares() -> None:
 def test_course_test_runs_two_workers_unless_asked_otherwise() -> None:
     import course
 
-    assert course.in_parallel(["-k", "server"]) == ["-n", "2", "--dist", "loadgroup", "-k", "server"]
+    two_workers = ["-n", "2", "--dist", "loadgroup"]
+    assert course.in_parallel(["-k", "server"]) == [*two_workers, "-k", "server"]
     for chosen in (["-n", "0"], ["-n4"], ["--dist", "load"], ["-p", "no:xdist"]):
         assert course.in_parallel(chosen) == chosen
