@@ -1,8 +1,8 @@
 """The chat's page in headless Chromium: people talk, attackers fail, silence is noticed."""
 
 import contextlib
+import re
 from collections.abc import Iterator
-from importlib.resources import files
 from typing import Any
 
 import pytest
@@ -14,6 +14,7 @@ from test_scaling import need
 
 from ws_lessons.browser import ARGS
 from ws_lessons.chat import create_app
+from ws_lessons.chat.page import page_for
 from ws_lessons.server import RunningServer, serve
 from ws_lessons.services import free_port, start_nginx
 
@@ -45,6 +46,12 @@ def browser(chromium_path: str) -> Iterator[Browser]:
 
 
 @pytest.fixture(autouse=True)
+def english_course(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The course in English: the page's language is then the browser's (``new_page``)."""
+    monkeypatch.delenv("WS_LESSONS_LANG", raising=False)
+
+
+@pytest.fixture(autouse=True)
 def close_pages(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     if "browser" in request.fixturenames:
@@ -52,9 +59,10 @@ def close_pages(request: pytest.FixtureRequest) -> Iterator[None]:
             context.close()
 
 
-def new_page(browser: Browser) -> Page:
-    """A page in a fresh context that keeps a log of its status line."""
-    page = browser.new_page()
+def new_page(browser: Browser, locale: str = "en-US") -> Page:
+    """A page in a fresh context, a browser speaking ``locale`` (its Accept-Language), that
+    keeps a log of its status line."""
+    page = browser.new_page(locale=locale)
     page.set_default_timeout(TIMEOUT_MS)
     page.add_init_script(STATUS_LOG)
     return page
@@ -101,6 +109,72 @@ def test_two_people_talk(browser: Browser, server: RunningServer) -> None:
 
     bob.close()
     expect(alice.locator("#members li")).to_have_text(["alice"])
+
+
+# -- the page's language ----------------------------------------------------------------------
+
+
+def chinese_page(browser: Browser, url: str, locale: str) -> Page:
+    """The page in Chinese, joined to the garden as ``mei``."""
+    page = new_page(browser, locale)
+    page.goto(url)
+    assert page.locator("html").get_attribute("lang") == "zh-CN"
+    assert page.title() == "聊天室"
+    expect(page.locator("h1")).to_have_text("聊天室")
+    expect(page.locator("aside h2")).to_have_text("在线")
+    expect(page.locator("#join")).to_have_text("加入")
+    expect(page.locator("#send")).to_have_text("发送")
+    expect(page.locator("#name")).to_have_attribute("placeholder", "你的名字")
+    expect(page.locator("#status")).to_have_text("选好名字和房间，然后点“加入”。")
+    page.fill("#name", "mei")
+    page.fill("#room", "garden")
+    page.click("#join")
+    expect(page.locator("#status")).to_have_text("已连接到 garden，你是 mei。")
+    return page
+
+
+def test_the_page_speaks_chinese_to_a_chinese_browser(browser: Browser) -> None:
+    """Accept-Language: zh-CN (Chromium's, from its locale): headings, buttons, statuses."""
+    with serve(create_app(), port=free_port()) as server:
+        mei = chinese_page(browser, server.url, "zh-CN")
+        open_chat(browser, server, "bob")  # an English browser, beside her
+        expect(mei.locator("#messages .notice")).to_have_text(["bob 加入了"])
+    # uvicorn closes the connections with 1012 as it stops: the page says so, and retries
+    status_was_shown(mei, "连接已断开（关闭码 1012），")
+    assert any(
+        re.fullmatch(r"连接已断开（关闭码 1012），\d+\.\d 秒后重连…", s) for s in statuses(mei)
+    )
+
+
+def test_the_chinese_edition_serves_the_page_in_chinese(
+    browser: Browser, server: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """WS_LESSONS_LANG=zh (the Chinese edition): Chinese even for an English browser."""
+    monkeypatch.setenv("WS_LESSONS_LANG", "zh")
+    chinese_page(browser, server.url, "en-US")
+
+
+def test_the_page_speaks_english_to_an_english_browser(browser: Browser) -> None:
+    with serve(create_app(), port=free_port()) as server:
+        page = new_page(browser, "en-US")
+        page.goto(server.url)
+        assert page.locator("html").get_attribute("lang") == "en"
+        expect(page.locator("h1")).to_have_text("Chat")
+        expect(page.locator("#join")).to_have_text("Join")
+        expect(page.locator("#send")).to_have_text("Send")
+        expect(page.locator("#status")).to_have_text("Pick a name and a room, then join.")
+        page.fill("#name", "ann")
+        page.fill("#room", "garden")
+        page.click("#join")
+        expect(page.locator("#status")).to_have_text("Connected to garden as ann.")
+        chinese_page(browser, server.url, "zh-CN")
+        expect(page.locator("#messages .notice")).to_have_text(["mei joined"])
+    status_was_shown(page, "Disconnected (closed with 1012); reconnecting in ")
+    assert not re.search(r"[\u4e00-\u9fff]", page.locator("body").inner_text())
+
+
+def statuses(page: Page) -> list[str]:
+    return page.evaluate("window.statuses")
 
 
 def test_page_reconnects_and_resumes(browser: Browser) -> None:
@@ -151,11 +225,7 @@ def test_two_pages_chat_under_a_path_prefix_behind_nginx(browser: Browser) -> No
 def test_the_page_talks_to_a_chat_without_tokens(browser: Browser) -> None:
     """A chat like lesson 09's: no POST /token (404), the user named by ?user= alone."""
     app = naive_contract_chat()
-    page_html = (files("ws_lessons.chat") / "static" / "index.html").read_text(encoding="utf-8")
-
-    @app.get("/", response_class=HTMLResponse)
-    def index() -> str:
-        return page_html
+    app.get("/", response_class=HTMLResponse)(page_for)  # the chat's page, as lesson 09 serves it
 
     with serve(app) as server:
         alice = open_chat(browser, server, "alice")
@@ -273,11 +343,7 @@ def silent_chat() -> tuple[FastAPI, list[str]]:
     """Serves the chat's page, then welcomes every socket and never says another word."""
     app = FastAPI()
     heard: list[str] = []
-    page = (files("ws_lessons.chat") / "static" / "index.html").read_text(encoding="utf-8")
-
-    @app.get("/", response_class=HTMLResponse)
-    def index() -> str:
-        return page
+    app.get("/", response_class=HTMLResponse)(page_for)
 
     @app.post("/token")
     def token() -> dict[str, str]:

@@ -1,7 +1,6 @@
 """The chat page loads the learner's handlers.js when the app serves it, else keeps its own."""
 
 from collections.abc import Iterator
-from importlib.resources import files
 
 import pytest
 from fastapi import FastAPI, Response
@@ -11,11 +10,12 @@ from test_chat_browser import TIMEOUT_MS, new_page, status_was_shown
 from ws_lessons.browser import ARGS
 from ws_lessons.chat import create_app
 from ws_lessons.chat.broker import MemoryBroker
+from ws_lessons.chat.page import render
 from ws_lessons.project import layers
 from ws_lessons.server import serve
 from ws_lessons.services import free_port
 
-PAGE = (files("ws_lessons.chat") / "static" / "index.html").read_text(encoding="utf-8")
+PAGE = render("en")
 LEARNERS = layers()["09"]["mychat/static/handlers.js"]  # what lesson 09 has the learner write
 
 

@@ -11,15 +11,19 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from test_doctor_mirrors import local_index, url_of
 
 from ws_lessons import doctor
 
 
-def test_doctor_finds_this_environment_ready() -> None:
-    report = doctor.run()
+def test_doctor_finds_this_environment_ready(monkeypatch: pytest.MonkeyPatch) -> None:
+    with local_index() as index:  # the package index, on loopback
+        monkeypatch.setenv("PIP_INDEX_URL", url_of(index))
+        report = doctor.run()
     by_name = {finding.name: finding for finding in report.findings}
     assert by_name["loopback"].status == doctor.OK, by_name["loopback"]
     assert by_name["kernel"].status == doctor.OK, by_name["kernel"]
+    assert by_name["package index"].status == doctor.OK, by_name["package index"]
     assert report.healthy
     assert "Verdict: ready for the course." in str(report)
     assert "<table>" in report._repr_html_()
@@ -35,9 +39,14 @@ def test_a_missing_package_is_a_problem_with_a_fix() -> None:
 
 
 def test_command_line_doctor_and_bench() -> None:
-    doctor_run = subprocess.run(
-        [sys.executable, "-m", "ws_lessons", "doctor"], capture_output=True, text=True, timeout=60
-    )
+    with local_index() as index:
+        doctor_run = subprocess.run(
+            [sys.executable, "-m", "ws_lessons", "doctor"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "PIP_INDEX_URL": url_of(index)},
+        )
     assert doctor_run.returncode == 0, doctor_run.stdout + doctor_run.stderr
     assert "loopback" in doctor_run.stdout
     unknown = subprocess.run(

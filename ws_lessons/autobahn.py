@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 
-from ws_lessons.i18n import N_, _
+from ws_lessons.i18n import N_, Message, _
 from ws_lessons.table import Table
 
 __all__ = [
@@ -89,11 +89,17 @@ RECORDED = Path(__file__).with_name("data") / "autobahn_lesson06.json"
 """The lesson's run, recorded by :func:`record` for the versions it names."""
 VERSIONED = ("uvicorn", "websockets", "starlette", "fastapi")
 """The packages whose versions decide the verdicts, recorded with them."""
-HOW_TO_GET_IT = (
-    "install it with `python -m ws_lessons autobahn install` (it needs a Python 2.7, for "
-    "example from `pyenv install 2.7.18`), or run the suite's Docker image, "
-    "crossbario/autobahn-testsuite, against your server."
+HOW_TO_GET_IT = Message(
+    N_(
+        "install it with `python -m ws_lessons autobahn install` (it needs a Python 2.7, for "
+        "example from `pyenv install 2.7.18`; pip fetches the suite from the package index, "
+        "so a mirror set in PIP_INDEX_URL works from mainland China), or run the suite's "
+        "Docker image, crossbario/autobahn-testsuite, against your server (from Docker Hub, "
+        "or where Docker Hub is out of reach, through a registry mirror set in Docker's "
+        "registry-mirrors)."
+    )
 )
+"""How to get the suite, shown in the course's language (``str()``, ``print``, f-strings)."""
 
 
 class AutobahnMissing(RuntimeError):
@@ -132,10 +138,7 @@ def install(quiet: bool = True) -> Path:
         return command
     python27 = find_python27()
     if python27 is None:
-        raise AutobahnMissing(
-            "no Python 2.7 found: install one (for example `pyenv install 2.7.18`), or run "
-            "the suite's Docker image, crossbario/autobahn-testsuite, against your server."
-        )
+        raise AutobahnMissing(f"no Python 2.7 found: {HOW_TO_GET_IT}")
     folder = home()
     tools = folder / "tools"
     flags = ["--quiet", "--disable-pip-version-check"] if quiet else []

@@ -10,18 +10,20 @@ import os
 import platform
 import shutil
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 
+import httpx
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 from websockets.sync.client import connect
 
-from ws_lessons import browser, proxies, services
+from ws_lessons import autobahn, browser, proxies, services
 from ws_lessons.bench import echo_app
 from ws_lessons.i18n import N_, _
 from ws_lessons.proxies import LOOPBACK
@@ -290,6 +292,80 @@ def check_chromium() -> Finding:
     )
 
 
+PYPI = "https://pypi.org/simple/"
+MIRROR = "https://pypi.tuna.tsinghua.edu.cn/simple"
+SLOW_INDEX = 3.0
+"""Seconds: an index that takes longer than this to answer makes every install crawl."""
+MIRROR_ADVICE = N_(
+    "use a nearby mirror: PIP_INDEX_URL={mirror} python3 course.py lab (in mainland China; "
+    "a university's or a cloud's mirror, e.g. https://mirrors.aliyun.com/pypi/simple/, works too)"
+)
+
+
+def package_index() -> str:
+    """The index pip installs from: ``$PIP_INDEX_URL``, else pip's configuration, else PyPI."""
+    if os.environ.get("PIP_INDEX_URL"):
+        return os.environ["PIP_INDEX_URL"]
+    try:
+        listed = subprocess.run(
+            [sys.executable, "-m", "pip", "config", "list"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return PYPI
+    found = {}  # section -> value: pip's [install] section wins over its [global] one
+    for line in listed.splitlines():
+        key, _sep, value = line.partition("=")
+        section, _dot, name = key.partition(".")
+        if name == "index-url":
+            found[section] = value.strip("'\"")
+    return found.get("install") or found.get("global") or PYPI
+
+
+def check_index(url: str | None = None, timeout: float = 5.0, slow: float = SLOW_INDEX) -> Finding:
+    """How fast the package index serves a project's page (pip's, as ``pip install`` asks for
+    one): slow or unreachable, the fix names a mirror."""
+    url = url or package_index()
+    if not url.startswith(("http://", "https://")):
+        return Finding("package index", OK, url)  # a local folder (file://): nothing to wait for
+    advice = _(MIRROR_ADVICE).format(mirror=MIRROR)
+    started = time.perf_counter()
+    try:
+        # the headers of the page are enough: the time to the first answer is what pip waits
+        with httpx.stream("GET", url.rstrip("/") + "/pip/", timeout=timeout) as answer:
+            status = answer.status_code
+    except httpx.TransportError as exc:  # refused, unresolved, timed out, TLS...
+        error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        detail = _("{url} unreachable ({error})").format(url=url, error=error)
+        return Finding("package index", OPTIONAL, detail, advice)
+    seconds = time.perf_counter() - started
+    if status >= 400:
+        detail = _("{url} answered HTTP {status}: is it a package index?").format(
+            url=url, status=status
+        )
+        return Finding("package index", OPTIONAL, detail, advice)
+    if seconds > slow:
+        detail = _("{url} answered in {seconds:.1f} s: slow").format(url=url, seconds=seconds)
+        return Finding("package index", OPTIONAL, detail, advice)
+    detail = _("{url} answered in {seconds:.1f} s").format(url=url, seconds=seconds)
+    return Finding("package index", OK, detail)
+
+
+def check_autobahn() -> Finding:
+    """Autobahn|Testsuite, which lesson 06 runs against the learner's server."""
+    command = autobahn.wstest()
+    if command:
+        return Finding("autobahn", OK, str(command))
+    return Finding(
+        "autobahn",
+        OPTIONAL,
+        _("not installed (needed only for the Autobahn|Testsuite runs of lessons 06 and 15)"),
+        str(autobahn.HOW_TO_GET_IT),
+    )
+
+
 def check_service(name: str, lessons: str) -> Finding:
     try:
         return Finding(name, OK, services.program(name))
@@ -328,6 +404,8 @@ def checks() -> list[Callable[[], Finding]]:
         check_loopback,
         check_port,
         check_chromium,
+        check_index,
+        check_autobahn,
         lambda: check_service("redis-server", N_("lesson 13")),
         lambda: check_service("nginx", N_("the reverse-proxy part of lesson 13")),
     ]

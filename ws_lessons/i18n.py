@@ -47,9 +47,14 @@ def language() -> str:
 
 def _(message: str) -> str:
     """``message`` in the current language (itself where the catalogue has no translation)."""
+    return translate(message, language())
+
+
+def translate(message: str, language: str) -> str:
+    """``message`` in ``language`` ("en" or "zh"), whatever the current language is."""
     if not message:  # gettext's translation of "" is the catalogue's header
         return message
-    return _translations(language()).gettext(message)
+    return _translations(_normalise(language)).gettext(message)
 
 
 def N_(message: str) -> str:

@@ -41,7 +41,6 @@ import signal
 import socket
 import time
 from collections.abc import AsyncIterator, Sequence
-from importlib.resources import files
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 
@@ -76,6 +75,7 @@ from .models import (
     TokenResponse,
     parse,
 )
+from .page import page_for
 from .ratelimit import ConnectionLimit, TokenBucket
 from .redis_broker import UNAVAILABLE, UNREACHABLE, RedisBroker
 from .sqlite_broker import SqliteBroker
@@ -137,7 +137,6 @@ def create_app(
     guard = Guard(secret, allowed_origins or ())
     hub = Hub(broker or MemoryBroker(history_size, keep_for=keep_rooms, max_rooms=max_rooms))
     connections = ConnectionLimit(max_connections)
-    page = (files(__package__) / "static" / "index.html").read_text(encoding="utf-8")
     rate_limited = Error(
         error="rate_limited",
         detail=f"Slow down: at most {rate:g} messages a second, or {burst} in a burst.",
@@ -170,8 +169,8 @@ def create_app(
     app.state.connections = connections
 
     @app.get("/", response_class=HTMLResponse)
-    async def index() -> str:
-        return page
+    async def index(request: Request) -> HTMLResponse:
+        return page_for(request)  # in Chinese if the course or the browser asks for it
 
     ops.add_routes(app, hub)
 
