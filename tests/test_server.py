@@ -579,3 +579,37 @@ def test_waiting_for_a_log_line_gives_up_with_the_log(tmp_path: Path) -> None:
         service.process.terminate()  # a process that exits will never log it: no wait
         with pytest.raises(services.ServiceUnavailable, match="never logged"):
             service.wait_for_log("no such line", timeout=600)
+
+
+def test_asyncio_warnings_of_a_server_loop_go_to_its_log(capfd: pytest.CaptureFixture[str]) -> None:
+    """Writing to a connection already lost makes asyncio warn on the server's loop: the
+    warning belongs to that server's log, never to the kernel's stderr under a cell."""
+    peer = socket.create_server(("127.0.0.1", 0))
+
+    def reset_the_connection() -> None:
+        connection, _ = peer.accept()
+        connection.recv(1)  # the server is connected
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\1\0\0\0\0\0\0\0")
+        connection.close()  # a reset, not a goodbye
+
+    app = FastAPI()
+
+    @app.get("/write-late")
+    async def write_late() -> str:
+        reader, writer = await asyncio.open_connection(*peer.getsockname())
+        writer.write(b"?")
+        with contextlib.suppress(ConnectionError):
+            await reader.read(1)  # the reset arrives
+        for _ in range(10):  # asyncio warns from the fifth write to a lost connection on
+            writer.write(b"late")
+        writer.close()
+        return "wrote"
+
+    resetter = threading.Thread(target=reset_the_connection)
+    resetter.start()
+    with peer, serve(app, name="late-writer") as server:
+        response = httpx.get(f"{server.url}/write-late")
+        assert response.json() == "wrote"
+        resetter.join(10)
+        assert any("socket.send() raised exception." in line for line in server.logs)
+    assert "socket.send() raised exception." not in capfd.readouterr().err

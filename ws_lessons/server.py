@@ -47,7 +47,9 @@ START_TIMEOUT = 10.0
 STOP_TIMEOUT = 10.0
 GRACE = 2.0  # seconds open connections get to close when the server stops
 LOG_LINES_KEPT = 1000
-UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
+# asyncio's too: a server's loop warns there when the app writes to a connection already lost
+# ("socket.send() raised exception."), which belongs in that server's log, not the kernel's.
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi", "asyncio")
 
 
 class ServerError(RuntimeError):
