@@ -1,4 +1,9 @@
-"""Every lesson run the way a learner runs it: in JupyterLab, in Chromium, with "Run All".
+"""Lessons run the way a learner runs them: in JupyterLab, in Chromium, with "Run All".
+
+The kernel's side of every lesson runs in ``test_notebooks.py`` (twice); what JupyterLab adds
+is the browser's side. So the lessons run here are those a browser shows more of than text
+and images: a page or frame the lesson opens, HTML it displays, and the sequence diagrams
+(05, 06), with the first lesson and 07 (the README's screenshot).
 
 A real ``jupyter lab`` serves a scratch copy of the notebooks (so nothing is saved into
 the repository), Playwright drives Chromium, and each lesson is run through JupyterLab's
@@ -36,7 +41,23 @@ from ws_lessons.browser import ARGS
 from ws_lessons.services import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
+SHOWS_A_PAGE = re.compile(r"IFrame|HTML\(|display\(|Markdown\(|page\(|page_url")
+ALWAYS = ("00", "06", "07")  # the first lesson, 06's diagrams, 07's screenshot
+
+
+def shown_in_a_browser(path: Path) -> bool:
+    """Whether the lesson's code shows the browser a page, a frame or HTML of its own."""
+    code = "\n".join(
+        cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]
+        if cell["cell_type"] == "code"
+    )
+    return path.name.startswith(ALWAYS) or bool(SHOWS_A_PAGE.search(code))
+
+
+NOTEBOOKS = [
+    path for path in sorted((ROOT / "notebooks").glob("[0-9]*.ipynb")) if shown_in_a_browser(path)
+]
 IN_CHINESE = ("00", "04", "07", "09")
 TWINS = [path for path in sorted((ROOT / "notebooks" / "zh").glob("[0-9]*.ipynb"))]
 TWINS = [path for path in TWINS if path.name.startswith(IN_CHINESE)]
@@ -178,6 +199,11 @@ TEXT_OUTPUTS = f"""() => Array.from({CURRENT}.content.model.cells)
 DIAGRAMS = """() => Array.from(document.querySelectorAll('.jp-OutputArea-output svg'))
     .filter((svg) => svg.querySelector('g.arrow'))
     .map((svg) => [svg.getBoundingClientRect().width, svg.querySelectorAll('g.arrow').length])"""
+
+
+def test_every_lesson_that_opens_a_page_runs_in_jupyterlab() -> None:
+    chosen = {path.name[:2] for path in NOTEBOOKS}
+    assert {"00", "05", "06", "07", "08", "09", "10", "14", "15"} <= chosen, chosen
 
 
 def test_the_chinese_lessons_chosen_for_jupyterlab_exist() -> None:
