@@ -130,11 +130,78 @@ class Settings:
 DEFAULTS = Settings()
 
 
+NUMBERS: list[tuple[str, type, str, str]] = [
+    ("--max-size", int, "BYTES", "largest message a client may send; bigger closes with 1009"),
+    ("--ping-interval", float, "SECONDS", "ping every client this often"),
+    (
+        "--ping-timeout",
+        float,
+        "SECONDS",
+        "drop a client that has not answered a ping within this time",
+    ),
+    ("--rate", float, "N", "messages a second one connection may send on average"),
+    ("--burst", int, "N", "messages one connection may send in a burst"),
+    ("--max-connections", int, "N", "connections one user may hold at once"),
+    (
+        "--keep-rooms",
+        float,
+        "SECONDS",
+        "keep a room's history this long after its last member left",
+    ),
+    (
+        "--max-rooms",
+        int,
+        "N",
+        "rooms nobody is in whose history is kept; the longest idle goes first",
+    ),
+    (
+        "--grace",
+        float,
+        "SECONDS",
+        "on SIGTERM, close the chat's clients (1001) in batches over half this time, and exit "
+        "within it",
+    ),
+    (
+        "--request-timeout",
+        float,
+        "SECONDS",
+        "a new connection must send its request (a handshake) within this time, else 408; the "
+        "scratch server also cuts a client that does not read what it is sent within this "
+        "time, for both servers",
+    ),
+]
+"""The numeric options: flag, type, metavar, help; the default is the setting's."""
+
+
 def add_arguments(serve: argparse.ArgumentParser) -> None:
     """The chat's options (some the scratch server reads too), their defaults from here."""
-    d, add = DEFAULTS, serve.add_argument
-    add("--host", default=d.host, help="address to listen on")
-    add("--port", type=int, default=d.port, help="port (0: any free port)")
+    _add_address(serve)
+    _add_where(serve)
+    for flag, kind, metavar, text in NUMBERS:
+        default = getattr(DEFAULTS, flag[2:].replace("-", "_"))
+        text = f"{text} (default: {default:g})"
+        serve.add_argument(flag, type=kind, default=default, metavar=metavar, help=text)
+    serve.add_argument(
+        "--max-clients",
+        type=int,
+        metavar="N",
+        help="connections this process holds at once, then 503 (both servers; default: the "
+        "open-file limit, raised to its hard limit, minus 64)",
+    )
+    serve.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default=DEFAULTS.log_format,
+        help="text: uvicorn's lines; json: one JSON object a line, with room and user "
+        f"(default: {DEFAULTS.log_format})",
+    )
+
+
+def _add_address(serve: argparse.ArgumentParser) -> None:
+    """Where the chat listens, for whom, and behind which proxies."""
+    add = serve.add_argument
+    add("--host", default=DEFAULTS.host, help="address to listen on")
+    add("--port", type=int, default=DEFAULTS.port, help="port (0: any free port)")
     add(
         "--allow-origin",
         action="append",
@@ -143,6 +210,25 @@ def add_arguments(serve: argparse.ArgumentParser) -> None:
         help="a browser origin allowed to connect besides the chat's own, e.g. "
         "http://localhost:3000, or * for any (repeatable)",
     )
+    add("--ssl-certfile", metavar="PEM", help="serve https:// and wss://")
+    add("--ssl-keyfile", metavar="PEM", help="the certificate's private key")
+    add(
+        "--proxy-headers",
+        action=argparse.BooleanOptionalAction,
+        default=DEFAULTS.proxy_headers,
+        help="take the client's address and scheme from X-Forwarded-For and "
+        "X-Forwarded-Proto, when they come from --forwarded-allow-ips (default: on)",
+    )
+    add(
+        "--forwarded-allow-ips",
+        metavar="IPS",
+        help="comma-separated proxy addresses to trust, or * for any "
+        "(default: $FORWARDED_ALLOW_IPS, else 127.0.0.1,::1)",
+    )
+
+
+def _add_where(serve: argparse.ArgumentParser) -> None:
+    """Where the rooms live: memory, a file, or Redis shared by worker processes."""
     where = serve.add_mutually_exclusive_group()
     where.add_argument(
         "--history",
@@ -154,114 +240,43 @@ def add_arguments(serve: argparse.ArgumentParser) -> None:
         metavar="URL",
         help="share rooms with every process given the same Redis, e.g. redis://127.0.0.1:6379",
     )
-    add(
+    serve.add_argument(
         "--workers",
         type=int,
-        default=d.workers,
+        default=DEFAULTS.workers,
         metavar="N",
-        help=f"worker processes serving the one port; above 1 needs --redis (default: {d.workers})",
+        help="worker processes serving the one port; above 1 needs --redis "
+        f"(default: {DEFAULTS.workers})",
     )
-    add("--ssl-certfile", metavar="PEM", help="serve https:// and wss://")
-    add("--ssl-keyfile", metavar="PEM", help="the certificate's private key")
-    add(
-        "--proxy-headers",
-        action=argparse.BooleanOptionalAction,
-        default=d.proxy_headers,
-        help="take the client's address and scheme from X-Forwarded-For and "
-        "X-Forwarded-Proto, when they come from --forwarded-allow-ips (default: on)",
-    )
-    add(
-        "--forwarded-allow-ips",
-        metavar="IPS",
-        help="comma-separated proxy addresses to trust, or * for any "
-        "(default: $FORWARDED_ALLOW_IPS, else 127.0.0.1,::1)",
-    )
-    number = {"type": int, "metavar": "N"}
-    seconds = {"type": float, "metavar": "SECONDS"}
-    options: list[tuple[str, dict[str, Any], str]] = [
-        (
-            "--max-size",
-            {"type": int, "metavar": "BYTES"},
-            "largest message a client may send; bigger closes with 1009",
-        ),
-        ("--ping-interval", seconds, "ping every client this often"),
-        ("--ping-timeout", seconds, "drop a client that has not answered a ping within this time"),
-        (
-            "--rate",
-            {**number, "type": float},
-            "messages a second one connection may send on average",
-        ),
-        ("--burst", number, "messages one connection may send in a burst"),
-        ("--max-connections", number, "connections one user may hold at once"),
-        (
-            "--keep-rooms",
-            seconds,
-            "keep a room's history this long after its last member left",
-        ),
-        (
-            "--max-rooms",
-            number,
-            "rooms nobody is in whose history is kept; the longest idle goes first",
-        ),
-        (
-            "--grace",
-            seconds,
-            "on SIGTERM, close the chat's clients (1001) in batches over half this time, "
-            "and exit within it",
-        ),
-    ]
-    for flag, kind, text in options:
-        default = getattr(d, flag[2:].replace("-", "_"))
-        add(flag, **{"default": default, **kind}, help=f"{text} (default: {default:g})")
-    add(
-        "--request-timeout",
-        type=float,
-        default=d.request_timeout,
-        metavar="SECONDS",
-        help="a new connection must send its request (a handshake) within this time, "
-        "else 408; the scratch server also cuts a client that does not read what it is "
-        f"sent within this time (both servers; default: {d.request_timeout:g})",
-    )
-    add(
-        "--max-clients",
-        type=int,
-        metavar="N",
-        help="connections this process holds at once, then 503 (both servers; default: the "
-        "open-file limit, raised to its hard limit, minus 64)",
-    )
-    add(
-        "--log-format",
-        choices=["text", "json"],
-        default=d.log_format,
-        help="text: uvicorn's lines; json: one JSON object a line, with room and user "
-        f"(default: {d.log_format})",
-    )
+
+
+FROM_ARGUMENTS = [
+    "allowed_origins",
+    "rate",
+    "burst",
+    "max_connections",
+    "keep_rooms",
+    "max_rooms",
+    "host",
+    "port",
+    "workers",
+    "history",
+    "redis",
+    "max_size",
+    "ping_interval",
+    "ping_timeout",
+    "ssl_certfile",
+    "ssl_keyfile",
+    "proxy_headers",
+    "forwarded_allow_ips",
+    "request_timeout",
+    "max_clients",
+    "grace",
+    "log_format",
+]
+"""The settings the command line sets, by the names ``argparse`` gives them."""
 
 
 def from_arguments(args: argparse.Namespace, secret: str | None = None) -> Settings:
     """The settings the command line asked for; raises :class:`SettingsError`."""
-    return Settings(
-        secret=secret,
-        allowed_origins=args.allowed_origins,
-        rate=args.rate,
-        burst=args.burst,
-        max_connections=args.max_connections,
-        keep_rooms=args.keep_rooms,
-        max_rooms=args.max_rooms,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        history=args.history,
-        redis=args.redis,
-        max_size=args.max_size,
-        ping_interval=args.ping_interval,
-        ping_timeout=args.ping_timeout,
-        ssl_certfile=args.ssl_certfile,
-        ssl_keyfile=args.ssl_keyfile,
-        proxy_headers=args.proxy_headers,
-        forwarded_allow_ips=args.forwarded_allow_ips,
-        request_timeout=args.request_timeout,
-        max_clients=args.max_clients,
-        grace=args.grace,
-        log_format=args.log_format,
-    )
+    return Settings(secret=secret, **{name: getattr(args, name) for name in FROM_ARGUMENTS})
