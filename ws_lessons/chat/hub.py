@@ -5,7 +5,8 @@ that drains the outbox into the socket. Publishing to a room never waits on a cl
 a message for a client that keeps up is written at once (the write returns without
 waiting while the transport takes data), and one for a client that is behind is
 queued in its outbox. So a client that stops reading slows down no one else: when its
-outbox is full the hub drops it and tells the room it left. A message broadcast to a
+outbox is full it is closed with 1013 (:meth:`Member.put`, the outbox's own policy), and
+the hub lets it go and tells the room it left. A message broadcast to a
 room is turned into JSON once, and the same text goes to every member.
 
 :class:`Hub` is what the app uses; two small classes fill it in. :class:`LocalHub`
