@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -115,11 +114,11 @@ def broadcast_rates(clients: int = 1000, messages: int = 60) -> Result:
     The clients live in a second process (:mod:`ws_lessons.fanout`'s), so that the server
     has a CPU of its own; the same process serves every server in turn.
     """
+    from ws_lessons.chat.models import is_said, say
     from ws_lessons.fanout import ClientProcess, raise_open_file_limit
 
     raise_open_file_limit(2 * clients + 256)
-    said = '{"type":"said"'  # what the clients count: the chat's broadcasts
-    frames = [json.dumps({"type": "say", "text": f"message {n}"}) for n in range(messages)]
+    frames = [say(f"message {n}") for n in range(messages)]
     rates: dict[str, float] = {}
     with ClientProcess(clients) as client_process:
         for label, start in SERVERS.items():
@@ -127,9 +126,9 @@ def broadcast_rates(clients: int = 1000, messages: int = 60) -> Result:
             extra = {"timeout_graceful_shutdown": 1} if start is serve else {}
             server = start(app, name=f"bake-off {label}", **extra)
             try:
-                client_process.ask("publisher", label, server.ws_url(path("publisher")), said)
+                client_process.ask("publisher", label, server.ws_url(path("publisher")), is_said)
                 urls = [server.ws_url(path("listener")) for _ in range(2, clients + 1)]
-                client_process.ask("connect", label, urls, said, False)
+                client_process.ask("connect", label, urls, is_said, False)
                 server.run(_all_joined(app, clients))
                 delivered, seconds, timed_out, *_ = client_process.ask(
                     "publish", label, frames, 60.0, takes=60.0

@@ -18,16 +18,15 @@ per connection with compression, 14 KiB without
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from dataclasses import dataclass
 
+from ws_lessons.chat.models import is_said, say
 from ws_lessons.fanout import ClientProcess, raise_open_file_limit
 
 __all__ = ["Capacity", "FileLimit", "measure_connections"]
 
-SAID = '{"type":"said"'
 SETTLE = 0.5
 """Seconds to wait after the last handshake before reading the server's memory."""
 
@@ -113,20 +112,20 @@ def _measure(clients: ClientProcess, count: int, rooms: int, deflate: bool) -> C
             return worker.ws_url(f"/ws/room{number % rooms}?token={issued[user]}")
 
         for number in range(publishers):  # one publisher in each room, and the code warm
-            clients.ask("publisher", group, url("publisher", number), SAID, compression)
+            clients.ask("publisher", group, url("publisher", number), is_said, compression)
         time.sleep(SETTLE)
         before = server.memory_info().rss
         members = [url("member", number) for number in range(count - publishers)]
         try:
             _, _, seconds = clients.ask(
-                "connect", group, members, SAID, False, compression, takes=count / 50
+                "connect", group, members, is_said, False, compression, takes=count / 50
             )
         except RuntimeError as exc:
             return Capacity(count, rooms, deflate, False, 0, 0.0, 0.0, str(exc))
         time.sleep(SETTLE)
         grown = server.memory_info().rss - before
-        say = json.dumps({"type": "say", "text": "hello, everyone"})
-        delivered, reach, timed_out, _, readers = clients.ask("publish", group, [say], 30.0)
+        frame = say("hello, everyone")
+        delivered, reach, timed_out, _, readers = clients.ask("publish", group, [frame], 30.0)
         problem = f"{delivered:,} of {readers:,} heard the message in 30 s" if timed_out else ""
         return Capacity(count, rooms, deflate, not timed_out, grown, seconds, reach, problem)
     finally:

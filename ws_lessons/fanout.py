@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import math
 import socket
 import statistics
@@ -38,6 +37,7 @@ from typing import Any
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
+from ws_lessons.chat.models import Said, encode, is_said, say
 from ws_lessons.proxies import LOOPBACK
 
 __all__ = [
@@ -68,6 +68,11 @@ NO_STALL_TIMEOUT = 30.0
 
 HANDSHAKES_AT_ONCE = 100
 """Handshakes the client process has under way at a time."""
+
+Counted = Callable[[str], bool] | None
+"""Which frames a client counts as deliveries (None: every frame), e.g. the chat's
+:func:`~ws_lessons.chat.models.is_said`; a module-level function, which the client
+process gets by name."""
 
 
 # -- the systems measured -------------------------------------------------------------------
@@ -122,8 +127,8 @@ class _System:
     """(role, client number) -> the URL a client connects to."""
     frame: Callable[[str, int], str]
     """(the text of a message, its number) -> the frame the publisher sends."""
-    counted: str | None
-    """Prefix of the frames the clients count as deliveries (None: every frame)."""
+    counted: Counted
+    """Which frames the clients count as deliveries (None: every frame)."""
     connected: Callable[[], int]
     """How many clients the system broadcasts to; run it on the server's loop."""
     close: Callable[[], Any] | None = None
@@ -165,8 +170,8 @@ def _hub(clients: int, queue_size: int) -> _System:
         name="hub",
         server=server,
         url=lambda role, number: server.ws_url(f"/ws/{ROOM}?token={issued[role]}"),
-        frame=lambda text, number: json.dumps({"type": "say", "text": text}),
-        counted='{"type":"said"',
+        frame=lambda text, number: say(text),
+        counted=is_said,
         connected=lambda: len(app.state.hub.rooms.get(ROOM, ())),
     )
 
@@ -238,8 +243,8 @@ def _said(text: str, number: int) -> str:
     that compress alike: the ``seq`` and the time stamp change with every message, which
     permessage-deflate cannot compress away as it would a repeated padding.
     """
-    said = {"type": "said", "room": ROOM, "user": "publisher", "text": text}
-    return json.dumps(said | {"seq": number + 1, "ts": time.time()}, separators=(",", ":"))
+    said = Said(room=ROOM, user="publisher", text=text, seq=number + 1, ts=time.time())
+    return encode(said)
 
 
 # -- results --------------------------------------------------------------------------------
@@ -660,13 +665,13 @@ class _Group:
         self.target = 0
         self.done = asyncio.Event()
 
-    def count(self, ws: Any, counted: str | None) -> None:
+    def count(self, ws: Any, counted: Counted) -> None:
         async def read() -> None:
             from websockets.exceptions import ConnectionClosed
 
             with contextlib.suppress(ConnectionClosed):
                 async for message in ws:
-                    if counted is None or message.startswith(counted):
+                    if counted is None or counted(message):
                         self.delivered += 1
                         self.delivered_bytes += len(message)
                         if self.delivered >= self.target:
@@ -721,7 +726,7 @@ class _Clients:
         await self._connect(group, url, compression=None, max_queue=1)
 
     async def publisher(
-        self, group: str, url: str, counted: str | None, compression: str | None = "deflate"
+        self, group: str, url: str, counted: Counted, compression: str | None = "deflate"
     ) -> None:
         ws = await self._connect(group, url, compression=compression)
         self.groups[group].senders.append(ws)
@@ -738,7 +743,7 @@ class _Clients:
         self,
         group: str,
         urls: list[str],
-        counted: str | None,
+        counted: Counted,
         trace: bool,
         compression: str | None = "deflate",
     ) -> tuple[int, int, float]:

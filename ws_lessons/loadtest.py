@@ -10,7 +10,6 @@ another one ("cross process").
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from dataclasses import dataclass, field
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
+from ws_lessons.chat.models import Said, Welcome, decode, say
 from ws_lessons.i18n import N_
 from ws_lessons.measure import percentile
 from ws_lessons.measure import progress as progress_bar
@@ -97,7 +97,7 @@ async def _token(http: httpx.AsyncClient, base: str, user: str) -> str:
 
 async def _join(ws_base: str, room: str, token: str) -> ClientConnection:
     ws = await connect(f"{ws_base}/ws/{room}?token={token}", max_queue=None)
-    while json.loads(await ws.recv())["type"] != "welcome":
+    while not isinstance(decode(await ws.recv()), Welcome):
         pass
     return ws
 
@@ -139,11 +139,9 @@ async def measure(
         async def receive(index: int) -> None:
             ws = sockets[index]
             for _ in range(messages):
-                while True:
-                    message = json.loads(await ws.recv())
-                    if message["type"] == "said":
-                        break
-                latencies[group[index]].append(time.perf_counter() - sent[message["text"]])
+                while not isinstance(message := decode(await ws.recv()), Said):
+                    pass
+                latencies[group[index]].append(time.perf_counter() - sent[message.text])
                 bar.update()
 
         readers = [asyncio.create_task(receive(index)) for index in range(clients)]
@@ -153,7 +151,7 @@ async def measure(
                 for number in range(messages):
                     text = f"m{number}"
                     sent[text] = time.perf_counter()
-                    await sockets[0].send(json.dumps({"type": "say", "text": text}))
+                    await sockets[0].send(say(text))
                     await asyncio.sleep(interval)
                 await asyncio.gather(*readers)
         except TimeoutError:

@@ -15,6 +15,9 @@ What the hub relies on, whatever the broker:
 - ``history`` returns what is still kept after ``since``; a bounded history may start
   later than ``since + 1`` (the client then knows, from the first ``seq``, what it lost).
 - ``last_seq`` is the ``seq`` of the last message ``publish`` returned, 0 before any.
+- A broker whose backend is away (Redis) raises
+  :class:`~ws_lessons.chat.exceptions.BrokerUnavailable`, whatever the backend's own
+  error was: the app closes the connections concerned with 1013 Try Again Later.
 """
 
 from __future__ import annotations
@@ -25,9 +28,14 @@ from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 from .models import Joined, Left, Said, ServerMessage
+from .settings import KEEP_ROOMS, MAX_ROOMS
+
+__all__ = ["KEEP_ROOMS", "MAX_ROOMS", "Broker", "MemoryBroker", "SharedBroker"]
 
 
 class Broker(Protocol):
+    """What the hub asks of every broker."""
+
     async def publish(self, room: str, user: str, text: str) -> Said:
         """Give ``text`` the room's next ``seq`` and a timestamp, keep it, and return it."""
         ...
@@ -50,6 +58,11 @@ class SharedBroker(Broker, Protocol):
     processes by :meth:`enter` and :meth:`leave`.
     """
 
+    unavailable: str | None
+    """Why the backend cannot be reached right now (to tell clients), or None."""
+    reconnects: int
+    """How many times :meth:`listen` got the backend back after losing it."""
+
     async def enter(self, room: str, user: str) -> bool:
         """Count a connection of ``user`` in ``room``; true if it is the user's first."""
         ...
@@ -70,24 +83,24 @@ class SharedBroker(Broker, Protocol):
         """Start hearing the other processes (the app calls it at start-up)."""
         ...
 
-    async def listen(self, deliver: Callable[[ServerMessage], None]) -> None:
-        """Pass every published or announced message to ``deliver``, in order."""
+    async def listen(
+        self, deliver: Callable[[ServerMessage], None], lost: Callable[[str], None]
+    ) -> None:
+        """Pass every published or announced message to ``deliver``, in order, until
+        cancelled; when the backend goes away, call ``lost`` with the reason (the clients
+        then miss messages, and should resume), and go on once it is back."""
         ...
 
-    async def close(self) -> None: ...
-
-
-KEEP_ROOMS = 300.0
-"""Seconds a room's history is kept after its last member left (in-memory broker)."""
-MAX_ROOMS = 200
-"""Rooms whose history the in-memory broker keeps; the longest idle is forgotten first."""
+    async def close(self) -> None:
+        """Let go of the backend (the app calls it when it stops)."""
+        ...
 
 
 class MemoryBroker:
     """Keeps the last ``history_size`` messages of each room in memory, while it is used.
 
     Anyone may name a new room, so what rooms hold is bounded: a room's history is kept
-    while it has members (the app calls :meth:`members_changed`) and ``keep_for``
+    while it has members (the hub calls :meth:`members_changed`) and ``keep_for``
     seconds after the last one left; of the rooms nobody is in, at most ``max_rooms``
     are kept in all, the longest idle forgotten first. A forgotten room starts again at
     ``seq`` 1 (a client sees the welcome's ``seq`` go back: the history is gone).

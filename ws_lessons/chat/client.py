@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import json
 import random
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -35,8 +34,11 @@ from urllib.parse import urlencode
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.frames import CloseCode
 
-from ws_lessons.frames import CloseCode
+from .models import read, say
+
+__all__ = ["ChatClient", "backoff"]
 
 
 def backoff(initial: float = 0.5, factor: float = 2.0, cap: float = 30.0) -> Iterator[float]:
@@ -147,7 +149,7 @@ class ChatClient:
         self.pending.append(text)
         if self._ws is not None:
             with contextlib.suppress(ConnectionClosed):  # it stays pending
-                await self._ws.send(json.dumps({"type": "say", "text": text}))
+                await self._ws.send(say(text))
 
     async def receive(self, *types: str, timeout: float = 10.0) -> dict[str, Any]:
         """The next message received (of one of ``types``, skipping the others)."""
@@ -217,15 +219,15 @@ class ChatClient:
         since = "" if self.seq is None else f" with since={self.seq}"
         self.log.append(f"connecting{since}")
         async with connect(ws_url, **self._options) as ws:
-            welcome = json.loads(await ws.recv())
+            welcome = read(await ws.recv())
             self._welcome(welcome)
             await self._replay(ws, welcome["seq"])
             for text in list(self.pending):  # neither confirmed nor in the replay
-                await ws.send(json.dumps({"type": "say", "text": text}))
+                await ws.send(say(text))
             self._ws = ws
             await self._notify()
             async for frame in ws:
-                self._receive(json.loads(frame))
+                self._receive(read(frame))
                 await self._notify()
         self.log.append(f"closed by the server: {ws.close_code} {ws.close_reason}".rstrip())
         return True
@@ -245,7 +247,7 @@ class ChatClient:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(self._open_timeout):
                 while self.seq is not None and self.seq < seq:
-                    self._receive(json.loads(await ws.recv()))
+                    self._receive(read(await ws.recv()))
         await self._notify()
 
     def _receive(self, message: dict[str, Any]) -> None:

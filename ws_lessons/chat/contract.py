@@ -34,6 +34,8 @@ from ws_lessons.exercises.core import Hint, Verdict, served
 from ws_lessons.i18n import N_, _
 from ws_lessons.server import RunningServer
 
+from .models import say
+
 __all__ = ["CLAUSES", "DEADLINE", "Clause", "ContractVerdict", "check", "run", "show"]
 
 TIMEOUT = 2.0
@@ -87,10 +89,6 @@ class ContractVerdict(Verdict):
     def failed(self) -> list[str]:
         """The names of the clauses that failed."""
         return [clause.name for clause in self.clauses if not clause.passed]
-
-
-def say(text: str) -> str:
-    return json.dumps({"type": "say", "text": text})
 
 
 class Chat:
@@ -564,7 +562,7 @@ CLAUSES: list[Callable[[Chat], Awaitable[str]]] = [
     rate_limited,
     stalled_client_dropped,
 ]
-NAMES = {
+NAMES: dict[Callable[[Chat], Awaitable[str]], str] = {
     welcome_first: "welcome",
     joined_and_said: "said",
     joined_clause: "joined/left",

@@ -31,10 +31,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from fastapi import WebSocket, WebSocketException
-
-from ws_lessons.frames import CloseCode
+from websockets.frames import CloseCode
 
 from . import tokens
+from .exceptions import InvalidToken
+
+__all__ = ["ANY_ORIGIN", "COOKIE", "Guard", "own_origins", "refuse"]
 
 COOKIE = "chat_token"
 """The cookie ``POST /token`` sets, an alternative to ``?token=`` for browsers."""
@@ -94,5 +96,5 @@ class Guard:
             raise refuse(f"no token: pass ?token= or the {COOKIE} cookie")
         try:
             return tokens.verify(token, self.secret)
-        except tokens.InvalidToken as exc:
+        except InvalidToken as exc:
             raise refuse(f"invalid token: {exc}") from None

@@ -5,8 +5,15 @@ that drains the outbox into the socket. Publishing to a room never waits on a cl
 a message for a client that keeps up is written at once (the write returns without
 waiting while the transport takes data), and one for a client that is behind is
 queued in its outbox. So a client that stops reading slows down no one else: when its
-outbox is full the hub drops it and tells the room it left. A message broadcast to a
+outbox is full it is closed with 1013 (:meth:`Member.put`, the outbox's own policy), and
+the hub lets it go and tells the room it left. A message broadcast to a
 room is turned into JSON once, and the same text goes to every member.
+
+:class:`Hub` is what the app uses; two small classes fill it in. :class:`LocalHub`
+serves rooms that live in this process (its broker only numbers and keeps messages);
+:class:`SharedHub` serves rooms that several processes share through a
+:class:`~.broker.SharedBroker`: presence is counted by the broker, and every message
+reaches the members through :meth:`SharedHub.deliver`, the sender's own included.
 
 The wire contract these messages follow is written out in ``docs/chat-contract.md``.
 """
@@ -20,11 +27,23 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Gener
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from websockets.frames import CloseCode
 
-from ws_lessons.frames import CloseCode
+from .broker import Broker, MemoryBroker, SharedBroker
+from .models import Joined, Left, Said, ServerMessage, Welcome, encode
 
-from .broker import Broker, SharedBroker
-from .models import Joined, Left, Said, ServerMessage, Welcome
+__all__ = [
+    "CLOSE_TIMEOUT",
+    "DRAIN_BATCHES",
+    "SHUTTING_DOWN",
+    "Counts",
+    "Hub",
+    "LocalHub",
+    "Member",
+    "SharedHub",
+    "hub_for",
+    "start_now",
+]
 
 Queued = tuple[ServerMessage, str]
 """What an outbox holds: a message, and its JSON text, made once for all its recipients."""
@@ -88,17 +107,25 @@ class Member:
             self._idle = False
             self._closing.set()
 
-    def put(self, message: ServerMessage, text: str) -> None:
+    def put(self, message: ServerMessage, text: str) -> bool:
         """Send ``message`` (its JSON ``text``): at once if the client keeps up, else queue it.
 
-        Raises :class:`asyncio.QueueFull` if the outbox is full: the client fell behind.
+        The outbox's limit is this method's policy: a client whose outbox is full fell too
+        far behind, and is closed with 1013 Try Again Later (it may reconnect and resume
+        with ``?since=``). Returns False then, or if the member was closed already.
         """
+        if self.close_code is not None:
+            return False
         if not self._idle:
-            self.outbox.put_nowait((message, text))
+            try:
+                self.outbox.put_nowait((message, text))
+            except asyncio.QueueFull:
+                self.close(CloseCode.TRY_AGAIN_LATER)
+                return False
             self._wake.set()
-            return
+            return True
         if self._sent_already(message):
-            return
+            return True
         # The write's first step, here and now: through Starlette and uvicorn it returns
         # without waiting while the transport accepts data (flow control waits only above
         # the transport's high-water mark). If it has to wait, the sender takes it over.
@@ -106,6 +133,7 @@ class Member:
         if unfinished is not None:
             self._idle, self._unfinished = False, unfinished
             self._wake.set()
+        return True
 
     def _sent_already(self, message: ServerMessage) -> bool:
         return isinstance(message, Said) and message.seq <= self.seq
@@ -143,7 +171,7 @@ class Member:
     async def _send(self, backlog: list[ServerMessage]) -> None:
         with contextlib.suppress(WebSocketDisconnect):  # gone: _receive hears it as well
             for message in backlog:
-                await self.websocket.send_text(message.model_dump_json())
+                await self.websocket.send_text(encode(message))
             while True:
                 if self._unfinished is not None:
                     unfinished, self._unfinished = self._unfinished, None
@@ -182,13 +210,14 @@ class Member:
             await asyncio.sleep(0)
 
     async def _send_close(self) -> None:
-        if self.websocket.application_state is not WebSocketState.CONNECTED:
+        code = self.close_code
+        if code is None or self.websocket.application_state is not WebSocketState.CONNECTED:
             return  # a send failed: the connection is gone already
         # A client that stopped reading has a full socket buffer, so the close frame may
         # never go out. Give up after a moment: the server then closes the TCP connection.
         with contextlib.suppress(TimeoutError, WebSocketDisconnect):
             async with asyncio.timeout(CLOSE_TIMEOUT):
-                await self.websocket.close(self.close_code, self.close_reason)
+                await self.websocket.close(code, self.close_reason)
 
 
 class _Unfinished:
@@ -254,20 +283,41 @@ def start_now(coro: Coroutine[Any, Any, None]) -> _Unfinished | None:
 
 
 class Hub:
-    """The rooms of this server process and who is in them."""
+    """The rooms of this server process and who is in them: what the app asks of a hub.
+
+    :meth:`join`, :meth:`send`, :meth:`close_all` and the bookkeeping are the same for
+    every hub; :class:`LocalHub` and :class:`SharedHub` say how a room hears of a
+    newcomer, a message and a departure.
+    """
 
     def __init__(self, broker: Broker) -> None:
         self.broker = broker
-        self.shared = isinstance(broker, SharedBroker)
-        """Several processes share the broker: messages reach members through :meth:`deliver`."""
         self.rooms: dict[str, list[Member]] = {}
         self.counts = Counts()
         self.closing = False
         """Set by :meth:`close_all`: the server is stopping; a new connection is closed
         with 1001 as soon as it is accepted. The app clears it when it starts again."""
 
+    # -- what the app asks --------------------------------------------------------------------
+
+    @property
+    def unavailable(self) -> str | None:
+        """Why the hub cannot serve right now (its broker is unreachable), or None."""
+        return None
+
+    @property
+    def reconnects(self) -> int:
+        """How many times the broker got its backend back after losing it."""
+        return 0
+
+    async def start(self) -> None:
+        """Start what the hub needs while the app serves (the app's lifespan calls it)."""
+
+    async def stop(self) -> None:
+        """Stop what :meth:`start` started."""
+
     def members(self, room: str) -> list[str]:
-        """Who is in ``room``, sorted; a user connected twice is listed once."""
+        """Who is in ``room`` in this process, sorted; a user connected twice is listed once."""
         return sorted({member.user for member in self.rooms.get(room, ())})
 
     @contextlib.asynccontextmanager
@@ -279,60 +329,39 @@ class Hub:
         Yields the backlog to send before live messages: the welcome, then the room's
         history after ``since``. The member joins before the history is read, so no
         message falls between the two; one that lands in both is sent once.
+        Raises :class:`~.exceptions.BrokerUnavailable` if the broker cannot serve.
         """
         room, user = member.room, member.user
-        if self.shared:
-            if await self.broker.enter(room, user):
-                await self.broker.announce(Joined(room=room, user=user))
-        elif user not in self.members(room):
-            self._broadcast(room, Joined(room=room, user=user))
+        await self._arrive(member)
         self.rooms.setdefault(room, []).append(member)
         try:
             seq = await self.broker.last_seq(room)
             replay = [] if since is None else await self.broker.history(room, since)
             member.seq = max([seq, *(said.seq for said in replay)])
-            members = await self.broker.members(room) if self.shared else self.members(room)
+            members = await self._everyone(room)
             self.counts.sent += 1 + len(replay)
             yield [Welcome(room=room, user=user, seq=seq, members=members), *replay]
         finally:
             self._remove(member)
-            if self.shared and await self.broker.leave(room, user):
-                await self.broker.announce(Left(room=room, user=user))
+            await self._depart(member)
 
     async def say(self, member: Member, text: str) -> None:
         """Publish ``text`` from ``member`` to everyone in its room, the sender included."""
-        said = await self.broker.publish(member.room, member.user, text)
-        if not self.shared:  # else it comes back through deliver(), like everyone else's
-            self._broadcast(member.room, said)
-
-    def deliver(self, message: ServerMessage) -> None:
-        """A message from the shared broker: pass it on to this process's members of its room.
-
-        A user's own connections do not hear that the user joined or left.
-        """
-        text = message.model_dump_json()
-        for member in list(self.rooms.get(message.room, ())):
-            if not (isinstance(message, Joined | Left) and member.user == message.user):
-                self.send(member, message, text)
+        raise NotImplementedError
 
     def send(self, member: Member, message: ServerMessage, text: str | None = None) -> None:
         """Send ``message`` to ``member`` without waiting: at once if it keeps up, else through
-        its outbox; drop the member if it fell behind.
+        its outbox; let it go if its outbox was full (:meth:`Member.put` closed it).
 
         ``text`` is the message's JSON when a broadcast made it already for everyone.
         """
         if member.close_code is not None:
             return
-        try:
-            member.put(message, text or message.model_dump_json())
-        except asyncio.QueueFull:
-            # 1013 Try Again Later: a client that fell too far behind may reconnect
-            # and resume with ``?since=``.
-            member.close(CloseCode.TRY_AGAIN_LATER)
+        if member.put(message, text or encode(message)):
+            self.counts.sent += 1
+        else:
             self._remove(member)
             self.counts.dropped += 1
-        else:
-            self.counts.sent += 1
 
     async def close_all(
         self, code: int = CloseCode.GOING_AWAY, reason: str = SHUTTING_DOWN, grace: float = 0
@@ -363,8 +392,25 @@ class Hub:
             async with asyncio.timeout(wait):
                 await asyncio.gather(*(member.closed.wait() for member in everyone))
 
+    # -- what each kind of hub fills in -------------------------------------------------------
+
+    async def _arrive(self, member: Member) -> None:
+        """``member`` is about to join its room: tell the room if the user is new to it."""
+
+    async def _everyone(self, room: str) -> list[str]:
+        """Who is in ``room``, for a welcome."""
+        return self.members(room)
+
+    def _removed(self, member: Member) -> None:
+        """``member`` has just left this process's room (or was dropped from it)."""
+
+    async def _depart(self, member: Member) -> None:
+        """``member``'s connection has ended; it was removed already."""
+
+    # -- bookkeeping --------------------------------------------------------------------------
+
     def _broadcast(self, room: str, message: ServerMessage) -> None:
-        text = message.model_dump_json()  # once for the room, not once per member
+        text = encode(message)  # once for the room, not once per member
         for member in list(self.rooms.get(room, ())):
             self.send(member, message, text)
 
@@ -375,5 +421,110 @@ class Hub:
         members.remove(member)
         if not members:
             del self.rooms[member.room]
-        if not self.shared and member.user not in self.members(member.room):
+        self._removed(member)
+
+
+class LocalHub(Hub):
+    """Rooms that live in this process: the broker numbers and keeps, the hub broadcasts.
+
+    With a :class:`~.broker.MemoryBroker`, the hub tells it which rooms have members, so
+    that it keeps their history while they do.
+    """
+
+    def __init__(self, broker: Broker) -> None:
+        super().__init__(broker)
+        self._occupancy = broker.members_changed if isinstance(broker, MemoryBroker) else None
+
+    async def say(self, member: Member, text: str) -> None:
+        said = await self.broker.publish(member.room, member.user, text)
+        self._broadcast(member.room, said)
+
+    async def _arrive(self, member: Member) -> None:
+        if self._occupancy is not None:
+            self._occupancy(member.room, True)
+        if member.user not in self.members(member.room):
+            self._broadcast(member.room, Joined(room=member.room, user=member.user))
+
+    def _removed(self, member: Member) -> None:
+        if member.user not in self.members(member.room):
             self._broadcast(member.room, Left(room=member.room, user=member.user))
+
+    async def _depart(self, member: Member) -> None:
+        if self._occupancy is not None:
+            self._occupancy(member.room, member.room in self.rooms)
+
+
+class SharedHub(Hub):
+    """Rooms shared by several processes: the broker counts presence across them, and
+    every message, this process's own included, comes back through :meth:`deliver`.
+
+    While the broker cannot reach its backend, :attr:`unavailable` says why; the clients
+    of this process are closed with 1013 Try Again Later and that reason (:meth:`lost`).
+    """
+
+    broker: SharedBroker
+
+    def __init__(self, broker: SharedBroker) -> None:
+        super().__init__(broker)
+        self._listener: asyncio.Task[None] | None = None
+
+    @property
+    def unavailable(self) -> str | None:
+        return self.broker.unavailable
+
+    @property
+    def reconnects(self) -> int:
+        return self.broker.reconnects
+
+    async def start(self) -> None:
+        """Subscribe (a broker that cannot fails here, so the server does not start), then
+        listen for as long as the app serves."""
+        await self.broker.subscribe()
+        self._listener = asyncio.create_task(self.broker.listen(self.deliver, self.lost))
+
+    async def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+            self._listener = None
+        await self.broker.close()
+
+    async def say(self, member: Member, text: str) -> None:
+        await self.broker.publish(member.room, member.user, text)  # comes back by deliver()
+
+    def deliver(self, message: ServerMessage) -> None:
+        """A message from the shared broker: pass it on to this process's members of its room.
+
+        A user's own connections do not hear that the user joined or left.
+        """
+        if not isinstance(message, Welcome | Joined | Left | Said):
+            return  # the broker only carries room messages
+        text = encode(message)
+        for member in list(self.rooms.get(message.room, ())):
+            if not (isinstance(message, Joined | Left) and member.user == message.user):
+                self.send(member, message, text)
+
+    def lost(self, reason: str) -> None:
+        """The broker lost its backend: close every client with 1013 and ``reason``."""
+        for members in list(self.rooms.values()):
+            for member in members:
+                member.close(CloseCode.TRY_AGAIN_LATER, reason)
+
+    async def _arrive(self, member: Member) -> None:
+        if await self.broker.enter(member.room, member.user):
+            await self.broker.announce(Joined(room=member.room, user=member.user))
+
+    async def _everyone(self, room: str) -> list[str]:
+        return await self.broker.members(room)
+
+    async def _depart(self, member: Member) -> None:
+        if await self.broker.leave(member.room, member.user):
+            await self.broker.announce(Left(room=member.room, user=member.user))
+
+
+def hub_for(broker: Broker) -> Hub:
+    """The hub a broker needs: shared if processes share it, else local."""
+    if isinstance(broker, SharedBroker):
+        return SharedHub(broker)
+    return LocalHub(broker)

@@ -38,6 +38,8 @@ from uvicorn.config import LOGGING_CONFIG
 
 from .hub import SHUTTING_DOWN, Hub
 
+__all__ = ["LOG_FORMATS", "JsonFormatter", "add_routes", "connection", "log_config", "not_ready"]
+
 connection: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar(
     "connection", default=None
 )
@@ -49,7 +51,7 @@ def not_ready(hub: Hub) -> str | None:
     """Why this process should get no new users now, or None."""
     if hub.closing:
         return SHUTTING_DOWN
-    return getattr(hub.broker, "unavailable", None)
+    return hub.unavailable
 
 
 def add_routes(app: FastAPI, hub: Hub) -> None:
@@ -105,7 +107,7 @@ class _HubCollector:
         yield CounterMetricFamily(
             "chat_broker_reconnects",
             "times the shared broker reconnected after losing Redis",
-            getattr(hub.broker, "reconnects", 0),
+            hub.reconnects,
         )
 
 

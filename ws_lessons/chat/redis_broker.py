@@ -20,7 +20,9 @@ When Redis goes away, :meth:`RedisBroker.listen` notices (its pub/sub connection
 breaks), says so through :attr:`~RedisBroker.unavailable` and its ``lost`` callback,
 and reconnects by itself with exponential backoff and jitter (redis-py's ``Retry``),
 then subscribes again. Each command is retried a couple of times on a broken connection
-(redis-py reconnects the pooled connection), then fails with ``redis.ConnectionError``.
+(redis-py reconnects the pooled connection), then fails with
+:class:`~ws_lessons.chat.exceptions.BrokerUnavailable`, the course's own exception, so
+that nothing outside this module knows about redis-py's.
 """
 
 from __future__ import annotations
@@ -29,13 +31,16 @@ import collections
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import redis.asyncio as redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 
-from .models import Joined, Left, Said, ServerMessage, server_message
+from .exceptions import BrokerUnavailable
+from .models import Joined, Left, Said, ServerMessage, decode, encode
+
+__all__ = ["BACKOFF", "PUBLISH", "UNAVAILABLE", "RedisBroker"]
 
 PUBLISH = """
 local seq = redis.call('INCR', KEYS[1])
@@ -58,6 +63,15 @@ not the builtin ``ConnectionError``)."""
 BACKOFF = ExponentialWithJitterBackoff(base=0.1, cap=2.0)
 """After failure n, wait a random time up to 0.1 s * 2**n (0.2 s, 0.4 s ...), never more
 than 2 s: the randomness keeps many workers from reconnecting at the same moment."""
+
+
+@contextlib.contextmanager
+def _reachable() -> Iterator[None]:
+    """Turn redis-py's "cannot reach Redis" into the course's :class:`BrokerUnavailable`."""
+    try:
+        yield
+    except UNREACHABLE as error:
+        raise BrokerUnavailable(UNAVAILABLE) from error
 
 
 class RedisBroker:
@@ -87,21 +101,25 @@ class RedisBroker:
 
     async def publish(self, room: str, user: str, text: str) -> Said:
         keys = [self._key(room, "seq"), self._key(room, "history"), self._channel(room)]
-        said = await self._publish(keys, [room, user, text, time.time(), self.history_size])
+        with _reachable():
+            said = await self._publish(keys, [room, user, text, time.time(), self.history_size])
         return Said.model_validate_json(said)
 
     async def history(self, room: str, since: int) -> list[Said]:
-        entries = await self.redis.xrange(self._key(room, "history"), min=f"{since + 1}-0")
-        return [Said.model_validate_json(fields["said"]) for _, fields in entries]
+        with _reachable():
+            entries = await self.redis.xrange(self._key(room, "history"), min=f"{since + 1}-0")
+        return [Said.model_validate_json(fields["said"]) for _, fields in entries or () if fields]
 
     async def last_seq(self, room: str) -> int:
-        return int(await self.redis.get(self._key(room, "seq")) or 0)
+        with _reachable():
+            return int(await self.redis.get(self._key(room, "seq")) or 0)
 
     # -- what a shared broker adds: presence and fan-out across processes -----------------
 
     async def enter(self, room: str, user: str) -> bool:
         """Count one more connection of ``user``; true if it is the user's first anywhere."""
-        return await self.redis.hincrby(self._key(room, "members"), user, 1) == 1
+        with _reachable():
+            return await self.redis.hincrby(self._key(room, "members"), user, 1) == 1
 
     async def leave(self, room: str, user: str) -> bool:
         """Count one connection fewer; true if it was the user's last anywhere.
@@ -127,11 +145,13 @@ class RedisBroker:
         return True
 
     async def members(self, room: str) -> list[str]:
-        counts = await self.redis.hgetall(self._key(room, "members"))
-        return sorted(user for user, count in counts.items() if int(count) > 0)
+        with _reachable():
+            counts = await self.redis.hgetall(self._key(room, "members"))
+        return sorted(str(user) for user, count in counts.items() if int(count) > 0)
 
     async def announce(self, message: Joined | Left) -> None:
-        await self.redis.publish(self._channel(message.room), message.model_dump_json())
+        with _reachable():
+            await self.redis.publish(self._channel(message.room), encode(message))
 
     async def subscribe(self) -> None:
         """Start hearing every room's channel (fails here, at start-up, if Redis is down)."""
@@ -153,7 +173,7 @@ class RedisBroker:
         while True:
             try:
                 async for event in self._pubsub.listen():
-                    deliver(server_message.validate_json(event["data"]))
+                    deliver(decode(event["data"]))
             except UNREACHABLE as error:
                 logger.warning("Redis is unreachable (%s): reconnecting", error)
                 self.unavailable = UNAVAILABLE

@@ -36,6 +36,8 @@ from typing import Any, Literal, TypeVar
 
 from .models import Said
 
+__all__ = ["SCHEMA", "SqliteBroker"]
+
 T = TypeVar("T")
 
 SCHEMA = """

@@ -16,15 +16,15 @@ import json
 import time
 from collections.abc import Callable
 
+from .exceptions import InvalidToken
+
+__all__ = ["TOKEN_TTL", "Clock", "InvalidToken", "issue", "verify"]
+
 Clock = Callable[[], float]
 """Seconds since the epoch, like :func:`time.time`; tests pass their own instead of sleeping."""
 
 TOKEN_TTL = 3600.0
 """How long a token stays valid, in seconds."""
-
-
-class InvalidToken(ValueError):
-    """The token is malformed, was not signed with this secret, or has expired."""
 
 
 def issue(user: str, secret: str, ttl: float = TOKEN_TTL, clock: Clock = time.time) -> str:

@@ -12,7 +12,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from ws_lessons import handshake
-from ws_lessons.chat import create_app, tokens
+from ws_lessons.chat import create_app, models, tokens
 from ws_lessons.exercises.core import TIMEOUT, Hint, exercise, served
 from ws_lessons.i18n import _
 from ws_lessons.server import ServerError, serve
@@ -257,7 +257,7 @@ def check_11_3(options: Any) -> str:
                 )
             time.sleep(max(0.0, DEADLINE - (time.monotonic() - began)))  # idle a while longer
             try:
-                healthy.send(json.dumps({"type": "ping"}))
+                healthy.send(models.ping())
                 while json.loads(healthy.recv(timeout=TIMEOUT))["type"] != "pong":
                     pass
             except (ConnectionClosed, TimeoutError):

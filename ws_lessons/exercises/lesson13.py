@@ -10,7 +10,7 @@ from typing import Any
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from ws_lessons.chat import tokens
+from ws_lessons.chat import models, tokens
 from ws_lessons.exercises.core import Hint, Skip, chosen_letters, exercise, judge_letters
 from ws_lessons.i18n import N_, _, messages
 from ws_lessons.services import (
@@ -139,7 +139,7 @@ def _through(proxy: Service, location: str) -> None:
                         "for proxy_read_timeout, and the chat pings only every {ping} s"
                     ).format(cut=cut, ping=PING_13_1)
                 )
-            ws.send(json.dumps({"type": "say", "text": "still here?"}))
+            ws.send(models.say("still here?"))
             while json.loads(ws.recv(timeout=5))["type"] != "said":
                 pass
     except InvalidStatus as refused:
