@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from websockets.streams import StreamReader
 from wsproto.frame_protocol import FrameProtocol, ParseFailed
 
+from ws_lessons.explain import explain
 from ws_lessons.frames import (
     CloseCode,
     Frame,
@@ -25,7 +26,6 @@ from ws_lessons.frames import (
     close_payload,
     decode,
     encode,
-    explain,
     parse_close,
     read_header,
 )

@@ -302,7 +302,7 @@ def record(path: Path = RECORDED, timeout: float = 600.0) -> Report:
     """Run the lesson's cases against the lesson's reference server and FastAPI's echo on
     uvicorn, and write the verdicts, with the details worth reading, to ``path``."""
     from ws_lessons import scratch
-    from ws_lessons.bench import echo_app
+    from ws_lessons.apps import echo_app
     from ws_lessons.server import serve, serve_streams
 
     with (

@@ -19,12 +19,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, WebSocket
-from websockets.exceptions import ConnectionClosed
+from fastapi import FastAPI
 
-from ws_lessons.measure import Target, percentile, progress
+from ws_lessons.apps import echo_app, websockets_echo
 from ws_lessons.proxies import LOOPBACK
 from ws_lessons.server import serve
+from ws_lessons.stats import Target, percentile, progress
 
 Suite = Callable[[int], list[str]]
 LABELS = {
@@ -132,7 +132,7 @@ def bench_echo(round_trips: int) -> list[str]:
     blocks = 40  # the three alternate in short blocks, so a slow moment hits them all alike
     samples: dict[str, list[float]] = {"tcp": [], "websockets": [], "fastapi": [], "scratch": []}
 
-    async def measure() -> None:
+    async def round_trips() -> None:
         reader, writer = await asyncio.open_connection(LOOPBACK, tcp_port)
 
         async def tcp_round_trip() -> None:
@@ -180,7 +180,7 @@ def bench_echo(round_trips: int) -> list[str]:
             await server.wait_closed()
 
     try:
-        asyncio.run(measure())
+        asyncio.run(round_trips())
     finally:
         fastapi_server.run(close())
         fastapi_server.stop()
@@ -199,29 +199,6 @@ def bench_echo(round_trips: int) -> list[str]:
         Target("from scratch / bare websockets", medians["scratch"] / base, 2, "x"),
     ]
     return lines + [f"  {target}" for target in targets]
-
-
-def echo_app(path: str = "/") -> FastAPI:
-    """Lesson 07's echo at ``path``, for text and binary messages alike."""
-    app = FastAPI()
-
-    @app.websocket(path)
-    async def echo(websocket: WebSocket) -> None:
-        await websocket.accept()
-        while (message := await websocket.receive())["type"] == "websocket.receive":
-            if message.get("text") is not None:
-                await websocket.send_text(message["text"])
-            else:
-                await websocket.send_bytes(message["bytes"])
-
-    return app
-
-
-async def websockets_echo(websocket: Any) -> None:
-    """The same echo for a bare ``websockets`` server: the baseline of the benchmarks."""
-    with contextlib.suppress(ConnectionClosed):
-        async for message in websocket:
-            await websocket.send(message)
 
 
 def bench_autobahn(_: int) -> list[str]:
@@ -435,7 +412,7 @@ def bench_redis(clients: int) -> list[str]:
     apart, p50 and p99 from send to receipt, for receivers on the sender's process and
     on the other one. The clients all run in this process, so their own work is counted.
     """
-    from ws_lessons.loadtest import CROSS, SAME, measure
+    from ws_lessons.loadtest import CROSS, SAME, measure_load
     from ws_lessons.services import ServiceUnavailable, start_chat_worker, start_redis
 
     try:
@@ -452,14 +429,14 @@ def bench_redis(clients: int) -> list[str]:
     ):
         runs = {}
         for label, servers in (("one process", [single.url]), ("two + Redis", [a.url, b.url])):
-            burst = asyncio.run(measure(servers, clients=clients, messages=40, room="burst"))
+            burst = asyncio.run(measure_load(servers, clients=clients, messages=40, room="burst"))
             paced = asyncio.run(
-                measure(servers, clients=clients, messages=30, interval=0.02, room="paced")
+                measure_load(servers, clients=clients, messages=30, interval=0.02, room="paced")
             )
             runs[label] = (burst, paced)
         # The path alone: one client on each process, so client work does not queue up.
         path = asyncio.run(
-            measure([a.url, b.url], clients=2, messages=100, interval=0.01, room="path")
+            measure_load([a.url, b.url], clients=2, messages=100, interval=0.01, room="path")
         )
     base_rate = runs["one process"][0].rate
     lines = [f"chat fan-out, {clients} clients (deliveries/s in a burst; latency when paced)"]

@@ -22,7 +22,7 @@ from packaging.version import Version
 from websockets.sync.client import connect
 
 from ws_lessons import browser, proxies, services
-from ws_lessons.bench import echo_app
+from ws_lessons.apps import echo_app
 from ws_lessons.i18n import N_, _
 from ws_lessons.proxies import LOOPBACK
 from ws_lessons.server import serve

@@ -32,8 +32,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ws_lessons.explain import close_name, hex_preview
 from ws_lessons.frames import (
-    CloseCode,
     Frame,
     FrameReader,
     Opcode,
@@ -50,7 +50,7 @@ from ws_lessons.handshake import (
 )
 from ws_lessons.i18n import N_, _
 from ws_lessons.proxies import LOOPBACK
-from ws_lessons.proxy import CLIENT_TO_SERVER, SERVER_TO_CLIENT, Direction, Proxy
+from ws_lessons.relay import CLIENT_TO_SERVER, SERVER_TO_CLIENT, Direction, Relay
 from ws_lessons.server import RunningServer, stop_named
 from ws_lessons.table import Table
 
@@ -158,7 +158,7 @@ def _cut(cells: tuple[str, ...], width: int | None) -> tuple[str, ...]:
     return (*first, last if width is None or len(last) <= width else last[: width - 1] + "…")
 
 
-class Tap(Proxy):
+class Tap(Relay):
     """A recording proxy on 127.0.0.1 in front of ``target`` (a server handle or a port).
 
     ``port=0`` picks a free port. Use it as a context manager to stop it.
@@ -444,8 +444,7 @@ def _preview(received: Received) -> str:
     payload = received.frame.payload
     if received.frame.opcode is Opcode.CLOSE:
         code, reason = parse_close(payload)  # FrameReader has checked it
-        name = f" {code.name}" if isinstance(code, CloseCode) else ""
-        return f"{int(code)}{name} {reason!r}" if reason else f"{int(code)}{name}"
+        return f"{close_name(code)} {reason!r}" if reason else close_name(code)
     if received.compressed:
         return f"(compressed) {_preview_bytes(payload)}"
     if received.text is not None:
@@ -458,8 +457,7 @@ def _preview_bytes(data: bytes | bytearray) -> str:
     data = bytes(data)
     if data and all(32 <= byte < 127 for byte in data):
         return _shorten(repr(data))
-    shown = data[: PREVIEW // 3].hex(" ")
-    return shown + (" …" if len(data) > PREVIEW // 3 else "")
+    return hex_preview(data, PREVIEW // 3)
 
 
 def _shorten(text: str) -> str:

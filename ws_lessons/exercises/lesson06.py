@@ -15,7 +15,6 @@ from ws_lessons.handshake import build_request, new_key
 from ws_lessons.i18n import N_, _
 from ws_lessons.server import serve_streams
 
-
 # 06.1 -------------------------------------------------------------------------------------------
 
 Answer = tuple[int, dict[str, str], bytes]

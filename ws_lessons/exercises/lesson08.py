@@ -14,7 +14,7 @@ from fastapi import APIRouter, FastAPI, WebSocket, WebSocketDisconnect, WebSocke
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.sync.client import connect
 
-from ws_lessons.bench import echo_app
+from ws_lessons.apps import echo_app
 from ws_lessons.exercises.core import TIMEOUT, Hint, connected, exchange, exercise, served
 from ws_lessons.frames import IncompleteFrame, Opcode, ProtocolError, decode, parse_close
 from ws_lessons.handshake import build_request

@@ -333,7 +333,7 @@ def solution_15_4() -> Any:
 @contextmanager
 def _hypercorn_echo() -> Iterator[tuple[str, int]]:
     """Hypercorn serving lesson 07's echo at /ws, in clear text (HTTP/1.1 and h2c)."""
-    from ws_lessons.bench import echo_app
+    from ws_lessons.apps import echo_app
     from ws_lessons.servers import serve_hypercorn
 
     with serve_hypercorn(echo_app("/ws"), name="check 15") as server:

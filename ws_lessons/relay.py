@@ -2,7 +2,7 @@
 
 Like ``serve()``, the proxy runs in a background thread, so clients in notebook cells,
 async or blocking, can go through it. It forwards every chunk unchanged, both ways, and
-shows each one to :meth:`Proxy.observe` first.
+shows each one to :meth:`Relay.observe` first.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ READ_SIZE = 65536
 START_TIMEOUT = 5.0
 
 
-class Proxy(Background):
+class Relay(Background):
     """Listens on 127.0.0.1 (``port=0``: a free port) and relays each connection to the target."""
 
     kind = "proxy"
