@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 
+from ws_lessons.exceptions import WsLessonsError
 from ws_lessons.i18n import N_, _
 from ws_lessons.table import Table
 
@@ -96,7 +97,7 @@ HOW_TO_GET_IT = (
 )
 
 
-class AutobahnMissing(RuntimeError):
+class AutobahnMissing(WsLessonsError, RuntimeError):
     """The suite is not installed here, or cannot be."""
 
 

@@ -26,7 +26,8 @@ After the handshake, both sides exchange frames. RFC 6455 §5.2 draws one::
 rules, so that lessons can build bad frames on purpose. The receiving side,
 :func:`decode` and :class:`FrameReader`, enforces every rule and raises
 :exc:`ProtocolError` with the close code to send back. It imports only the standard
-library; :mod:`ws_lessons.explain` describes a frame field by field for people.
+library (and :mod:`ws_lessons.exceptions`, which imports nothing); :mod:`ws_lessons.explain`
+describes a frame field by field for people.
 
 """
 
@@ -39,6 +40,8 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
+
+from ws_lessons.exceptions import CodecError
 
 __all__ = [
     "CloseCode",
@@ -107,7 +110,7 @@ class CloseCode(enum.IntEnum):
 _LOCAL_ONLY_CODES = {CloseCode.NO_STATUS_RCVD, CloseCode.ABNORMAL_CLOSURE, CloseCode.TLS_HANDSHAKE}
 
 
-class ProtocolError(Exception):
+class ProtocolError(CodecError):
     """The peer broke a rule of RFC 6455. Close the connection with :attr:`code`."""
 
     def __init__(self, message: str, code: CloseCode = CloseCode.PROTOCOL_ERROR) -> None:
@@ -115,7 +118,7 @@ class ProtocolError(Exception):
         self.code = code
 
 
-class IncompleteFrame(Exception):
+class IncompleteFrame(CodecError):
     """The data ends before the frame does: wait for more bytes and try again."""
 
 

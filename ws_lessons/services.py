@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ws_lessons import server
+from ws_lessons.exceptions import WsLessonsError
 from ws_lessons.proxies import LOOPBACK
 from ws_lessons.server import Listening, forget, stop_named, track
 
@@ -33,7 +34,7 @@ INSTALL = {
 }
 
 
-class ServiceUnavailable(RuntimeError):
+class ServiceUnavailable(WsLessonsError, RuntimeError):
     """A program the lesson needs is not installed, or did not start."""
 
 

@@ -28,6 +28,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
 from ws_lessons.chat.client import backoff
+from ws_lessons.exceptions import WsLessonsError
 from ws_lessons.frames import CloseCode
 from ws_lessons.i18n import N_, _
 
@@ -49,7 +50,7 @@ _help_seen: dict[str, str] = {}
 _name: TypeAdapter[str] = TypeAdapter(Name)
 
 
-class _Refused(Exception):
+class _Refused(WsLessonsError):
     """The server answered, but not as a class server does."""
 
 

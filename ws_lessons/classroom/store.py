@@ -22,6 +22,8 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from ws_lessons.exceptions import WsLessonsError
+
 from .models import WELCOME_ANNOUNCEMENTS, Announcement, Event, Joined, Judged, Verdict
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -47,7 +49,7 @@ MAX_LEARNERS = 1000
 """Names a class takes: past that, a new name is refused (its rows would fill the dashboard)."""
 
 
-class ClassFull(Exception):
+class ClassFull(WsLessonsError):
     """A new name, and the class has :data:`MAX_LEARNERS` already."""
 
 

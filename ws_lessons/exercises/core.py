@@ -35,11 +35,21 @@ the last click.
 """
 
 
-class Hint(Exception):
+class Feedback(Exception):
+    """The root of what a check raises to give its verdict on an answer (not an error of
+    the package: see :mod:`ws_lessons.exceptions`)::
+
+        Feedback
+        ├── Hint    the answer is wrong; the message says what to look at
+        └── Skip    this machine lacks a program the check runs; the message says how to get it
+    """
+
+
+class Hint(Feedback):
     """Raised inside a check to say what is wrong with the answer."""
 
 
-class Skip(Exception):
+class Skip(Feedback):
     """Raised inside a check that needs a program this machine lacks; says how to get it."""
 
 
