@@ -7,6 +7,8 @@ import argparse
 import os
 import sys
 
+__all__ = ["SECRET_VARIABLE", "main"]
+
 SECRET_VARIABLE = "WS_LESSONS_SECRET"
 """The environment variable that holds the chat's token secret (never a command-line
 option: ``ps`` shows every process's command line to every user of the machine)."""

@@ -26,6 +26,29 @@ from ws_lessons.proxies import LOOPBACK
 from ws_lessons.server import serve
 from ws_lessons.stats import Target, percentile, progress
 
+__all__ = [
+    "ANCHOR",
+    "CYCLES",
+    "LABELS",
+    "LABELS_BROADCAST",
+    "LADDER",
+    "ROUNDS",
+    "SAFETY",
+    "SAFE_AND_FAST",
+    "STRETCH_RATE",
+    "SUITES",
+    "Suite",
+    "bench_autobahn",
+    "bench_broadcast",
+    "bench_classroom",
+    "bench_connections",
+    "bench_echo",
+    "bench_redis",
+    "bench_server",
+    "bench_servers",
+    "main",
+]
+
 Suite = Callable[[int], list[str]]
 LABELS = {
     "tcp": "raw asyncio TCP echo",

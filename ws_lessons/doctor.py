@@ -28,6 +28,33 @@ from ws_lessons.proxies import LOOPBACK
 from ws_lessons.server import serve
 from ws_lessons.table import Table
 
+__all__ = [
+    "COURSE",
+    "ICONS",
+    "PLACES",
+    "SETUP",
+    "WHY",
+    "Finding",
+    "Report",
+    "check_chromium",
+    "check_kernel",
+    "check_loopback",
+    "check_package",
+    "check_port",
+    "check_proxies",
+    "check_python",
+    "check_service",
+    "check_websocket_library",
+    "check_where",
+    "checks",
+    "in_a_kernel",
+    "launched_as",
+    "minimums",
+    "package_checks",
+    "run",
+    "where",
+]
+
 OK, OPTIONAL, PROBLEM = "ok", "optional", "problem"
 ICONS = {OK: "✅", OPTIONAL: "⚪", PROBLEM: "❌"}
 SETUP = "python3 course.py lab"

@@ -20,6 +20,15 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
 from ws_lessons.i18n import N_, _
 from ws_lessons.server import running
 
+__all__ = [
+    "EVENT_LOOP_RUNNING",
+    "HANDLED",
+    "NO_WEBSOCKET_LIBRARY",
+    "WEBSOCKET_LIBRARY_HINT",
+    "hint_for",
+    "install",
+]
+
 HANDLED = (OSError, httpx.ConnectError, InvalidStatus, InvalidURI, ConnectionClosed)
 HANDLED += (RuntimeError, TypeError, AttributeError, KeyboardInterrupt)
 

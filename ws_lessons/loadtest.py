@@ -23,6 +23,8 @@ from ws_lessons.stats import percentile
 from ws_lessons.stats import progress as progress_bar
 from ws_lessons.table import Table
 
+__all__ = ["LoadResult", "measure_load"]
+
 SAME, CROSS = "same process", "cross process"
 
 

@@ -15,6 +15,15 @@ from typing import Literal
 from ws_lessons.proxies import LOOPBACK
 from ws_lessons.server import Background, bind, close_loop, track
 
+__all__ = [
+    "CLIENT_TO_SERVER",
+    "READ_SIZE",
+    "SERVER_TO_CLIENT",
+    "START_TIMEOUT",
+    "Direction",
+    "Relay",
+]
+
 Direction = Literal["→", "←"]
 CLIENT_TO_SERVER: Direction = "→"
 SERVER_TO_CLIENT: Direction = "←"

@@ -47,6 +47,17 @@ from .models import (
 )
 from .store import MAX_LEARNERS, ClassFull, Store
 
+__all__ = [
+    "DEFAULT_DB",
+    "HELLO_TIMEOUT",
+    "LEARNER_OUTBOX",
+    "MAX_CONNECTIONS",
+    "addresses",
+    "create_app",
+    "exercise_numbers",
+    "run",
+]
+
 HELLO_TIMEOUT = 10.0
 MAX_CONNECTIONS = 1000
 """Learners' connections at once; the next is closed with 1013 Try Again Later."""

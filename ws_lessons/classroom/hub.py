@@ -20,6 +20,8 @@ from ws_lessons.frames import CloseCode
 
 from .models import Announcement, Event
 
+__all__ = ["CLOSE_TIMEOUT", "OUTBOX_SIZE", "Hub", "Outbox"]
+
 CLOSE_TIMEOUT = 1.0
 OUTBOX_SIZE = 10_000
 """Events a dashboard may fall behind by (a class of 300 makes that many in about an hour)."""

@@ -17,6 +17,43 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+__all__ = [
+    "ANNOUNCEMENT_LENGTH",
+    "BIDI_CONTROLS",
+    "MESSAGE_SIZE",
+    "NAME_LENGTH",
+    "WELCOME_ANNOUNCEMENTS",
+    "Ack",
+    "Announce",
+    "Announcement",
+    "Error",
+    "ErrorCode",
+    "Event",
+    "ExerciseNumber",
+    "Hello",
+    "Help",
+    "Id",
+    "InstructorMessage",
+    "Joined",
+    "Judged",
+    "LearnerMessage",
+    "Name",
+    "Outcome",
+    "Ping",
+    "Pong",
+    "ServerMessage",
+    "Start",
+    "Strict",
+    "Text",
+    "Verdict",
+    "Welcome",
+    "instructor_message",
+    "learner_message",
+    "parse_instructor",
+    "parse_learner",
+    "server_message",
+]
+
 NAME_LENGTH = 40
 """A learner's name: 1 to 40 characters of any script, no control characters."""
 ANNOUNCEMENT_LENGTH = 280

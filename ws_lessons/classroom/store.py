@@ -26,6 +26,8 @@ from ws_lessons.exceptions import WsLessonsError
 
 from .models import WELCOME_ANNOUNCEMENTS, Announcement, Event, Joined, Judged, Verdict
 
+__all__ = ["CODE_ALPHABET", "MAX_LEARNERS", "SCHEMA", "Cell", "ClassFull", "Store", "new_code"]
+
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 """Letters and digits that are hard to mishear or misread: no 0/O, 1/I/L."""
 

@@ -26,6 +26,24 @@ from ws_lessons.classroom import reporter as classroom
 from ws_lessons.i18n import _
 from ws_lessons.server import RunningServer, ServerError, serve
 
+__all__ = [
+    "HELP",
+    "TIMEOUT",
+    "Feedback",
+    "Hint",
+    "Skip",
+    "Verdict",
+    "chosen_letters",
+    "connected",
+    "exchange",
+    "exercise",
+    "judge",
+    "judge_letters",
+    "outcome",
+    "require_function",
+    "served",
+]
+
 TIMEOUT = 2.0
 HELP: dict[str, tuple[str, ...]] = {}
 """Exercise number → graduated help for ``solutions.reveal``: a nudge, then a closer hint.

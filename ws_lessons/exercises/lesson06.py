@@ -15,6 +15,20 @@ from ws_lessons.handshake import build_request, new_key
 from ws_lessons.i18n import N_, _
 from ws_lessons.server import serve_streams
 
+__all__ = [
+    "FRAMES_06_2",
+    "GUID",
+    "Answer",
+    "check_06_1",
+    "check_06_2",
+    "http_error",
+    "my_accept_key",
+    "read_head",
+    "solution_06_1",
+    "solution_06_2",
+    "what_is_wrong",
+]
+
 # 06.1 -------------------------------------------------------------------------------------------
 
 Answer = tuple[int, dict[str, str], bytes]

@@ -21,6 +21,19 @@ from ws_lessons.handshake import build_request
 from ws_lessons.i18n import _
 from ws_lessons.server import ServerError, serve
 
+__all__ = [
+    "DROP_WITHIN",
+    "PING_OPTIONS",
+    "SLACK",
+    "Opened",
+    "check_08_1",
+    "check_08_2",
+    "check_08_3",
+    "solution_08_1",
+    "solution_08_2",
+    "solution_08_3",
+]
+
 
 @exercise(
     "08.1",

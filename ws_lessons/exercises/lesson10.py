@@ -15,6 +15,20 @@ from ws_lessons.chat import tokens
 from ws_lessons.exercises.core import TIMEOUT, Hint, exercise, served
 from ws_lessons.i18n import N_, _
 
+__all__ = [
+    "BAD_MOVES",
+    "COOKIE_PAGES",
+    "GOOD_MOVES",
+    "OFFERED",
+    "SECRET_10_2",
+    "check_10_1",
+    "check_10_2",
+    "check_10_3",
+    "solution_10_1",
+    "solution_10_2",
+    "solution_10_3",
+]
+
 # 10.1 -------------------------------------------------------------------------------------------
 
 COOKIE_PAGES = {

@@ -17,6 +17,23 @@ from ws_lessons.exercises.core import TIMEOUT, Hint, exercise, served
 from ws_lessons.i18n import _
 from ws_lessons.server import ServerError, serve
 
+__all__ = [
+    "ARRIVALS",
+    "DEADLINE",
+    "FEED",
+    "GAPS",
+    "KEPT",
+    "MIN_INTERVAL",
+    "MIN_TIMEOUT",
+    "OPTIONS",
+    "check_11_1",
+    "check_11_2",
+    "check_11_3",
+    "solution_11_1",
+    "solution_11_2",
+    "solution_11_3",
+]
+
 # 11.1 -------------------------------------------------------------------------------------------
 
 ARRIVALS = [7, 8, 9, 9, 10]

@@ -13,6 +13,17 @@ from ws_lessons.exercises.core import Hint, chosen_letters, exercise, judge_lett
 from ws_lessons.i18n import N_, _, messages
 from ws_lessons.project import PACKAGE, layers, workspace
 
+__all__ = [
+    "BUGS_12_2",
+    "ONLY_REAL_12_2",
+    "PLANTED_BUG",
+    "SUPPORT",
+    "check_12_1",
+    "check_12_2",
+    "solution_12_1",
+    "solution_12_2",
+]
+
 PLANTED_BUG = """
 
 # The bug that check 12.1 plants in a copy of your project: one seq is skipped.

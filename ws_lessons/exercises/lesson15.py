@@ -20,6 +20,26 @@ from ws_lessons.exercises.core import (
 )
 from ws_lessons.i18n import N_, _, messages
 
+__all__ = [
+    "CASES_15_4",
+    "CHOICES_15_4",
+    "CLAIMS_15_1",
+    "FITS_15_4",
+    "TIMEOUT",
+    "TRUE_15_1",
+    "check_15_1",
+    "check_15_2",
+    "check_15_3",
+    "check_15_4",
+    "check_chat_on",
+    "connect_headers_15_2",
+    "h2_websocket_echo",
+    "solution_15_1",
+    "solution_15_2",
+    "solution_15_3",
+    "solution_15_4",
+]
+
 TIMEOUT = 3.0
 
 # 15.1 -------------------------------------------------------------------------------------------
