@@ -80,7 +80,7 @@ def echo_round_trips(round_trips: int = 400, blocks: int = 8) -> Result:
     samples: dict[str, list[float]] = {label: [] for label in SERVERS}
     with _serving(echo_app) as servers:
 
-        async def round_trips() -> None:
+        async def time_echoes() -> None:
             async with contextlib.AsyncExitStack() as stack:
                 sockets = {
                     label: await stack.enter_async_context(
@@ -104,7 +104,7 @@ def echo_round_trips(round_trips: int = 400, blocks: int = 8) -> Result:
 
         # A thread of its own: the caller (a notebook cell) may already run an event loop.
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            pool.submit(asyncio.run, round_trips()).result()
+            pool.submit(asyncio.run, time_echoes()).result()
     medians = {label: percentile(values, 50) * 1e6 for label, values in samples.items()}
     return Result(N_("echo round trip, median"), "µs", medians, higher_is_better=False)
 

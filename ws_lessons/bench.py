@@ -155,7 +155,7 @@ def bench_echo(round_trips: int) -> list[str]:
     blocks = 40  # the three alternate in short blocks, so a slow moment hits them all alike
     samples: dict[str, list[float]] = {"tcp": [], "websockets": [], "fastapi": [], "scratch": []}
 
-    async def round_trips() -> None:
+    async def time_echoes() -> None:
         reader, writer = await asyncio.open_connection(LOOPBACK, tcp_port)
 
         async def tcp_round_trip() -> None:
@@ -203,7 +203,7 @@ def bench_echo(round_trips: int) -> list[str]:
             await server.wait_closed()
 
     try:
-        asyncio.run(round_trips())
+        asyncio.run(time_echoes())
     finally:
         fastapi_server.run(close())
         fastapi_server.stop()
