@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI
 
@@ -32,6 +32,7 @@ __all__ = [
     "LABELS",
     "LABELS_BROADCAST",
     "LADDER",
+    "OUTCOMES",
     "ROUNDS",
     "SAFETY",
     "SAFE_AND_FAST",
@@ -228,6 +229,7 @@ def bench_autobahn(_: int) -> list[str]:
     """Autobahn|Testsuite's 9.* cases (large and fragmented messages, many small ones):
     the time each server takes, the bare websockets server as the baseline."""
 
+    from websockets.asyncio.server import Server
     from websockets.asyncio.server import serve as websockets_serve
 
     from ws_lessons import autobahn, scratch
@@ -236,7 +238,7 @@ def bench_autobahn(_: int) -> list[str]:
         return [f"autobahn 9.*: skipped, {autobahn.HOW_TO_GET_IT}"]
     fastapi_server = serve(echo_app(), name="bench autobahn")
 
-    async def start() -> tuple[asyncio.Server, asyncio.Server]:
+    async def start() -> tuple[Server, asyncio.Server]:
         return (
             await websockets_serve(websockets_echo, LOOPBACK, 0, max_size=2**25, compression=None),
             await asyncio.start_server(scratch.handle, LOOPBACK, 0),
@@ -263,7 +265,7 @@ def bench_autobahn(_: int) -> list[str]:
     failed = {case for agent in servers for case in report.failed(agent)}
     seconds = {
         agent: sum(
-            float(entry["duration"])  # type: ignore[arg-type]
+            float(str(entry["duration"]))  # milliseconds, a number in index.json
             for case, entry in cases.items()
             if case not in failed
         )
@@ -493,6 +495,15 @@ def bench_redis(clients: int) -> list[str]:
     return lines
 
 
+OUTCOMES: tuple[Literal["passed", "failed", "skipped"], ...] = (
+    "passed",
+    "failed",
+    "failed",
+    "skipped",
+)
+"""What a simulated learner's checks give, as often as each is listed."""
+
+
 def bench_classroom(learners: int, seconds: float = 20.0) -> list[str]:
     """``learners`` kernels report to a class server in its own process, a dashboard watches.
 
@@ -541,7 +552,7 @@ def bench_classroom(learners: int, seconds: float = 20.0) -> list[str]:
         runner = asyncio.create_task(reporter.run())
         while time.monotonic() < until:
             await asyncio.sleep(random.uniform(2, 8))
-            outcome = random.choice(["passed", "failed", "failed", "skipped"])
+            outcome = random.choice(OUTCOMES)
             number = f"{random.randint(0, 14):02d}.{random.randint(1, 3)}"
             reporter.submit(
                 Verdict(id=uuid.uuid4().hex, exercise=number, outcome=outcome, at=time.time())

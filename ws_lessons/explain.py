@@ -62,11 +62,13 @@ def explain(data: bytes, role: Role | None = None) -> Explanation:
     for name, bit in [("RSV1", header.rsv1), ("RSV2", header.rsv2), ("RSV3", header.rsv3)]:
         rows.append((name, *_flag(bit, _("defined by an extension"), _("no extension"))))
     raw_opcode = header.opcode
+    opcode: Opcode | None
     try:
-        opcode: Opcode | None = Opcode(raw_opcode)
-        meaning = _(_OPCODE_MEANINGS[opcode])
+        opcode = Opcode(raw_opcode)
     except ValueError:
         opcode, meaning = None, _("reserved opcode")
+    else:
+        meaning = _(_OPCODE_MEANINGS[opcode])
     rows.append(
         (
             "opcode",

@@ -257,7 +257,7 @@ class H2Tap(Relay):
             self._chunks.clear()
 
     def wait_idle(self, timeout: float = 2.0) -> H2Tap:
-        super().wait_idle(timeout)
+        self.idle(timeout)
         return self
 
     def table(self, width: int | None = PREVIEW) -> Table:

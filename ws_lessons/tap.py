@@ -39,6 +39,7 @@ from ws_lessons.frames import (
     Opcode,
     ProtocolError,
     Received,
+    Role,
     parse_close,
 )
 from ws_lessons.handshake import (
@@ -207,7 +208,7 @@ class Tap(Relay):
         own thread, a moment after the client has closed. Raises :exc:`TimeoutError` when a
         connection is still open then: what the tap shows would be cut short.
         """
-        if not super().wait_idle(timeout):
+        if not self.idle(timeout):
             raise TimeoutError(
                 f"a connection through {self.name!r} is still open after {timeout:g} s: "
                 "close the client before reading what the tap saw"
@@ -304,13 +305,13 @@ def _decode_all(chunks: list[Chunk]) -> list[Record]:
         deflate = isinstance(response, Response) and "permessage-deflate" in (
             response.headers.get("Sec-WebSocket-Extensions") or ""
         )
-        for direction, stream in [(CLIENT_TO_SERVER, upstream), (SERVER_TO_CLIENT, downstream)]:
-            if stream is None:
+        for direction, half in [(CLIENT_TO_SERVER, upstream), (SERVER_TO_CLIENT, downstream)]:
+            if half is None:
                 continue
             found += _decode_stream(
                 connection,
                 direction,
-                stream,
+                half,
                 head_kind="handshake" if asks_upgrade else "http",
                 upgraded=upgraded,
                 deflate=deflate,
@@ -384,7 +385,7 @@ def _decode_stream(
             add(offset, "http body", len(data) - offset, note=_preview_bytes(data[offset:]))
         return records
 
-    role = "server" if direction == CLIENT_TO_SERVER else "client"  # the side receiving
+    role: Role = "server" if direction == CLIENT_TO_SERVER else "client"  # the side receiving
     reader = FrameReader(role, allow_rsv1=deflate)
     try:
         for received in reader.receive(bytes(data[offset:])):

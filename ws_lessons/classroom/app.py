@@ -246,11 +246,11 @@ def addresses(host: str) -> list[str]:
             return [host]
     except ValueError:  # a name, such as localhost
         return [host]
-    found = set()
+    found: set[str] = set()
     with contextlib.suppress(OSError):
         for *_, address in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET):
             if not ipaddress.ip_address(address[0]).is_loopback:
-                found.add(address[0])
+                found.add(str(address[0]))
     return sorted(found) or [socket.gethostname()]
 
 

@@ -97,9 +97,9 @@ class Store:
             ).rowcount
             if not added:
                 return None
-            body = {"name": name, "at": at}
-            seq = self._append("joined", None, body)
-        return Joined(seq=seq, **body)
+            seq = self._append("joined", None, {"name": name, "at": at})
+        assert seq is not None  # only a verdict's event can be a duplicate
+        return Joined(seq=seq, name=name, at=at)
 
     def judge(self, name: str, verdict: Verdict) -> Judged | None:
         """Store ``verdict``; ``None`` if its id was stored before (it was sent twice).

@@ -15,7 +15,7 @@ and in ``solutions.reveal`` when it is shown.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -165,7 +165,7 @@ def chosen_letters(answer: Any, among: Iterable[str], what: str) -> set[str]:
 
 
 def judge_letters(
-    chosen: set[str], right: Iterable[str], why: dict[str, str], yes: str, no: str
+    chosen: set[str], right: Iterable[str], why: Mapping[str, str], yes: str, no: str
 ) -> None:
     """A hint on the first letter chosen wrongly: what it really does (``yes`` for the right
     letters, ``no`` for the others), and ``why[letter]``; all three marked ``N_()``, translated

@@ -10,6 +10,7 @@ from fastapi import FastAPI, WebSocket, WebSocketException, status
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
+from websockets.typing import Subprotocol
 
 from ws_lessons.chat import tokens
 from ws_lessons.exercises.core import TIMEOUT, Hint, exercise, served
@@ -114,7 +115,7 @@ def _open(server: Any, protocols: list[str]) -> tuple[str, str | None, str | Non
     try:
         with connect(
             server.ws_url("/ws"),
-            subprotocols=protocols or None,
+            subprotocols=[Subprotocol(name) for name in protocols] or None,
             open_timeout=TIMEOUT,
             close_timeout=TIMEOUT,
         ) as ws:

@@ -104,7 +104,7 @@ def check_11_1(prediction: Any) -> str:
 
 # 11.2 -------------------------------------------------------------------------------------------
 
-FEED = [{"seq": n, "text": f"event {n}"} for n in range(1, 11)]
+FEED: list[dict[str, Any]] = [{"seq": n, "text": f"event {n}"} for n in range(1, 11)]
 """The history the /feed endpoint of exercise 11.2 replays."""
 
 

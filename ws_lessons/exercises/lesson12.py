@@ -74,8 +74,8 @@ def _copy_project(target: Path, name: str, text: str) -> None:
     root = workspace()
     if (root / PACKAGE).is_dir():  # your chat, not the course's
         files = {path: body for path, body in files.items() if not path.startswith(PACKAGE + "/")}
-        for path in sorted((root / PACKAGE).rglob("*.py")):
-            files[path.relative_to(root).as_posix()] = path.read_text(encoding="utf-8")
+        for module in sorted((root / PACKAGE).rglob("*.py")):
+            files[module.relative_to(root).as_posix()] = module.read_text(encoding="utf-8")
     for support in SUPPORT:
         if (root / support).is_file():
             files[support] = (root / support).read_text(encoding="utf-8")
