@@ -1,8 +1,9 @@
-"""A loopback TCP proxy on its own event loop: what the wire tap and the byte counter share.
+"""A loopback TCP relay on its own event loop: what the wire taps and the byte counter share.
 
-Like ``serve()``, the proxy runs in a background thread, so clients in notebook cells,
+Like ``serve()``, the relay runs in a background thread, so clients in notebook cells,
 async or blocking, can go through it. It forwards every chunk unchanged, both ways, and
-shows each one to :meth:`Relay.observe` first.
+shows each one to :meth:`Relay.observe` first. (The proxy *variables* a learner may have
+set are another matter: :mod:`ws_lessons.proxies`.)
 """
 
 from __future__ import annotations
