@@ -16,7 +16,7 @@ from importlib.metadata import version
 import pytest
 
 from ws_lessons import autobahn
-from ws_lessons.bench import echo_app
+from ws_lessons.apps import echo_app
 from ws_lessons.server import serve
 
 pytestmark = pytest.mark.timeout(600)

@@ -21,7 +21,7 @@ from fastapi import FastAPI, WebSocket
 from nbclient import NotebookClient
 from websockets.exceptions import InvalidURI
 
-from ws_lessons import doctor, frames, hints, i18n, proxies, solutions
+from ws_lessons import doctor, explain, frames, hints, i18n, proxies, solutions
 from ws_lessons.checks import check_00_1
 from ws_lessons.exercises.core import HELP, Hint, Verdict, connected, exchange, outcome, served
 
@@ -515,9 +515,9 @@ def test_tables_and_the_doctor_in_chinese() -> None:
     """Headings are translated where a table is shown; the frame explainer and the doctor's
     report carry their own sentences through the catalogue too."""
     frame = frames.encode(frames.Frame(frames.Opcode.TEXT, b"hi"), mask=b"\x01\x02\x03\x04")
-    english = str(frames.explain(frame))
+    english = str(explain.explain(frame))
     i18n.set_language("zh")
-    shown = str(frames.explain(frame))
+    shown = str(explain.explain(frame))
     assert shown.splitlines()[0].split() == ["字段", "位", "值", "含义"]
     assert "0x1 = 文本帧" in shown and "2 字节的 UTF-8 文本" in shown
     assert shown.endswith("有效的帧，8 字节")

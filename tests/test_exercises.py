@@ -149,14 +149,19 @@ def _literal(node: ast.AST) -> str | None:
 
 def help_texts(module_name: str) -> list[str]:
     """Every string a check of the module can show: its help and the specific hints its
-    checks raise (the module's string literals, and core's), without the reference answers
-    and docstrings."""
+    checks raise (the module's string literals, and core's), without the reference answers,
+    docstrings and ``__all__``."""
     texts = []
     for name in (module_name, core.__name__):
         tree = ast.parse(inspect.getsource(sys.modules[name]))
         skipped: set[int] = set()
         for node in ast.walk(tree):
             if isinstance(node, ast.FunctionDef) and node.name.startswith("solution_"):
+                skipped |= {id(inner) for inner in ast.walk(node)}
+            exports = isinstance(node, ast.Assign) and "__all__" in {
+                target.id for target in node.targets if isinstance(target, ast.Name)
+            }
+            if exports:  # names, not anything a learner is shown
                 skipped |= {id(inner) for inner in ast.walk(node)}
             if isinstance(node, ast.Module | ast.FunctionDef | ast.ClassDef) and node.body:
                 first = node.body[0]

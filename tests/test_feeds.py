@@ -50,7 +50,7 @@ def wait_until(condition, timeout: float = 10.0) -> None:  # type: ignore[no-unt
 async def test_every_event_arrives_once_and_in_order(
     fixed_run: RunningServer, transport: str
 ) -> None:
-    results = await feeds.measure(
+    results = await feeds.measure_transports(
         fixed_run, [transport], seconds=20, after=0, last_id=COUNT, progress=False
     )
     run = results[transport]
@@ -69,7 +69,7 @@ async def test_the_websocket_is_measured_with_and_without_compression(
     runs = {}
     for compression in ("deflate", None):
         with Tap(fixed_run, name=f"test feeds ws {compression}") as tap:
-            results = await feeds.measure(
+            results = await feeds.measure_transports(
                 tap.url, ["ws"], seconds=20, after=0, last_id=COUNT,
                 compression=compression, progress=False,
             )  # fmt: skip
@@ -90,7 +90,7 @@ async def test_bytes_measured_match_what_a_wire_tap_counts(
 ) -> None:
     # The measurement's own counter sits in front of the tap: both must see every byte.
     with Tap(fixed_run, name=f"test feeds {transport}") as tap:
-        results = await feeds.measure(
+        results = await feeds.measure_transports(
             tap.url, [transport], seconds=20, after=0, last_id=COUNT, progress=False
         )
         tap.wait_idle()
@@ -155,7 +155,9 @@ async def test_short_polling_reports_events_that_fell_out_of_the_history(
     ticker, server = quiet  # it remembers 5 events
     for _ in range(10):
         ticker.publish()
-    results = await feeds.measure(server, ["poll"], seconds=5, after=0, last_id=10, progress=False)
+    results = await feeds.measure_transports(
+        server, ["poll"], seconds=5, after=0, last_id=10, progress=False
+    )
     assert results["poll"].ids == [6, 7, 8, 9, 10]
     assert results["poll"].missed == 5
 
@@ -272,7 +274,7 @@ def test_results_render_as_a_table_and_plot() -> None:
     import matplotlib
 
     matplotlib.use("Agg")
-    run = feeds.Run(
+    run = feeds.TransportRun(
         "ws",
         1.0,
         ids=[1, 2, 3],
@@ -282,7 +284,9 @@ def test_results_render_as_a_table_and_plot() -> None:
         bytes_down=300,
         first_expected=1,
     )
-    slow = feeds.Run("poll", 1.0, ids=[1, 3], latencies=[0.1, 0.2], requests=4, interval=0.25)
+    slow = feeds.TransportRun(
+        "poll", 1.0, ids=[1, 3], latencies=[0.1, 0.2], requests=4, interval=0.25
+    )
     results = feeds.Results([run, slow])
     assert results["WebSocket"] is run
     assert (run.median_ms, run.up_per_event, run.down_per_event) == (2.0, 10, 100)
@@ -310,4 +314,4 @@ async def test_measuring_a_transport_the_server_lacks_says_so() -> None:
     with serve(app, name="test feeds missing route") as server:
         for transport in ("long-poll", "sse", "ws"):
             with pytest.raises(RuntimeError, match="does the server have that route"):
-                await feeds.measure(server, [transport], seconds=1, progress=False)
+                await feeds.measure_transports(server, [transport], seconds=1, progress=False)

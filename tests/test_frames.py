@@ -3,6 +3,8 @@
 import dataclasses
 import itertools
 import struct
+import subprocess
+import sys
 
 import pytest
 import websockets.exceptions
@@ -13,6 +15,7 @@ from hypothesis import strategies as st
 from websockets.streams import StreamReader
 from wsproto.frame_protocol import FrameProtocol, ParseFailed
 
+from ws_lessons.explain import explain
 from ws_lessons.frames import (
     CloseCode,
     Frame,
@@ -25,7 +28,6 @@ from ws_lessons.frames import (
     close_payload,
     decode,
     encode,
-    explain,
     parse_close,
     read_header,
 )
@@ -753,3 +755,21 @@ def test_reader_leaves_compressed_text_to_the_extension() -> None:
     with pytest.raises(ProtocolError) as error:
         FrameReader("client").feed(encode(Frame(Opcode.TEXT, b"\xff")))
     assert error.value.code == CloseCode.INVALID_DATA
+
+
+def test_the_codec_imports_only_the_standard_library() -> None:
+    """frames.py and handshake.py are sans-I/O: beyond the package's top level, importing
+    them loads the standard library and ``ws_lessons.exceptions`` (which imports nothing)."""
+    code = (
+        "import sys, ws_lessons; before = set(sys.modules)\n"
+        "import ws_lessons.frames, ws_lessons.handshake\n"
+        "print('\\n'.join(sorted(set(sys.modules) - before)))"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    ours = {"ws_lessons.frames", "ws_lessons.handshake", "ws_lessons.exceptions"}
+    loaded = set(run.stdout.split())
+    assert "ws_lessons.frames" in loaded
+    outside = {
+        name for name in loaded - ours if name.partition(".")[0] not in sys.stdlib_module_names
+    }
+    assert not outside, f"the codec imports {sorted(outside)}"

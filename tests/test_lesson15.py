@@ -21,7 +21,7 @@ from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import HTMLResponse
 from websockets.sync.client import connect
 
-from ws_lessons import bench, serve, stop_all
+from ws_lessons import apps, serve, stop_all
 from ws_lessons.exercises.chat import solution_chat
 from ws_lessons.exercises.lesson15 import check_chat_on
 from ws_lessons.frames import Frame, encode
@@ -35,7 +35,7 @@ MASK = bytes.fromhex("37fa213d")
 
 
 def h2_app() -> FastAPI:
-    app = bench.echo_app("/ws")
+    app = apps.echo_app("/ws")
 
     @app.get("/hello")
     async def hello(request: Request) -> dict[str, str]:
@@ -193,7 +193,7 @@ def test_granian_refuses_the_extended_connect(cleanup: None) -> None:
 
 
 def test_the_same_app_on_three_servers_and_stop_all(cleanup: None) -> None:
-    app = bench.echo_app("/ws")
+    app = apps.echo_app("/ws")
     servers = [
         serve(app, name="three uvicorn"),
         serve_hypercorn(app, name="three hypercorn"),

@@ -55,7 +55,7 @@ def long_poll_median(table: str) -> float:
 
 
 def measured_by(cells: list[tuple[str, str]]) -> str:
-    found = [text for source, text in cells if "await feeds.measure(server" in source]
+    found = [text for source, text in cells if "await feeds.measure_transports(server" in source]
     assert len(found) == 1, f"{len(found)} cells measure"
     return found[0]
 

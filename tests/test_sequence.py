@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from websockets.sync.client import connect
 
-from ws_lessons.bench import echo_app
+from ws_lessons.apps import echo_app
 from ws_lessons.i18n import set_language
 from ws_lessons.sequence import SequenceDiagram, sequence_diagram
 from ws_lessons.server import RunningServer, serve

@@ -14,8 +14,9 @@ from websockets.asyncio.client import connect as connect_async
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from ws_lessons.bench import echo_app
-from ws_lessons.frames import CloseCode, Frame, FrameReader, encode, explain, parse_close
+from ws_lessons.apps import echo_app
+from ws_lessons.explain import explain
+from ws_lessons.frames import CloseCode, Frame, FrameReader, encode, parse_close
 from ws_lessons.handshake import Request, Response, accept_key, build_request, new_key
 from ws_lessons.server import RunningServer, serve
 from ws_lessons.tap import CLIENT_TO_SERVER, SERVER_TO_CLIENT, Record, Tap

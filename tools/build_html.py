@@ -22,7 +22,7 @@ from nbclient.exceptions import CellExecutionError
 from nbconvert import HTMLExporter
 from tqdm import tqdm
 
-from ws_lessons.measure import progress
+from ws_lessons.stats import progress
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"

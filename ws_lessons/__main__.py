@@ -9,6 +9,8 @@ import sys
 
 from ws_lessons.chat import settings as chat_settings
 
+__all__ = ["SECRET_VARIABLE", "main"]
+
 SECRET_VARIABLE = "WS_LESSONS_SECRET"
 """The environment variable that holds the chat's token secret (never a command-line
 option: ``ps`` shows every process's command line to every user of the machine)."""

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 
+from ws_lessons.exceptions import WsLessonsError
 from ws_lessons.i18n import N_, Message, _
 from ws_lessons.table import Table
 
@@ -102,7 +103,7 @@ HOW_TO_GET_IT = Message(
 """How to get the suite, shown in the course's language (``str()``, ``print``, f-strings)."""
 
 
-class AutobahnMissing(RuntimeError):
+class AutobahnMissing(WsLessonsError, RuntimeError):
     """The suite is not installed here, or cannot be."""
 
 
@@ -305,7 +306,7 @@ def record(path: Path = RECORDED, timeout: float = 600.0) -> Report:
     """Run the lesson's cases against the lesson's reference server and FastAPI's echo on
     uvicorn, and write the verdicts, with the details worth reading, to ``path``."""
     from ws_lessons import scratch
-    from ws_lessons.bench import echo_app
+    from ws_lessons.apps import echo_app
     from ws_lessons.server import serve, serve_streams
 
     with (

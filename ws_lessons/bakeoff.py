@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ws_lessons.i18n import N_
-from ws_lessons.measure import percentile
 from ws_lessons.server import Background, serve
 from ws_lessons.servers import serve_granian, serve_hypercorn
+from ws_lessons.stats import percentile
 from ws_lessons.table import Table
 
 __all__ = ["SERVERS", "autobahn_verdicts", "bench_servers", "broadcast_rates", "echo_round_trips"]
@@ -74,12 +74,12 @@ def echo_round_trips(round_trips: int = 400, blocks: int = 8) -> Result:
     """Median echo round trip (µs) of a 32-byte text message, sequential, per server."""
     from websockets.asyncio.client import connect
 
-    from ws_lessons.bench import echo_app
+    from ws_lessons.apps import echo_app
 
     samples: dict[str, list[float]] = {label: [] for label in SERVERS}
     with _serving(echo_app) as servers:
 
-        async def measure() -> None:
+        async def time_echoes() -> None:
             async with contextlib.AsyncExitStack() as stack:
                 sockets = {
                     label: await stack.enter_async_context(
@@ -103,7 +103,7 @@ def echo_round_trips(round_trips: int = 400, blocks: int = 8) -> Result:
 
         # A thread of its own: the caller (a notebook cell) may already run an event loop.
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            pool.submit(asyncio.run, measure()).result()
+            pool.submit(asyncio.run, time_echoes()).result()
     medians = {label: percentile(values, 50) * 1e6 for label, values in samples.items()}
     return Result(N_("echo round trip, median"), "µs", medians, higher_is_better=False)
 
@@ -168,7 +168,7 @@ async def _all_joined(app: Any, clients: int) -> None:
 def autobahn_verdicts(cases: list[str]) -> dict[str, str] | None:
     """Autobahn|Testsuite's summary per server for ``cases``; None if the suite is missing."""
     from ws_lessons import autobahn
-    from ws_lessons.bench import echo_app
+    from ws_lessons.apps import echo_app
 
     if autobahn.wstest() is None:
         return None

@@ -17,14 +17,38 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import FastAPI, WebSocket
-from websockets.exceptions import ConnectionClosed
+from fastapi import FastAPI
 
-from ws_lessons.measure import Target, percentile, progress
+from ws_lessons.apps import echo_app, websockets_echo
 from ws_lessons.proxies import LOOPBACK
 from ws_lessons.server import serve
+from ws_lessons.stats import Target, percentile, progress
+
+__all__ = [
+    "ANCHOR",
+    "CYCLES",
+    "LABELS",
+    "LABELS_BROADCAST",
+    "LADDER",
+    "OUTCOMES",
+    "ROUNDS",
+    "SAFETY",
+    "SAFE_AND_FAST",
+    "STRETCH_RATE",
+    "SUITES",
+    "Suite",
+    "bench_autobahn",
+    "bench_broadcast",
+    "bench_classroom",
+    "bench_connections",
+    "bench_echo",
+    "bench_redis",
+    "bench_server",
+    "bench_servers",
+    "main",
+]
 
 Suite = Callable[[int], list[str]]
 LABELS = {
@@ -132,7 +156,7 @@ def bench_echo(round_trips: int) -> list[str]:
     blocks = 40  # the three alternate in short blocks, so a slow moment hits them all alike
     samples: dict[str, list[float]] = {"tcp": [], "websockets": [], "fastapi": [], "scratch": []}
 
-    async def measure() -> None:
+    async def time_echoes() -> None:
         reader, writer = await asyncio.open_connection(LOOPBACK, tcp_port)
 
         async def tcp_round_trip() -> None:
@@ -180,7 +204,7 @@ def bench_echo(round_trips: int) -> list[str]:
             await server.wait_closed()
 
     try:
-        asyncio.run(measure())
+        asyncio.run(time_echoes())
     finally:
         fastapi_server.run(close())
         fastapi_server.stop()
@@ -201,33 +225,11 @@ def bench_echo(round_trips: int) -> list[str]:
     return lines + [f"  {target}" for target in targets]
 
 
-def echo_app(path: str = "/") -> FastAPI:
-    """Lesson 07's echo at ``path``, for text and binary messages alike."""
-    app = FastAPI()
-
-    @app.websocket(path)
-    async def echo(websocket: WebSocket) -> None:
-        await websocket.accept()
-        while (message := await websocket.receive())["type"] == "websocket.receive":
-            if message.get("text") is not None:
-                await websocket.send_text(message["text"])
-            else:
-                await websocket.send_bytes(message["bytes"])
-
-    return app
-
-
-async def websockets_echo(websocket: Any) -> None:
-    """The same echo for a bare ``websockets`` server: the baseline of the benchmarks."""
-    with contextlib.suppress(ConnectionClosed):
-        async for message in websocket:
-            await websocket.send(message)
-
-
 def bench_autobahn(_: int) -> list[str]:
     """Autobahn|Testsuite's 9.* cases (large and fragmented messages, many small ones):
     the time each server takes, the bare websockets server as the baseline."""
 
+    from websockets.asyncio.server import Server
     from websockets.asyncio.server import serve as websockets_serve
 
     from ws_lessons import autobahn, scratch
@@ -236,7 +238,7 @@ def bench_autobahn(_: int) -> list[str]:
         return [f"autobahn 9.*: skipped, {autobahn.HOW_TO_GET_IT}"]
     fastapi_server = serve(echo_app(), name="bench autobahn")
 
-    async def start() -> tuple[asyncio.Server, asyncio.Server]:
+    async def start() -> tuple[Server, asyncio.Server]:
         return (
             await websockets_serve(websockets_echo, LOOPBACK, 0, max_size=2**25, compression=None),
             await asyncio.start_server(scratch.handle, LOOPBACK, 0),
@@ -263,7 +265,7 @@ def bench_autobahn(_: int) -> list[str]:
     failed = {case for agent in servers for case in report.failed(agent)}
     seconds = {
         agent: sum(
-            float(entry["duration"])  # type: ignore[arg-type]
+            float(str(entry["duration"]))  # milliseconds, a number in index.json
             for case, entry in cases.items()
             if case not in failed
         )
@@ -435,7 +437,7 @@ def bench_redis(clients: int) -> list[str]:
     apart, p50 and p99 from send to receipt, for receivers on the sender's process and
     on the other one. The clients all run in this process, so their own work is counted.
     """
-    from ws_lessons.loadtest import CROSS, SAME, measure
+    from ws_lessons.loadtest import CROSS, SAME, measure_load
     from ws_lessons.services import ServiceUnavailable, start_chat_worker, start_redis
 
     try:
@@ -452,14 +454,14 @@ def bench_redis(clients: int) -> list[str]:
     ):
         runs = {}
         for label, servers in (("one process", [single.url]), ("two + Redis", [a.url, b.url])):
-            burst = asyncio.run(measure(servers, clients=clients, messages=40, room="burst"))
+            burst = asyncio.run(measure_load(servers, clients=clients, messages=40, room="burst"))
             paced = asyncio.run(
-                measure(servers, clients=clients, messages=30, interval=0.02, room="paced")
+                measure_load(servers, clients=clients, messages=30, interval=0.02, room="paced")
             )
             runs[label] = (burst, paced)
         # The path alone: one client on each process, so client work does not queue up.
         path = asyncio.run(
-            measure([a.url, b.url], clients=2, messages=100, interval=0.01, room="path")
+            measure_load([a.url, b.url], clients=2, messages=100, interval=0.01, room="path")
         )
     base_rate = runs["one process"][0].rate
     lines = [f"chat fan-out, {clients} clients (deliveries/s in a burst; latency when paced)"]
@@ -491,6 +493,15 @@ def bench_redis(clients: int) -> list[str]:
         f"share this process and the machine's {os.cpu_count()} cores)"
     )
     return lines
+
+
+OUTCOMES: tuple[Literal["passed", "failed", "skipped"], ...] = (
+    "passed",
+    "failed",
+    "failed",
+    "skipped",
+)
+"""What a simulated learner's checks give, as often as each is listed."""
 
 
 def bench_classroom(learners: int, seconds: float = 20.0) -> list[str]:
@@ -541,7 +552,7 @@ def bench_classroom(learners: int, seconds: float = 20.0) -> list[str]:
         runner = asyncio.create_task(reporter.run())
         while time.monotonic() < until:
             await asyncio.sleep(random.uniform(2, 8))
-            outcome = random.choice(["passed", "failed", "failed", "skipped"])
+            outcome = random.choice(OUTCOMES)
             number = f"{random.randint(0, 14):02d}.{random.randint(1, 3)}"
             reporter.submit(
                 Verdict(id=uuid.uuid4().hex, exercise=number, outcome=outcome, at=time.time())

@@ -10,6 +10,8 @@ import contextlib
 import time
 from collections.abc import Callable
 
+__all__ = ["RESERVED_FILES", "Clock", "TokenBucket", "connection_cap", "raise_open_files"]
+
 Clock = Callable[[], float]
 RESERVED_FILES = 64
 """Descriptors kept for everything but clients: the listening socket, files, Redis, logs."""

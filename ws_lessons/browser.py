@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 
+__all__ = ["ARGS", "chromium"]
+
 ARGS = [
     "--headless",
     "--no-sandbox",

@@ -6,6 +6,7 @@ same report as a table.
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import shutil
@@ -24,11 +25,38 @@ from packaging.version import Version
 from websockets.sync.client import connect
 
 from ws_lessons import autobahn, browser, proxies, services
-from ws_lessons.bench import echo_app
+from ws_lessons.apps import echo_app
 from ws_lessons.i18n import N_, _
 from ws_lessons.proxies import LOOPBACK
 from ws_lessons.server import serve
 from ws_lessons.table import Table
+
+__all__ = [
+    "COURSE",
+    "ICONS",
+    "PLACES",
+    "SETUP",
+    "WHY",
+    "Finding",
+    "Report",
+    "check_chromium",
+    "check_kernel",
+    "check_loopback",
+    "check_package",
+    "check_port",
+    "check_proxies",
+    "check_python",
+    "check_service",
+    "check_websocket_library",
+    "check_where",
+    "checks",
+    "in_a_kernel",
+    "launched_as",
+    "minimums",
+    "package_checks",
+    "run",
+    "where",
+]
 
 OK, OPTIONAL, PROBLEM = "ok", "optional", "problem"
 ICONS = {OK: "✅", OPTIONAL: "⚪", PROBLEM: "❌"}
@@ -48,7 +76,7 @@ WHY = {
 
 def minimums() -> dict[str, str]:
     """Each dependency's lowest version, as declared by the installed course (pyproject.toml)."""
-    lowest = {}
+    lowest: dict[str, str] = {}
     for line in metadata.requires(COURSE) or []:
         requirement = Requirement(line)
         floors = [spec.version for spec in requirement.specifier if spec.operator == ">="]
@@ -386,8 +414,8 @@ def package_checks() -> list[Callable[[], Finding]]:
         missing = Finding(COURSE, PROBLEM, _("the course is not installed in this Python"), SETUP)
         return [lambda: missing]
     return [
-        lambda name=name, minimum=minimum: check_package(
-            name, minimum, WHY.get(name, N_("a dependency of the course"))
+        functools.partial(
+            check_package, name, minimum, WHY.get(name, N_("a dependency of the course"))
         )
         for name, minimum in lowest.items()
     ]

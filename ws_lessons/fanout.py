@@ -44,8 +44,8 @@ __all__ = [
     "BroadcastReport",
     "ClientProcess",
     "FanOut",
+    "FanoutRun",
     "Memory",
-    "Run",
     "fan_out_costs",
     "measure_broadcast",
     "naive_app",
@@ -251,7 +251,7 @@ def _said(text: str, number: int) -> str:
 
 
 @dataclass
-class Run:
+class FanoutRun:
     """One measurement: ``messages`` broadcasts, each to ``readers`` clients that read."""
 
     system: str
@@ -310,9 +310,9 @@ class Memory:
 class BroadcastReport:
     clients: int
     messages: int
-    runs: list[Run] = field(default_factory=list)
+    runs: list[FanoutRun] = field(default_factory=list)
     memory: list[Memory] = field(default_factory=list)
-    after_stall: dict[str, Run] = field(default_factory=dict)
+    after_stall: dict[str, FanoutRun] = field(default_factory=dict)
     """Per system that dropped its stalled client: a run right after, with the same clients."""
 
     def stall_share(self, system: str) -> float:
@@ -321,10 +321,10 @@ class BroadcastReport:
         base = self.after_stall.get(system) or self.run(system, False)
         return self.run(system, True).rate / base.rate if base.rate else 0.0
 
-    def rounds(self, system: str, stalled: bool = False) -> list[Run]:
+    def rounds(self, system: str, stalled: bool = False) -> list[FanoutRun]:
         return [run for run in self.runs if (run.system, run.stalled) == (system, stalled)]
 
-    def run(self, system: str, stalled: bool) -> Run:
+    def run(self, system: str, stalled: bool) -> FanoutRun:
         """The run of ``system``; without a stall, the one of median rate over the rounds."""
         runs = sorted(self.rounds(system, stalled), key=lambda run: run.rate)
         return runs[(len(runs) - 1) // 2]
@@ -527,7 +527,7 @@ def _publish(
     frames: list[str],
     deadline: float,
     stalled: bool = False,
-) -> Run:
+) -> FanoutRun:
     """Have the publisher send ``frames``; time until every reader has them all."""
     cpu = system.server.run(_thread_time())
     delivered, seconds, timed_out, message_bytes, readers = clients.ask(
@@ -535,7 +535,7 @@ def _publish(
     )
     cpu = system.server.run(_thread_time()) - cpu
     count = system.server.run(_call(system.connected))
-    return Run(
+    return FanoutRun(
         system.name,
         stalled,
         readers,

@@ -25,7 +25,9 @@ After the handshake, both sides exchange frames. RFC 6455 §5.2 draws one::
 :func:`encode` writes exactly the frame it is given, even one that breaks the
 rules, so that lessons can build bad frames on purpose. The receiving side,
 :func:`decode` and :class:`FrameReader`, enforces every rule and raises
-:exc:`ProtocolError` with the close code to send back.
+:exc:`ProtocolError` with the close code to send back. It imports only the standard
+library (and :mod:`ws_lessons.exceptions`, which imports nothing); :mod:`ws_lessons.explain`
+describes a frame field by field for people.
 
 """
 
@@ -39,12 +41,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from ws_lessons.i18n import N_, _
-from ws_lessons.table import Table
+from ws_lessons.exceptions import CodecError
 
 __all__ = [
     "CloseCode",
-    "Explanation",
     "Frame",
     "FrameReader",
     "Header",
@@ -57,7 +57,6 @@ __all__ = [
     "close_payload",
     "decode",
     "encode",
-    "explain",
     "parse_close",
     "read_header",
 ]
@@ -111,7 +110,7 @@ class CloseCode(enum.IntEnum):
 _LOCAL_ONLY_CODES = {CloseCode.NO_STATUS_RCVD, CloseCode.ABNORMAL_CLOSURE, CloseCode.TLS_HANDSHAKE}
 
 
-class ProtocolError(Exception):
+class ProtocolError(CodecError):
     """The peer broke a rule of RFC 6455. Close the connection with :attr:`code`."""
 
     def __init__(self, message: str, code: CloseCode = CloseCode.PROTOCOL_ERROR) -> None:
@@ -119,7 +118,7 @@ class ProtocolError(Exception):
         self.code = code
 
 
-class IncompleteFrame(Exception):
+class IncompleteFrame(CodecError):
     """The data ends before the frame does: wait for more bytes and try again."""
 
 
@@ -471,146 +470,3 @@ def close_payload(code: int, reason: str = "") -> bytes:
     if len(payload) > 125:
         raise ValueError(f"close reason is {len(payload) - 2} bytes in UTF-8, more than 123")
     return payload
-
-
-class Explanation(Table):
-    """A field-by-field description of one frame, as a text or HTML table, and a verdict."""
-
-    @property
-    def verdict(self) -> str:
-        return self.note
-
-
-_OPCODE_MEANINGS = {
-    Opcode.CONTINUATION: N_("continuation of a fragmented message"),
-    Opcode.TEXT: N_("text frame"),
-    Opcode.BINARY: N_("binary frame"),
-    Opcode.CLOSE: N_("close (control frame)"),
-    Opcode.PING: N_("ping (control frame)"),
-    Opcode.PONG: N_("pong (control frame)"),
-}
-
-_PREVIEW = 16  # bytes or characters of a payload to show
-
-
-def explain(data: bytes, role: Role | None = None) -> Explanation:
-    """Describe, field by field, the frame at the start of ``data``.
-
-    Invalid frames are described too; the verdict says which rule they break.
-    ``role`` is the side receiving the frame, as in :func:`decode`. Raise
-    :exc:`IncompleteFrame` if ``data`` ends before the frame does.
-    """
-    header = read_header(data)
-    length, mask, size = header.length, header.mask, header.size
-    if len(data) < header.frame_size:
-        raise IncompleteFrame
-    wire_payload = data[size : header.frame_size]
-    payload = wire_payload if mask is None else apply_mask(wire_payload, mask)
-
-    rows = [("FIN", *_flag(header.fin, _("last frame of the message"), _("more frames follow")))]
-    for name, bit in [("RSV1", header.rsv1), ("RSV2", header.rsv2), ("RSV3", header.rsv3)]:
-        rows.append((name, *_flag(bit, _("defined by an extension"), _("no extension"))))
-    raw_opcode = header.opcode
-    try:
-        opcode: Opcode | None = Opcode(raw_opcode)
-        meaning = _(_OPCODE_MEANINGS[opcode])
-    except ValueError:
-        opcode, meaning = None, _("reserved opcode")
-    rows.append(
-        (
-            "opcode",
-            f"{raw_opcode:04b}",
-            opcode.name if opcode is not None else "?",
-            f"{raw_opcode:#x} = {meaning}",
-        )
-    )
-    rows.append(
-        ("MASK", *_flag(mask, _("masked (client to server)"), _("unmasked (server to client)")))
-    )
-
-    length_field = data[1] & 0x7F
-    if length_field < 126:
-        rows.append(
-            ("payload length", f"{length_field:07b}", str(length), _("{n} bytes").format(n=length))
-        )
-    else:
-        extended = data[2 : 2 + (2 if length_field == 126 else 8)]
-        rows.append(
-            (
-                "payload length",
-                f"{length_field:07b}",
-                str(length_field),
-                _("{field} = the next {bits} bits hold the length").format(
-                    field=length_field, bits=len(extended) * 8
-                ),
-            )
-        )
-        rows.append(
-            (
-                "extended payload length",
-                _bits(extended),
-                str(length),
-                _("{n} bytes").format(n=length),
-            )
-        )
-    if mask is not None:
-        rows.append(("masking key", _bits(mask), mask.hex(" "), _("XORed over the payload")))
-        rows.append(
-            (
-                "payload (masked)",
-                _bits(wire_payload, 4),
-                _hex(wire_payload),
-                _("as sent on the wire"),
-            )
-        )
-    rows.append(("payload", _bits(payload, 4), *_describe_payload(opcode, payload)))
-
-    try:
-        decode(data, role=role)
-    except ProtocolError as exc:
-        verdict = _("invalid: {error} (close code {code} {name})").format(
-            error=exc, code=int(exc.code), name=exc.code.name
-        )
-    else:
-        verdict = _("valid frame, {n} bytes").format(n=header.frame_size)
-    columns = (N_("field"), N_("bits"), N_("value"), N_("meaning"))
-    return Explanation(columns, rows, verdict, code=("bits", "value"), rule=True)
-
-
-def _flag(bit: object, if_set: str, if_clear: str) -> tuple[str, str, str]:
-    """Return the bits, value and meaning cells for a one-bit field."""
-    return ("1", "True", f"1 = {if_set}") if bit else ("0", "False", f"0 = {if_clear}")
-
-
-def _bits(data: bytes, limit: int = 8) -> str:
-    """Show bytes as bits, ``01001000 01100101``, up to ``limit`` bytes."""
-    bits = " ".join(f"{byte:08b}" for byte in data[:limit])
-    return f"{bits} …" if len(data) > limit else bits
-
-
-def _hex(data: bytes) -> str:
-    """Show bytes as hex, shortened if long."""
-    if len(data) > _PREVIEW:
-        return f"{data[:_PREVIEW].hex(' ')} …"
-    return data.hex(" ")
-
-
-def _describe_payload(opcode: Opcode | None, payload: bytes) -> tuple[str, str]:
-    """Return the value and meaning cells for an unmasked payload."""
-    if opcode is Opcode.TEXT:
-        try:
-            text = payload.decode()
-        except UnicodeDecodeError:
-            return _hex(payload), _("not valid UTF-8")
-        shown = repr(text[:_PREVIEW]) + (" …" if len(text) > _PREVIEW else "")
-        return shown, _("{n} bytes of UTF-8 text").format(n=len(payload))
-    if opcode is Opcode.CLOSE:
-        try:
-            code, reason = parse_close(payload)
-        except ProtocolError:
-            return _hex(payload), _("malformed close payload")
-        name = f" {code.name}" if isinstance(code, CloseCode) else ""
-        return _hex(payload), _("close code {code}{name}, reason {reason!r}").format(
-            code=int(code), name=name, reason=reason
-        )
-    return _hex(payload), _("{n} bytes").format(n=len(payload))

@@ -26,7 +26,7 @@ from typing import Any
 from ws_lessons.frames import Frame, FrameReader, ProtocolError
 from ws_lessons.i18n import N_
 from ws_lessons.proxies import LOOPBACK
-from ws_lessons.proxy import CLIENT_TO_SERVER, Direction, Proxy
+from ws_lessons.relay import CLIENT_TO_SERVER, Direction, Relay
 from ws_lessons.server import Background, stop_named
 from ws_lessons.table import Table
 from ws_lessons.tap import Chunk
@@ -222,7 +222,7 @@ def _header_block(frame: H2Frame) -> bytes:
     return block
 
 
-class H2Tap(Proxy):
+class H2Tap(Relay):
     """A recording proxy in front of a clear-text HTTP/2 server (a handle or a port)."""
 
     kind = "tap"
@@ -257,7 +257,7 @@ class H2Tap(Proxy):
             self._chunks.clear()
 
     def wait_idle(self, timeout: float = 2.0) -> H2Tap:
-        super().wait_idle(timeout)
+        self.idle(timeout)
         return self
 
     def table(self, width: int | None = PREVIEW) -> Table:

@@ -18,6 +18,8 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from ws_lessons.exceptions import CodecError
+
 __all__ = [
     "GUID",
     "HandshakeError",
@@ -42,7 +44,7 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _HTTP_VERSION = re.compile(r"HTTP/([0-9])\.([0-9])")
 
 
-class HandshakeError(ValueError):
+class HandshakeError(CodecError, ValueError):
     """The opening handshake is malformed or does not upgrade to WebSocket."""
 
 

@@ -20,7 +20,22 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
 from ws_lessons.i18n import N_, _
 from ws_lessons.server import running
 
-HANDLED = (OSError, httpx.ConnectError, InvalidStatus, InvalidURI, ConnectionClosed)
+__all__ = [
+    "EVENT_LOOP_RUNNING",
+    "HANDLED",
+    "NO_WEBSOCKET_LIBRARY",
+    "WEBSOCKET_LIBRARY_HINT",
+    "hint_for",
+    "install",
+]
+
+HANDLED: tuple[type[BaseException], ...] = (
+    OSError,
+    httpx.ConnectError,
+    InvalidStatus,
+    InvalidURI,
+    ConnectionClosed,
+)
 HANDLED += (RuntimeError, TypeError, AttributeError, KeyboardInterrupt)
 
 EVENT_LOOP_RUNNING = (
@@ -44,7 +59,7 @@ def _websocket_paths() -> str:
         {
             route.path
             for server in running()
-            for route in getattr(server.app, "routes", [])
+            for route in getattr(getattr(server, "app", None), "routes", [])
             if isinstance(route, WebSocketRoute) or type(route).__name__ == "APIWebSocketRoute"
         }
     )
@@ -162,7 +177,7 @@ def _show_warning_with_hint(original):
 
 def install() -> None:
     """Show hints under tracebacks in the current IPython shell; do nothing elsewhere."""
-    shell = sys.modules.get("IPython") and sys.modules["IPython"].get_ipython()
+    shell: Any = sys.modules.get("IPython") and sys.modules["IPython"].get_ipython()
     if shell is None or getattr(shell, "ws_lessons_hints", False):
         return
     shell.set_custom_exc(HANDLED, _show_with_hint)

@@ -20,6 +20,8 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+__all__ = ["DOMAIN", "LANGUAGES", "LOCALE", "N_", "Message", "language", "messages", "set_language"]
+
 DOMAIN = "ws_lessons"
 LOCALE = Path(__file__).resolve().parent / "locale"
 LANGUAGES = {"en": "English", "zh": "简体中文"}

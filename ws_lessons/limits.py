@@ -58,7 +58,7 @@ __all__ = [
     "raise_open_files",
 ]
 
-PROTOCOLS: dict[str, str] = {"http": "h11", "loop": "asyncio"}
+PROTOCOLS: dict[str, Any] = {"http": "h11", "loop": "asyncio"}
 """What the course's servers run on, whatever else is installed: the lessons show h11's and
 asyncio's behaviour. (``uvicorn[standard]``, which ``fastapi-cli`` brings along, would make
 uvicorn's "auto" pick httptools and uvloop instead.)"""
@@ -268,7 +268,8 @@ class Http(H11Protocol):
             self.transport.abort()
 
     def data_received(self, data: bytes) -> None:
-        if self.transport.refused:  # answered already: read on only to let the answer out
+        # Answered already: read on only to let the answer out.
+        if getattr(self.transport, "refused", False):
             return
         if self.conn.their_state is h11.IDLE and self._head_too_big(data):
             self.door.too_big.note()

@@ -1,6 +1,6 @@
 """Measure chat fan-out: many clients spread over server processes, one room, real sockets.
 
-:func:`measure` connects ``clients`` chat clients to the given servers (round robin), has
+:func:`measure_load` connects ``clients`` chat clients to the given servers (round robin), has
 a client of the first server say ``messages`` things, and records when each member
 receives each message. Latency is receipt time minus send time on this machine's clock,
 grouped by whether the receiver sits on the sender's server ("same process") or on
@@ -19,9 +19,11 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from ws_lessons.chat.models import Said, Welcome, decode, say
 from ws_lessons.i18n import N_
-from ws_lessons.measure import percentile
-from ws_lessons.measure import progress as progress_bar
+from ws_lessons.stats import percentile
+from ws_lessons.stats import progress as progress_bar
 from ws_lessons.table import Table
+
+__all__ = ["LoadResult", "measure_load"]
 
 SAME, CROSS = "same process", "cross process"
 
@@ -102,7 +104,7 @@ async def _join(ws_base: str, room: str, token: str) -> ClientConnection:
     return ws
 
 
-async def measure(
+async def measure_load(
     servers: Sequence[str],
     *,
     clients: int = 100,

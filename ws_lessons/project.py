@@ -21,6 +21,7 @@ from importlib.resources import files
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from ws_lessons.exceptions import WsLessonsError
 from ws_lessons.i18n import _
 
 __all__ = ["PACKAGE", "ProjectError", "layers", "open_project", "workspace", "write"]
@@ -35,7 +36,7 @@ LAYERS = "project_layers.json"
 _lesson: str | None = None  # the lesson that opened the project in this kernel
 
 
-class ProjectError(ValueError):
+class ProjectError(WsLessonsError, ValueError):
     """A ``%%project`` cell names a file the project cannot hold, or no lesson opened it."""
 
 

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from ws_lessons.i18n import _
-from ws_lessons.proxy import CLIENT_TO_SERVER
+from ws_lessons.relay import CLIENT_TO_SERVER
 from ws_lessons.tap import Record, Tap
 
 __all__ = ["Arrow", "SequenceDiagram", "sequence_diagram"]

@@ -28,6 +28,7 @@ from typing import Any, Protocol, Self, TypeVar
 import uvicorn
 from uvicorn.importer import ImportFromStringError, import_from_string
 
+from ws_lessons.exceptions import WsLessonsError
 from ws_lessons.limits import PROTOCOLS, HideQueryValues, Limits, protocols, quiet_accept_errors
 from ws_lessons.proxies import LOOPBACK
 
@@ -52,7 +53,7 @@ LOG_LINES_KEPT = 1000
 UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi", "asyncio")
 
 
-class ServerError(RuntimeError):
+class ServerError(WsLessonsError, RuntimeError):
     """The server could not start (busy port, failing lifespan, bad app)."""
 
 

@@ -180,10 +180,11 @@ class Hypercorn(OtherServer):
             quic_sockets=[],
         )
         assert self._stop is not None
+        stop = self._stop
 
         async def until_stopped() -> None:
             self._ready.set()  # worker_serve awaits this once it listens
-            await self._stop.wait()
+            await stop.wait()
 
         await worker_serve(
             wrap_app(self.app, config.wsgi_max_body_size, None),
@@ -251,7 +252,8 @@ class Granian(OtherServer):
             log_level=LogLevels.warning,
             **options,
         )
-        server.workers_kill_timeout = GRACE
+        # Typed int, but only ever a timeout for join() and arithmetic: 1.0 s works.
+        server.workers_kill_timeout = GRACE  # type: ignore[assignment]
         # Granian sets up its logger (shared by every Granian in the process) as it starts.
         logging.getLogger("_granian").handlers = [self._keep]
         assert self._stop is not None

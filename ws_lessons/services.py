@@ -20,8 +20,25 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ws_lessons import server
+from ws_lessons.exceptions import WsLessonsError
 from ws_lessons.proxies import LOOPBACK
 from ws_lessons.server import Listening, forget, stop_named, track
+
+__all__ = [
+    "INSTALL",
+    "START_TIMEOUT",
+    "TLS",
+    "WEBSOCKET_DIRECTIVES",
+    "Service",
+    "ServiceUnavailable",
+    "free_port",
+    "nginx_config",
+    "program",
+    "start_chat_worker",
+    "start_nginx",
+    "start_redis",
+    "started",
+]
 
 START_TIMEOUT = 30.0  # a hang guard: a loaded machine starts Python slowly
 
@@ -33,7 +50,7 @@ INSTALL = {
 }
 
 
-class ServiceUnavailable(RuntimeError):
+class ServiceUnavailable(WsLessonsError, RuntimeError):
     """A program the lesson needs is not installed, or did not start."""
 
 

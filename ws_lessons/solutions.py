@@ -18,6 +18,8 @@ from ws_lessons.exercises import discover
 from ws_lessons.exercises.core import HELP
 from ws_lessons.i18n import N_, _
 
+__all__ = ["SOLUTIONS", "STEPS", "Reveal", "reveal", "show"]
+
 SOLUTIONS: dict[str, Callable[[], Any]] = discover("solution")
 """Exercise number (``"07.1"``) → the function that returns its reference answer."""
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 from ws_lessons.i18n import _
 
+__all__ = ["Table"]
+
 
 @dataclass(frozen=True)
 class Table:

@@ -32,13 +32,14 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ws_lessons.explain import close_name, hex_preview
 from ws_lessons.frames import (
-    CloseCode,
     Frame,
     FrameReader,
     Opcode,
     ProtocolError,
     Received,
+    Role,
     parse_close,
 )
 from ws_lessons.handshake import (
@@ -50,7 +51,7 @@ from ws_lessons.handshake import (
 )
 from ws_lessons.i18n import N_, _
 from ws_lessons.proxies import LOOPBACK
-from ws_lessons.proxy import CLIENT_TO_SERVER, SERVER_TO_CLIENT, Direction, Proxy
+from ws_lessons.relay import CLIENT_TO_SERVER, SERVER_TO_CLIENT, Direction, Relay
 from ws_lessons.server import RunningServer, stop_named
 from ws_lessons.table import Table
 
@@ -158,7 +159,7 @@ def _cut(cells: tuple[str, ...], width: int | None) -> tuple[str, ...]:
     return (*first, last if width is None or len(last) <= width else last[: width - 1] + "…")
 
 
-class Tap(Proxy):
+class Tap(Relay):
     """A recording proxy on 127.0.0.1 in front of ``target`` (a server handle or a port).
 
     ``port=0`` picks a free port. Use it as a context manager to stop it.
@@ -207,7 +208,7 @@ class Tap(Proxy):
         own thread, a moment after the client has closed. Raises :exc:`TimeoutError` when a
         connection is still open then: what the tap shows would be cut short.
         """
-        if not super().wait_idle(timeout):
+        if not self.idle(timeout):
             raise TimeoutError(
                 f"a connection through {self.name!r} is still open after {timeout:g} s: "
                 "close the client before reading what the tap saw"
@@ -304,13 +305,13 @@ def _decode_all(chunks: list[Chunk]) -> list[Record]:
         deflate = isinstance(response, Response) and "permessage-deflate" in (
             response.headers.get("Sec-WebSocket-Extensions") or ""
         )
-        for direction, stream in [(CLIENT_TO_SERVER, upstream), (SERVER_TO_CLIENT, downstream)]:
-            if stream is None:
+        for direction, half in [(CLIENT_TO_SERVER, upstream), (SERVER_TO_CLIENT, downstream)]:
+            if half is None:
                 continue
             found += _decode_stream(
                 connection,
                 direction,
-                stream,
+                half,
                 head_kind="handshake" if asks_upgrade else "http",
                 upgraded=upgraded,
                 deflate=deflate,
@@ -384,7 +385,7 @@ def _decode_stream(
             add(offset, "http body", len(data) - offset, note=_preview_bytes(data[offset:]))
         return records
 
-    role = "server" if direction == CLIENT_TO_SERVER else "client"  # the side receiving
+    role: Role = "server" if direction == CLIENT_TO_SERVER else "client"  # the side receiving
     reader = FrameReader(role, allow_rsv1=deflate)
     try:
         for received in reader.receive(bytes(data[offset:])):
@@ -444,8 +445,7 @@ def _preview(received: Received) -> str:
     payload = received.frame.payload
     if received.frame.opcode is Opcode.CLOSE:
         code, reason = parse_close(payload)  # FrameReader has checked it
-        name = f" {code.name}" if isinstance(code, CloseCode) else ""
-        return f"{int(code)}{name} {reason!r}" if reason else f"{int(code)}{name}"
+        return f"{close_name(code)} {reason!r}" if reason else close_name(code)
     if received.compressed:
         return f"(compressed) {_preview_bytes(payload)}"
     if received.text is not None:
@@ -458,8 +458,7 @@ def _preview_bytes(data: bytes | bytearray) -> str:
     data = bytes(data)
     if data and all(32 <= byte < 127 for byte in data):
         return _shorten(repr(data))
-    shown = data[: PREVIEW // 3].hex(" ")
-    return shown + (" …" if len(data) > PREVIEW // 3 else "")
+    return hex_preview(data, PREVIEW // 3)
 
 
 def _shorten(text: str) -> str:

@@ -151,7 +151,7 @@ def _protocol_class(server: WebTransportServer) -> type:
                 if wanted and headers.get(b":path") == server.path.encode():
                     self.sessions.add(event.stream_id)
                     counts.sessions += 1
-                    server.note(f"session {event.stream_id} opened from {headers.get(b'origin')}")
+                    server.note(f"session {event.stream_id} opened from {headers.get(b'origin')!r}")
                     self.http.send_headers(
                         event.stream_id,
                         [(b":status", b"200"), (b"sec-webtransport-http3-draft", b"draft02")],

@@ -47,6 +47,17 @@ from .models import (
 )
 from .store import MAX_LEARNERS, ClassFull, Store
 
+__all__ = [
+    "DEFAULT_DB",
+    "HELLO_TIMEOUT",
+    "LEARNER_OUTBOX",
+    "MAX_CONNECTIONS",
+    "addresses",
+    "create_app",
+    "exercise_numbers",
+    "run",
+]
+
 HELLO_TIMEOUT = 10.0
 MAX_CONNECTIONS = 1000
 """Learners' connections at once; the next is closed with 1013 Try Again Later."""
@@ -235,11 +246,11 @@ def addresses(host: str) -> list[str]:
             return [host]
     except ValueError:  # a name, such as localhost
         return [host]
-    found = set()
+    found: set[str] = set()
     with contextlib.suppress(OSError):
         for *_, address in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET):
             if not ipaddress.ip_address(address[0]).is_loopback:
-                found.add(address[0])
+                found.add(str(address[0]))
     return sorted(found) or [socket.gethostname()]
 
 

@@ -13,9 +13,46 @@ A verdict holds what the learner's join cell shows, and nothing else: never code
 from __future__ import annotations
 
 import unicodedata
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+__all__ = [
+    "ANNOUNCEMENT_LENGTH",
+    "BIDI_CONTROLS",
+    "MESSAGE_SIZE",
+    "NAME_LENGTH",
+    "WELCOME_ANNOUNCEMENTS",
+    "Ack",
+    "Announce",
+    "Announcement",
+    "Error",
+    "ErrorCode",
+    "Event",
+    "ExerciseNumber",
+    "Hello",
+    "Help",
+    "Id",
+    "InstructorMessage",
+    "Joined",
+    "Judged",
+    "LearnerMessage",
+    "Name",
+    "Outcome",
+    "Ping",
+    "Pong",
+    "ServerMessage",
+    "Start",
+    "Strict",
+    "Text",
+    "Verdict",
+    "Welcome",
+    "instructor_message",
+    "learner_message",
+    "parse_instructor",
+    "parse_learner",
+    "server_message",
+]
 
 NAME_LENGTH = 40
 """A learner's name: 1 to 40 characters of any script, no control characters."""
@@ -188,7 +225,10 @@ _KNOWN = {"hello", "verdict", "announce", "ping", *Hello.model_fields, *Verdict.
 """Names a problem's place may show: a key or ``type`` the client made up is not echoed."""
 
 
-def _problem(data: str | bytes, adapter: TypeAdapter[object]) -> Error | object:
+Message = TypeVar("Message")
+
+
+def _problem(data: str | bytes, adapter: TypeAdapter[Message]) -> Message | Error:
     if isinstance(data, bytes):
         return Error(error="invalid_message", detail="Send JSON as a text frame, not binary.")
     try:
@@ -207,9 +247,9 @@ def _problem(data: str | bytes, adapter: TypeAdapter[object]) -> Error | object:
 
 def parse_learner(data: str | bytes) -> Hello | Verdict | Error:
     """One frame from a learner's kernel: a message, or the :class:`Error` to send back."""
-    return _problem(data, learner_message)  # type: ignore[return-value]
+    return _problem(data, learner_message)
 
 
 def parse_instructor(data: str | bytes) -> Announce | Ping | Error:
     """One frame from the dashboard: a message, or the :class:`Error` to send back."""
-    return _problem(data, instructor_message)  # type: ignore[return-value]
+    return _problem(data, instructor_message)

@@ -22,7 +22,11 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from ws_lessons.exceptions import WsLessonsError
+
 from .models import WELCOME_ANNOUNCEMENTS, Announcement, Event, Joined, Judged, Verdict
+
+__all__ = ["CODE_ALPHABET", "MAX_LEARNERS", "SCHEMA", "Cell", "ClassFull", "Store", "new_code"]
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 """Letters and digits that are hard to mishear or misread: no 0/O, 1/I/L."""
@@ -47,7 +51,7 @@ MAX_LEARNERS = 1000
 """Names a class takes: past that, a new name is refused (its rows would fill the dashboard)."""
 
 
-class ClassFull(Exception):
+class ClassFull(WsLessonsError):
     """A new name, and the class has :data:`MAX_LEARNERS` already."""
 
 
@@ -93,9 +97,9 @@ class Store:
             ).rowcount
             if not added:
                 return None
-            body = {"name": name, "at": at}
-            seq = self._append("joined", None, body)
-        return Joined(seq=seq, **body)
+            seq = self._append("joined", None, {"name": name, "at": at})
+        assert seq is not None  # only a verdict's event can be a duplicate
+        return Joined(seq=seq, name=name, at=at)
 
     def judge(self, name: str, verdict: Verdict) -> Judged | None:
         """Store ``verdict``; ``None`` if its id was stored before (it was sent twice).

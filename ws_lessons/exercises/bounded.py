@@ -16,6 +16,8 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any, TypeVar
 
+from ws_lessons.exceptions import WsLessonsError
+
 __all__ = ["OutOfSteps", "StillRunning", "run_bounded"]
 
 T = TypeVar("T")
@@ -33,7 +35,7 @@ class OutOfSteps(BaseException):
     """
 
 
-class StillRunning(Exception):
+class StillRunning(WsLessonsError):
     """The learner's code was still running at the deadline (it caught :exc:`OutOfSteps`)."""
 
 

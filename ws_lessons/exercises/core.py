@@ -15,7 +15,7 @@ and in ``solutions.reveal`` when it is shown.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -26,6 +26,24 @@ from ws_lessons.classroom import reporter as classroom
 from ws_lessons.i18n import _
 from ws_lessons.server import RunningServer, ServerError, serve
 
+__all__ = [
+    "HELP",
+    "TIMEOUT",
+    "Feedback",
+    "Hint",
+    "Skip",
+    "Verdict",
+    "chosen_letters",
+    "connected",
+    "exchange",
+    "exercise",
+    "judge",
+    "judge_letters",
+    "outcome",
+    "require_function",
+    "served",
+]
+
 TIMEOUT = 2.0
 HELP: dict[str, tuple[str, ...]] = {}
 """Exercise number → graduated help for ``solutions.reveal``: a nudge, then a closer hint.
@@ -35,11 +53,21 @@ the last click.
 """
 
 
-class Hint(Exception):
+class Feedback(Exception):
+    """The root of what a check raises to give its verdict on an answer (not an error of
+    the package: see :mod:`ws_lessons.exceptions`)::
+
+        Feedback
+        ├── Hint    the answer is wrong; the message says what to look at
+        └── Skip    this machine lacks a program the check runs; the message says how to get it
+    """
+
+
+class Hint(Feedback):
     """Raised inside a check to say what is wrong with the answer."""
 
 
-class Skip(Exception):
+class Skip(Feedback):
     """Raised inside a check that needs a program this machine lacks; says how to get it."""
 
 
@@ -137,7 +165,7 @@ def chosen_letters(answer: Any, among: Iterable[str], what: str) -> set[str]:
 
 
 def judge_letters(
-    chosen: set[str], right: Iterable[str], why: dict[str, str], yes: str, no: str
+    chosen: set[str], right: Iterable[str], why: Mapping[str, str], yes: str, no: str
 ) -> None:
     """A hint on the first letter chosen wrongly: what it really does (``yes`` for the right
     letters, ``no`` for the others), and ``why[letter]``; all three marked ``N_()``, translated

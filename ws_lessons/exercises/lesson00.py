@@ -16,6 +16,8 @@ from ws_lessons.exercises.core import (
 from ws_lessons.i18n import N_, _
 from ws_lessons.server import running, serve
 
+__all__ = ["CELLS_00_1", "WORKS_00_1", "check_00_1", "check_00_2", "solution_00_1", "solution_00_2"]
+
 # 00.1 -------------------------------------------------------------------------------------------
 
 CELLS_00_1 = {

@@ -16,6 +16,17 @@ from ws_lessons.exercises.core import TIMEOUT, Hint, exercise, require_function,
 from ws_lessons.feeds import Ticker
 from ws_lessons.i18n import _
 
+__all__ = [
+    "SCHEDULE_01_1",
+    "build",
+    "check_01_1",
+    "check_01_2",
+    "get_events",
+    "ids",
+    "solution_01_1",
+    "solution_01_2",
+]
+
 
 def build(make_app: Any, ticker: Ticker) -> Any:
     """Call the learner's ``make_app(ticker)``, turning every way of failing into a hint."""

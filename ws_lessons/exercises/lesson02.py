@@ -19,6 +19,18 @@ from ws_lessons.exercises.lesson01 import build
 from ws_lessons.feeds import Ticker
 from ws_lessons.i18n import N_, Message, _
 
+__all__ = [
+    "CHOICES",
+    "SCENARIOS",
+    "STORY_02_1",
+    "check_02_1",
+    "check_02_2",
+    "check_02_3",
+    "solution_02_1",
+    "solution_02_2",
+    "solution_02_3",
+]
+
 # 02.1 -------------------------------------------------------------------------------------------
 
 STORY_02_1 = Message(

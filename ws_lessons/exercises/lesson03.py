@@ -16,6 +16,19 @@ from pydantic import BaseModel, Field
 from ws_lessons.exercises.core import TIMEOUT, Hint, exercise, served
 from ws_lessons.i18n import _
 
+__all__ = [
+    "CALLS_03_1",
+    "LOOKUP_SECONDS",
+    "PRICE",
+    "check_03_1",
+    "check_03_2",
+    "check_03_3",
+    "lookup",
+    "solution_03_1",
+    "solution_03_2",
+    "solution_03_3",
+]
+
 PRICE = 3  # what one unit costs in exercise 03.2
 
 

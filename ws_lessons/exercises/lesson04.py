@@ -22,6 +22,20 @@ from ws_lessons.handshake import (
 from ws_lessons.i18n import N_, _
 from ws_lessons.server import serve
 
+__all__ = [
+    "BROKEN_04_1",
+    "KEYS_04_1",
+    "KEY_04_3",
+    "REQUEST_04_2",
+    "RESPONSES_04_3",
+    "check_04_1",
+    "check_04_2",
+    "check_04_3",
+    "solution_04_1",
+    "solution_04_2",
+    "solution_04_3",
+]
+
 # 04.1 -------------------------------------------------------------------------------------------
 
 # The first is the example of RFC 6455 §1.3; the others are keys a client could send.

@@ -20,6 +20,21 @@ from ws_lessons.frames import (
 )
 from ws_lessons.i18n import N_, _
 
+__all__ = [
+    "CASES_05_1",
+    "CASES_05_2",
+    "FRAMES_05_3",
+    "FRAMES_05_4",
+    "check_05_1",
+    "check_05_2",
+    "check_05_3",
+    "check_05_4",
+    "solution_05_1",
+    "solution_05_2",
+    "solution_05_3",
+    "solution_05_4",
+]
+
 
 def _call(function: Any, *args: Any) -> Any:
     """Call the learner's function, turning a crash into a hint."""

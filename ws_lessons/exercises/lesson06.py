@@ -15,7 +15,24 @@ from ws_lessons.handshake import build_request, new_key
 from ws_lessons.i18n import N_, _
 from ws_lessons.server import serve_streams
 
+__all__ = [
+    "FRAMES_06_2",
+    "GUID",
+    "Answer",
+    "check_06_1",
+    "check_06_2",
+    "http_error",
+    "my_accept_key",
+    "read_head",
+    "solution_06_1",
+    "solution_06_2",
+    "what_is_wrong",
+]
+
 # 06.1 -------------------------------------------------------------------------------------------
+
+Answer = tuple[int, dict[str, str], bytes]
+"""The status, header fields and first bytes after the head of the server's answer."""
 
 
 def _request(version: str | None = "13", *, upgrade: bool = True) -> bytes:
@@ -31,8 +48,8 @@ def _request(version: str | None = "13", *, upgrade: bool = True) -> bytes:
     return request
 
 
-async def _answer(port: int, request: bytes) -> tuple[int, dict[str, str], bytes]:
-    """The status, header fields and first bytes after the head of the server's answer."""
+async def _answer(port: int, request: bytes) -> Answer:
+    """The server's answer to ``request``."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         writer.write(request)
@@ -82,22 +99,49 @@ def check_06_1(handshake: Any) -> str:
         raise Hint(
             _("your handshake must be an `async def` function, like handshake() in the lesson")
         )
+    good, version_8, no_upgrade, no_version = _answers(handshake)
+    _require_101(good)
+    _require_426(version_8)
+    _require_400(
+        no_upgrade,
+        N_(
+            "a request without Upgrade got 426: 426 is for a client whose version you do "
+            "not speak; this request is not a valid handshake at all, so it gets 400"
+        ),
+        N_("a request without Upgrade got {status}; a request that is not a handshake gets 400"),
+    )
+    _require_400(
+        no_version,
+        N_(
+            "a request with no version got 426: 426 is for a client whose version you do "
+            "not speak; this request is not a valid handshake at all, so it gets 400"
+        ),
+        N_("a request with no version got {status}; a request that is not a handshake gets 400"),
+    )
+    return _("101 for a good handshake, 426 naming version 13, 400 for the rest")
+
+
+def _answers(handshake: Any) -> list[Answer]:
+    """``handshake`` on a real server, then its answers to a good request, to version 8,
+    to a request without Upgrade and to one with no version."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if await handshake(reader, writer):
             await scratch.echo_frames(reader, writer)
 
+    requests = (
+        _request("13"),
+        _request("8"),
+        _request("13", upgrade=False),
+        _request(None),
+    )
     with serve_streams(handle, name="check 06.1") as server:
         # The client runs on the server's loop: a notebook's own loop is busy with the cell.
-        good, version_8, no_upgrade, no_version = (
-            server.run(_answer(server.port, request))
-            for request in (
-                _request("13"),
-                _request("8"),
-                _request("13", upgrade=False),
-                _request(None),
-            )
-        )
+        return [server.run(_answer(server.port, request)) for request in requests]
+
+
+def _require_101(good: Answer) -> None:
+    """A valid handshake gets 101, and the echo answers after it."""
     status, _headers, after = good
     if status != 101:
         raise Hint(
@@ -109,6 +153,10 @@ def check_06_1(handshake: Any) -> str:
         raise Hint(
             _("after the 101 the echo did not answer: return True when the handshake succeeded")
         )
+
+
+def _require_426(version_8: Answer) -> None:
+    """Version 8 gets 426 Upgrade Required naming version 13 (RFC 6455 §4.4)."""
     status, headers, _after = version_8
     if status == 400:
         raise Hint(_("version 8 still gets 400: RFC 6455 §4.4 names 426 Upgrade Required for it"))
@@ -128,34 +176,15 @@ def check_06_1(handshake: Any) -> str:
                 version=headers["sec-websocket-version"]
             )
         )
-    not_handshakes = (
-        (
-            no_upgrade,
-            N_(
-                "a request without Upgrade got 426: 426 is for a client whose version you do "
-                "not speak; this request is not a valid handshake at all, so it gets 400"
-            ),
-            N_(
-                "a request without Upgrade got {status}; a request that is not a handshake gets 400"
-            ),
-        ),
-        (
-            no_version,
-            N_(
-                "a request with no version got 426: 426 is for a client whose version you do "
-                "not speak; this request is not a valid handshake at all, so it gets 400"
-            ),
-            N_(
-                "a request with no version got {status}; a request that is not a handshake gets 400"
-            ),
-        ),
-    )
-    for (status, _headers, _after), if_426, otherwise in not_handshakes:
-        if status == 426:
-            raise Hint(_(if_426))
-        if status != 400:
-            raise Hint(_(otherwise).format(status=status))
-    return _("101 for a good handshake, 426 naming version 13, 400 for the rest")
+
+
+def _require_400(answer: Answer, if_426: str, otherwise: str) -> None:
+    """A request that is not a handshake at all gets 400; the two hints are marked ``N_()``."""
+    status, _headers, _after = answer
+    if status == 426:
+        raise Hint(_(if_426))
+    if status != 400:
+        raise Hint(_(otherwise).format(status=status))
 
 
 # The lesson's own handshake pieces, as its cells write them, for the reference answer to run.

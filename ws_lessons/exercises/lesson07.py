@@ -12,6 +12,18 @@ from websockets.sync.client import connect
 from ws_lessons.exercises.core import TIMEOUT, Hint, connected, exchange, exercise, served
 from ws_lessons.i18n import N_, _
 
+__all__ = [
+    "PATHS_07_1",
+    "PROBE",
+    "check_07_1",
+    "check_07_2",
+    "check_07_3",
+    "endpoints_07_1",
+    "solution_07_1",
+    "solution_07_2",
+    "solution_07_3",
+]
+
 # 07.1 -------------------------------------------------------------------------------------------
 
 

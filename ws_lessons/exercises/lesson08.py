@@ -13,13 +13,27 @@ import uvicorn
 from fastapi import APIRouter, FastAPI, WebSocket, WebSocketDisconnect, WebSocketException, status
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.sync.client import connect
+from websockets.typing import Subprotocol
 
-from ws_lessons.bench import echo_app
+from ws_lessons.apps import echo_app
 from ws_lessons.exercises.core import TIMEOUT, Hint, connected, exchange, exercise, served
 from ws_lessons.frames import IncompleteFrame, Opcode, ProtocolError, decode, parse_close
 from ws_lessons.handshake import build_request
 from ws_lessons.i18n import _
 from ws_lessons.server import ServerError, serve
+
+__all__ = [
+    "DROP_WITHIN",
+    "PING_OPTIONS",
+    "SLACK",
+    "Opened",
+    "check_08_1",
+    "check_08_2",
+    "check_08_3",
+    "solution_08_1",
+    "solution_08_2",
+    "solution_08_3",
+]
 
 
 @exercise(
@@ -98,7 +112,7 @@ def _negotiate(server: Any, offer: list[str]) -> Opened | int:
     try:
         with connect(
             server.ws_url("/negotiate"),
-            subprotocols=offer or None,
+            subprotocols=[Subprotocol(name) for name in offer] or None,
             open_timeout=TIMEOUT,
             close_timeout=TIMEOUT,
         ) as ws:
@@ -335,7 +349,8 @@ def check_08_3(options: Any) -> str:
         raise Hint(_("uvicorn did not take these options: {error}").format(error=exc)) from None
     with server:
         with connect(server.ws_url("/echo"), open_timeout=TIMEOUT, close_timeout=TIMEOUT) as ws:
-            extensions = ws.response.headers.get("Sec-WebSocket-Extensions")
+            response = ws.response  # set once the handshake has succeeded
+            extensions = response.headers.get("Sec-WebSocket-Extensions") if response else None
             if extensions:
                 raise Hint(
                     _("the server still negotiated compression: {extensions}").format(

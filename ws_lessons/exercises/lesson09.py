@@ -14,6 +14,18 @@ from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from ws_lessons.exercises.core import Hint, connected, exchange, exercise, require_function, served
 from ws_lessons.i18n import _
 
+__all__ = [
+    "LEAK_CLIENTS",
+    "WAIT",
+    "check_09_1",
+    "check_09_2",
+    "check_09_3",
+    "colleagues_broadcast",
+    "solution_09_1",
+    "solution_09_2",
+    "solution_09_3",
+]
+
 WAIT = 1.0
 """How long a broadcast may take before the check calls it stuck, in seconds."""
 

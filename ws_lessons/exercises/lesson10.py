@@ -10,10 +10,25 @@ from fastapi import FastAPI, WebSocket, WebSocketException, status
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
+from websockets.typing import Subprotocol
 
 from ws_lessons.chat import tokens
 from ws_lessons.exercises.core import TIMEOUT, Hint, exercise, served
 from ws_lessons.i18n import N_, _
+
+__all__ = [
+    "BAD_MOVES",
+    "COOKIE_PAGES",
+    "GOOD_MOVES",
+    "OFFERED",
+    "SECRET_10_2",
+    "check_10_1",
+    "check_10_2",
+    "check_10_3",
+    "solution_10_1",
+    "solution_10_2",
+    "solution_10_3",
+]
 
 # 10.1 -------------------------------------------------------------------------------------------
 
@@ -100,7 +115,7 @@ def _open(server: Any, protocols: list[str]) -> tuple[str, str | None, str | Non
     try:
         with connect(
             server.ws_url("/ws"),
-            subprotocols=protocols or None,
+            subprotocols=[Subprotocol(name) for name in protocols] or None,
             open_timeout=TIMEOUT,
             close_timeout=TIMEOUT,
         ) as ws:

@@ -17,6 +17,23 @@ from ws_lessons.exercises.core import TIMEOUT, Hint, exercise, served
 from ws_lessons.i18n import _
 from ws_lessons.server import ServerError, serve
 
+__all__ = [
+    "ARRIVALS",
+    "DEADLINE",
+    "FEED",
+    "GAPS",
+    "KEPT",
+    "MIN_INTERVAL",
+    "MIN_TIMEOUT",
+    "OPTIONS",
+    "check_11_1",
+    "check_11_2",
+    "check_11_3",
+    "solution_11_1",
+    "solution_11_2",
+    "solution_11_3",
+]
+
 # 11.1 -------------------------------------------------------------------------------------------
 
 ARRIVALS = [7, 8, 9, 9, 10]
@@ -87,7 +104,7 @@ def check_11_1(prediction: Any) -> str:
 
 # 11.2 -------------------------------------------------------------------------------------------
 
-FEED = [{"seq": n, "text": f"event {n}"} for n in range(1, 11)]
+FEED: list[dict[str, Any]] = [{"seq": n, "text": f"event {n}"} for n in range(1, 11)]
 """The history the /feed endpoint of exercise 11.2 replays."""
 
 

@@ -13,6 +13,17 @@ from ws_lessons.exercises.core import Hint, chosen_letters, exercise, judge_lett
 from ws_lessons.i18n import N_, _, messages
 from ws_lessons.project import PACKAGE, layers, workspace
 
+__all__ = [
+    "BUGS_12_2",
+    "ONLY_REAL_12_2",
+    "PLANTED_BUG",
+    "SUPPORT",
+    "check_12_1",
+    "check_12_2",
+    "solution_12_1",
+    "solution_12_2",
+]
+
 PLANTED_BUG = """
 
 # The bug that check 12.1 plants in a copy of your project: one seq is skipped.
@@ -63,8 +74,8 @@ def _copy_project(target: Path, name: str, text: str) -> None:
     root = workspace()
     if (root / PACKAGE).is_dir():  # your chat, not the course's
         files = {path: body for path, body in files.items() if not path.startswith(PACKAGE + "/")}
-        for path in sorted((root / PACKAGE).rglob("*.py")):
-            files[path.relative_to(root).as_posix()] = path.read_text(encoding="utf-8")
+        for module in sorted((root / PACKAGE).rglob("*.py")):
+            files[module.relative_to(root).as_posix()] = module.read_text(encoding="utf-8")
     for support in SUPPORT:
         if (root / support).is_file():
             files[support] = (root / support).read_text(encoding="utf-8")

@@ -21,6 +21,19 @@ from ws_lessons.services import (
     start_nginx,
 )
 
+__all__ = [
+    "PING_13_1",
+    "QUIET_13_1",
+    "SECRET",
+    "SETUPS_13_2",
+    "STARTER_13_1",
+    "SURVIVE_13_2",
+    "check_13_1",
+    "check_13_2",
+    "solution_13_1",
+    "solution_13_2",
+]
+
 SECRET = "lesson 13"
 
 

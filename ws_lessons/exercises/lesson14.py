@@ -14,6 +14,17 @@ from ws_lessons.exercises.core import (
 )
 from ws_lessons.i18n import N_, _, messages
 
+__all__ = [
+    "HAPPEN_14_1",
+    "PAGES_14_2",
+    "STORY_14_1",
+    "check_14_1",
+    "check_14_2",
+    "socket_url_14_2",
+    "solution_14_1",
+    "solution_14_2",
+]
+
 # 14.1 -------------------------------------------------------------------------------------------
 
 STORY_14_1 = messages(

@@ -20,6 +20,26 @@ from ws_lessons.exercises.core import (
 )
 from ws_lessons.i18n import N_, _, messages
 
+__all__ = [
+    "CASES_15_4",
+    "CHOICES_15_4",
+    "CLAIMS_15_1",
+    "FITS_15_4",
+    "TIMEOUT",
+    "TRUE_15_1",
+    "check_15_1",
+    "check_15_2",
+    "check_15_3",
+    "check_15_4",
+    "check_chat_on",
+    "connect_headers_15_2",
+    "h2_websocket_echo",
+    "solution_15_1",
+    "solution_15_2",
+    "solution_15_3",
+    "solution_15_4",
+]
+
 TIMEOUT = 3.0
 
 # 15.1 -------------------------------------------------------------------------------------------
@@ -228,8 +248,8 @@ def solution_15_3() -> Any:
             for event in conn.receive_data(sock.recv(65536)):
                 if isinstance(event, h2.events.ResponseReceived):  # :status 200: now talk
                     text = "one" if event.stream_id == 1 else "two"
-                    frame = encode(Frame.text(text), mask=secrets.token_bytes(4))
-                    conn.send_data(event.stream_id, frame)
+                    wire = encode(Frame.text(text), mask=secrets.token_bytes(4))
+                    conn.send_data(event.stream_id, wire)
                 elif isinstance(event, h2.events.DataReceived):
                     for frame in readers[event.stream_id].feed(event.data):
                         replies[event.stream_id] = frame.payload.decode()
@@ -333,7 +353,7 @@ def solution_15_4() -> Any:
 @contextmanager
 def _hypercorn_echo() -> Iterator[tuple[str, int]]:
     """Hypercorn serving lesson 07's echo at /ws, in clear text (HTTP/1.1 and h2c)."""
-    from ws_lessons.bench import echo_app
+    from ws_lessons.apps import echo_app
     from ws_lessons.servers import serve_hypercorn
 
     with serve_hypercorn(echo_app("/ws"), name="check 15") as server:
@@ -376,8 +396,8 @@ def h2_websocket_echo(
                 if isinstance(event, h2.events.ResponseReceived):
                     status = dict(event.headers).get(b":status", b"").decode()
                     if status == "200":
-                        frame = encode(Frame.text(text), mask=secrets.token_bytes(4))
-                        conn.send_data(1, frame)
+                        wire = encode(Frame.text(text), mask=secrets.token_bytes(4))
+                        conn.send_data(1, wire)
                 elif isinstance(event, h2.events.DataReceived):
                     for frame in reader.feed(event.data):
                         reply = frame.payload.decode()
@@ -407,7 +427,11 @@ def check_chat_on(make_app: Callable[[], Any], servers: list[str]) -> list[Verdi
     from ws_lessons.server import serve
     from ws_lessons.servers import serve_granian, serve_hypercorn
 
-    starters = {"uvicorn": serve, "hypercorn": serve_hypercorn, "granian": serve_granian}
+    starters: dict[str, Callable[..., Any]] = {
+        "uvicorn": serve,
+        "hypercorn": serve_hypercorn,
+        "granian": serve_granian,
+    }
     unknown = [name for name in servers if name not in starters]
     if unknown or not callable(make_app):
         raise ValueError(f"check_chat_on(make_app, servers): servers among {', '.join(starters)}")

@@ -10,15 +10,15 @@ happened? They answer it with numbers.
   Events (``GET /sse``) and a WebSocket (``/ws``).
 - :class:`ByteCounter` is a loopback TCP proxy that counts the bytes going each way, so
   bytes per event are measured on the wire, HTTP headers and WebSocket frames included.
-- :func:`measure` runs a real client of each transport through a counter for a few
+- :func:`measure_transports` runs a real client of each transport through a counter for a few
   seconds and returns :class:`Results` (latency, requests, bytes per event, events
   missed); :func:`sweep` does it for short polling at several intervals at once;
   ``plot_*`` draw them.
 """
 
 from ws_lessons.feeds.app import PATHS, TRANSPORTS, feed_app
+from ws_lessons.feeds.clients import Results, TransportRun, measure_transports, sweep
 from ws_lessons.feeds.counter import ByteCounter
-from ws_lessons.feeds.measure import Results, Run, measure, sweep
 from ws_lessons.feeds.plots import plot_bytes, plot_latency, plot_sweep
 from ws_lessons.feeds.ticker import Event, Ticker
 
@@ -28,10 +28,10 @@ __all__ = [
     "ByteCounter",
     "Event",
     "Results",
-    "Run",
     "Ticker",
+    "TransportRun",
     "feed_app",
-    "measure",
+    "measure_transports",
     "plot_bytes",
     "plot_latency",
     "plot_sweep",

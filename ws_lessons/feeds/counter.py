@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from ws_lessons.proxy import CLIENT_TO_SERVER, Direction, Proxy
+from ws_lessons.relay import CLIENT_TO_SERVER, Direction, Relay
 from ws_lessons.server import Listening
 
 __all__ = ["ByteCounter"]
@@ -24,7 +24,7 @@ def address(target: Any) -> tuple[str, int]:
     return url.host, url.port or (443 if url.scheme in ("https", "wss") else 80)
 
 
-class ByteCounter(Proxy):
+class ByteCounter(Relay):
     """A loopback TCP proxy in front of ``target`` that counts the bytes each way.
 
     Point a client at ``counter.url`` (or ``counter.ws_url(path)``) instead of the server.
@@ -51,7 +51,7 @@ class ByteCounter(Proxy):
     def stop(self, timeout: float = STOP_TIMEOUT) -> None:
         """Let open connections finish for ``timeout`` s, then stop (cutting what is left)."""
         if self.running:
-            self.wait_idle(timeout)
+            self.idle(timeout)
         super().stop()
 
     def __repr__(self) -> str:

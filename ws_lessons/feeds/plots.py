@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from ws_lessons.feeds.measure import Results
+from ws_lessons.feeds.clients import Results
 
 __all__ = ["plot_bytes", "plot_latency", "plot_sweep"]
 

@@ -1,9 +1,9 @@
 """Measure the feed: a real client of each transport, for a few seconds, bytes counted on the wire.
 
-:func:`measure` runs the clients one after another and returns :class:`Results`, a table
-of :class:`Run`: latency from an event's creation to its arrival, requests, bytes per
-event in each direction, events missed. :func:`sweep` runs short polling at several
-intervals side by side.
+:func:`measure_transports` runs the clients one after another and returns :class:`Results`,
+a table of :class:`TransportRun`: latency from an event's creation to its arrival,
+requests, bytes per event in each direction, events missed. :func:`sweep` runs short
+polling at several intervals side by side.
 """
 
 from __future__ import annotations
@@ -25,18 +25,18 @@ from websockets.exceptions import InvalidStatus
 from ws_lessons.feeds.app import LONG_POLL_HOLD, PATHS, TRANSPORTS
 from ws_lessons.feeds.counter import ByteCounter, address
 from ws_lessons.i18n import N_, _
-from ws_lessons.measure import percentile
-from ws_lessons.measure import progress as progress_bar
 from ws_lessons.server import RunningServer
+from ws_lessons.stats import percentile
+from ws_lessons.stats import progress as progress_bar
 from ws_lessons.table import Table
 
-__all__ = ["Results", "Run", "measure", "sweep"]
+__all__ = ["Results", "TransportRun", "measure_transports", "sweep"]
 
 CLIENT_TIMEOUT = 10.0  # seconds any single client operation may take
 
 
 @dataclass
-class Run:
+class TransportRun:
     """What one client of one transport saw during one measurement."""
 
     transport: str  # a key of TRANSPORTS
@@ -124,8 +124,9 @@ def _whole(value: float) -> float | int:
     return round(value) if math.isfinite(value) else value
 
 
-class Results(list[Run]):
-    """A list of :class:`Run`, shown as a table. ``results["ws"]`` finds a run by transport."""
+class Results(list[TransportRun]):
+    """A list of :class:`TransportRun`, shown as a table. ``results["ws"]`` finds a run by
+    transport."""
 
     def __getitem__(self, key: Any) -> Any:  # type: ignore[override]
         if isinstance(key, str):
@@ -154,7 +155,9 @@ class Results(list[Run]):
 class _Client:
     """What every client needs: where to go, when to stop, and where to write down events."""
 
-    def __init__(self, run: Run, counter: ByteCounter, deadline: float, last_id: int | None):
+    def __init__(
+        self, run: TransportRun, counter: ByteCounter, deadline: float, last_id: int | None
+    ):
         self.run, self.counter, self.deadline, self.last_id = run, counter, deadline, last_id
         # The id to ask "after" next: the newest one received, or the one before the start.
         self.cursor = (run.first_expected or 1) - 1
@@ -270,12 +273,12 @@ async def _measure_one(
     after: int | None = None,
     last_id: int | None = None,
     compression: str | None = "deflate",
-) -> Run:
+) -> TransportRun:
     if transport not in _CLIENTS:
         raise ValueError(f"unknown transport {transport!r}; choose from {list(TRANSPORTS)}")
     host, port = address(target)
     base_url = f"http://{host}:{port}"
-    run = Run(
+    run = TransportRun(
         transport,
         seconds,
         interval=interval if transport == "poll" else None,
@@ -331,7 +334,7 @@ async def _progress(bar: Any, offset: float, seconds: float) -> AsyncIterator[No
         bar.refresh()
 
 
-async def measure(
+async def measure_transports(
     server: RunningServer | str,
     transports: Iterable[str] = tuple(TRANSPORTS),
     *,

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from ws_lessons.measure import Target, percentile
+from ws_lessons.stats import Target, percentile
 
 
 @pytest.mark.parametrize("values", [[3.0, 1.0], [4.0, 1.0, 3.0, 2.0], [5.0, 1.0, 2.0]])

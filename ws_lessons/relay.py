@@ -1,8 +1,9 @@
-"""A loopback TCP proxy on its own event loop: what the wire tap and the byte counter share.
+"""A loopback TCP relay on its own event loop: what the wire taps and the byte counter share.
 
-Like ``serve()``, the proxy runs in a background thread, so clients in notebook cells,
+Like ``serve()``, the relay runs in a background thread, so clients in notebook cells,
 async or blocking, can go through it. It forwards every chunk unchanged, both ways, and
-shows each one to :meth:`Proxy.observe` first.
+shows each one to :meth:`Relay.observe` first. (The proxy *variables* a learner may have
+set are another matter: :mod:`ws_lessons.proxies`.)
 """
 
 from __future__ import annotations
@@ -15,6 +16,15 @@ from typing import Literal
 from ws_lessons.proxies import LOOPBACK
 from ws_lessons.server import Background, bind, close_loop, track
 
+__all__ = [
+    "CLIENT_TO_SERVER",
+    "READ_SIZE",
+    "SERVER_TO_CLIENT",
+    "START_TIMEOUT",
+    "Direction",
+    "Relay",
+]
+
 Direction = Literal["→", "←"]
 CLIENT_TO_SERVER: Direction = "→"
 SERVER_TO_CLIENT: Direction = "←"
@@ -23,7 +33,7 @@ READ_SIZE = 65536
 START_TIMEOUT = 5.0
 
 
-class Proxy(Background):
+class Relay(Background):
     """Listens on 127.0.0.1 (``port=0``: a free port) and relays each connection to the target."""
 
     kind = "proxy"
@@ -55,7 +65,7 @@ class Proxy(Background):
     def running(self) -> bool:
         return self._thread.is_alive()
 
-    def wait_idle(self, timeout: float = 2.0) -> bool:
+    def idle(self, timeout: float = 2.0) -> bool:
         """Wait until no connection is open (at most ``timeout`` s); say whether that happened.
 
         A client's ``close()`` returns as soon as its own socket is closed; the proxy sees

@@ -21,7 +21,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import StreamingResponse
 
 from ws_lessons.feeds import ByteCounter
-from ws_lessons.proxy import Proxy
+from ws_lessons.relay import Relay
 from ws_lessons.server import Listening, RunningServer, serve
 from ws_lessons.tap import Tap
 
@@ -101,7 +101,7 @@ def post_in_two_writes(client: httpx.Client) -> httpx.Response:
 @pytest.mark.parametrize("ask", [get_news, post_in_two_writes], ids=["to-client", "to-server"])
 def test_a_round_trip_through_the_proxy_is_as_fast_as_a_direct_one(
     server: RunningServer,
-    proxy: Callable[[RunningServer], Proxy],
+    proxy: Callable[[RunningServer], Relay],
     ask: Callable[[httpx.Client], httpx.Response],
 ) -> None:
     with proxy(server) as through:
@@ -112,5 +112,5 @@ def test_a_round_trip_through_the_proxy_is_as_fast_as_a_direct_one(
 
 def test_the_proxy_listens_on_a_socket_that_says_it_is_tcp(server: RunningServer) -> None:
     """asyncio sets TCP_NODELAY only on sockets whose protocol is IPPROTO_TCP."""
-    with Proxy(server.host, server.port, name="test proxy protocol") as proxy:
+    with Relay(server.host, server.port, name="test proxy protocol") as proxy:
         assert proxy._socket.proto == socket.IPPROTO_TCP
