@@ -49,6 +49,9 @@ __all__ = ["DrainingServer", "run", "uvicorn_options"]
 
 logger = logging.getLogger("uvicorn.error")  # beside the server's own lines
 
+HANDSHAKE_WAIT = 1.0
+"""How long a stop waits for handshakes under way before uvicorn closes them, in seconds."""
+
 
 class DrainingServer(uvicorn.Server):
     """uvicorn, but a stop drains the chat: clients hear 1001 Going Away, in batches.
@@ -86,8 +89,26 @@ class DrainingServer(uvicorn.Server):
         logger.info("Draining: closing %d connections over %g s", count, self.grace / 2)
         await self.hub.close_all(grace=self.grace)
         logger.info("Drained in %.2f s", time.monotonic() - started)
+        for server in self.servers:  # no new connection from here on
+            server.close()
+        await self._finish_handshakes(timeout=HANDSHAKE_WAIT)
         await super().shutdown(sockets)
         self.stopped()
+
+    async def _finish_handshakes(self, timeout: float) -> None:
+        """Let each handshake under way get the app's answer (1001, as the hub is closing).
+
+        uvicorn's own shutdown answers a handshake the app has not accepted yet with a 500;
+        the app's accept then meets a connection answered already, which uvicorn's
+        websockets-sansio protocol turns into an ``AssertionError`` (uvicorn 0.55).
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and any(
+            getattr(connection, "handshake_complete", True) is False
+            and not connection.transport.is_closing()
+            for connection in self.server_state.connections
+        ):
+            await asyncio.sleep(0.01)
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
