@@ -554,7 +554,7 @@ def test_a_wrong_answer_gets_its_hint_in_chinese(capsys: pytest.CaptureFixture[s
     i18n.set_language("zh")
     verdict = check_00_1("AB")
     assert not verdict
-    assert capsys.readouterr().out == '练习 00.1 ❌ 尚未通过：请用一组字母作答，例如 {"A", "B"}\n'
+    assert capsys.readouterr().out == '练习 00.1 ❌ 尚未通过：答案请写成一组字母，例如 {"A", "B"}\n'
     i18n.set_language("en")
     check_00_1("AB")
     assert capsys.readouterr().out.startswith("Exercise 00.1 ❌ not yet: answer with a set")

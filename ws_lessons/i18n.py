@@ -3,7 +3,8 @@
 Every message the package prints in a lesson is marked ``_("...")`` (translated when it is
 shown) or ``N_("...")`` (a message kept until later, translated with ``_(message)`` where it
 is shown), with ``{name}`` placeholders filled by ``.format()`` after translation; the
-``nudge=`` and ``hint=`` texts of ``@exercise(...)`` are found without a mark. The
+``nudge=`` and ``hint=`` texts of ``@exercise(...)`` are found without a mark. The labels a
+lesson's own cells print are marked ``tr("...")`` (:func:`tr`) in the English lessons. The
 catalogue is gettext's: ``ws_lessons/locale/zh_CN/LC_MESSAGES/ws_lessons.po``, compiled to
 ``.mo`` by ``python tools/catalogue.py``.
 
@@ -50,6 +51,16 @@ def _(message: str) -> str:
     if not message:  # gettext's translation of "" is the catalogue's header
         return message
     return _translations(language()).gettext(message)
+
+
+def tr(message: str, **values: object) -> str:
+    """What a lesson's cell prints, in the current language: ``print(tr("{n} bytes", n=3))``.
+
+    The cells of the English lessons mark their labels with ``tr("...")`` (the catalogue
+    finds them there); ``values`` fill the ``{name}`` placeholders after translation.
+    """
+    text = _(message)
+    return text.format(**values) if values else text
 
 
 def N_(message: str) -> str:
