@@ -361,6 +361,21 @@ def test_the_catalogue_holds_every_nudge_and_hint() -> None:
     assert len(help_steps) > 30 and help_steps <= held, sorted(help_steps - held)
 
 
+def test_the_catalogue_holds_the_labels_the_lessons_print(tmp_path: Path) -> None:
+    held = catalogue.extracted()
+    label = held.get("{case}. RFC 6455 asks for {rule}.")
+    assert label is not None
+    assert ("notebooks/04_handshake.ipynb", 36) in label.locations
+    i18n.set_language("zh")
+    assert i18n.tr("{n} bytes:", n=11) == "11 字节："
+    assert i18n.tr("a label no catalogue holds") == "a label no catalogue holds"
+    lesson = tmp_path / "99_x.ipynb"
+    cells = [nbformat.v4.new_code_cell("label = 'x'\nprint(tr(label))")]
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), lesson)
+    with pytest.raises(ValueError, match=r"99_x.ipynb, cell 0: tr\(\) takes a string literal"):
+        list(catalogue.extract_lesson(lesson))
+
+
 def test_a_nudge_that_is_not_a_literal_is_a_clear_error(tmp_path: Path) -> None:
     source = tmp_path / "lesson99.py"
     source.write_text(
