@@ -192,7 +192,7 @@ SKIPPED = re.compile(r"is not installed|^\(needs |⏭️|未安装|已跳过", r
 # theirs that are data, not labels: what a learner's chat sent, a program's own words.
 LABELS_IN_CHINESE: dict[str, tuple[str, ...]] = {
     "04_handshake": (),
-    "14_production": (),
+    "14_production": (r"^\s+The `uvicorn\.workers` module is deprecated",),  # uvicorn's warning
     "09_realtime_chat": (
         r"^(lobby|garden) \d+ ",  # a room's history: room, seq, what was said
         r"^added a background task$",  # what the lesson's endpoint sends
