@@ -55,8 +55,8 @@ EXPECTED_STDERR: dict[str, tuple[str, ...]] = {
 # A label the cells print with tr() is Chinese in the twin: match it in both languages.
 KEY_RESULTS: dict[str, tuple[str, ...]] = {
     "00_start_here": (  # the first conversation
-        r"server → client: you said 'hello'",
-        r"the server received: \['hello', 'are you there\?'\]",
+        r"(?:server → client:|服务器 → 客户端：) you said 'hello'",
+        r"(?:the server received:|服务器收到：) \['hello', 'are you there\?'\]",
     ),
     "01_http_limits": (  # a poll answers only what it is asked, and costs headers for nothing
         r"0\.5 s of silence: the server had news but no request to answer",
@@ -191,6 +191,10 @@ SKIPPED = re.compile(r"is not installed|^\(needs |⏭️|未安装|已跳过", r
 # The twins whose output is read for English labels (english_labels), and the lines of
 # theirs that are data, not labels: what a learner's chat sent, a program's own words.
 LABELS_IN_CHINESE: dict[str, tuple[str, ...]] = {
+    "00_start_here": (
+        r"^with nest_asyncio, uvicorn\.run\(\) still failed",  # a separate Python's output
+        r"^async with httpx\.AsyncClient\(\)",  # a line of code the lesson shows
+    ),
     "04_handshake": (),
     "14_production": (r"^\s+The `uvicorn\.workers` module is deprecated",),  # uvicorn's warning
     "09_realtime_chat": (
