@@ -167,7 +167,7 @@ KEY_RESULTS: dict[str, tuple[str, ...]] = {
         r"(?:every client closed|每个客户端都被关闭) \(1001, '.*'\) (?:at|时间点) \[",
         r"exited 0 after [0-2]\.[0-9] s \(grace 3 s\)"
         r"|[0-2]\.[0-9] 秒后退出，退出码 0（宽限期 3 秒）",
-        r"served by \['A', 'B', 'A', 'B'\]",
+        r"(?:served by|由这些进程服务：) \['A', 'B', 'A', 'B'\]",
         r"30 of 30 clients got seq \d+ to \d+ exactly once, in order\nprocess A exited 0"
         r"|30 个客户端中有 30 个按顺序、不重不漏地收到了 seq \d+ 到 \d+\n进程 A 已退出，退出码 0",
         r"new WebSocket\('ws://chat\.test:PORT/ws/lobby'\) -> SecurityError",
