@@ -100,4 +100,4 @@ def test_04_3_hints(letter: object, hint: str) -> None:
 @pytest.mark.usefixtures("chinese")
 def test_04_1_hint_in_chinese() -> None:
     message = rejected(checks.check_04_1, broken_accept_key())
-    assert message.startswith("两个错误都还在：GUID 要放在键之后")
+    assert message.startswith("两个错误都还在：GUID 要放在 key 之后")

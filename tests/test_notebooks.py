@@ -52,10 +52,11 @@ EXPECTED_STDERR: dict[str, tuple[str, ...]] = {
 # The facts each lesson's prose relies on, as regexes searched in what its code cells
 # printed (stdout, stderr and displayed text, every cell joined). Keep them robust to what
 # changes from run to run (ports, timings, keys), and update them with the lesson's prose.
+# A label the cells print with tr() is Chinese in the twin: match it in both languages.
 KEY_RESULTS: dict[str, tuple[str, ...]] = {
     "00_start_here": (  # the first conversation
-        r"server → client: you said 'hello'",
-        r"the server received: \['hello', 'are you there\?'\]",
+        r"(?:server → client:|服务器 → 客户端：) you said 'hello'",
+        r"(?:the server received:|服务器收到：) \['hello', 'are you there\?'\]",
     ),
     "01_http_limits": (  # a poll answers only what it is asked, and costs headers for nothing
         r"0\.5 s of silence: the server had news but no request to answer",
@@ -72,9 +73,9 @@ KEY_RESULTS: dict[str, tuple[str, ...]] = {
         r"401 \{'detail': 'missing or wrong X-Token'\}",
     ),
     "04_handshake": (  # the Accept key computed by hand is the one the server sent
-        r"3\. base64\s+(\S+)\n\s+server sent\s+\1\n",
-        r"s3pPLMBiTxaQ9kYGzzhZRbK\+xOo= matches the RFC: True",
-        r"101 Switching Protocols: the client accepts",
+        r"3\. base64\s+(\S+)\n\s+(?:server sent|服务器发来)\s+\1\n",
+        r"s3pPLMBiTxaQ9kYGzzhZRbK\+xOo= (?:matches the RFC:|与 RFC 一致：) True",
+        r"101 Switching Protocols: (?:the client accepts|客户端接受)",
     ),
     "05_frames": (  # unmasking by hand; a TEXT frame inside a fragmented message is a 1002
         r"unmasked\s+b'hello'",
@@ -96,18 +97,20 @@ KEY_RESULTS: dict[str, tuple[str, ...]] = {
         r"CLOSE 1011 'keepalive ping timeout'",
     ),
     "09_realtime_chat": (  # one stalled client stops the naive room; the hub lets it go
-        r"alice received fewer than 300 messages: True",
+        r"alice (?:received fewer than 300 messages:|收到的消息少于 300 条：) True",
         # the hub drops the stalled client only: Alice paces herself (ahead=20), so a busy
         # machine cannot make her and Bob fall an outbox behind
-        r"alice received 300 of 300 messages\nbob   received 300 of 300 messages\n"
-        r"the hub's members now: \['alice', 'bob'\]",
-        r"closed with 1013",
+        r"alice (?:received 300 of 300 messages|收到 300 条消息中的 300 条)\n"
+        r"bob   (?:received 300 of 300 messages|收到 300 条消息中的 300 条)\n"
+        r"(?:the hub's members now:|hub 现在的成员：) \['alice', 'bob'\]",
+        r"(?:closed with|关闭码) 1013",
         # the page (the learner's handlers.js) comes back after a restart with ?since= and
         # shows the message said meanwhile, and the replayed hello only once
-        r"it came back with since=1\nafter the restart the page shows: \['ada joined', "
+        r"(?:it came back with|它重新连接时带上了) since=1\n"
+        r"(?:after the restart the page shows:|重启之后页面显示：) \['ada joined', "
         r"'ada hello, page', 'ada left', 'announcer while you were away'\]",
         # the learner's project, imported as lessons 10-14 import it, passes the contract
-        r"both pass: True",
+        r"(?:both pass:|两者都通过：) True",
         r"grace <- \{'type': 'welcome', 'room': 'lobby', 'user': 'grace', 'seq': 0, "
         r"'members': \['ada', 'grace'\]\}",
     ),
@@ -130,7 +133,7 @@ KEY_RESULTS: dict[str, tuple[str, ...]] = {
         r"mid-stream: True",
         r"no repeat, no gap: True  gaps: \[\]\nthe same as in the file: True",
         r"terminate\(\): the listener heard 1001 'the server is shutting down'",
-        r"both pass: True",
+        r"(?:both pass:|两者都通过：) True",
     ),
     "12_testing": (  # the project's own tests pass; TestClient has no ws_max_size
         r"(?m)^8 passed$",  # tests/test_contract.py
@@ -142,7 +145,7 @@ KEY_RESULTS: dict[str, tuple[str, ...]] = {
         r"a length, then a text of it: longest of 60:\s+(9\d\d|1000)\n",
         r"Highest target score: 1000 ",  # the property test tried a text at the limit
         r"(?m)^(1[2-9]|[2-9]\d) passed(, [1-9] skipped)?$",  # python -m pytest -q tests
-        r"both pass: True",  # check_chat: the learner's chat and the reference
+        r"(?:both pass:|两者都通过：) True",  # check_chat: the learner's chat and the reference
     ),
     "13_scaling_deployment": (  # the learner's chat: two processes are two chats until
         # their Redis broker makes one; it lives through Redis stopping; nginx balances
@@ -157,13 +160,16 @@ KEY_RESULTS: dict[str, tuple[str, ...]] = {
     ),
     "14_production": (  # the learner's project: probes, Redis outage, drain, nginx, wss only
         r"HEALTHCHECK python -m mychat\.probe /livez -> exit 0",
-        r"Redis stopped: /readyz 503 \{'status': 'not ready', 'reason': '.+'\}",
-        r"replayed seq \[1, 2, 3, 4, 5\]\nthe same process serves again: seq 6",
-        r"tracebacks in its log: 0",
-        r"every client closed \(1001, '.*'\) at \[",
-        r"exited 0 after [0-2]\.[0-9] s \(grace 3 s\)",
-        r"served by \['A', 'B', 'A', 'B'\]",
-        r"30 of 30 clients got seq \d+ to \d+ exactly once, in order\nprocess A exited 0",
+        r"(?:Redis stopped:|Redis 已停止：) /readyz 503 \{'status': 'not ready', 'reason': '.+'\}",
+        r"(?:replayed seq|重放的 seq) \[1, 2, 3, 4, 5\]\n"
+        r"(?:the same process serves again: seq|同一个进程恢复服务：seq) 6",
+        r"(?:tracebacks in its log:|日志中的回溯数：) 0",
+        r"(?:every client closed|每个客户端都被关闭) \(1001, '.*'\) (?:at|时间点) \[",
+        r"exited 0 after [0-2]\.[0-9] s \(grace 3 s\)"
+        r"|[0-2]\.[0-9] 秒后退出，退出码 0（宽限期 3 秒）",
+        r"(?:served by|由这些进程服务：) \['A', 'B', 'A', 'B'\]",
+        r"30 of 30 clients got seq \d+ to \d+ exactly once, in order\nprocess A exited 0"
+        r"|30 个客户端中有 30 个按顺序、不重不漏地收到了 seq \d+ 到 \d+\n进程 A 已退出，退出码 0",
         r"new WebSocket\('ws://chat\.test:PORT/ws/lobby'\) -> SecurityError",
         r"11 of 11 clauses|11 条条款中有 11 条",  # check_chat on the learner's final app
     ),
@@ -181,6 +187,80 @@ CHECK_CRASHED = re.compile(r"checking raised|检查时出现|the check could not
 # A part of a lesson skipped because a program is missing (the package's notices, and the
 # "(needs nginx) ..." lines lessons print instead of a result).
 SKIPPED = re.compile(r"is not installed|^\(needs |⏭️|未安装|已跳过", re.MULTILINE)
+
+# The twins whose output is read for English labels (english_labels), and the lines of
+# theirs that are data, not labels: what a learner's chat sent, a program's own words.
+LABELS_IN_CHINESE: dict[str, tuple[str, ...]] = {
+    "00_start_here": (
+        r"^with nest_asyncio, uvicorn\.run\(\) still failed",  # a separate Python's output
+        r"^async with httpx\.AsyncClient\(\)",  # a line of code the lesson shows
+    ),
+    "04_handshake": (),
+    "14_production": (r"^\s+The `uvicorn\.workers` module is deprecated",),  # uvicorn's warning
+    "09_realtime_chat": (
+        r"^(lobby|garden) \d+ ",  # a room's history: room, seq, what was said
+        r"^added a background task$",  # what the lesson's endpoint sends
+        r"^said\s+\w+: ",  # the chat's messages, as the page's handlers see them
+    ),
+}
+HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+NOT_A_LABEL = re.compile(
+    r"^\s*(?:(?:INFO|WARNING|ERROR|DEBUG|CRITICAL)\b"  # a log record
+    r"|[\[{(<]"  # JSON, a list, a Python repr
+    r"|[\w-]+: "  # an HTTP header, a program's "Name: message"
+    r"|(?:GET|POST|HTTP/\d)\b"  # an HTTP request or status line
+    r"|Traceback|File \""  # a traceback
+    r"|\$ "  # a command
+    r"|(?:[\w.-]+ v?\d[\w.+-]*(?:, |$))+$)"  # software versions: "uvicorn 0.55.0, h11 0.16"
+)
+DATA = re.compile(r"\S+://\S+|'[^']*'|\"[^\"]*\"|\{[^}]*\}|\[[^\]]*\]")
+PLAIN_WORD = re.compile(r"^[a-z]{2,}[,.:;!?]?$")
+
+
+def english_labels(text: str, data: tuple[str, ...] = ()) -> list[str]:
+    """The lines of ``text`` that are labels left in English.
+
+    A label is what a cell prints to say what a value is ("the server saw:", "follows the
+    rule"). A line is left alone when it holds Chinese, or is not a label at all: a log
+    record, JSON or a Python repr, an HTTP header or a program's ``Name: message``, a
+    request or status line, a traceback, a ``$ command``, software versions, or one of the
+    lesson's ``data`` lines. Of a line
+    showing an input and an answer (``input -> answer``, ``name <- message``) only the
+    input is read: the answer is a program's. Addresses, quoted strings and bracketed data
+    aside, a line with two plain lowercase English words or more is an English label.
+    """
+    found = []
+    for line in text.splitlines():
+        if HAN.search(line) or NOT_A_LABEL.match(line):
+            continue
+        if any(re.search(pattern, line) for pattern in data):
+            continue
+        shown = DATA.sub(" ", re.split(r" -> | <- ", line)[0])
+        if sum(bool(PLAIN_WORD.match(word)) for word in shown.split()) >= 2:
+            found.append(line)
+    return found
+
+
+def test_the_label_rule_tells_labels_from_data() -> None:
+    printed = (
+        "a key of 12 bytes, not 16      400       101\n"
+        "    default  answered 400      does NOT follow the rule\n"
+        "server saw  : ['hello']\n"
+        "缺少 Sec-WebSocket-Key          400       400\n"
+        "    default  响应 400           符合规定\n"
+        "ada   <- {'type': 'said', 'text': 'hello, grace'}\n"
+        "hi          -> json_invalid: Invalid JSON: expected value\n"
+        "Sec-WebSocket-Key: x3JJHMbDL1EzLkh9GBhXDw==\n"
+        "INFO    uvicorn.error: connection open\n"
+        "uvicorn 0.55.0, websockets 17.4, wsproto 1.3.2\n"
+        "lobby 2 anyone there?\n"
+    )
+    assert english_labels(printed, (r"^lobby \d",)) == [
+        "a key of 12 bytes, not 16      400       101",
+        "    default  answered 400      does NOT follow the rule",
+        "server saw  : ['hello']",
+    ]
+
 
 _first_runs: dict[Path, NotebookNode] = {}
 _workspaces: dict[Path, Path] = {}
@@ -343,3 +423,6 @@ def test_chinese_twin_runs_and_speaks_chinese(path: Path) -> None:
     assert "练习 " in text, f"zh/{path.name}: no check printed in Chinese"
     english = [line for line in text.splitlines() if line.startswith("Exercise ")]
     assert not english, f"zh/{path.name}: checks printed in English: {english}"
+    if path.stem in LABELS_IN_CHINESE:
+        labels = english_labels(text, LABELS_IN_CHINESE[path.stem])
+        assert not labels, f"zh/{path.name}: labels printed in English:\n" + "\n".join(labels)

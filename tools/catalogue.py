@@ -4,7 +4,8 @@
     python tools/catalogue.py --check  # exit 1 if a message is untranslated or the .mo is stale
 
 Messages are marked in the code with ``_("...")`` or ``N_("...")`` (see ``ws_lessons/i18n.py``);
-the ``nudge=`` and ``hint=`` of each ``@exercise(...)`` are messages without a mark.
+the ``nudge=`` and ``hint=`` of each ``@exercise(...)`` are messages without a mark; the labels
+the code cells of the English lessons print are marked ``tr("...")``.
 New messages land in the .po with an empty ``msgstr``: translate them there, then run this again.
 """
 
@@ -17,15 +18,18 @@ from collections.abc import Collection, Iterator
 from pathlib import Path
 from string import Formatter
 
+import nbformat
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir, extract_python
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
+from IPython.core.inputtransformer2 import TransformerManager
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "ws_lessons"
 MESSAGES = PACKAGE / "locale" / "zh_CN" / "LC_MESSAGES"
 PO, MO = MESSAGES / "ws_lessons.po", MESSAGES / "ws_lessons.mo"
+NOTEBOOKS = ROOT / "notebooks"
 KEYWORDS = {"_": None, "N_": None}
 EXERCISE_HELP = ("nudge", "hint")
 """The arguments of ``exercise(...)`` that ``solutions.reveal`` shows, translated."""
@@ -56,8 +60,27 @@ def extract_exercises(
             yield value.lineno, None, value.value, []
 
 
+def extract_lesson(path: Path) -> Iterator[tuple[str, int, str]]:
+    """The ``tr("...")`` labels of a lesson's Python code cells: (where, cell index, label)."""
+    notebook = nbformat.read(path, as_version=4)
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type != "code" or cell.source.startswith("%%"):
+            continue
+        code = TransformerManager().transform_cell(cell.source)
+        for node in ast.walk(ast.parse(code)):
+            if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "tr"):
+                continue
+            label = node.args[0] if node.args else None
+            if not (isinstance(label, ast.Constant) and isinstance(label.value, str)):
+                raise ValueError(
+                    f"{path.name}, cell {index}: tr() takes a string literal, for the "
+                    "catalogue to find it"
+                )
+            yield f"notebooks/{path.name}", index, label.value
+
+
 def extracted() -> Catalog:
-    """Every message marked in the package's code, with where it is."""
+    """Every message marked in the package's code and the English lessons, with where it is."""
     template = Catalog(project="ws-lessons", charset="utf-8")
     for filename, line, message, _comments, context in extract_from_dir(
         PACKAGE,
@@ -65,6 +88,9 @@ def extracted() -> Catalog:
         keywords=KEYWORDS,
     ):
         template.add(message, locations=[(f"ws_lessons/{filename}", line)], context=context)
+    for lesson in sorted(NOTEBOOKS.glob("[0-9]*.ipynb")):
+        for where, cell, message in extract_lesson(lesson):
+            template.add(message, locations=[(where, cell)])
     return template
 
 

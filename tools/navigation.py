@@ -9,8 +9,12 @@ Generated cells are found by their tag: ``nav-top`` (first cell), ``nav-bottom``
 The English lessons are in ``notebooks/``, their Chinese twins (same file names, same
 cells, the prose in Chinese) in ``notebooks/zh/``; each edition links its own lessons.
 
-``--sync-code`` copies the code cells only, and refuses (naming the lesson and the cell)
-when the English lesson gained, lost or moved a cell: that change needs a translator.
+A twin's code cells are the English ones with the comments in Chinese (``twin_code``
+says when two cells are the same code). ``--sync-code`` leaves a twin's cell alone while its
+code is the English one, copies the English cell over it when the code changed, and names
+each cell copied so that a translator puts its comments back into Chinese. It refuses (naming
+the lesson and the cell) when the English lesson gained, lost or moved a cell: that change
+needs a translator too.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+from twin_code import same_code
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
@@ -232,10 +237,12 @@ class CellsDiffer(Exception):
     """A twin's cells no longer match its English lesson one for one: a translator's job."""
 
 
-def sync_code(english: Path, twin: Path) -> bool:
-    """Copy the code cells (source and tags) of the ``english`` lesson into its ``twin``,
-    leaving the markdown alone; return whether the twin changed. Raise :class:`CellsDiffer`
-    when the two notebooks do not have the same kinds of cells in the same order."""
+def sync_code(english: Path, twin: Path) -> list[int]:
+    """Bring the code cells of ``twin`` in step with its ``english`` lesson, leaving the
+    markdown alone: a cell whose code changed is copied (its comments are English again),
+    a cell whose tags changed gets the English tags. Return the indices of the cells copied.
+    Raise :class:`CellsDiffer` when the two notebooks do not have the same kinds of cells in
+    the same order."""
     ours, theirs = nbformat.read(english, as_version=4), nbformat.read(twin, as_version=4)
     name = f"{twin.parent.name}/{twin.name}"
     for index, (cell, other) in enumerate(zip(ours.cells, theirs.cells, strict=False)):
@@ -249,17 +256,20 @@ def sync_code(english: Path, twin: Path) -> bool:
             f"{name}: the English lesson has {len(ours.cells)} cells, the twin "
             f"{len(theirs.cells)}; translate the English change into the twin"
         )
-    changed = False
-    for cell, other in zip(ours.cells, theirs.cells, strict=True):
-        if cell.cell_type == "code" and (cell.source, cell.metadata) != (
-            other.source,
-            other.metadata,
-        ):
-            other.source, other.metadata = cell.source, cell.metadata
+    copied, changed = [], False
+    for index, (cell, other) in enumerate(zip(ours.cells, theirs.cells, strict=True)):
+        if cell.cell_type != "code":
+            continue
+        if not same_code(cell.source, other.source):
+            other.source = cell.source
+            copied.append(index)
+            changed = True
+        if other.metadata != cell.metadata:
+            other.metadata = cell.metadata
             changed = True
     if changed:
         nbformat.write(theirs, twin)
-    return changed
+    return copied
 
 
 def main(argv: list[str]) -> int:
@@ -267,8 +277,11 @@ def main(argv: list[str]) -> int:
         failed = False
         for lesson in written(CHINESE):
             try:
-                if sync_code(lesson.path, lesson.path_in(CHINESE)):
-                    print(f"updated the code of {display(lesson.path_in(CHINESE))}")
+                for index in sync_code(lesson.path, lesson.path_in(CHINESE)):
+                    print(
+                        f"{display(lesson.path_in(CHINESE))}, cell {index}: copied the changed "
+                        "English code; translate its comments"
+                    )
             except CellsDiffer as differ:
                 print(differ)
                 failed = True

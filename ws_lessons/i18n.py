@@ -3,7 +3,8 @@
 Every message the package prints in a lesson is marked ``_("...")`` (translated when it is
 shown) or ``N_("...")`` (a message kept until later, translated with ``_(message)`` where it
 is shown), with ``{name}`` placeholders filled by ``.format()`` after translation; the
-``nudge=`` and ``hint=`` texts of ``@exercise(...)`` are found without a mark. The
+``nudge=`` and ``hint=`` texts of ``@exercise(...)`` are found without a mark. The labels a
+lesson's own cells print are marked ``tr("...")`` (:func:`tr`) in the English lessons. The
 catalogue is gettext's: ``ws_lessons/locale/zh_CN/LC_MESSAGES/ws_lessons.po``, compiled to
 ``.mo`` by ``python tools/catalogue.py``.
 
@@ -57,6 +58,16 @@ def translate(message: str, language: str) -> str:
     if not message:  # gettext's translation of "" is the catalogue's header
         return message
     return _translations(_normalise(language)).gettext(message)
+
+
+def tr(message: str, **values: object) -> str:
+    """What a lesson's cell prints, in the current language: ``print(tr("{n} bytes", n=3))``.
+
+    The cells of the English lessons mark their labels with ``tr("...")`` (the catalogue
+    finds them there); ``values`` fill the ``{name}`` placeholders after translation.
+    """
+    text = _(message)
+    return text.format(**values) if values else text
 
 
 def N_(message: str) -> str:
