@@ -13,7 +13,8 @@ import threading
 from typing import Literal
 
 from ws_lessons.proxies import LOOPBACK
-from ws_lessons.server import Background, bind, close_loop, track
+from ws_lessons.server import lifecycle
+from ws_lessons.server.background import Background, bind, close_loop
 
 Direction = Literal["→", "←"]
 CLIENT_TO_SERVER: Direction = "→"
@@ -28,9 +29,12 @@ class Proxy(Background):
 
     kind = "proxy"
 
-    def __init__(self, target_host: str, target_port: int, *, port: int = 0, name: str) -> None:
+    def __init__(
+        self, target_host: str, target_port: int, *, port: int = 0, name: str | None = None
+    ) -> None:
         # bind() makes a socket that says it is TCP, so asyncio turns Nagle's algorithm off
         # on each accepted connection, as it does on the one to the target.
+        lifecycle.make_room(self.kind, name, LOOPBACK, port)  # a cell is run again
         super().__init__(name, bind(LOOPBACK, port))
         self.target_host, self.target_port = target_host, target_port
         self.connections = 0  # accepted so far
@@ -46,7 +50,7 @@ class Proxy(Background):
             self._thread.join(START_TIMEOUT)
             self._socket.close()
             raise
-        track(self)
+        lifecycle.track(self)
 
     def observe(self, connection: int, direction: Direction, data: bytes) -> None:
         """Called on the proxy's thread with each chunk read; ``b""`` when that side closed."""

@@ -51,7 +51,7 @@ from ws_lessons.handshake import (
 from ws_lessons.i18n import N_, _
 from ws_lessons.proxies import LOOPBACK
 from ws_lessons.proxy import CLIENT_TO_SERVER, SERVER_TO_CLIENT, Direction, Proxy
-from ws_lessons.server import RunningServer, stop_named
+from ws_lessons.server import RunningServer
 from ws_lessons.table import Table
 
 if TYPE_CHECKING:
@@ -174,7 +174,6 @@ class Tap(Proxy):
         else:
             target_port, default_name = int(target), f"tap of port {target}"
         name = name or default_name
-        stop_named(Tap, name)
         self._chunks: list[Chunk] = []
         self._chunks_lock = threading.Lock()
         super().__init__(LOOPBACK, target_port, port=port, name=name)

@@ -40,7 +40,7 @@ class ByteCounter(Proxy):
         self.up = 0
         self.down = 0
         host, port = address(target)
-        super().__init__(host, port, name=f"{host}:{port}")
+        super().__init__(host, port)  # unnamed: counters in front of one server coexist
 
     def observe(self, connection: int, direction: Direction, data: bytes) -> None:
         if direction == CLIENT_TO_SERVER:
