@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from fastapi import FastAPI, WebSocket
 from websockets.exceptions import ConnectionClosed
@@ -228,6 +228,7 @@ def bench_autobahn(_: int) -> list[str]:
     """Autobahn|Testsuite's 9.* cases (large and fragmented messages, many small ones):
     the time each server takes, the bare websockets server as the baseline."""
 
+    from websockets.asyncio import server as websockets_server
     from websockets.asyncio.server import serve as websockets_serve
 
     from ws_lessons import autobahn, scratch
@@ -236,7 +237,7 @@ def bench_autobahn(_: int) -> list[str]:
         return [f"autobahn 9.*: skipped, {autobahn.HOW_TO_GET_IT}"]
     fastapi_server = serve(echo_app(), name="bench autobahn")
 
-    async def start() -> tuple[asyncio.Server, asyncio.Server]:
+    async def start() -> tuple[websockets_server.Server, asyncio.Server]:
         return (
             await websockets_serve(websockets_echo, LOOPBACK, 0, max_size=2**25, compression=None),
             await asyncio.start_server(scratch.handle, LOOPBACK, 0),
@@ -263,7 +264,7 @@ def bench_autobahn(_: int) -> list[str]:
     failed = {case for agent in servers for case in report.failed(agent)}
     seconds = {
         agent: sum(
-            float(entry["duration"])  # type: ignore[arg-type]
+            cast(float, entry["duration"])  # milliseconds, a JSON number
             for case, entry in cases.items()
             if case not in failed
         )
@@ -507,7 +508,7 @@ def bench_classroom(learners: int, seconds: float = 20.0) -> list[str]:
 
     from websockets.asyncio.client import connect
 
-    from ws_lessons.classroom.models import Verdict
+    from ws_lessons.classroom.models import Outcome, Verdict
     from ws_lessons.classroom.reporter import Reporter
 
     folder = tempfile.TemporaryDirectory(prefix="classroom-bench-")
@@ -541,7 +542,8 @@ def bench_classroom(learners: int, seconds: float = 20.0) -> list[str]:
         runner = asyncio.create_task(reporter.run())
         while time.monotonic() < until:
             await asyncio.sleep(random.uniform(2, 8))
-            outcome = random.choice(["passed", "failed", "failed", "skipped"])
+            outcomes: list[Outcome] = ["passed", "failed", "failed", "skipped"]
+            outcome = random.choice(outcomes)
             number = f"{random.randint(0, 14):02d}.{random.randint(1, 3)}"
             reporter.submit(
                 Verdict(id=uuid.uuid4().hex, exercise=number, outcome=outcome, at=time.time())

@@ -6,6 +6,7 @@ same report as a table.
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import shutil
@@ -46,7 +47,7 @@ WHY = {
 
 def minimums() -> dict[str, str]:
     """Each dependency's lowest version, as declared by the installed course (pyproject.toml)."""
-    lowest = {}
+    lowest: dict[str, str] = {}
     for line in metadata.requires(COURSE) or []:
         requirement = Requirement(line)
         floors = [spec.version for spec in requirement.specifier if spec.operator == ">="]
@@ -310,8 +311,8 @@ def package_checks() -> list[Callable[[], Finding]]:
         missing = Finding(COURSE, PROBLEM, _("the course is not installed in this Python"), SETUP)
         return [lambda: missing]
     return [
-        lambda name=name, minimum=minimum: check_package(
-            name, minimum, WHY.get(name, N_("a dependency of the course"))
+        functools.partial(
+            check_package, name, minimum, WHY.get(name, N_("a dependency of the course"))
         )
         for name, minimum in lowest.items()
     ]

@@ -512,8 +512,9 @@ def explain(data: bytes, role: Role | None = None) -> Explanation:
         rows.append((name, *_flag(bit, _("defined by an extension"), _("no extension"))))
     raw_opcode = header.opcode
     try:
-        opcode: Opcode | None = Opcode(raw_opcode)
-        meaning = _(_OPCODE_MEANINGS[opcode])
+        known = Opcode(raw_opcode)
+        opcode: Opcode | None = known
+        meaning = _(_OPCODE_MEANINGS[known])
     except ValueError:
         opcode, meaning = None, _("reserved opcode")
     rows.append(

@@ -256,7 +256,7 @@ class H2Tap(Proxy):
             self._chunks.clear()
 
     def wait_idle(self, timeout: float = 2.0) -> H2Tap:
-        super().wait_idle(timeout)
+        self.idle_within(timeout)
         return self
 
     def table(self, width: int | None = PREVIEW) -> Table:

@@ -14,6 +14,7 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
@@ -22,6 +23,9 @@ from ws_lessons.i18n import N_
 from ws_lessons.measure import percentile
 from ws_lessons.measure import progress as progress_bar
 from ws_lessons.table import Table
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 SAME, CROSS = "same process", "cross process"
 
@@ -72,7 +76,7 @@ class LoadResult:
     def _repr_html_(self) -> str:
         return self.table._repr_html_()
 
-    def plot(self, ax=None, label: str = ""):
+    def plot(self, ax: Axes | None = None, label: str = "") -> Axes:
         """Latency distribution per group (matplotlib), on ``ax`` if given; returns the axes."""
         import matplotlib.pyplot as plt
 

@@ -59,7 +59,7 @@ class Proxy(Background):
     def running(self) -> bool:
         return self._thread.is_alive()
 
-    def wait_idle(self, timeout: float = 2.0) -> bool:
+    def idle_within(self, timeout: float = 2.0) -> bool:
         """Wait until no connection is open (at most ``timeout`` s); say whether that happened.
 
         A client's ``close()`` returns as soon as its own socket is closed; the proxy sees

@@ -19,6 +19,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import math
 import os
 import socket
 import ssl
@@ -179,10 +180,11 @@ class Hypercorn(OtherServer):
             quic_sockets=[],
         )
         assert self._stop is not None
+        stop = self._stop
 
         async def until_stopped() -> None:
             self._ready.set()  # worker_serve awaits this once it listens
-            await self._stop.wait()
+            await stop.wait()
 
         await worker_serve(
             wrap_app(self.app, config.wsgi_max_body_size, None),
@@ -250,7 +252,7 @@ class Granian(OtherServer):
             log_level=LogLevels.warning,
             **options,
         )
-        server.workers_kill_timeout = GRACE
+        server.workers_kill_timeout = math.ceil(GRACE)  # whole seconds
         # Granian sets up its logger (shared by every Granian in the process) as it starts.
         logging.getLogger("_granian").handlers = [self._keep]
         assert self._stop is not None

@@ -193,7 +193,7 @@ def start_chat_worker(
     redis: str | None = None,
     port: int = 0,
     name: str = "",
-    options=(),
+    options: Sequence[str] = (),
     tls: TLS | None = None,
     grace: float = 1.0,
 ) -> Service:

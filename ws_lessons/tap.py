@@ -39,6 +39,7 @@ from ws_lessons.frames import (
     Opcode,
     ProtocolError,
     Received,
+    Role,
     parse_close,
 )
 from ws_lessons.handshake import (
@@ -206,7 +207,7 @@ class Tap(Proxy):
         own thread, a moment after the client has closed. Raises :exc:`TimeoutError` when a
         connection is still open then: what the tap shows would be cut short.
         """
-        if not super().wait_idle(timeout):
+        if not self.idle_within(timeout):
             raise TimeoutError(
                 f"a connection through {self.name!r} is still open after {timeout:g} s: "
                 "close the client before reading what the tap saw"
@@ -303,25 +304,25 @@ def _decode_all(chunks: list[Chunk]) -> list[Record]:
         deflate = isinstance(response, Response) and "permessage-deflate" in (
             response.headers.get("Sec-WebSocket-Extensions") or ""
         )
-        for direction, stream in [(CLIENT_TO_SERVER, upstream), (SERVER_TO_CLIENT, downstream)]:
-            if stream is None:
+        for direction, tapped in [(CLIENT_TO_SERVER, upstream), (SERVER_TO_CLIENT, downstream)]:
+            if tapped is None:
                 continue
             found += _decode_stream(
                 connection,
                 direction,
-                stream,
+                tapped,
                 head_kind="handshake" if asks_upgrade else "http",
                 upgraded=upgraded,
                 deflate=deflate,
                 ms=ms,
             )
-            if stream.closed_at is not None:
+            if tapped.closed_at is not None:
                 side = "client" if direction == CLIENT_TO_SERVER else "server"
                 note = f"the {side} closed its side of the TCP connection"
                 closed = Record(
-                    connection, direction, ms(stream.closed_at), "closed", b"", note=note
+                    connection, direction, ms(tapped.closed_at), "closed", b"", note=note
                 )
-                found.append((stream.closed_at, len(stream.data), closed))
+                found.append((tapped.closed_at, len(tapped.data), closed))
     found.sort(key=lambda item: (item[0], item[1]))
     return [record for _, _, record in found]
 
@@ -383,7 +384,7 @@ def _decode_stream(
             add(offset, "http body", len(data) - offset, note=_preview_bytes(data[offset:]))
         return records
 
-    role = "server" if direction == CLIENT_TO_SERVER else "client"  # the side receiving
+    role: Role = "server" if direction == CLIENT_TO_SERVER else "client"  # the receiver
     reader = FrameReader(role, allow_rsv1=deflate)
     try:
         for received in reader.receive(bytes(data[offset:])):

@@ -125,7 +125,7 @@ def _protocol_class(server: WebTransportServer) -> type:
     from aioquic.quic.connection import stream_is_unidirectional
     from aioquic.quic.events import ProtocolNegotiated
 
-    class Session(QuicConnectionProtocol):  # type: ignore[misc]
+    class Session(QuicConnectionProtocol):
         """One QUIC connection: HTTP/3 with WebTransport sessions on it."""
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -152,7 +152,7 @@ def _protocol_class(server: WebTransportServer) -> type:
                 if wanted and headers.get(b":path") == server.path.encode():
                     self.sessions.add(event.stream_id)
                     counts.sessions += 1
-                    server.note(f"session {event.stream_id} opened from {headers.get(b'origin')}")
+                    server.note(f"session {event.stream_id} opened from {headers.get(b'origin')!r}")
                     self.http.send_headers(
                         event.stream_id,
                         [(b":status", b"200"), (b"sec-webtransport-http3-draft", b"draft02")],

@@ -235,11 +235,12 @@ def addresses(host: str) -> list[str]:
             return [host]
     except ValueError:  # a name, such as localhost
         return [host]
-    found = set()
+    found: set[str] = set()
     with contextlib.suppress(OSError):
         for *_, address in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET):
-            if not ipaddress.ip_address(address[0]).is_loopback:
-                found.add(address[0])
+            ip = str(address[0])
+            if not ipaddress.ip_address(ip).is_loopback:
+                found.add(ip)
     return sorted(found) or [socket.gethostname()]
 
 

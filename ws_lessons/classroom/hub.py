@@ -73,7 +73,7 @@ class Outbox:
                 task.cancel()
             await asyncio.wait(tasks)
             if self.close_code is not None:
-                await self._send_close()
+                await self._send_close(self.close_code)
         for task in done:
             task.result()
 
@@ -96,12 +96,12 @@ class Outbox:
             await on_receive(message["bytes"] if text is None else text)
             await asyncio.sleep(0)  # frames read in one go: let the senders have a turn
 
-    async def _send_close(self) -> None:
+    async def _send_close(self, code: int) -> None:
         if self.websocket.application_state is not WebSocketState.CONNECTED:
             return
         with contextlib.suppress(TimeoutError, WebSocketDisconnect, RuntimeError):
             async with asyncio.timeout(CLOSE_TIMEOUT):
-                await self.websocket.close(self.close_code, self.close_reason)
+                await self.websocket.close(code, self.close_reason)
 
 
 class Hub:

@@ -13,7 +13,7 @@ A verdict holds what the learner's join cell shows, and nothing else: never code
 from __future__ import annotations
 
 import unicodedata
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -188,7 +188,10 @@ _KNOWN = {"hello", "verdict", "announce", "ping", *Hello.model_fields, *Verdict.
 """Names a problem's place may show: a key or ``type`` the client made up is not echoed."""
 
 
-def _problem(data: str | bytes, adapter: TypeAdapter[object]) -> Error | object:
+T = TypeVar("T")
+
+
+def _problem(data: str | bytes, adapter: TypeAdapter[T]) -> T | Error:
     if isinstance(data, bytes):
         return Error(error="invalid_message", detail="Send JSON as a text frame, not binary.")
     try:
@@ -207,9 +210,9 @@ def _problem(data: str | bytes, adapter: TypeAdapter[object]) -> Error | object:
 
 def parse_learner(data: str | bytes) -> Hello | Verdict | Error:
     """One frame from a learner's kernel: a message, or the :class:`Error` to send back."""
-    return _problem(data, learner_message)  # type: ignore[return-value]
+    return _problem(data, learner_message)
 
 
 def parse_instructor(data: str | bytes) -> Announce | Ping | Error:
     """One frame from the dashboard: a message, or the :class:`Error` to send back."""
-    return _problem(data, instructor_message)  # type: ignore[return-value]
+    return _problem(data, instructor_message)

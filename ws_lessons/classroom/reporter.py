@@ -31,7 +31,18 @@ from ws_lessons.chat.client import backoff
 from ws_lessons.frames import CloseCode
 from ws_lessons.i18n import N_, _
 
-from .models import MESSAGE_SIZE, Ack, Announcement, Error, Hello, Name, Verdict, Welcome
+from .models import (
+    MESSAGE_SIZE,
+    Ack,
+    Announcement,
+    Error,
+    Hello,
+    Help,
+    Name,
+    Outcome,
+    Verdict,
+    Welcome,
+)
 from .models import server_message as _server_message
 
 __all__ = ["announcements", "class_status", "join_class", "leave_class", "note_help", "report"]
@@ -45,7 +56,7 @@ ENVIRONMENT = "WS_LESSONS_CLASS"
 HELP_ORDER = ("none", "hints", "answer")
 REASONS = (N_("wrong class code"), N_("the class is full"), N_("no hello"))
 """Why a class server closes a learner's connection: translated when shown."""
-_help_seen: dict[str, str] = {}
+_help_seen: dict[str, Help] = {}
 _name: TypeAdapter[str] = TypeAdapter(Name)
 
 
@@ -332,7 +343,7 @@ def announcements() -> list[str]:
     return shown
 
 
-def note_help(exercise: str, step: str) -> None:
+def note_help(exercise: str, step: Help) -> None:
     """Remember that help for ``exercise`` was opened (``hints`` or ``answer``)."""
     if HELP_ORDER.index(step) > HELP_ORDER.index(_help_seen.get(exercise, "none")):
         _help_seen[exercise] = step
@@ -348,7 +359,9 @@ def report(verdict: Any) -> None:
         if _class is None and not _auto_join():
             return
         assert _class is not None
-        outcome = "skipped" if verdict.skipped else "passed" if verdict.passed else "failed"
+        outcome: Outcome = (
+            "skipped" if verdict.skipped else "passed" if verdict.passed else "failed"
+        )
         _class.reporter.submit(
             Verdict(
                 id=uuid.uuid4().hex,

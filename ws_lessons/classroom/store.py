@@ -93,9 +93,8 @@ class Store:
             ).rowcount
             if not added:
                 return None
-            body = {"name": name, "at": at}
-            seq = self._append("joined", None, body)
-        return Joined(seq=seq, **body)
+            seq = self._append("joined", None, {"name": name, "at": at})
+        return None if seq is None else Joined(seq=seq, name=name, at=at)
 
     def judge(self, name: str, verdict: Verdict) -> Judged | None:
         """Store ``verdict``; ``None`` if its id was stored before (it was sent twice).

@@ -51,7 +51,7 @@ class ByteCounter(Proxy):
     def stop(self, timeout: float = STOP_TIMEOUT) -> None:
         """Let open connections finish for ``timeout`` s, then stop (cutting what is left)."""
         if self.running:
-            self.wait_idle(timeout)
+            self.idle_within(timeout)
         super().stop()
 
     def __repr__(self) -> str:

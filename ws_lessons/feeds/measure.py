@@ -127,7 +127,7 @@ def _whole(value: float) -> float | int:
 class Results(list[Run]):
     """A list of :class:`Run`, shown as a table. ``results["ws"]`` finds a run by transport."""
 
-    def __getitem__(self, key: Any) -> Any:  # type: ignore[override]
+    def __getitem__(self, key: Any) -> Any:
         if isinstance(key, str):
             for run in self:
                 if key in (run.transport, run.name):
