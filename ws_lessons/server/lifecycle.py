@@ -6,8 +6,13 @@ follow the same rule, because a notebook cell is often run twice:
     Starting something again stops the previous one first. "Again" means the same
     *kind* (``"server"``, ``"tap"``, ``"service"``…) under the same *name*, or anything
     that holds the fixed *host*:*port* asked for. The previous one is stopped before the
-    new one binds, so its port is free. Something started without a name is named after
-    the port it got, so it never replaces anything.
+    new one binds, so its port is free.
+
+Left out, a name defaults to what the thing is for: a server or a byte counter is named
+after the port it got (``"server-54321"``), so it never replaces anything; a tap after
+its target (``"tap of lesson 03"``), so a tap started again in front of the same server
+replaces the old one. uvicorn, Hypercorn, Granian and raw TCP servers are all of the kind
+``"server"``: a cell that swaps one for another replaces it.
 
 :func:`stop_all` stops everything still running, oldest first (a server before the tap
 in front of it); it runs when Python exits.
