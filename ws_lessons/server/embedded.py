@@ -28,7 +28,8 @@ from uvicorn.importer import ImportFromStringError, import_from_string
 
 from ws_lessons.limits import PROTOCOLS, Limits, protocols, quiet_accept_errors
 from ws_lessons.proxies import LOOPBACK
-from ws_lessons.server import lifecycle, logs
+from ws_lessons.server import lifecycle
+from ws_lessons.server import logs as log_routing
 from ws_lessons.server.background import (
     START_TIMEOUT,
     STOP_TIMEOUT,
@@ -98,7 +99,7 @@ class RunningServer(Background):
     def __init__(self, name: str | None, uvicorn_server: _Uvicorn, sock: socket.socket) -> None:
         super().__init__(name, sock)
         self._server = uvicorn_server
-        self._records: logs.Records = collections.deque(maxlen=logs.LOG_LINES_KEPT)
+        self._records: log_routing.Records = collections.deque(maxlen=log_routing.LOG_LINES_KEPT)
         self._error: BaseException | None = None
 
     # -- state -------------------------------------------------------------------------------
@@ -115,7 +116,7 @@ class RunningServer(Background):
     @property
     def logs(self) -> list[str]:
         """Log lines the server wrote (uvicorn's own and access lines), oldest first."""
-        return logs.format_records(self._records)
+        return log_routing.format_records(self._records)
 
     def transports(self) -> list[asyncio.Transport]:
         """The transports of the open connections; read them on the server's loop (``run``)."""
@@ -146,7 +147,7 @@ class RunningServer(Background):
             if self._thread.is_alive():
                 self._server.force_exit = True
                 self._thread.join(timeout)
-        logs.detach(self._thread)
+        log_routing.detach(self._thread)
         self._release()
 
     # -- the server thread -------------------------------------------------------------------
@@ -165,7 +166,7 @@ class RunningServer(Background):
             close_loop(self._loop)
 
     def _start(self) -> None:
-        logs.attach(self._thread, self._records)
+        log_routing.attach(self._thread, self._records)
         self._thread.start()
         try:
             if not self._server.ready.wait(START_TIMEOUT):
@@ -176,7 +177,7 @@ class RunningServer(Background):
         if not self._server.started or self._server.should_exit:
             self.stop()
             problems = [record for record in self._records if record.levelno >= logging.WARNING]
-            reason = "\n".join(logs.format_records(problems)) or repr(self._error)
+            reason = "\n".join(log_routing.format_records(problems)) or repr(self._error)
             raise ServerError(f"server {self.name!r} failed to start:\n{reason}")
 
 
@@ -217,7 +218,7 @@ def serve(
     }
     if limits is not None:
         options.update(protocols(limits))
-        logs.hide_tokens()
+        log_routing.hide_tokens()
     options.update(uvicorn_options)
     config = uvicorn.Config(app, log_config=None, **options)
     handle = RunningServer(name, _Uvicorn(config, before_stop), bind(host, port))
