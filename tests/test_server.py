@@ -495,7 +495,7 @@ def test_a_host_this_machine_does_not_have_gives_a_clear_error() -> None:
 def test_a_start_that_never_ends_is_given_up_and_leaves_nothing_behind(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("ws_lessons.server.START_TIMEOUT", 0.5)
+    monkeypatch.setattr("ws_lessons.server.embedded.START_TIMEOUT", 0.5)
 
     @asynccontextmanager
     async def stuck(app: FastAPI) -> AsyncIterator[None]:

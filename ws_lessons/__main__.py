@@ -19,7 +19,13 @@ option: ``ps`` shows every process's command line to every user of the machine).
 class _RefuseSecret(argparse.Action):
     """``--secret`` is gone: say where the secret goes now."""
 
-    def __call__(self, parser, namespace, values, option_string=None) -> None:
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
         parser.error(
             f"--secret is not an option: a command line is visible to every user (ps). "
             f"Set the environment variable {SECRET_VARIABLE} instead."

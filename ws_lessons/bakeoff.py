@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ws_lessons.i18n import N_
-from ws_lessons.server import Background, serve
+from ws_lessons.server import serve
+from ws_lessons.server.background import Background
 from ws_lessons.servers import serve_granian, serve_hypercorn
 from ws_lessons.stats import percentile
 from ws_lessons.table import Table

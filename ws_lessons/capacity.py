@@ -93,7 +93,7 @@ def measure_connections(
 
 
 def _measure(clients: ClientProcess, count: int, rooms: int, deflate: bool) -> Capacity:
-    import psutil  # type: ignore[import-untyped]
+    import psutil
 
     from ws_lessons.chat import tokens
     from ws_lessons.services import start_chat_worker

@@ -27,7 +27,7 @@ from ws_lessons.frames import Frame, FrameReader, ProtocolError
 from ws_lessons.i18n import N_
 from ws_lessons.proxies import LOOPBACK
 from ws_lessons.relay import CLIENT_TO_SERVER, Direction, Relay
-from ws_lessons.server import Background, stop_named
+from ws_lessons.server.background import Background
 from ws_lessons.table import Table
 from ws_lessons.tap import Chunk
 
@@ -233,7 +233,6 @@ class H2Tap(Relay):
         else:
             target_port, default_name = int(target), f"h2 tap of port {target}"
         name = name or default_name
-        stop_named(H2Tap, name)
         self._chunks: list[Chunk] = []
         self._chunks_lock = threading.Lock()
         super().__init__(LOOPBACK, target_port, port=port, name=name)
@@ -257,7 +256,7 @@ class H2Tap(Relay):
             self._chunks.clear()
 
     def wait_idle(self, timeout: float = 2.0) -> H2Tap:
-        self.idle(timeout)
+        self.idle_within(timeout)
         return self
 
     def table(self, width: int | None = PREVIEW) -> Table:

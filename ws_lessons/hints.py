@@ -11,7 +11,8 @@ from __future__ import annotations
 import errno
 import sys
 import warnings
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TextIO
 
 import httpx
 from starlette.routing import WebSocketRoute
@@ -35,8 +36,11 @@ HANDLED: tuple[type[BaseException], ...] = (
     InvalidStatus,
     InvalidURI,
     ConnectionClosed,
+    RuntimeError,
+    TypeError,
+    AttributeError,
+    KeyboardInterrupt,
 )
-HANDLED += (RuntimeError, TypeError, AttributeError, KeyboardInterrupt)
 
 EVENT_LOOP_RUNNING = (
     "cannot be called from a running event loop",
@@ -158,26 +162,36 @@ def hint_for(error: BaseException) -> str | None:
     return None
 
 
-def _show_with_hint(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset=None):
+def _show_with_hint(
+    shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: int | None = None
+) -> None:
     shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
     hint = hint_for(value)
     if hint:
         print("\n" + _("💡 Hint: {hint}").format(hint=hint), file=sys.stderr)
 
 
-def _show_warning_with_hint(original):
-    def show(message, category, filename, lineno, file=None, line=None):
+def _show_warning_with_hint(original: Callable[..., None]) -> Callable[..., None]:
+    def show(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
         original(message, category, filename, lineno, file, line)
         if category is RuntimeWarning and "was never awaited" in str(message):
             print(_("💡 Hint: put `await` before that call, or it never runs."), file=sys.stderr)
 
-    show.ws_lessons_hint = True
+    show.ws_lessons_hint = True  # type: ignore[attr-defined]
     return show
 
 
 def install() -> None:
     """Show hints under tracebacks in the current IPython shell; do nothing elsewhere."""
-    shell: Any = sys.modules.get("IPython") and sys.modules["IPython"].get_ipython()
+    ipython: Any = sys.modules.get("IPython")
+    shell = ipython and ipython.get_ipython()
     if shell is None or getattr(shell, "ws_lessons_hints", False):
         return
     shell.set_custom_exc(HANDLED, _show_with_hint)

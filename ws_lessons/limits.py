@@ -41,7 +41,7 @@ import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, TypedDict, cast
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -58,7 +58,15 @@ __all__ = [
     "raise_open_files",
 ]
 
-PROTOCOLS: dict[str, Any] = {"http": "h11", "loop": "asyncio"}
+
+class Engines(TypedDict):
+    """uvicorn options ``http`` and ``loop``, by name."""
+
+    http: str
+    loop: str
+
+
+PROTOCOLS: Engines = {"http": "h11", "loop": "asyncio"}
 """What the course's servers run on, whatever else is installed: the lessons show h11's and
 asyncio's behaviour. (``uvicorn[standard]``, which ``fastapi-cli`` brings along, would make
 uvicorn's "auto" pick httptools and uvloop instead.)"""
@@ -223,7 +231,7 @@ class Http(H11Protocol):
 
     door: _Door
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
         limits = self.door.limits
         super().connection_made(_Lingering(transport, limits.linger))  # type: ignore[arg-type]
         self._head = 0  # bytes of the current request head so far
@@ -268,8 +276,7 @@ class Http(H11Protocol):
             self.transport.abort()
 
     def data_received(self, data: bytes) -> None:
-        # Answered already: read on only to let the answer out.
-        if getattr(self.transport, "refused", False):
+        if cast(_Lingering, self.transport).refused:  # answered: read on only to let it out
             return
         if self.conn.their_state is h11.IDLE and self._head_too_big(data):
             self.door.too_big.note()
@@ -378,9 +385,14 @@ class WebSocket(WebSocketsSansIOProtocol):
         super().send_receive_event_to_app()
 
 
-def protocols(
-    limits: Limits | None = None, clock: Clock = time.monotonic
-) -> dict[Literal["http", "ws"], type]:
+class Protocols(TypedDict):
+    """uvicorn options ``http`` and ``ws``: protocol classes."""
+
+    http: type[Http]
+    ws: type[WebSocket]
+
+
+def protocols(limits: Limits | None = None, clock: Clock = time.monotonic) -> Protocols:
     """uvicorn options ``http`` and ``ws``: its protocols, bounded by ``limits``.
 
     ``uvicorn.Config(app, **protocols(Limits(request_timeout=5)))``. Each call makes

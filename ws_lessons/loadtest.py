@@ -13,6 +13,7 @@ import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
@@ -24,6 +25,8 @@ from ws_lessons.stats import progress as progress_bar
 from ws_lessons.table import Table
 
 __all__ = ["LoadResult", "measure_load"]
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 SAME, CROSS = "same process", "cross process"
 
@@ -74,7 +77,7 @@ class LoadResult:
     def _repr_html_(self) -> str:
         return self.table._repr_html_()
 
-    def plot(self, ax=None, label: str = ""):
+    def plot(self, ax: Axes | None = None, label: str = "") -> Axes:
         """Latency distribution per group (matplotlib), on ``ax`` if given; returns the axes."""
         import matplotlib.pyplot as plt
 

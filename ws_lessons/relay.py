@@ -14,7 +14,8 @@ import threading
 from typing import Literal
 
 from ws_lessons.proxies import LOOPBACK
-from ws_lessons.server import Background, bind, close_loop, track
+from ws_lessons.server import lifecycle
+from ws_lessons.server.background import Background, bind, close_loop
 
 __all__ = [
     "CLIENT_TO_SERVER",
@@ -38,9 +39,12 @@ class Relay(Background):
 
     kind = "proxy"
 
-    def __init__(self, target_host: str, target_port: int, *, port: int = 0, name: str) -> None:
+    def __init__(
+        self, target_host: str, target_port: int, *, port: int = 0, name: str | None = None
+    ) -> None:
         # bind() makes a socket that says it is TCP, so asyncio turns Nagle's algorithm off
         # on each accepted connection, as it does on the one to the target.
+        lifecycle.make_room(self.kind, name, LOOPBACK, port)  # a cell is run again
         super().__init__(name, bind(LOOPBACK, port))
         self.target_host, self.target_port = target_host, target_port
         self.connections = 0  # accepted so far
@@ -56,7 +60,7 @@ class Relay(Background):
             self._thread.join(START_TIMEOUT)
             self._socket.close()
             raise
-        track(self)
+        lifecycle.track(self)
 
     def observe(self, connection: int, direction: Direction, data: bytes) -> None:
         """Called on the proxy's thread with each chunk read; ``b""`` when that side closed."""
@@ -65,7 +69,7 @@ class Relay(Background):
     def running(self) -> bool:
         return self._thread.is_alive()
 
-    def idle(self, timeout: float = 2.0) -> bool:
+    def idle_within(self, timeout: float = 2.0) -> bool:
         """Wait until no connection is open (at most ``timeout`` s); say whether that happened.
 
         A client's ``close()`` returns as soon as its own socket is closed; the proxy sees

@@ -19,6 +19,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import math
 import os
 import socket
 import ssl
@@ -28,17 +29,16 @@ from pathlib import Path
 from typing import Any
 
 from ws_lessons.proxies import LOOPBACK
-from ws_lessons.server import (
-    LOG_LINES_KEPT,
+from ws_lessons.server import lifecycle
+from ws_lessons.server.background import (
     START_TIMEOUT,
     STOP_TIMEOUT,
     Background,
     ServerError,
     bind,
     close_loop,
-    stop_named,
-    track,
 )
+from ws_lessons.server.logs import LOG_LINES_KEPT
 
 __all__ = ["OtherServer", "serve_granian", "serve_hypercorn"]
 
@@ -132,7 +132,7 @@ class OtherServer(Background):
             close_loop(self._loop)
 
     def _start(self) -> None:
-        track(self)
+        lifecycle.track(self)
         self._thread.start()
         try:
             if not self._ready.wait(START_TIMEOUT):
@@ -252,8 +252,7 @@ class Granian(OtherServer):
             log_level=LogLevels.warning,
             **options,
         )
-        # Typed int, but only ever a timeout for join() and arithmetic: 1.0 s works.
-        server.workers_kill_timeout = GRACE  # type: ignore[assignment]
+        server.workers_kill_timeout = math.ceil(GRACE)  # whole seconds
         # Granian sets up its logger (shared by every Granian in the process) as it starts.
         logging.getLogger("_granian").handlers = [self._keep]
         assert self._stop is not None
@@ -307,7 +306,7 @@ def serve_hypercorn(
     without, clear text, where a client may start HTTP/2 with its preface (h2c).
     """
     tls = _tls_pair(certfile, keyfile)
-    stop_named(OtherServer, name or "")
+    lifecycle.make_room(OtherServer.kind, name, host, port)
     sock = bind(host, port)
     handle = Hypercorn(name or f"hypercorn-{sock.getsockname()[1]}", app, sock, tls)
     handle._start()
@@ -328,7 +327,7 @@ def serve_granian(
     Granian binds the port itself: a free one is picked for ``port=0``.
     """
     tls = _tls_pair(certfile, keyfile)
-    stop_named(OtherServer, name or "")
+    lifecycle.make_room(OtherServer.kind, name, host, port)
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     # Holds the port (bound, never listening) until Granian binds it too, beside it.
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)

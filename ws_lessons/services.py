@@ -19,10 +19,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from ws_lessons import server
 from ws_lessons.exceptions import WsLessonsError
 from ws_lessons.proxies import LOOPBACK
-from ws_lessons.server import Listening, forget, stop_named, track
+from ws_lessons.server import Listening, lifecycle
 
 __all__ = [
     "INSTALL",
@@ -61,6 +60,7 @@ class Service(Listening):
     that starts services can be run again. ``env``: environment variables to add.
     """
 
+    kind = "service"
     host = LOOPBACK
 
     def __init__(
@@ -72,7 +72,7 @@ class Service(Listening):
         scheme: str = "http",
         env: dict[str, str] | None = None,
     ) -> None:
-        stop_named(Service, name)
+        lifecycle.make_room(self.kind, name, LOOPBACK, port)  # a cell is run again
         self.name, self.port, self.workdir, self.scheme = name, port, workdir, scheme
         self.command = list(command)
         self.env = {**os.environ, **(env or {})}
@@ -86,7 +86,7 @@ class Service(Listening):
             self.process = subprocess.Popen(
                 self.command, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir, env=self.env
             )
-        track(self)
+        lifecycle.track(self)
         try:
             _wait_until_listening(self)
         except BaseException:
@@ -118,7 +118,7 @@ class Service(Listening):
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        forget(self)
+        lifecycle.forget(self)
 
     def kill(self) -> None:
         """End the process at once (SIGKILL), as a crash would."""
@@ -133,7 +133,7 @@ class Service(Listening):
 
 def started() -> list[Service]:
     """The services started from this process that have not been stopped."""
-    return [thing for thing in server.started() if isinstance(thing, Service)]
+    return [thing for thing in lifecycle.started() if isinstance(thing, Service)]
 
 
 def _ephemeral_ports() -> range:
@@ -210,7 +210,7 @@ def start_chat_worker(
     redis: str | None = None,
     port: int = 0,
     name: str = "",
-    options=(),
+    options: Sequence[str] = (),
     tls: TLS | None = None,
     grace: float = 1.0,
 ) -> Service:

@@ -66,7 +66,7 @@ def progress(*args: Any, **kwargs: Any) -> Any:
     Written to a file or a pipe, a bar is a stream of carriage-return frames that makes
     a log hard to read, so there it is disabled. Arguments are ``tqdm``'s.
     """
-    from tqdm.auto import tqdm  # type: ignore[import-untyped]
+    from tqdm.auto import tqdm
 
     in_notebook = type(sys.stderr).__module__.startswith("ipykernel")
     on_terminal = sys.stderr is not None and sys.stderr.isatty()

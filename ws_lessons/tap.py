@@ -52,7 +52,7 @@ from ws_lessons.handshake import (
 from ws_lessons.i18n import N_, _
 from ws_lessons.proxies import LOOPBACK
 from ws_lessons.relay import CLIENT_TO_SERVER, SERVER_TO_CLIENT, Direction, Relay
-from ws_lessons.server import RunningServer, stop_named
+from ws_lessons.server import RunningServer
 from ws_lessons.table import Table
 
 if TYPE_CHECKING:
@@ -175,7 +175,6 @@ class Tap(Relay):
         else:
             target_port, default_name = int(target), f"tap of port {target}"
         name = name or default_name
-        stop_named(Tap, name)
         self._chunks: list[Chunk] = []
         self._chunks_lock = threading.Lock()
         super().__init__(LOOPBACK, target_port, port=port, name=name)
@@ -208,7 +207,7 @@ class Tap(Relay):
         own thread, a moment after the client has closed. Raises :exc:`TimeoutError` when a
         connection is still open then: what the tap shows would be cut short.
         """
-        if not self.idle(timeout):
+        if not self.idle_within(timeout):
             raise TimeoutError(
                 f"a connection through {self.name!r} is still open after {timeout:g} s: "
                 "close the client before reading what the tap saw"
@@ -305,25 +304,25 @@ def _decode_all(chunks: list[Chunk]) -> list[Record]:
         deflate = isinstance(response, Response) and "permessage-deflate" in (
             response.headers.get("Sec-WebSocket-Extensions") or ""
         )
-        for direction, half in [(CLIENT_TO_SERVER, upstream), (SERVER_TO_CLIENT, downstream)]:
-            if half is None:
+        for direction, tapped in [(CLIENT_TO_SERVER, upstream), (SERVER_TO_CLIENT, downstream)]:
+            if tapped is None:
                 continue
             found += _decode_stream(
                 connection,
                 direction,
-                half,
+                tapped,
                 head_kind="handshake" if asks_upgrade else "http",
                 upgraded=upgraded,
                 deflate=deflate,
                 ms=ms,
             )
-            if stream.closed_at is not None:
+            if tapped.closed_at is not None:
                 side = "client" if direction == CLIENT_TO_SERVER else "server"
                 note = f"the {side} closed its side of the TCP connection"
                 closed = Record(
-                    connection, direction, ms(stream.closed_at), "closed", b"", note=note
+                    connection, direction, ms(tapped.closed_at), "closed", b"", note=note
                 )
-                found.append((stream.closed_at, len(stream.data), closed))
+                found.append((tapped.closed_at, len(tapped.data), closed))
     found.sort(key=lambda item: (item[0], item[1]))
     return [record for _, _, record in found]
 

@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from ws_lessons.proxies import LOOPBACK
-from ws_lessons.server import START_TIMEOUT, STOP_TIMEOUT, Background, stop_named, track
+from ws_lessons.server import lifecycle
+from ws_lessons.server.background import START_TIMEOUT, STOP_TIMEOUT, Background, close_loop
 
 __all__ = ["Certificate", "WebTransportServer", "serve_webtransport", "short_lived_certificate"]
 
@@ -124,7 +125,7 @@ def _protocol_class(server: WebTransportServer) -> type:
     from aioquic.quic.connection import stream_is_unidirectional
     from aioquic.quic.events import ProtocolNegotiated
 
-    class Session(QuicConnectionProtocol):  # type: ignore[misc]
+    class Session(QuicConnectionProtocol):
         """One QUIC connection: HTTP/3 with WebTransport sessions on it."""
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -225,8 +226,6 @@ class WebTransportServer(Background):
         return f"<WebTransportServer {self.name!r} {state} at {self.url} (UDP)>"
 
     def _run(self) -> None:
-        from ws_lessons.server import close_loop
-
         self._loop.run_forever()
         close_loop(self._loop)
 
@@ -275,7 +274,7 @@ def serve_webtransport(
     Without ``certificate`` a fresh :func:`short_lived_certificate` is made. Serving again
     under the same ``name`` replaces the old server; ``stop_all()`` stops it.
     """
-    stop_named(WebTransportServer, name)
+    lifecycle.make_room(WebTransportServer.kind, name, host, port)
     certificate = certificate or short_lived_certificate(host=host)
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
     try:
@@ -284,7 +283,7 @@ def serve_webtransport(
         sock.close()
         raise
     handle = WebTransportServer(name, sock, certificate, path)
-    track(handle)
+    lifecycle.track(handle)
     handle._thread.start()
     try:
         handle.run(handle._listen(), START_TIMEOUT)

@@ -249,8 +249,9 @@ def addresses(host: str) -> list[str]:
     found: set[str] = set()
     with contextlib.suppress(OSError):
         for *_, address in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET):
-            if not ipaddress.ip_address(address[0]).is_loopback:
-                found.add(str(address[0]))
+            ip = str(address[0])
+            if not ipaddress.ip_address(ip).is_loopback:
+                found.add(ip)
     return sorted(found) or [socket.gethostname()]
 
 

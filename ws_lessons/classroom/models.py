@@ -225,10 +225,10 @@ _KNOWN = {"hello", "verdict", "announce", "ping", *Hello.model_fields, *Verdict.
 """Names a problem's place may show: a key or ``type`` the client made up is not echoed."""
 
 
-Message = TypeVar("Message")
+T = TypeVar("T")
 
 
-def _problem(data: str | bytes, adapter: TypeAdapter[Message]) -> Message | Error:
+def _problem(data: str | bytes, adapter: TypeAdapter[T]) -> T | Error:
     if isinstance(data, bytes):
         return Error(error="invalid_message", detail="Send JSON as a text frame, not binary.")
     try:

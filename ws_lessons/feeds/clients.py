@@ -128,7 +128,7 @@ class Results(list[TransportRun]):
     """A list of :class:`TransportRun`, shown as a table. ``results["ws"]`` finds a run by
     transport."""
 
-    def __getitem__(self, key: Any) -> Any:  # type: ignore[override]
+    def __getitem__(self, key: Any) -> Any:
         if isinstance(key, str):
             for run in self:
                 if key in (run.transport, run.name):

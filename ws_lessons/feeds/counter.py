@@ -40,7 +40,7 @@ class ByteCounter(Relay):
         self.up = 0
         self.down = 0
         host, port = address(target)
-        super().__init__(host, port, name=f"{host}:{port}")
+        super().__init__(host, port)  # unnamed: counters in front of one server coexist
 
     def observe(self, connection: int, direction: Direction, data: bytes) -> None:
         if direction == CLIENT_TO_SERVER:
@@ -51,7 +51,7 @@ class ByteCounter(Relay):
     def stop(self, timeout: float = STOP_TIMEOUT) -> None:
         """Let open connections finish for ``timeout`` s, then stop (cutting what is left)."""
         if self.running:
-            self.idle(timeout)
+            self.idle_within(timeout)
         super().stop()
 
     def __repr__(self) -> str:
