@@ -26,14 +26,14 @@ PROGRAMS = {
 }
 SBIN = "/usr/sbin:/usr/local/sbin"
 NEEDS_PROGRAMS = [
-    "tests/test_scaling.py",
-    "tests/test_workers.py",
-    "tests/test_redis_failure.py",
-    "tests/test_tls.py",
-    "tests/test_chat_browser.py",
-    "tests/test_exercises_13.py",
-    "tests/test_exercises_14.py",
-    "tests/test_exercises.py::test_the_reference_answer_passes",
+    "tests/chat/test_scaling.py",
+    "tests/chat/test_workers.py",
+    "tests/chat/test_redis_failure.py",
+    "tests/chat/test_tls.py",
+    "tests/browser/test_chat_browser.py",
+    "tests/exercises/test_exercises_13.py",
+    "tests/exercises/test_exercises_14.py",
+    "tests/exercises/test_exercises.py::test_the_reference_answer_passes",
 ]
 
 

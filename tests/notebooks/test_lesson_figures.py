@@ -23,7 +23,7 @@ from ws_lessons import feeds, serve
 
 pytestmark = pytest.mark.timeout(300)
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 MARGIN_MS = 10.0  # the proxy's fault added 40 ms; a loaded machine adds a few
 SECONDS = 3.0
 

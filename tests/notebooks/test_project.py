@@ -14,7 +14,7 @@ from nbclient import NotebookClient
 
 from ws_lessons import project
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 LESSONS = [lesson for lesson, files in project.layers().items() if files]
 
 

@@ -35,7 +35,7 @@ import pytest
 from ws_lessons.browser import ARGS
 from ws_lessons.services import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
 IN_CHINESE = ("00", "04", "07", "09")
 TWINS = [path for path in sorted((ROOT / "notebooks" / "zh").glob("[0-9]*.ipynb"))]

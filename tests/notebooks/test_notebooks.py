@@ -34,7 +34,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 from nbformat import NotebookNode
 
-FOLDER = Path(__file__).resolve().parent.parent / "notebooks"
+FOLDER = Path(__file__).resolve().parents[2] / "notebooks"
 LESSONS = sorted(FOLDER.glob("[0-9]*.ipynb"))
 TWINS = sorted((FOLDER / "zh").glob("[0-9]*.ipynb"))
 NOTEBOOKS = LESSONS + TWINS

@@ -17,7 +17,7 @@ from ws_lessons.exercises.lesson13 import STARTER_13_1
 from ws_lessons.solutions import SOLUTIONS
 
 LESSON = "13_scaling_deployment.ipynb"
-NOTEBOOKS = [Path(__file__).parents[1] / "notebooks" / edition / LESSON for edition in ("", "zh")]
+NOTEBOOKS = [Path(__file__).parents[2] / "notebooks" / edition / LESSON for edition in ("", "zh")]
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -22,7 +22,7 @@ from ws_lessons.exercises.core import HELP, Hint, Skip, exercise
 
 pytestmark = pytest.mark.timeout(60)
 EXERCISES = [name.removeprefix("check_").replace("_", ".") for name in checks.__all__]
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 SHORTEST_LINE = 12
 """Answer lines shorter than this (``return app``, ``while True:``) give nothing away."""
 
