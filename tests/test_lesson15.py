@@ -258,6 +258,7 @@ WT_PAGE = """async ({url, hash, datagrams}) => {
 }"""
 
 
+@pytest.mark.browser
 def test_webtransport_echo_and_datagrams_from_chromium(chromium_path: str, cleanup: None) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -293,6 +294,7 @@ WHERE = """async () => {
 }"""
 
 
+@pytest.mark.browser
 def test_chromium_opens_its_websocket_over_http2_only_where_the_server_allows_it(
     chromium_path: str, cleanup: None, tmp_path: Path
 ) -> None:

@@ -192,6 +192,8 @@ def test_the_chinese_lessons_chosen_for_jupyterlab_exist() -> None:
         for path in NOTEBOOKS + TWINS
     ],
 )
+@pytest.mark.notebook
+@pytest.mark.browser
 def test_lesson_runs_in_jupyterlab(path: Path, lab_url: str, browser) -> None:
     chinese = path.parent.name == "zh"
     where = f"zh/{path.name}" if chinese else path.name
@@ -246,6 +248,8 @@ RAN = f"""(index) => {{
 }}"""
 
 
+@pytest.mark.notebook
+@pytest.mark.browser
 def test_two_pages_chat_through_the_jupyter_server(lab_url: str, browser) -> None:
     """Lesson 09's chat, opened as its iframe shows it, carries messages between two pages
     that reach nothing but the Jupyter server: page, token request and WebSocket all go
