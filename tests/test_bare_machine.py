@@ -78,6 +78,7 @@ def test_the_programs_are_really_hidden() -> None:
     assert run.stdout.strip() == "[]", run.stdout + run.stderr
 
 
+@pytest.mark.slow
 def test_the_suite_passes_without_the_programs(bare_run: subprocess.CompletedProcess[str]) -> None:
     assert bare_run.returncode == 0, bare_run.stdout[-4000:] + bare_run.stderr[-2000:]
     assert re.search(r"\d+ skipped", bare_run.stdout), bare_run.stdout[-2000:]
@@ -85,6 +86,7 @@ def test_the_suite_passes_without_the_programs(bare_run: subprocess.CompletedPro
 
 
 @pytest.mark.parametrize("program", PROGRAMS)
+@pytest.mark.slow
 def test_each_missing_program_is_named_in_a_skip_reason(
     bare_run: subprocess.CompletedProcess[str], program: str
 ) -> None:
@@ -92,6 +94,7 @@ def test_each_missing_program_is_named_in_a_skip_reason(
     assert any(f"{program} is not installed" in line for line in reasons), "\n".join(reasons)
 
 
+@pytest.mark.slow
 def test_an_exercise_check_says_how_to_get_the_program(
     bare_run: subprocess.CompletedProcess[str],
 ) -> None:

@@ -34,6 +34,7 @@ def test_a_missing_package_is_a_problem_with_a_fix() -> None:
     assert "need 999+" in too_old.detail
 
 
+@pytest.mark.slow
 def test_command_line_doctor_and_bench() -> None:
     doctor_run = subprocess.run(
         [sys.executable, "-m", "ws_lessons", "doctor"], capture_output=True, text=True, timeout=60

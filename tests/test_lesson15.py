@@ -228,6 +228,7 @@ def test_a_busy_port_is_a_clear_error(cleanup: None) -> None:
     assert not [thing for thing in started() if thing.name == "busy"]
 
 
+@pytest.mark.slow
 def test_the_chat_contract_holds_on_hypercorn_and_granian(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

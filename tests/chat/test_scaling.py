@@ -105,6 +105,7 @@ def read(ws: ClientConnection, kind: str) -> dict:
 
 
 @pytest.mark.needs("redis-server")
+@pytest.mark.slow
 def test_with_redis_two_processes_share_one_room(redis_url: str) -> None:
     with (
         chat_processes(redis_url) as (first, second),
@@ -126,6 +127,7 @@ def test_with_redis_two_processes_share_one_room(redis_url: str) -> None:
 
 
 @pytest.mark.needs("redis-server")
+@pytest.mark.slow
 def test_with_redis_a_client_resumes_on_another_process(redis_url: str) -> None:
     with chat_processes(redis_url) as (first, second):
         token = tokens.issue("dee", SECRET)
@@ -145,6 +147,7 @@ def test_with_redis_down_the_worker_does_not_start() -> None:
 
 
 @pytest.mark.needs("nginx", "redis-server")
+@pytest.mark.slow
 def test_nginx_and_redis_make_one_chat_of_two_workers(redis_url: str) -> None:
     with (
         chat_processes(redis_url) as workers,

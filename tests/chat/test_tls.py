@@ -130,6 +130,7 @@ OPEN = """async (url) => {
 
 
 @pytest.mark.browser
+@pytest.mark.slow
 def test_chromium_on_an_https_page_refuses_ws_and_opens_wss(
     chromium_path: str, certificate: tuple[Path, Path]
 ) -> None:

@@ -30,6 +30,7 @@ def serving_process(worker: Service, ws: ClientConnection) -> int:
 
 
 @pytest.mark.needs("redis-server")
+@pytest.mark.slow
 def test_two_workers_on_one_port_share_the_rooms() -> None:
     with (
         start_redis() as redis_server,
@@ -89,6 +90,7 @@ def test_history_and_redis_together_are_refused_with_the_reason(tmp_path) -> Non
 
 
 @pytest.mark.needs("redis-server")
+@pytest.mark.slow
 def test_a_worker_that_dies_takes_the_others_down_with_it() -> None:
     """Half a chat would lose the messages of the clients the dead worker held: the parent
     stops every worker, and a process manager can start the whole chat again."""

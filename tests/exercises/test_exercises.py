@@ -25,13 +25,12 @@ EXERCISES = [name.removeprefix("check_").replace("_", ".") for name in checks.__
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 SHORTEST_LINE = 12
 """Answer lines shorter than this (``return app``, ``while True:``) give nothing away."""
-NEEDS = {"13.1": "nginx"}
-"""The checks that run a program."""
+MARKS = {"12.1": pytest.mark.slow, "13.1": pytest.mark.needs("nginx")}
+"""The checks that take long (a pytest run of their own) or run a program."""
 
 
 @pytest.mark.parametrize(
-    "exercise",
-    [pytest.param(e, marks=pytest.mark.needs(NEEDS[e])) if e in NEEDS else e for e in EXERCISES],
+    "exercise", [pytest.param(e, marks=MARKS[e]) if e in MARKS else e for e in EXERCISES]
 )
 def test_the_reference_answer_passes(exercise: str) -> None:
     check = getattr(checks, f"check_{exercise.replace('.', '_')}")

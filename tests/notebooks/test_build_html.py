@@ -14,6 +14,7 @@ import build_html  # noqa: E402
 
 
 @pytest.mark.notebook
+@pytest.mark.slow
 def test_html_copy_of_a_lesson_is_executed_and_linked(tmp_path: Path, capfd) -> None:
     assert build_html.main(["07"], site=tmp_path) == 0
     assert "\r" not in capfd.readouterr().err  # no progress frames when not on a terminal
@@ -36,6 +37,7 @@ def test_html_copy_of_a_chinese_lesson_speaks_chinese(tmp_path: Path) -> None:
 
 
 @pytest.mark.notebook
+@pytest.mark.slow
 def test_html_copy_of_lesson_05_draws_the_wire(tmp_path: Path) -> None:
     assert build_html.main(["05"], site=tmp_path) == 0
     page = (tmp_path / "05_frames.html").read_text(encoding="utf-8")

@@ -79,6 +79,7 @@ async def direct_long_poll_median() -> float:
 
 @pytest.mark.parametrize("stem", ["01_http_limits", "02_why_websockets"])
 @pytest.mark.notebook
+@pytest.mark.slow
 def test_the_lessons_long_poll_figure_is_a_direct_round_trip(stem: str) -> None:
     lesson = long_poll_median(measured_by(shown(stem)))
     direct = asyncio.run(direct_long_poll_median())
@@ -87,6 +88,7 @@ def test_the_lessons_long_poll_figure_is_a_direct_round_trip(stem: str) -> None:
 
 
 @pytest.mark.notebook
+@pytest.mark.slow
 def test_lesson_01_sets_long_polling_beside_a_direct_round_trip() -> None:
     cells = shown("01_http_limits")
     text = next(text for source, text in cells if "long_polling = results" in source)

@@ -178,6 +178,7 @@ def test_metrics_move_as_messages_flow(project: Path, redis: Service) -> None:
     assert after["chat_rooms{}"] == 0
 
 
+@pytest.mark.slow
 def test_sigterm_drains_every_client_within_the_grace_period(project: Path) -> None:
     grace = 6.0
     chat = start_chat(project, "project service drain", CHAT_GRACE=str(grace))
@@ -252,6 +253,7 @@ class ResumingClient:
 
 
 @pytest.mark.needs("redis-server", "nginx")
+@pytest.mark.slow
 def test_a_rolling_restart_loses_and_repeats_nothing(project: Path, redis: Service) -> None:
     """30 clients behind nginx; one of two processes stops (SIGTERM) while Ada speaks:
     every client resumes on the other process and holds every seq exactly once."""
