@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -13,7 +14,7 @@ import pytest
 from chatkit import SECRET
 from fastapi import FastAPI
 
-from ws_lessons import browser
+from ws_lessons import autobahn, browser, services
 from ws_lessons.chat import create_app
 from ws_lessons.i18n import set_language
 from ws_lessons.server import RunningServer, serve
@@ -41,13 +42,9 @@ def chinese() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def chromium_path() -> str:
-    """Chromium's path; in CI a missing browser fails the test, elsewhere it skips it."""
+    """Chromium's path, for tests marked ``browser`` (which need Chromium)."""
     found = browser.chromium()
-    if found is None:
-        reason = "Chromium is not installed (apt-get install chromium, or set CHROMIUM=path)"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must install it: {reason}")
-        pytest.skip(reason)
+    assert found is not None, "mark the test @pytest.mark.browser: it needs Chromium"
     return found
 
 
@@ -81,14 +78,55 @@ def start(caplog: pytest.LogCaptureFixture) -> Iterator[Callable[..., RunningSer
     assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
 
 
+# -- markers (registered in pyproject.toml) ---------------------------------------------------
+
+FOLDER_MARKS = {"browser": [pytest.mark.browser]}
+"""Markers every test of a folder carries."""
+
+
+@functools.cache
+def missing(program: str) -> str | None:
+    """Why ``program`` cannot run here ("<program> is not installed …"), or None if it can."""
+    if program == "Chromium":
+        if browser.chromium() is None:
+            return "Chromium is not installed (apt-get install chromium, or set CHROMIUM=path)"
+        return None
+    if program == "Autobahn|Testsuite":
+        if autobahn.wstest() is None:
+            return f"Autobahn|Testsuite is not installed: {autobahn.HOW_TO_GET_IT}"
+        return None
+    if program not in services.INSTALL:
+        raise pytest.UsageError(f"needs({program!r}): a program this hook does not know")
+    try:
+        services.program(program)  # says how to install it
+    except services.ServiceUnavailable as error:
+        return str(error)
+    return None
+
+
+def needed(item: pytest.Item) -> list[str]:
+    """The programs ``item`` needs: the arguments of its ``needs`` markers."""
+    return [program for mark in item.iter_markers("needs") for program in mark.args]
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Lessons run first: ``test_lesson_facts.py`` then reads their outputs, not new runs, and
+    """Mark the tests (before ``-m`` selects), skip what needs a missing program, order them.
+
+    Lessons run first: ``test_lesson_facts.py`` then reads their outputs, not new runs, and
     with ``-n 2`` the longest tests start first.
 
     With ``-n 2 --dist loadgroup``, the tests of a module that shares a module-scoped fixture
     (a browser, a Redis, a JupyterLab) run on one worker, which starts it once.
     """
+    for item in items:
+        for mark in FOLDER_MARKS.get(item.path.parent.name, []):
+            item.add_marker(mark)
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.needs("Chromium"))
+        reasons = [reason for program in needed(item) if (reason := missing(program))]
+        if reasons and not os.environ.get("CI"):
+            item.add_marker(pytest.mark.skip(reason=reasons[0]))
     items.sort(key=lambda item: item.path.name != "test_notebooks.py")
     for item in items:
         info = getattr(item, "_fixtureinfo", None)
@@ -99,13 +137,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.xdist_group(item.path.stem))
 
 
-NOTEBOOK_TESTS = ("test_notebook_runs_twice[", "test_chinese_twin_runs_and_speaks_chinese[")
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """In CI, a test that needs a missing program fails: CI must install it."""
+    if os.environ.get("CI"):
+        for program in needed(item):
+            if reason := missing(program):
+                pytest.fail(f"CI must install it: {reason}")
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     """Count the notebooks executed; with ``-n 2`` the workers' reports arrive here too."""
-    if report.when == "call" and report.passed and any(t in report.nodeid for t in NOTEBOOK_TESTS):
+    if report.when == "call" and report.passed and "notebook" in report.keywords:
         _counts["notebooks"] += 1
 
 

@@ -6,7 +6,6 @@ saying how to install it.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -28,11 +27,6 @@ UVICORN_FAILS = {"7.1.5"}
 
 @pytest.fixture(scope="module")
 def report() -> Iterator[autobahn.Report]:
-    if autobahn.wstest() is None:
-        reason = f"Autobahn|Testsuite is not installed: {autobahn.HOW_TO_GET_IT}"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must install it: {reason}")
-        pytest.skip(reason)
     scratch = subprocess.Popen(
         [sys.executable, "-m", "ws_lessons", "serve", "scratch", "--port", "0"],
         stdout=subprocess.PIPE,
@@ -48,6 +42,7 @@ def report() -> Iterator[autobahn.Report]:
         scratch.wait(timeout=10)
 
 
+@pytest.mark.needs("Autobahn|Testsuite")
 def test_the_scratch_server_fails_no_case(report: autobahn.Report) -> None:
     counts = report.counts("scratch")
     assert sum(counts.values()) >= 300, counts  # every case of groups 1-10 ran
@@ -55,6 +50,7 @@ def test_the_scratch_server_fails_no_case(report: autobahn.Report) -> None:
     assert set(counts) <= autobahn.PASSING
 
 
+@pytest.mark.needs("Autobahn|Testsuite")
 def test_fastapi_on_uvicorn_fails_only_what_the_lesson_explains(
     report: autobahn.Report,
 ) -> None:
@@ -62,6 +58,7 @@ def test_fastapi_on_uvicorn_fails_only_what_the_lesson_explains(
     assert set(report.failed("uvicorn")) == UVICORN_FAILS, str(report)
 
 
+@pytest.mark.needs("Autobahn|Testsuite")
 def test_the_report_reads_per_group_and_per_case(report: autobahn.Report) -> None:
     table = str(report)
     assert table.splitlines()[0].split() == ["case", "group", "scratch", "uvicorn"]
@@ -110,6 +107,7 @@ def test_a_report_names_versions_that_changed_since_it_was_recorded() -> None:
         older.detail("your server", "1.1.1")
 
 
+@pytest.mark.needs("Autobahn|Testsuite")
 def test_the_recorded_run_agrees_with_a_run_now(report: autobahn.Report) -> None:
     """The lesson's recorded cases, read from this run (which runs them all, and more)."""
     recorded = autobahn.recorded()

@@ -487,6 +487,7 @@ def test_the_command_prints_code_join_line_and_dashboard(tmp_path: Path) -> None
     assert lines[2].startswith("dashboard: http://127.0.0.1:") and "/?token=" in lines[2]
 
 
+@pytest.mark.slow
 def test_the_command_says_in_one_line_what_it_cannot_do(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "ws_lessons", "classroom", "--port", "0"]
     ran = subprocess.run(
@@ -505,6 +506,7 @@ def test_the_command_says_in_one_line_what_it_cannot_do(tmp_path: Path) -> None:
     assert f"classroom: choose another --port than {port} (0: any free one)" in ran.stderr
 
 
+@pytest.mark.slow
 def test_bench_prints_its_figures_and_loses_nothing() -> None:
     lines = bench_classroom(20, seconds=3)
     text = "\n".join(lines)

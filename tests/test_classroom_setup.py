@@ -59,6 +59,7 @@ def test_the_dev_container_is_valid_and_forwards_the_course_ports() -> None:
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+@pytest.mark.slow
 def test_the_post_create_command_runs_in_a_fresh_clone(tmp_path: Path) -> None:
     """What Codespaces runs once the container exists: a fresh clone, then the command."""
     clone = tmp_path / "clone"
@@ -104,6 +105,7 @@ def test_on_colab_the_doctor_names_the_pages_that_do_not_open(
     assert "Google Colab" in finding.detail and "lessons 08 and 09" in finding.detail
 
 
+@pytest.mark.slow
 def test_the_course_lab_asks_no_news_question(tmp_path: Path) -> None:
     """A real JupyterLab of this Python reads the course's default: news "false", not "none"
     (the value that makes JupyterLab ask), while the user's own settings stay theirs."""

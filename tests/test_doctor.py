@@ -38,6 +38,7 @@ def test_a_missing_package_is_a_problem_with_a_fix() -> None:
     assert "need 999+" in too_old.detail
 
 
+@pytest.mark.slow
 def test_command_line_doctor_and_bench() -> None:
     with local_index() as index:
         doctor_run = subprocess.run(

@@ -228,6 +228,7 @@ def test_a_busy_port_is_a_clear_error(cleanup: None) -> None:
     assert not [thing for thing in started() if thing.name == "busy"]
 
 
+@pytest.mark.slow
 def test_the_chat_contract_holds_on_hypercorn_and_granian(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -258,6 +259,7 @@ WT_PAGE = """async ({url, hash, datagrams}) => {
 }"""
 
 
+@pytest.mark.browser
 def test_webtransport_echo_and_datagrams_from_chromium(chromium_path: str, cleanup: None) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -293,6 +295,7 @@ WHERE = """async () => {
 }"""
 
 
+@pytest.mark.browser
 def test_chromium_opens_its_websocket_over_http2_only_where_the_server_allows_it(
     chromium_path: str, cleanup: None, tmp_path: Path
 ) -> None:

@@ -99,6 +99,8 @@ def test_without_the_bypass_a_client_would_go_to_the_proxy(
 
 
 @pytest.mark.parametrize("stem", LESSONS)
+@pytest.mark.notebook
+@pytest.mark.slow
 def test_lesson_runs_behind_a_dead_proxy(stem: str, dead_proxies: dict[str, str]) -> None:
     """Once, fresh: ``test_notebooks.py`` runs every lesson twice already."""
     path = Path(NOTEBOOKS[0]).parent / f"{stem}.ipynb"

@@ -120,6 +120,7 @@ MEASURE = """() => Array.from(document.querySelectorAll('g.arrow'), (arrow) => {
 
 
 @pytest.mark.parametrize("language", ["en", "zh"])
+@pytest.mark.browser
 def test_chromium_draws_it(tap: Tap, chromium_path: str, language: str) -> None:
     """In a real browser: every arrow drawn in order, its label legible between the lifelines."""
     from playwright.sync_api import sync_playwright

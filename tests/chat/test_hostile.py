@@ -404,6 +404,7 @@ async def test_a_ping_flood_closes_the_flooder_only(tmp_path: Path, reads: bool)
 # -- 4. rooms ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_rooms_are_forgotten_once_idle(tmp_path: Path) -> None:
     options = ("--keep-rooms", "0", "--max-rooms", "20")
     with child("chat", tmp_path, *options) as server:

@@ -34,7 +34,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 from nbformat import NotebookNode
 
-FOLDER = Path(__file__).resolve().parent.parent / "notebooks"
+FOLDER = Path(__file__).resolve().parents[2] / "notebooks"
 LESSONS = sorted(FOLDER.glob("[0-9]*.ipynb"))
 TWINS = sorted((FOLDER / "zh").glob("[0-9]*.ipynb"))
 NOTEBOOKS = LESSONS + TWINS
@@ -397,6 +397,7 @@ def test_what_a_learner_would_see_go_wrong_is_found(monkeypatch: pytest.MonkeyPa
     [pytest.param(path, marks=pytest.mark.xdist_group(path.stem)) for path in LESSONS],
     ids=[path.stem for path in LESSONS],
 )
+@pytest.mark.notebook
 def test_notebook_runs_twice(path: Path) -> None:
     runs = execute(path, 2)
     _first_runs[path] = runs[0]
@@ -411,6 +412,7 @@ def test_notebook_runs_twice(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", TWINS, ids=[f"zh/{path.stem}" for path in TWINS])
+@pytest.mark.notebook
 def test_chinese_twin_runs_and_speaks_chinese(path: Path) -> None:
     """The twin's code is the English lesson's, checked twice there: here it runs once."""
     (notebook,) = execute(path, 1)

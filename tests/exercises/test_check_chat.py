@@ -135,6 +135,7 @@ def test_an_app_that_cannot_start_is_reported() -> None:
     assert "did not start" in verdict.message
 
 
+@pytest.mark.slow
 def test_a_chat_that_never_answers_fails_every_clause_within_a_minute() -> None:
     app = FastAPI()
 
@@ -154,6 +155,7 @@ def test_a_chat_that_never_answers_fails_every_clause_within_a_minute() -> None:
 
 
 @pytest.mark.usefixtures("chinese")
+@pytest.mark.slow
 def test_check_chat_speaks_chinese_in_the_chinese_edition(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

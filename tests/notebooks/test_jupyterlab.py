@@ -40,7 +40,7 @@ import pytest
 from ws_lessons.browser import ARGS
 from ws_lessons.services import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SHOWS_A_PAGE = re.compile(r"IFrame|HTML\(|display\(|Markdown\(|page\(|page_url")
 ALWAYS = ("00", "06", "07")  # the first lesson, 06's diagrams, 07's screenshot
 
@@ -218,6 +218,8 @@ def test_the_chinese_lessons_chosen_for_jupyterlab_exist() -> None:
         for path in NOTEBOOKS + TWINS
     ],
 )
+@pytest.mark.notebook
+@pytest.mark.browser
 def test_lesson_runs_in_jupyterlab(path: Path, lab_url: str, browser) -> None:
     chinese = path.parent.name == "zh"
     where = f"zh/{path.name}" if chinese else path.name
@@ -272,6 +274,8 @@ RAN = f"""(index) => {{
 }}"""
 
 
+@pytest.mark.notebook
+@pytest.mark.browser
 def test_two_pages_chat_through_the_jupyter_server(lab_url: str, browser) -> None:
     """Lesson 09's chat, opened as its iframe shows it, carries messages between two pages
     that reach nothing but the Jupyter server: page, token request and WebSocket all go

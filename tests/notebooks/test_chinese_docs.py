@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 from test_chinese_edition import TWINS, ZH, navigation, relative_links
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def chinese_pages() -> list[tuple[str, str]]:

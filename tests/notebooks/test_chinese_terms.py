@@ -15,7 +15,7 @@ import nbformat
 import pytest
 from babel.messages.pofile import read_po
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ZH = ROOT / "notebooks" / "zh"
 CATALOGUE = ROOT / "ws_lessons" / "locale" / "zh_CN" / "LC_MESSAGES" / "ws_lessons.po"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -17,7 +16,6 @@ from ws_lessons.services import (
     Service,
     ServiceUnavailable,
     free_port,
-    program,
     start_chat_worker,
     start_nginx,
     start_redis,
@@ -25,15 +23,6 @@ from ws_lessons.services import (
 
 pytestmark = pytest.mark.timeout(120)
 SECRET = "scaling"
-
-
-def need(name: str) -> None:
-    try:
-        program(name)
-    except ServiceUnavailable as missing:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must install it: {missing}")
-        pytest.skip(str(missing))
 
 
 @contextmanager
@@ -56,8 +45,8 @@ def workers() -> Iterator[list[Service]]:
         worker.stop()
 
 
+@pytest.mark.needs("nginx")
 def test_nginx_passes_websockets_to_both_workers(workers: list[Service]) -> None:
-    need("nginx")
     with start_nginx([worker.port for worker in workers]) as proxy:
         assert httpx.get(f"{proxy.url}/healthz").json() == {"status": "ok"}
         for user in ["ada", "bob", "cy", "dee"]:
@@ -67,8 +56,8 @@ def test_nginx_passes_websockets_to_both_workers(workers: list[Service]) -> None
     assert [accepted(worker) for worker in workers] == [2, 2]  # nginx's round robin
 
 
+@pytest.mark.needs("nginx")
 def test_without_the_upgrade_headers_the_handshake_fails(workers: list[Service]) -> None:
-    need("nginx")
     with (
         start_nginx([workers[0].port], websocket="") as proxy,
         pytest.raises(InvalidStatus) as refused,
@@ -93,7 +82,6 @@ def test_without_a_shared_broker_two_processes_are_two_chats(workers: list[Servi
 
 @pytest.fixture(scope="module")
 def redis_url() -> Iterator[str]:
-    need("redis-server")
     with start_redis() as server:
         yield server.url
 
@@ -116,6 +104,8 @@ def read(ws: ClientConnection, kind: str) -> dict:
             return message
 
 
+@pytest.mark.needs("redis-server")
+@pytest.mark.slow
 def test_with_redis_two_processes_share_one_room(redis_url: str) -> None:
     with (
         chat_processes(redis_url) as (first, second),
@@ -136,6 +126,8 @@ def test_with_redis_two_processes_share_one_room(redis_url: str) -> None:
         assert read(cy, "said")["seq"] == 3
 
 
+@pytest.mark.needs("redis-server")
+@pytest.mark.slow
 def test_with_redis_a_client_resumes_on_another_process(redis_url: str) -> None:
     with chat_processes(redis_url) as (first, second):
         token = tokens.issue("dee", SECRET)
@@ -154,8 +146,9 @@ def test_with_redis_down_the_worker_does_not_start() -> None:
         start_chat_worker(secret=SECRET, redis=f"redis://127.0.0.1:{free_port()}")
 
 
+@pytest.mark.needs("nginx", "redis-server")
+@pytest.mark.slow
 def test_nginx_and_redis_make_one_chat_of_two_workers(redis_url: str) -> None:
-    need("nginx")
     with (
         chat_processes(redis_url) as workers,
         start_nginx([worker.port for worker in workers]) as proxy,
@@ -167,8 +160,8 @@ def test_nginx_and_redis_make_one_chat_of_two_workers(redis_url: str) -> None:
     assert [accepted(worker) for worker in workers] == [1, 1]
 
 
+@pytest.mark.needs("redis-server")
 def test_redis_starts_on_a_free_port_and_answers() -> None:
-    need("redis-server")
     import redis
 
     with start_redis() as server:

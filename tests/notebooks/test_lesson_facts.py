@@ -76,6 +76,7 @@ def shown(answer: Response) -> str:
 
 
 @pytest.mark.xdist_group("00_start_here")  # reads that lesson's run
+@pytest.mark.notebook
 def test_lesson_00_talks_over_a_websocket_within_its_first_five_code_cells() -> None:
     cells = printed("00_start_here")
     first_five = [source for source, _ in cells[:5]]
@@ -124,6 +125,7 @@ RULES = {  # RFC 6455 §4.2.2 for the version, §4.2.1 for the key
 
 
 @pytest.mark.xdist_group("04_handshake")  # reads that lesson's run
+@pytest.mark.notebook
 def test_lesson_04_prints_what_the_running_servers_answer() -> None:
     cells = printed("04_handshake")
     table = output_of(cells, "wsproto_server = serve(")
@@ -168,6 +170,7 @@ def uvicorn_default(name: str) -> object:
 
 
 @pytest.mark.xdist_group("07_fastapi_endpoint")  # reads that lesson's run
+@pytest.mark.notebook
 def test_lesson_06_prints_the_running_uvicorn_keepalive_defaults() -> None:
     text = output_of(printed("07_fastapi_endpoint"), 'defaults["ws_ping_interval"]')
     interval, timeout = uvicorn_default("ws_ping_interval"), uvicorn_default("ws_ping_timeout")
@@ -178,6 +181,7 @@ def test_lesson_06_prints_the_running_uvicorn_keepalive_defaults() -> None:
 
 
 @pytest.mark.xdist_group("08_integration_config")  # reads that lesson's run
+@pytest.mark.notebook
 def test_lesson_07_prints_the_running_uvicorn_websocket_defaults() -> None:
     text = output_of(printed("08_integration_config"), "inspect.signature(uvicorn.Config)")
     lines = text.splitlines()

@@ -16,7 +16,7 @@ import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from playwright.sync_api import sync_playwright
-from test_scaling import SECRET, need, read
+from test_scaling import SECRET, read
 from websockets.exceptions import InvalidMessage
 from websockets.sync.client import connect
 
@@ -90,10 +90,10 @@ def test_plain_ws_on_the_tls_port_fails_cleanly(
         read(ws, "welcome")
 
 
+@pytest.mark.needs("nginx")
 def test_nginx_terminates_tls_in_front_of_two_workers(
     certificate: tuple[Path, Path], trusting: ssl.SSLContext
 ) -> None:
-    need("nginx")
     workers = [start_chat_worker(secret=SECRET) for _ in range(2)]
     try:
         with start_nginx([w.port for w in workers], tls=certificate) as proxy:
@@ -129,6 +129,8 @@ OPEN = """async (url) => {
 }"""
 
 
+@pytest.mark.browser
+@pytest.mark.slow
 def test_chromium_on_an_https_page_refuses_ws_and_opens_wss(
     chromium_path: str, certificate: tuple[Path, Path]
 ) -> None:
@@ -167,10 +169,10 @@ def test_chromium_on_an_https_page_refuses_ws_and_opens_wss(
         (["--forwarded-allow-ips", "10.0.0.1"], False),  # nginx is not that address
     ],
 )
+@pytest.mark.needs("nginx")
 def test_proxy_headers_give_the_client_address_and_the_scheme(
     certificate: tuple[Path, Path], trusting: ssl.SSLContext, options: list[str], trusted: bool
 ) -> None:
-    need("nginx")
     with (
         start_chat_worker(secret=SECRET, options=options) as worker,
         start_nginx([worker.port], tls=certificate) as proxy,

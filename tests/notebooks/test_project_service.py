@@ -46,10 +46,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def redis() -> Iterator[Service]:
-    try:
-        server = start_redis(name="project service redis", persistent=True)
-    except ServiceUnavailable as missing:
-        pytest.skip(str(missing))
+    server = start_redis(name="project service redis", persistent=True)
     yield server
     server.stop()
 
@@ -117,6 +114,7 @@ def metrics(chat: Service) -> dict[str, float]:
     }
 
 
+@pytest.mark.needs("redis-server")
 def test_redis_stopped_mid_chat_then_started(project: Path, redis: Service) -> None:
     chat = start_chat(project, "project service outage", CHAT_REDIS_URL=redis.url)
 
@@ -148,6 +146,7 @@ def test_redis_stopped_mid_chat_then_started(project: Path, redis: Service) -> N
     assert "Traceback" not in chat.log, chat.log
 
 
+@pytest.mark.needs("redis-server")
 def test_metrics_move_as_messages_flow(project: Path, redis: Service) -> None:
     chat = start_chat(project, "project service metrics", CHAT_REDIS_URL=redis.url)
 
@@ -179,6 +178,7 @@ def test_metrics_move_as_messages_flow(project: Path, redis: Service) -> None:
     assert after["chat_rooms{}"] == 0
 
 
+@pytest.mark.slow
 def test_sigterm_drains_every_client_within_the_grace_period(project: Path) -> None:
     grace = 6.0
     chat = start_chat(project, "project service drain", CHAT_GRACE=str(grace))
@@ -252,6 +252,8 @@ class ResumingClient:
                     self.since = message["seq"]
 
 
+@pytest.mark.needs("redis-server", "nginx")
+@pytest.mark.slow
 def test_a_rolling_restart_loses_and_repeats_nothing(project: Path, redis: Service) -> None:
     """30 clients behind nginx; one of two processes stops (SIGTERM) while Ada speaks:
     every client resumes on the other process and holds every seq exactly once."""
@@ -270,10 +272,10 @@ def test_a_rolling_restart_loses_and_repeats_nothing(project: Path, redis: Servi
     ]
     try:
         proxy = start_nginx([chat.port for chat in chats], name="project service rolling nginx")
-    except ServiceUnavailable as missing:
+    except ServiceUnavailable:
         for chat in chats:
             chat.stop()
-        pytest.skip(str(missing))
+        raise
 
     async def scenario() -> tuple[list[ResumingClient], list[int]]:
         until: asyncio.Future[int] = asyncio.get_running_loop().create_future()

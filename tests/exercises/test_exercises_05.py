@@ -174,6 +174,7 @@ WRONG_DECODERS: dict[str, type] = {
 }
 
 
+@pytest.mark.slow
 def test_05_4_a_right_decoder_passes() -> None:
     assert checks.check_05_4(Decoder)
     assert checks.check_05_4(SOLUTIONS["05.4"]())

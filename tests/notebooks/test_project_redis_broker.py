@@ -13,12 +13,11 @@ from types import ModuleType
 
 import pytest
 import redis
-from test_scaling import need
 
 from ws_lessons import project
 from ws_lessons.services import Service, start_redis
 
-pytestmark = [pytest.mark.timeout(120), pytest.mark.anyio]
+pytestmark = [pytest.mark.timeout(120), pytest.mark.anyio, pytest.mark.needs("redis-server")]
 
 
 @pytest.fixture
@@ -35,7 +34,6 @@ def mychat(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleTy
 
 @pytest.fixture
 def redis_server() -> Iterator[Service]:
-    need("redis-server")
     with start_redis(name="test project redis", persistent=True) as server:
         yield server
 

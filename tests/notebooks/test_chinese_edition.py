@@ -25,7 +25,7 @@ from ws_lessons import doctor, explain, frames, hints, i18n, proxies, solutions
 from ws_lessons.checks import check_00_1
 from ws_lessons.exercises.core import HELP, Hint, Verdict, connected, exchange, outcome, served
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
 
 import catalogue  # noqa: E402

@@ -22,12 +22,16 @@ from ws_lessons.exercises.core import HELP, Hint, Skip, exercise
 
 pytestmark = pytest.mark.timeout(60)
 EXERCISES = [name.removeprefix("check_").replace("_", ".") for name in checks.__all__]
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 SHORTEST_LINE = 12
 """Answer lines shorter than this (``return app``, ``while True:``) give nothing away."""
+MARKS = {"12.1": pytest.mark.slow, "13.1": pytest.mark.needs("nginx")}
+"""The checks that take long (a pytest run of their own) or run a program."""
 
 
-@pytest.mark.parametrize("exercise", EXERCISES)
+@pytest.mark.parametrize(
+    "exercise", [pytest.param(e, marks=MARKS[e]) if e in MARKS else e for e in EXERCISES]
+)
 def test_the_reference_answer_passes(exercise: str) -> None:
     check = getattr(checks, f"check_{exercise.replace('.', '_')}")
     try:

@@ -16,7 +16,6 @@ import httpx
 import psutil
 import pytest
 from chatkit import SECRET, closed, receive, scrape, token
-from test_scaling import need
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -198,11 +197,10 @@ def held(chat: Service, worker: psutil.Process) -> int:
     return sum(c.laddr.port == chat.port and c.status == "ESTABLISHED" for c in connections)
 
 
+@pytest.mark.needs("redis-server", "nginx")
 async def test_a_rolling_restart_loses_and_repeats_nothing() -> None:
     """SIGTERM one of two workers while 30 clients chat: it drains, the parent starts
     another, the clients reconnect and resume, and each ends with every message once."""
-    need("redis-server")
-    need("nginx")
     options = ["--workers", "2", "--rate", "1000", "--burst", "1000"]
     with (
         start_redis() as redis_server,

@@ -14,7 +14,7 @@ from nbclient import NotebookClient
 
 from ws_lessons import project
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 LESSONS = [lesson for lesson, files in project.layers().items() if files]
 
 
@@ -108,6 +108,7 @@ raise SystemExit(0 if check_chat(app) else 1)
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda lesson: f"as lesson {lesson} leaves it")
+@pytest.mark.slow
 def test_the_answers_pass_the_chat_contract(workspace: Path, lesson: str) -> None:
     """check_chat passes the learner's project at the end of each of lessons 09-14."""
     later = [name for name in project.layers() if name > lesson]

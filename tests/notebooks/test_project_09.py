@@ -50,7 +50,7 @@ def test_the_seams_and_the_broker_protocol_are_there(lesson_09_project: Path) ->
 
 
 def test_the_project_is_ruff_clean(lesson_09_project: Path) -> None:
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     config = str(root / "pyproject.toml")
     ruff = [sys.executable, "-m", "ruff"]
     files = sorted(str(path) for path in (lesson_09_project / "mychat").glob("*.py"))

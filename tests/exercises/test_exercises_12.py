@@ -38,12 +38,14 @@ def seqs_test(body: str) -> str:
     ) + textwrap.indent(body, "    ")
 
 
+@pytest.mark.slow
 def test_the_reference_answer_passes_and_names_the_failure_it_caught() -> None:
     verdict = checks.check_12_1(solution_12_1())
     assert verdict, verdict.message
     assert "1 failed" in verdict.message
 
 
+@pytest.mark.slow
 def test_a_test_that_asserts_too_little_is_rejected() -> None:
     message = rejected(checks.check_12_1, seqs_test("assert seqs[:2] == [1, 2]"))
     assert "passes on the copy with the bug too" in message
@@ -60,6 +62,7 @@ def test_a_test_that_cannot_import_is_reported_with_pytests_line() -> None:
     assert "error" in message
 
 
+@pytest.mark.slow
 def test_the_learners_file_and_project_are_used(project: Path) -> None:
     for lesson, files in layers().items():
         for path, text in files.items():

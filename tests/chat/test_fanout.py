@@ -92,6 +92,7 @@ async def test_the_naive_manager_broadcasts_to_everyone() -> None:
                 assert await two.recv() == "Client #1 says: hello"
 
 
+@pytest.mark.slow
 def test_the_broadcast_suite_reports_the_safety_target_and_the_stretch_goal() -> None:
     text = "\n".join(bench.SUITES["broadcast"](10))
     assert "safety costs no speed: without a stall the hub delivers as fast as the naive" in text
@@ -125,6 +126,7 @@ async def test_the_hub_turns_a_broadcast_into_json_once(monkeypatch: pytest.Monk
     assert dumps == ["for everyone"]
 
 
+@pytest.mark.slow
 def test_the_connections_suite_prints_its_table_for_a_small_count() -> None:
     lines = bench.SUITES["connections"](100)
     text = "\n".join(lines)

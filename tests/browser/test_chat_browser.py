@@ -10,7 +10,6 @@ from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from test_check_chat import naive_contract_chat
-from test_scaling import need
 
 from ws_lessons.browser import ARGS
 from ws_lessons.chat import create_app
@@ -199,12 +198,12 @@ def test_page_reconnects_and_resumes(browser: Browser) -> None:
     assert sum('&since=1"' in line for line in server.logs) == 2  # both resumed after "one"
 
 
+@pytest.mark.needs("nginx")
 def test_two_pages_chat_under_a_path_prefix_behind_nginx(browser: Browser) -> None:
     """nginx serves the chat under /chat/ (`location /chat/`); the page's URLs follow it.
 
     The pages' origin is nginx's, which the chat cannot know: it is in the allowlist.
     """
-    need("nginx")
     upstream = free_port()
     with (
         start_nginx([upstream], prefix="/chat/") as proxy,

@@ -5,12 +5,16 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
 
 import build_html  # noqa: E402
 
 
+@pytest.mark.notebook
+@pytest.mark.slow
 def test_html_copy_of_a_lesson_is_executed_and_linked(tmp_path: Path, capfd) -> None:
     assert build_html.main(["07"], site=tmp_path) == 0
     assert "\r" not in capfd.readouterr().err  # no progress frames when not on a terminal
@@ -24,6 +28,7 @@ def test_an_unknown_lesson_is_an_error(tmp_path: Path) -> None:
     assert build_html.main(["99"], site=tmp_path) == 2
 
 
+@pytest.mark.notebook
 def test_html_copy_of_a_chinese_lesson_speaks_chinese(tmp_path: Path) -> None:
     assert build_html.main(["07"], site=tmp_path, folder=ROOT / "notebooks" / "zh") == 0
     page = (tmp_path / "07_fastapi_endpoint.html").read_text(encoding="utf-8")
@@ -31,6 +36,8 @@ def test_html_copy_of_a_chinese_lesson_speaks_chinese(tmp_path: Path) -> None:
     assert 'href="00_start_here.html"' in page
 
 
+@pytest.mark.notebook
+@pytest.mark.slow
 def test_html_copy_of_lesson_05_draws_the_wire(tmp_path: Path) -> None:
     assert build_html.main(["05"], site=tmp_path) == 0
     page = (tmp_path / "05_frames.html").read_text(encoding="utf-8")

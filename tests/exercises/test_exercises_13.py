@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from exercisekit import rejected
-from test_scaling import need
 
 from ws_lessons import checks
 from ws_lessons.exercises import lesson13
@@ -17,7 +16,7 @@ from ws_lessons.exercises.lesson13 import STARTER_13_1
 from ws_lessons.solutions import SOLUTIONS
 
 LESSON = "13_scaling_deployment.ipynb"
-NOTEBOOKS = [Path(__file__).parents[1] / "notebooks" / edition / LESSON for edition in ("", "zh")]
+NOTEBOOKS = [Path(__file__).parents[2] / "notebooks" / edition / LESSON for edition in ("", "zh")]
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -25,8 +24,8 @@ pytestmark = pytest.mark.timeout(60)
 FIXED = "$connection_upgrade"
 
 
+@pytest.mark.needs("nginx")
 def test_13_1_the_starter_fails_on_its_empty_connection_header() -> None:
-    need("nginx")
     message = rejected(checks.check_13_1, STARTER_13_1)
     assert "the handshake got HTTP 404, not 101" in message
     assert "an empty Connection value tells nginx to send no Connection header" in message
@@ -77,13 +76,13 @@ def test_13_1_the_notebook_gives_the_starter(path: Path) -> None:
         "http-1.0",
     ],
 )
+@pytest.mark.needs("nginx")
 def test_13_1_hints(directives: str, hint: str) -> None:
-    need("nginx")
     assert hint in rejected(checks.check_13_1, directives)
 
 
+@pytest.mark.needs("nginx")
 def test_13_1_hints_nginx_refusing_the_configuration() -> None:
-    need("nginx")
     message = rejected(checks.check_13_1, "proxy_read_timeout forever;")
     assert "nginx refused the configuration" in message
     assert "proxy_read_timeout" in message
@@ -94,8 +93,8 @@ def test_13_1_hints_a_missing_semicolon_without_running_nginx() -> None:
     assert "every nginx directive ends with ';'" in rejected(checks.check_13_1, no_semicolon)
 
 
+@pytest.mark.needs("nginx")
 def test_13_1_reads_a_directive_followed_by_a_comment() -> None:
-    need("nginx")
     commented = SOLUTIONS["13.1"]().replace("60s;", "60s;  # longer than a ping")
     assert checks.check_13_1(commented)
 

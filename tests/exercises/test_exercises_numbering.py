@@ -15,7 +15,7 @@ import pytest
 from ws_lessons import checks, solutions
 from ws_lessons.exercises.core import HELP
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted(
     (ROOT / "notebooks" / "zh").glob("*.ipynb")
 )

@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 from chatkit import scrape
-from test_scaling import SECRET, need, read
+from test_scaling import SECRET, read
 from websockets.exceptions import ConnectionClosedError
 from websockets.sync.client import ClientConnection, connect
 
@@ -36,8 +36,8 @@ def healthz(worker: Service, path: str = "/healthz") -> httpx.Response:
     return httpx.get(f"{worker.url}{path}", timeout=5)
 
 
+@pytest.mark.needs("redis-server")
 def test_redis_stopped_mid_chat_and_started_again() -> None:
-    need("redis-server")
     with (
         start_redis(persistent=True) as redis_server,
         start_chat_worker(secret=SECRET, redis=redis_server.url) as worker,
@@ -86,8 +86,8 @@ def test_redis_stopped_mid_chat_and_started_again() -> None:
     assert "ERROR" not in worker.log, worker.log
 
 
+@pytest.mark.needs("redis-server")
 def test_a_worker_stopped_while_redis_is_down_exits_cleanly() -> None:
-    need("redis-server")
     with start_redis() as redis_server:
         worker = start_chat_worker(secret=SECRET, redis=redis_server.url)
         with open_chat(worker, "ada") as ada:

@@ -23,7 +23,7 @@ from ws_lessons import feeds, serve
 
 pytestmark = pytest.mark.timeout(300)
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 MARGIN_MS = 10.0  # the proxy's fault added 40 ms; a loaded machine adds a few
 SECONDS = 3.0
 
@@ -78,6 +78,8 @@ async def direct_long_poll_median() -> float:
 
 
 @pytest.mark.parametrize("stem", ["01_http_limits", "02_why_websockets"])
+@pytest.mark.notebook
+@pytest.mark.slow
 def test_the_lessons_long_poll_figure_is_a_direct_round_trip(stem: str) -> None:
     lesson = long_poll_median(measured_by(shown(stem)))
     direct = asyncio.run(direct_long_poll_median())
@@ -85,6 +87,8 @@ def test_the_lessons_long_poll_figure_is_a_direct_round_trip(stem: str) -> None:
     assert lesson < direct + MARGIN_MS, (lesson, direct)
 
 
+@pytest.mark.notebook
+@pytest.mark.slow
 def test_lesson_01_sets_long_polling_beside_a_direct_round_trip() -> None:
     cells = shown("01_http_limits")
     text = next(text for source, text in cells if "long_polling = results" in source)

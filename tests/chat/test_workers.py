@@ -9,7 +9,7 @@ from contextlib import ExitStack
 
 import psutil
 import pytest
-from test_scaling import SECRET, need, read
+from test_scaling import SECRET, read
 from websockets.exceptions import ConnectionClosedOK
 from websockets.sync.client import ClientConnection, connect
 
@@ -29,8 +29,9 @@ def serving_process(worker: Service, ws: ClientConnection) -> int:
     raise AssertionError(f"no worker process holds the connection from port {client_port}")
 
 
+@pytest.mark.needs("redis-server")
+@pytest.mark.slow
 def test_two_workers_on_one_port_share_the_rooms() -> None:
-    need("redis-server")
     with (
         start_redis() as redis_server,
         start_chat_worker(secret=SECRET, redis=redis_server.url, options=["--workers", "2"]) as w,
@@ -64,8 +65,8 @@ def test_workers_without_redis_are_refused_with_the_reason() -> None:
     assert "would not see each other" in result.stderr
 
 
+@pytest.mark.needs("redis-server")
 def test_stopping_the_workers_closes_their_clients_with_1001() -> None:
-    need("redis-server")
     with start_redis() as redis_server:
         chat = start_chat_worker(secret=SECRET, redis=redis_server.url, options=["--workers", "2"])
         chat.wait_for_log("Application startup complete.", 2)
@@ -88,10 +89,11 @@ def test_history_and_redis_together_are_refused_with_the_reason(tmp_path) -> Non
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.needs("redis-server")
+@pytest.mark.slow
 def test_a_worker_that_dies_takes_the_others_down_with_it() -> None:
     """Half a chat would lose the messages of the clients the dead worker held: the parent
     stops every worker, and a process manager can start the whole chat again."""
-    need("redis-server")
     with start_redis() as redis_server:
         chat = start_chat_worker(secret=SECRET, redis=redis_server.url, options=["--workers", "2"])
         chat.wait_for_log("Application startup complete.", 2)
