@@ -33,6 +33,16 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
+def automatic_language(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The package chooses its language by itself, with no $WS_LESSONS_LANG, as on a fresh
+    machine."""
+    monkeypatch.delenv("WS_LESSONS_LANG", raising=False)
+    set_language(None)
+    yield
+    set_language(None)
+
+
+@pytest.fixture
 def chinese() -> Iterator[None]:
     """The package speaks Chinese during the test, as in the Chinese edition."""
     set_language("zh")

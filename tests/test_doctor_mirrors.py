@@ -20,13 +20,7 @@ from ws_lessons import autobahn, doctor, i18n
 from ws_lessons.proxies import LOOPBACK
 from ws_lessons.services import free_port
 
-
-@pytest.fixture(autouse=True)
-def english_course(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.delenv("WS_LESSONS_LANG", raising=False)
-    i18n.set_language(None)
-    yield
-    i18n.set_language(None)
+pytestmark = pytest.mark.usefixtures("automatic_language")
 
 
 class IndexServer(ThreadingHTTPServer):

@@ -18,12 +18,7 @@ from ws_lessons.server import RunningServer, serve
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
 
 
-@pytest.fixture(autouse=True)
-def english_course(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.delenv("WS_LESSONS_LANG", raising=False)
-    i18n.set_language(None)
-    yield
-    i18n.set_language(None)
+pytestmark = pytest.mark.usefixtures("automatic_language")
 
 
 @pytest.fixture(scope="module")

@@ -46,13 +46,7 @@ def ids(lessons: list[navigation.Lesson]) -> list[str]:
     return [lesson.stem for lesson in lessons]
 
 
-@pytest.fixture(autouse=True)
-def automatic_language(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Each test starts with the automatic choice and no $WS_LESSONS_LANG."""
-    monkeypatch.delenv("WS_LESSONS_LANG", raising=False)
-    i18n.set_language(None)
-    yield
-    i18n.set_language(None)
+pytestmark = pytest.mark.usefixtures("automatic_language")
 
 
 # --- the twins ---------------------------------------------------------------------------
