@@ -1,5 +1,5 @@
 """Every setting of the chat, in one place: the command line builds one :class:`Settings`,
-which :func:`~.app.create_app` and :func:`~.app.run` take as they are.
+which :func:`~.app.create_app` and :func:`~.server.run` take as they are.
 
 Each default is stated once, here, and ``python -m ws_lessons serve chat --help`` prints
 them from here (this module imports only the standard library, so that the command line
