@@ -5,7 +5,7 @@
     python3 course.py lab --lang zh  # the same, in the Chinese edition (简体中文版)
     python3 course.py setup          # make .venv and install the course, nothing else
     python3 course.py test           # make .venv, install the course and its test tools, run pytest
-                                     # on two workers (pytest-xdist); `-n 0` runs them in one
+                                     # on parallel workers (pytest-xdist); `-n 0` runs them in one
     python3 course.py html           # make .venv, execute every lesson, write HTML copies to site/
     python3 course.py html --lang zh # the same for the Chinese edition, to site/zh/
 
@@ -134,14 +134,18 @@ def main(argv: list[str]) -> int:
 
 
 def in_parallel(extra: list[str]) -> list[str]:
-    """pytest's arguments, with two xdist workers unless they choose otherwise.
+    """pytest's arguments, with one xdist worker more than the machine has cores (at most 4),
+    unless they choose otherwise.
 
-    Most tests wait on sockets and child processes, so two workers halve the run even on
-    one core. ``--dist loadgroup`` keeps a module's shared fixture (a browser, a Redis) on
+    Most tests wait on sockets and child processes, so a worker more than the cores keeps
+    them busy. ``--dist loadgroup`` keeps a module's shared fixture (a browser, a Redis) on
     one worker, which starts it once.
     """
     chosen = any(arg.startswith(("-n", "--numprocesses", "--dist")) for arg in extra)
-    return extra if chosen or "no:xdist" in extra else ["-n", "2", "--dist", "loadgroup", *extra]
+    if chosen or "no:xdist" in extra:
+        return extra
+    workers = min(4, (os.cpu_count() or 1) + 1)
+    return ["-n", str(workers), "--dist", "loadgroup", *extra]
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 
@@ -42,10 +43,10 @@ def test_the_doctor_checks_the_minimums_pyproject_declares() -> None:
     assert doctor.minimums() == declared, "reinstall the course: pip install -e ."
 
 
-def test_course_test_runs_two_workers_unless_asked_otherwise() -> None:
+def test_course_test_runs_parallel_workers_unless_asked_otherwise() -> None:
     import course
 
-    two_workers = ["-n", "2", "--dist", "loadgroup"]
-    assert course.in_parallel(["-k", "server"]) == [*two_workers, "-k", "server"]
+    workers = str(min(4, (os.cpu_count() or 1) + 1))
+    assert course.in_parallel(["-k", "x"]) == ["-n", workers, "--dist", "loadgroup", "-k", "x"]
     for chosen in (["-n", "0"], ["-n4"], ["--dist", "load"], ["-p", "no:xdist"]):
         assert course.in_parallel(chosen) == chosen
