@@ -121,12 +121,13 @@ KEY_RESULTS: dict[str, tuple[str, ...]] = {
         # a denial response is logged as INFO, HTTPException after accept() as an ERROR;
         # the reference chat accepts its own page and closes a third tab with 1008
         r"forged\s+-> refused: HTTP 403",
-        r"a third one -> refused: HTTP 403",
+        r"(?:a third one|第三个连接) -> refused: HTTP 403",
         r"attacker: the page saw close 1006: refused",
         r"INFO\s+uvicorn\.error: connection rejected \(401 Unauthorized\)",
         r"ERROR\s+uvicorn\.error: Exception in ASGI application\n\s+fastapi\.exceptions\.HTTPExc",
-        r"yours\s+its own page: refused: HTTP 403",
-        r"reference its own page: welcome as dora\n\s+a third tab:  accepted, then closed 1008",
+        r"yours\s+(?:its own page:|它自己的页面：) refused: HTTP 403",
+        r"reference (?:its own page:|它自己的页面：) welcome as dora\n"
+        r"\s+(?:a third tab: |第三个标签页：) accepted, then closed 1008",
     ),
     "11_reliability": (  # pings; the drain's 1001, refusal and spread; a mid-stream kill of
         # the learner's server, resumed with no repeat and no gap; check_chat on the project
@@ -233,6 +234,16 @@ LABELS_IN_CHINESE: dict[str, tuple[str, ...]] = {
         r"^ {4,}(?:async def \w+\(websocket|await websocket\.|return app$|# )",
     ),
     "08_integration_config": (r"^  \d\. (?:startup|websocket|shutdown)\b",),  # the app's events
+    "10_security": (  # what the lesson's own functions return, and what programs print
+        r"the page (?:saw close \d+: refused|read \[)",  # hijack()
+        r"^(?:\S.* +-> )?(?:refused: HTTP \d+|welcome as \w+|accepted, then closed \d+.*)$",
+        r"^after [\d.]+ s: .* \(x\d+\)$",  # slowloris()
+        r"bytes wait in the server for a client$",  # ping_flood()
+        r"^parse\(\): ",  # the project's parse(): its error detail
+        r"^ {4,}(?:async def __call__|if scope\[|await self\.app\()",  # source, as inspect shows it
+        r"^\s+fastapi\.exceptions\.HTTPException: ",  # a traceback's last line
+        r"^uvicorn [\d.]+ · h11 [\d.]+ · ",  # software versions
+    ),
     "11_reliability": (  # the log the learner's client keeps (its code: mychat/client.py)
         r"^\s*(?:welcome with since=|closed by the server: |no connection: |attempt failed: "
         r"|lost: no close frame|waited \d)",
