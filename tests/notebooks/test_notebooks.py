@@ -59,17 +59,20 @@ KEY_RESULTS: dict[str, tuple[str, ...]] = {
         r"(?:the server received:|服务器收到：) \['hello', 'are you there\?'\]",
     ),
     "01_http_limits": (  # a poll answers only what it is asked, and costs headers for nothing
-        r"0\.5 s of silence: the server had news but no request to answer",
-        r"after 0\.5 s, answered yet\? False",
-        r"on the wire: \d+ bytes up, \d+ bytes down, for no news at all",
+        r"0\.5 s of silence: the server had news but no request to answer"
+        r"|0\.5 秒内没有任何数据：服务器有新消息，却没有请求可以回应",
+        r"after 0\.5 s, answered yet\? False|0\.5 秒后，收到响应了吗？False",
+        r"on the wire: \d+ bytes up, \d+ bytes down, for no news at all"
+        r"|实际传输：上行 \d+ 字节，下行 \d+ 字节，却没有任何新消息",
     ),
     "02_why_websockets": (  # SSE's content type; permessage-deflate offered and accepted
         r"200 text/event-stream",
-        r"the server accepted: permessage-deflate",
+        r"(?:the server accepted:|服务器接受：) permessage-deflate",
     ),
     "03_fastapi_primer": (  # validation before the function runs; a dependency's 401
         r"GET /items/forty-two\s+-> 422",
-        r"the server kept: 1 order\(s\): the function never ran",
+        r"the server kept: 1 order\(s\): the function never ran"
+        r"|服务器保存了 1 个订单：函数根本没有运行",
         r"401 \{'detail': 'missing or wrong X-Token'\}",
     ),
     "04_handshake": (  # the Accept key computed by hand is the one the server sent
@@ -78,22 +81,22 @@ KEY_RESULTS: dict[str, tuple[str, ...]] = {
         r"101 Switching Protocols: (?:the client accepts|客户端接受)",
     ),
     "05_frames": (  # unmasking by hand; a TEXT frame inside a fragmented message is a 1002
-        r"unmasked\s+b'hello'",
-        r"expected CONTINUATION -> close with 1002",
-        r"RSV1 on any frame: False",
+        r"(?:unmasked|去掩码后)\s+b'hello'",
+        r"expected CONTINUATION -> (?:close with|用关闭码) 1002",
+        r"(?:RSV1 on any frame:|是否有帧设置了 RSV1：) False",
     ),
     "06_own_server": (  # the from-scratch server passes its own tests; too big is 1009
-        r"your server:\n(?:  OK .*\n)+  8 of 8 passed",
+        r"(?:your server:|你的服务器：)\n(?:  OK .*\n)+(?:  8 of 8 passed|  8 个用例通过了 8 个)",
         r"MESSAGE_TOO_BIG: 1009",
     ),
     "07_fastapi_endpoint": (  # validation refuses the handshake with 403; 1006 on send
-        r"/rooms/7\s+-> refused with HTTP 403",
-        r"wrong password -> handshake refused with HTTP 403",
+        r"/rooms/7\s+-> (?:refused with HTTP|握手被拒绝：HTTP) 403",
+        r"(?:wrong password -> handshake refused with HTTP|密码错误 -> 握手被拒绝：HTTP) 403",
         r"sending tick 2 raised code 1006",
     ),
     "08_integration_config": (  # ws_max_size's 1009; shutdown's 1012; the keepalive's 1011
-        r"client closed with: 1009",
-        r"the client was closed with 1012 \(service restart\)",
+        r"(?:client closed with:|客户端收到的关闭帧：) 1009",
+        r"(?:the client was closed with|客户端收到的关闭帧：) 1012 \(service restart\)",
         r"CLOSE 1011 'keepalive ping timeout'",
     ),
     "09_realtime_chat": (  # one stalled client stops the naive room; the hub lets it go
@@ -118,45 +121,56 @@ KEY_RESULTS: dict[str, tuple[str, ...]] = {
         # a denial response is logged as INFO, HTTPException after accept() as an ERROR;
         # the reference chat accepts its own page and closes a third tab with 1008
         r"forged\s+-> refused: HTTP 403",
-        r"a third one -> refused: HTTP 403",
+        r"(?:a third one|第三个连接) -> refused: HTTP 403",
         r"attacker: the page saw close 1006: refused",
         r"INFO\s+uvicorn\.error: connection rejected \(401 Unauthorized\)",
         r"ERROR\s+uvicorn\.error: Exception in ASGI application\n\s+fastapi\.exceptions\.HTTPExc",
-        r"yours\s+its own page: refused: HTTP 403",
-        r"reference its own page: welcome as dora\n\s+a third tab:  accepted, then closed 1008",
+        r"yours\s+(?:its own page:|它自己的页面：) refused: HTTP 403",
+        r"reference (?:its own page:|它自己的页面：) welcome as dora\n"
+        r"\s+(?:a third tab: |第三个标签页：) accepted, then closed 1008",
     ),
     "11_reliability": (  # pings; the drain's 1001, refusal and spread; a mid-stream kill of
         # the learner's server, resumed with no repeat and no gap; check_chat on the project
-        r"the quiet client was told: close 1011 'keepalive ping timeout'",
-        r"uvicorn alone: 1012 .*\nwith drain\(\):\s+1001 'the server is shutting down'",
-        r"a newcomer during the drain: refused, HTTP 403\nclose codes heard: \[1001\]",
-        r"mid-stream: True",
-        r"no repeat, no gap: True  gaps: \[\]\nthe same as in the file: True",
-        r"terminate\(\): the listener heard 1001 'the server is shutting down'",
+        r"(?:the quiet client was told:|不回应 ping 的客户端收到：) close 1011 "
+        r"'keepalive ping timeout'",
+        r"(?:uvicorn alone:|只用 uvicorn：) 1012 .*\n"
+        r"(?:with drain\(\):|加上 drain\(\)：)\s+1001 'the server is shutting down'",
+        r"(?:a newcomer during the drain: refused, |排空期间新来的连接：被拒绝，)HTTP 403\n"
+        r"(?:close codes heard:|收到的关闭码：) \[1001\]",
+        r"(?:mid-stream: |发生在中途：)True",
+        r"(?:no repeat, no gap:|不重不漏：) True  (?:gaps:|缺口：) \[\]\n"
+        r"(?:the same as in the file:|与文件中的一致：) True",
+        r"(?:terminate\(\): the listener heard|terminate\(\)：监听的客户端收到) 1001 "
+        r"'the server is shutting down'",
         r"(?:both pass:|两者都通过：) True",
     ),
     "12_testing": (  # the project's own tests pass; TestClient has no ws_max_size
         r"(?m)^8 passed$",  # tests/test_contract.py
         r"TestClient:\s+got 2,000,000 characters",
-        r"real server:\s+closed with 1009",
-        r"test 2: RuntimeError: .* is bound to a different event loop",
+        r"(?:real server:\s+closed with|真实服务器：\s+用关闭码) 1009",
+        r"(?:test 2:|测试 2：) RuntimeError: .* is bound to a different event loop",
         r"Failed: Timeout \(>2\.0s\) from pytest-timeout",
-        r"st\.text\(max_size=LIMIT\):\s+longest of 60:\s+\d\d?\n",  # short, far below 1,000
-        r"a length, then a text of it: longest of 60:\s+(9\d\d|1000)\n",
+        # short, far below 1,000
+        r"st\.text\(max_size=LIMIT\):\s+(?:longest of 60:|60 个样例中最长的：)\s+\d\d?\n",
+        r"(?:a length, then a text of it: longest of 60:|先取长度，再生成该长度的文本："
+        r" 60 个样例中最长的：)\s+(9\d\d|1000)\n",
         r"Highest target score: 1000 ",  # the property test tried a text at the limit
         r"(?m)^(1[2-9]|[2-9]\d) passed(, [1-9] skipped)?$",  # python -m pytest -q tests
         r"(?:both pass:|两者都通过：) True",  # check_chat: the learner's chat and the reference
     ),
     "13_scaling_deployment": (  # the learner's chat: two processes are two chats until
         # their Redis broker makes one; it lives through Redis stopping; nginx balances
-        r"ada got: \('ada', 'hello, anyone\?', 1\)\nbob got: None",
-        r"ada got: (\('ada', 'hello, anyone\?', 1\) \('bob', .+, 2\))\nbob got: \1\n",
-        r"Redis stopped\. B available: False - Redis is unreachable \(ConnectionError\)",
-        r"B heard: \[\(4, 'heard by both'\), \(5, 'after the outage'\)\]",
+        r"(?:ada got:|ada 收到：) \('ada', 'hello, anyone\?', 1\)\n(?:bob got:|bob 收到：) None",
+        r"(?:ada got:|ada 收到：) (\('ada', 'hello, anyone\?', 1\) \('bob', .+, 2\))\n"
+        r"(?:bob got:|bob 收到：) \1\n",
+        r"(?:Redis stopped\. B available:|Redis 已停止。B 可用：) False - "
+        r"Redis is unreachable \(ConnectionError\)",
+        r"(?:B heard:|B 收到：) \[\(4, 'heard by both'\), \(5, 'after the outage'\)\]",
         r"needs --redis: each process has its own rooms\nStarted parent process: 1x\n"
         r"Started server process: 2x",
-        r"process A handled 1 of the 2 connections\nprocess B handled 1 of the 2",
-        r"yours: True  the reference: True",
+        r"process A handled 1 of the 2 connections\nprocess B handled 1 of the 2"
+        r"|进程 A 处理了 2 个连接中的 1 个\n进程 B 处理了 2 个连接中的 1 个",
+        r"(?:yours:|你的：) True  (?:the reference:|参考实现：) True",
     ),
     "14_production": (  # the learner's project: probes, Redis outage, drain, nginx, wss only
         r"HEALTHCHECK python -m mychat\.probe /livez -> exit 0",
@@ -174,9 +188,10 @@ KEY_RESULTS: dict[str, tuple[str, ...]] = {
         r"11 of 11 clauses|11 条条款中有 11 条",  # check_chat on the learner's final app
     ),
     "15_beyond_http1": (  # Hypercorn allows the extended CONNECT and answers 200; Granian not
-        r"setting  00 08 00 00 00 01",
+        r"(?:setting |设置项  ) 00 08 00 00 00 01",
         r"\(':status', '200'\)",
-        r"the server allows the extended CONNECT: 0\n\[.*<StreamReset stream_id:1",
+        r"(?:the server allows the extended CONNECT:|服务器是否允许扩展 CONNECT：) 0\n"
+        r"\[.*<StreamReset stream_id:1",
     ),
 }
 
@@ -195,7 +210,53 @@ LABELS_IN_CHINESE: dict[str, tuple[str, ...]] = {
         r"^with nest_asyncio, uvicorn\.run\(\) still failed",  # a separate Python's output
         r"^async with httpx\.AsyncClient\(\)",  # a line of code the lesson shows
     ),
+    # the transports' names in the package's measurement tables (its plots' legends too,
+    # which stay English: no CJK font)
+    "01_http_limits": (r"^(?:short polling every \d+ ms|long polling) ",),
+    "02_why_websockets": (r"^(?:short polling every \d+ ms|long polling) ",),
+    "03_fastapi_primer": (),
     "04_handshake": (),
+    "05_frames": (
+        r"^(?:[0-9a-f]{2} )+[0-9a-f]{2}$",  # a frame's bytes in hex
+        r"^key\s+(?:[0-9a-f]{2} ){3}[0-9a-f]{2}$",  # the masking key ("key" is the term)
+        r"^[A-F]  +\d+ bytes  (?:[0-9a-f]{2} )",  # the exercise's frames, in hex
+    ),
+    "06_own_server": (
+        r"^  (?:OK    |FAILED) ",  # the lesson's own test cases, named in its OWN_CASES
+        r"^\s*\d+(?:\.\d+)+: ",  # an Autobahn case and its description
+        r"^\d+ [a-z][a-z ]+ +\d+ (?:OK|NON-STRICT|FAILED)",  # Autobahn's sections, its results
+        r"^[A-Z]+ (?:fin|not fin) b",  # the exercise's frames: opcode, FIN bit, payload
+    ),
+    "07_fastapi_endpoint": (
+        r"^Ada joined room \d+$",  # what the lesson's endpoint sends
+        r"^from a blocking client$",  # what the blocking client sent, echoed
+        # the exercise's code, as inspect shows it
+        r"^ {4,}(?:async def \w+\(websocket|await websocket\.|return app$|# )",
+    ),
+    "08_integration_config": (r"^  \d\. (?:startup|websocket|shutdown)\b",),  # the app's events
+    "10_security": (  # what the lesson's own functions return, and what programs print
+        r"the page (?:saw close \d+: refused|read \[)",  # hijack()
+        r"^(?:\S.* +-> )?(?:refused: HTTP \d+|welcome as \w+|accepted, then closed \d+.*)$",
+        r"^after [\d.]+ s: .* \(x\d+\)$",  # slowloris()
+        r"bytes wait in the server for a client$",  # ping_flood()
+        r"^parse\(\): ",  # the project's parse(): its error detail
+        r"^ {4,}(?:async def __call__|if scope\[|await self\.app\()",  # source, as inspect shows it
+        r"^\s+fastapi\.exceptions\.HTTPException: ",  # a traceback's last line
+        r"^uvicorn [\d.]+ · h11 [\d.]+ · ",  # software versions
+    ),
+    "11_reliability": (  # the log the learner's client keeps (its code: mychat/client.py)
+        r"^\s*(?:welcome with since=|closed by the server: |no connection: |attempt failed: "
+        r"|lost: no close frame|waited \d)",
+    ),
+    "12_testing": (
+        r"^starlette [\d.]+: \(self, ",  # a signature, as inspect shows it
+        r"^- Highest target score: ",  # Hypothesis's statistics
+    ),
+    "15_beyond_http1": (r"^\s+\d+\s+[→←]\s+\d+\s+[A-Z_]+ ",),  # the tap's HTTP/2 frames
+    "13_scaling_deployment": (
+        r"^Started (?:parent|server) process: \d+x$",  # uvicorn's log lines, counted
+        r"^\s*[a-z_]+ [^#]*[;{](?:\s+#.*)?$",  # an nginx configuration's directives
+    ),
     "14_production": (r"^\s+The `uvicorn\.workers` module is deprecated",),  # uvicorn's warning
     "09_realtime_chat": (
         r"^(lobby|garden) \d+ ",  # a room's history: room, seq, what was said
