@@ -170,6 +170,7 @@ def autobahn_verdicts(cases: list[str]) -> dict[str, str] | None:
     """Autobahn|Testsuite's summary per server for ``cases``; None if the suite is missing."""
     from ws_lessons import autobahn
     from ws_lessons.apps import echo_app
+    from ws_lessons.i18n import _
 
     if autobahn.wstest() is None:
         return None
@@ -180,7 +181,8 @@ def autobahn_verdicts(cases: list[str]) -> dict[str, str] | None:
         failed = report.failed(label)
         counts = report.counts(label)
         passed = ", ".join(f"{n} {verdict}" for verdict, n in sorted(counts.items()))
-        summary[label] = passed + (f"; failed: {' '.join(failed[:5])}" if failed else "")
+        cut = _("; failed: {cases}").format(cases=" ".join(failed[:5]))
+        summary[label] = passed + (cut if failed else "")
     return summary
 
 
