@@ -6,6 +6,7 @@ before the new one binds; something unnamed never replaces anything.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import sys
 import threading
@@ -18,6 +19,7 @@ from fastapi import FastAPI
 
 from ws_lessons.feeds import ByteCounter
 from ws_lessons.server import lifecycle, running, serve, serve_streams, started, stop_all
+from ws_lessons.server.background import close_loop
 from ws_lessons.services import Service, free_port
 from ws_lessons.tap import Tap
 
@@ -95,3 +97,25 @@ def test_a_service_started_again_under_its_name_stops_the_old_process(tmp_path: 
     assert first.process.poll() is not None and refuses_connections(first.port)
     assert httpx.get(second.url).status_code == 200
     assert lifecycle.started() == [second]
+
+
+def test_closing_a_loop_cancels_a_task_started_while_others_are_cancelled() -> None:
+    """As when a connection is accepted in the loop's last turn: its handler starts as the
+    other tasks end, and must be cancelled too, not left unstarted ("never awaited")."""
+    loop = asyncio.new_event_loop()
+    late: list[asyncio.Task[None]] = []
+
+    async def handler() -> None:
+        await asyncio.sleep(60)
+
+    async def serving() -> None:
+        try:
+            await asyncio.sleep(60)
+        finally:
+            late.append(loop.create_task(handler()))
+
+    first = loop.create_task(serving())
+    loop.run_until_complete(asyncio.sleep(0))
+    close_loop(loop)
+    assert loop.is_closed()
+    assert first.cancelled() and late and late[0].cancelled()

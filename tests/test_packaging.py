@@ -46,7 +46,7 @@ def test_the_doctor_checks_the_minimums_pyproject_declares() -> None:
 def test_course_test_runs_parallel_workers_unless_asked_otherwise() -> None:
     import course
 
-    workers = str(min(4, (os.cpu_count() or 1) + 1))
+    workers = str(min(4, (os.cpu_count() or 1) + 2))
     assert course.in_parallel(["-k", "x"]) == ["-n", workers, "--dist", "loadgroup", "-k", "x"]
     for chosen in (["-n", "0"], ["-n4"], ["--dist", "load"], ["-p", "no:xdist"]):
         assert course.in_parallel(chosen) == chosen

@@ -1,4 +1,7 @@
-"""With proxy variables pointing at a dead proxy, the lessons still reach their own servers."""
+"""With proxy variables pointing at a dead proxy, the lessons still reach their own servers.
+
+Every Chinese twin runs behind these proxies (``tests/notebooks/test_notebooks.py``).
+"""
 
 from __future__ import annotations
 
@@ -7,24 +10,12 @@ import socket
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import httpx
-import nbformat
 import pytest
-from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError
-from test_notebooks import LESSONS as NOTEBOOKS
+from test_notebooks import DEAD_PROXIES as DEAD
 
 from ws_lessons import proxies
-
-# Nothing listens on port 9 (discard) here: a request sent through these proxies fails.
-DEAD = {
-    "http_proxy": "http://127.0.0.1:9",
-    "https_proxy": "http://127.0.0.1:9",
-    "all_proxy": "socks5://127.0.0.1:9",
-}
-LESSONS = ["00_start_here", "01_http_limits", "07_fastapi_endpoint", "09_realtime_chat"]
 
 
 @pytest.fixture
@@ -96,31 +87,3 @@ def test_without_the_bypass_a_client_would_go_to_the_proxy(
                 client.get("http://127.0.0.1:1/")
             connection, _ = proxy.accept()  # the request went to the proxy
             connection.close()
-
-
-@pytest.mark.parametrize("stem", LESSONS)
-@pytest.mark.notebook
-@pytest.mark.slow
-def test_lesson_runs_behind_a_dead_proxy(stem: str, dead_proxies: dict[str, str]) -> None:
-    """Once, fresh: ``test_notebooks.py`` runs every lesson twice already."""
-    path = Path(NOTEBOOKS[0]).parent / f"{stem}.ipynb"
-    notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(
-        notebook,
-        timeout=120,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(path.parent)}},
-    )
-    probe = nbformat.v4.new_code_cell(
-        "import os; print(os.environ['all_proxy'], os.environ['no_proxy'])"
-    )
-    lesson_cells = list(notebook.cells)
-    notebook.cells.append(probe)  # run after the lesson: what the kernel saw
-    with client.setup_kernel():  # the kernel inherits this process's proxy variables
-        for index, cell in enumerate(lesson_cells):
-            try:
-                client.execute_cell(cell, index)
-            except CellExecutionError as error:
-                pytest.fail(f"{path.name}, cell {index} failed:\n{error}")
-        client.execute_cell(probe, len(lesson_cells))
-    assert probe.outputs[0]["text"].split() == [DEAD["all_proxy"], "127.0.0.1,localhost,::1"]

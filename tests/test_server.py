@@ -128,6 +128,28 @@ def test_connections_have_nagle_off(server: RunningServer) -> None:
     assert flags and all(flags)  # else small writes wait ~40 ms for the next one
 
 
+def test_send_buffer_fixes_each_connections_kernel_send_buffer() -> None:
+    async def send_buffers(server: RunningServer) -> list[int]:
+        return [
+            transport.get_extra_info("socket").getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+            for transport in server.transports()
+        ]
+
+    with (
+        serve(make_app(), name="small buffer", send_buffer=8192) as small,
+        serve(make_app()) as grown,
+    ):
+        for server in (small, grown):
+            with connect(server.ws_url("/echo")) as ws:
+                ws.send("x" * 100_000)  # the default buffer grows with what is sent
+                assert ws.recv(timeout=5) == "x" * 100_000
+                sizes = server.run(send_buffers(server))
+            if server is small:
+                assert sizes == [2 * 8192]  # Linux doubles it for its own bookkeeping (socket(7))
+            else:
+                assert sizes and sizes[0] > 2 * 8192
+
+
 def test_run_executes_on_the_server_loop(server: RunningServer) -> None:
     async def where() -> tuple[str, asyncio.AbstractEventLoop]:
         return threading.current_thread().name, asyncio.get_running_loop()

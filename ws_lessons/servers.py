@@ -299,15 +299,17 @@ def serve_hypercorn(
     name: str | None = None,
     certfile: str | Path | None = None,
     keyfile: str | Path | None = None,
+    send_buffer: int | None = None,
 ) -> Hypercorn:
     """Start ``app`` with Hypercorn in the background; return once it accepts connections.
 
     With ``certfile`` and ``keyfile`` it serves ``https://`` and offers HTTP/2 by ALPN;
     without, clear text, where a client may start HTTP/2 with its preface (h2c).
+    ``send_buffer``: as :func:`ws_lessons.server.serve` takes it.
     """
     tls = _tls_pair(certfile, keyfile)
     lifecycle.make_room(OtherServer.kind, name, host, port)
-    sock = bind(host, port)
+    sock = bind(host, port, send_buffer)
     handle = Hypercorn(name or f"hypercorn-{sock.getsockname()[1]}", app, sock, tls)
     handle._start()
     return handle

@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 from fastapi import FastAPI, WebSocket
 
-from ws_lessons.chat import create_app
+from ws_lessons.chat import contract, create_app
 from ws_lessons.chat.contract import CLAUSES
 from ws_lessons.chat.models import Say, parse
 from ws_lessons.chat.ratelimit import TokenBucket
+from ws_lessons.chat.settings import Settings
 from ws_lessons.checks import check_chat
 
 pytestmark = pytest.mark.timeout(90)
@@ -88,6 +89,18 @@ def test_the_reference_chat_passes(capsys: pytest.CaptureFixture[str]) -> None:
     assert out.count("✅") == len(CLAUSES) + 1
     assert "❌" not in out
     assert time.monotonic() - started < 60
+
+
+def test_an_outbox_without_a_bound_fails_the_stalled_client_clause(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(contract, "STALL_MESSAGES", 600)  # the reference's 100 go after ~250
+    verdict = check_chat(create_app(Settings(queue_size=0)))  # asyncio.Queue(0) never fills
+    assert verdict.failed() == ["stalled client"]
+    assert (
+        "❌ stalled client: after 600 messages the client that stopped reading was still in "
+        in (capsys.readouterr().out)
+    )
 
 
 def test_a_broadcast_that_awaits_each_send_fails_the_stalled_client_clause(

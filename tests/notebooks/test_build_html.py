@@ -13,17 +13,6 @@ sys.path.insert(0, str(ROOT / "tools"))
 import build_html  # noqa: E402
 
 
-@pytest.mark.notebook
-@pytest.mark.slow
-def test_html_copy_of_a_lesson_is_executed_and_linked(tmp_path: Path, capfd) -> None:
-    assert build_html.main(["07"], site=tmp_path) == 0
-    assert "\r" not in capfd.readouterr().err  # no progress frames when not on a terminal
-    page = (tmp_path / "07_fastapi_endpoint.html").read_text(encoding="utf-8")
-    assert "server saw:" in page  # an output, so the lesson really ran
-    assert 'href="00_start_here.html"' in page
-    assert '.ipynb"' not in page
-
-
 def test_an_unknown_lesson_is_an_error(tmp_path: Path) -> None:
     assert build_html.main(["99"], site=tmp_path) == 2
 
@@ -38,9 +27,15 @@ def test_html_copy_of_a_chinese_lesson_speaks_chinese(tmp_path: Path) -> None:
 
 @pytest.mark.notebook
 @pytest.mark.slow
-def test_html_copy_of_lesson_05_draws_the_wire(tmp_path: Path) -> None:
+def test_html_copy_of_a_lesson_is_executed_linked_and_draws_the_wire(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     assert build_html.main(["05"], site=tmp_path) == 0
+    assert "\r" not in capfd.readouterr().err  # no progress frames when not on a terminal
     page = (tmp_path / "05_frames.html").read_text(encoding="utf-8")
+    assert "unmasked" in page  # an output, so the lesson really ran
+    assert 'href="04_handshake.html"' in page
+    assert '.ipynb"' not in page
     assert page.count("<svg") >= 4  # the sequence diagrams, drawn inline
     assert 'class="arrow"' in page and ">GET /echo</text>" in page
     assert ">client</text>" in page and ">server</text>" in page

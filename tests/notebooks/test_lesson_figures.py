@@ -8,42 +8,26 @@ own: a proxy that left Nagle's algorithm on once made every long poll 40 ms late
 from __future__ import annotations
 
 import asyncio
-import functools
 import re
 import statistics
 import time
-from pathlib import Path
 
 import httpx
-import nbformat
 import pytest
-from nbclient import NotebookClient
+from test_notebooks import first_run, text_of
 
 from ws_lessons import feeds, serve
 
 pytestmark = pytest.mark.timeout(300)
 
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 MARGIN_MS = 10.0  # the proxy's fault added 40 ms; a loaded machine adds a few
 SECONDS = 3.0
 
 
-@functools.cache
 def shown(stem: str) -> list[tuple[str, str]]:
-    """Execute a lesson in a fresh kernel: (source, printed and displayed text) per code cell."""
-    notebook = nbformat.read(NOTEBOOKS / f"{stem}.ipynb", as_version=4)
-    NotebookClient(
-        notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": NOTEBOOKS}}
-    ).execute()
-    cells = []
-    for cell in notebook.cells:
-        if cell.cell_type == "code":
-            text = "".join(
-                output.get("text", "") or output.get("data", {}).get("text/plain", "")
-                for output in cell.outputs
-            )
-            cells.append((cell.source, text))
-    return cells
+    """(source, printed and displayed text) of each code cell of the lesson's first run."""
+    cells = first_run(stem).cells
+    return [(cell.source, text_of(cell)) for cell in cells if cell.cell_type == "code"]
 
 
 def long_poll_median(table: str) -> float:
@@ -77,7 +61,14 @@ async def direct_long_poll_median() -> float:
     return statistics.median(latencies[5:]) * 1000  # the first answers catch up on history
 
 
-@pytest.mark.parametrize("stem", ["01_http_limits", "02_why_websockets"])
+@pytest.mark.parametrize(
+    "stem",
+    # on the worker that ran the lesson: its first run is read, not run again
+    [
+        pytest.param(stem, marks=pytest.mark.xdist_group(stem))
+        for stem in ("01_http_limits", "02_why_websockets")
+    ],
+)
 @pytest.mark.notebook
 @pytest.mark.slow
 def test_the_lessons_long_poll_figure_is_a_direct_round_trip(stem: str) -> None:
@@ -88,7 +79,7 @@ def test_the_lessons_long_poll_figure_is_a_direct_round_trip(stem: str) -> None:
 
 
 @pytest.mark.notebook
-@pytest.mark.slow
+@pytest.mark.xdist_group("01_http_limits")
 def test_lesson_01_sets_long_polling_beside_a_direct_round_trip() -> None:
     cells = shown("01_http_limits")
     text = next(text for source, text in cells if "long_polling = results" in source)

@@ -62,9 +62,8 @@ def test_start_here_lists_every_lesson() -> None:
             assert f"({lesson.stem}.ipynb)" in listing
 
 
-# -- lessons 00-08: small cells, and commands a reader can copy ---------------------------------
+# -- every lesson: small cells, and commands a reader can copy ----------------------------------
 
-SMALL = [lesson for lesson in WRITTEN if lesson.number <= "08"]
 MAX_CODE_LINES = 30
 SHELL_PROGRAMS = (
     "python", "python3", "pip", "uv", "uvicorn", "fastapi", "jupyter", "redis-server",
@@ -106,7 +105,7 @@ def broken_commands(cell: nbformat.NotebookNode) -> list[str]:
     return broken
 
 
-@pytest.mark.parametrize("lesson", SMALL, ids=[lesson.stem for lesson in SMALL])
+@pytest.mark.parametrize("lesson", WRITTEN, ids=[lesson.stem for lesson in WRITTEN])
 def test_code_cells_are_small(lesson: navigation.Lesson) -> None:
     """Every step is a small cell with a visible result: no code cell over 30 lines."""
     for name, notebook in editions(lesson):
@@ -118,7 +117,7 @@ def test_code_cells_are_small(lesson: navigation.Lesson) -> None:
         assert not long, f"{name}: code cells (index, lines) over {MAX_CODE_LINES} lines: {long}"
 
 
-@pytest.mark.parametrize("lesson", SMALL, ids=[lesson.stem for lesson in SMALL])
+@pytest.mark.parametrize("lesson", WRITTEN, ids=[lesson.stem for lesson in WRITTEN])
 def test_shell_commands_are_one_line_each(lesson: navigation.Lesson) -> None:
     for name, notebook in editions(lesson):
         broken = {

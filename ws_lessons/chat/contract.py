@@ -47,11 +47,16 @@ DEADLINE = 55.0
 STALL_DEADLINE = 30.0
 """The longest the stalled-client clause may take, in seconds."""
 
-STALL_MESSAGES = 20_000
-"""Give up on the stalled-client clause after this many messages (about 18 MB)."""
+STALL_MESSAGES = 5_000
+"""Give up on the stalled-client clause after this many messages (about 4.5 MB): an outbox
+of a few hundred is dropped after a few hundred more."""
 
 STALL_TEXT = "z" * 900
 """What the senders of the stalled-client clause say: long, within a 1,000-character limit."""
+
+STALL_SEND_BUFFER = 16 * 1024
+"""The check's server socket send buffer, in bytes: a stalled client fills it in a few
+dozen messages (with Linux's default, growing up to 4 MiB on loopback, it took 3,000)."""
 
 SAYS_PER_SENDER = 5
 """Messages each sender of the stalled-client clause sends, under any sensible rate limit."""
@@ -612,7 +617,7 @@ def check(app: Any) -> ContractVerdict:
     """
     # A loop of its own: the caller's thread (a notebook cell) may already run one.
     with (
-        served(app, "chat", timeout_graceful_shutdown=1) as server,
+        served(app, "chat", timeout_graceful_shutdown=1, send_buffer=STALL_SEND_BUFFER) as server,
         concurrent.futures.ThreadPoolExecutor(1) as pool,
     ):
         future = pool.submit(asyncio.run, run(server, show))

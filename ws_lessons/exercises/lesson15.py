@@ -436,8 +436,11 @@ def check_chat_on(make_app: Callable[[], Any], servers: list[str]) -> list[Verdi
     if unknown or not callable(make_app):
         raise ValueError(f"check_chat_on(make_app, servers): servers among {', '.join(starters)}")
 
+    small = {"send_buffer": contract.STALL_SEND_BUFFER}  # Granian sizes its own buffers
+    options = {"uvicorn": small, "hypercorn": small, "granian": {}}
+
     def run(name: str) -> list[contract.Clause]:
-        with starters[name](make_app(), name=f"check_chat on {name}") as running:
+        with starters[name](make_app(), name=f"check_chat on {name}", **options[name]) as running:
             return asyncio.run(contract.run(running, lambda clause: None))
 
     def shown(future: concurrent.futures.Future[list[contract.Clause]]) -> Verdict:

@@ -189,6 +189,7 @@ def serve(
     name: str | None = None,
     before_stop: Callable[[], Awaitable[object]] | None = None,
     limits: Limits | None = None,
+    send_buffer: int | None = None,
     **uvicorn_options: Any,
 ) -> RunningServer:
     """Start ``app`` with uvicorn in the background; return once it accepts connections.
@@ -201,7 +202,9 @@ def serve(
     the remaining connections.
     ``limits`` (a :class:`~ws_lessons.limits.Limits`) adds the bounds uvicorn lacks: a
     request deadline, a head size, a connection cap, a ping budget, a write-buffer bound,
-    and hides ``?token=`` values in the log. Extra keyword arguments go to
+    and hides ``?token=`` values in the log. ``send_buffer`` fixes each connection's
+    kernel send buffer (see :func:`.background.bind`): a client that stops reading is felt
+    after kilobytes, not megabytes. Extra keyword arguments go to
     ``uvicorn.Config`` (for example ``ws_max_size=1024``).
     """
     if isinstance(app, str):
@@ -221,7 +224,8 @@ def serve(
         log_routing.hide_tokens()
     options.update(uvicorn_options)
     config = uvicorn.Config(app, log_config=None, **options)
-    handle = RunningServer(name, _Uvicorn(config, before_stop), bind(host, port))
+    sock = bind(host, port, send_buffer)
+    handle = RunningServer(name, _Uvicorn(config, before_stop), sock)
     lifecycle.track(handle)
     handle._start()
     return handle
