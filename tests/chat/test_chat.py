@@ -260,14 +260,17 @@ async def test_bad_message_gets_an_error_and_the_connection_stays_open(
 
 
 async def test_rate_limit(start) -> None:
-    server = start(rate=10, burst=3)
+    now = [0.0]  # the rate limit's clock, which stands still however slow the machine is
+    server = start(create_app(secret=SECRET, rate=10, burst=3, clock=lambda: now[0]))
     async with join(server, "lobby", "alice") as alice:
         for n in range(4):
             await alice.say(f"{n}")
         replies = [await alice.receive() for _ in range(4)]
         assert [reply["type"] for reply in replies] == ["said", "said", "said", "error"]
         assert replies[-1]["error"] == "rate_limited"
-        await asyncio.sleep(1 / 10)  # one token back
+        await alice.say("too soon")
+        assert (await alice.receive())["error"] == "rate_limited"
+        now[0] += 1 / 10  # one token back
         await alice.say("later")
         assert (await alice.receive())["text"] == "later"
 

@@ -37,6 +37,7 @@ the same way. Once the broker has reconnected, the chat serves again by itself.
 import contextlib
 import logging
 import secrets
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
@@ -74,7 +75,12 @@ MAX_BODY = 1024
 
 
 def create_app(
-    settings: Settings | None = None, /, *, broker: Broker | None = None, **changes: Any
+    settings: Settings | None = None,
+    /,
+    *,
+    broker: Broker | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    **changes: Any,
 ) -> FastAPI:
     """Build the chat app with ``settings`` (:class:`~.settings.Settings`; its defaults if
     None), changed by keyword: ``create_app(secret="s", rate=10)``.
@@ -83,6 +89,7 @@ def create_app(
     ``history_size``, ``keep_rooms`` and ``max_rooms``), see
     :class:`~ws_lessons.chat.sqlite_broker.SqliteBroker` for a file and
     :class:`~ws_lessons.chat.redis_broker.RedisBroker` for rooms shared by processes.
+    ``clock``: the time in seconds that the rate limit reads; a test passes its own.
 
     The app's :class:`~ws_lessons.chat.hub.Hub` is ``app.state.hub``. Serve it with
     ``before_stop=app.state.hub.close_all`` so that clients hear 1001 when it stops.
@@ -104,7 +111,7 @@ def create_app(
 
     ops.add_routes(app, hub)
     _add_token_route(app, secret, settings.token_ttl)
-    _add_chat_route(app, Guard(secret, settings.allowed_origins or ()), settings)
+    _add_chat_route(app, Guard(secret, settings.allowed_origins or ()), settings, clock)
     return app
 
 
@@ -134,7 +141,9 @@ def _add_token_route(app: FastAPI, secret: str, ttl: float) -> None:
         return TokenResponse(token=value)
 
 
-def _add_chat_route(app: FastAPI, guard: Guard, settings: Settings) -> None:
+def _add_chat_route(
+    app: FastAPI, guard: Guard, settings: Settings, clock: Callable[[], float]
+) -> None:
     hub: Hub = app.state.hub
     connections: ConnectionLimit = app.state.connections
 
@@ -154,7 +163,7 @@ def _add_chat_route(app: FastAPI, guard: Guard, settings: Settings) -> None:
             member = Member(websocket, room, user, settings.queue_size)
             try:
                 async with hub.join(member, since) as backlog:
-                    await member.run(backlog, _receiver(hub, member, settings))
+                    await member.run(backlog, _receiver(hub, member, settings, clock))
             except BrokerUnavailable as exc:  # during a command; the listener says why
                 if websocket.application_state is WebSocketState.CONNECTED:
                     with contextlib.suppress(WebSocketDisconnect, RuntimeError):
@@ -186,10 +195,10 @@ def _turned_away(hub: Hub, free: bool, max_connections: int) -> tuple[int, str] 
 
 
 def _receiver(
-    hub: Hub, member: Member, settings: Settings
+    hub: Hub, member: Member, settings: Settings, clock: Callable[[], float]
 ) -> Callable[[str | bytes], Awaitable[None]]:
     """What ``member``'s connection does with each frame: rate limit, parse, act."""
-    bucket = TokenBucket(settings.rate, settings.burst)
+    bucket = TokenBucket(settings.rate, settings.burst, clock)
     rate_limited = Error(
         error="rate_limited",
         detail=f"Slow down: at most {settings.rate:g} messages a second, "
