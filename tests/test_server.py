@@ -248,8 +248,19 @@ def test_two_servers_keep_their_logs_apart() -> None:
         assert not any("/only-on-a" in line for line in b.logs)
 
 
-def test_the_kernel_keeps_its_sigint_handler(server: RunningServer) -> None:
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+@pytest.fixture
+def sigint_raises() -> Iterator[None]:
+    """SIGINT raises KeyboardInterrupt, as in a kernel (Python's default), even where the
+    test run inherited SIGINT ignored (a shell starts background jobs that way)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("sigint_raises")
+def test_the_kernel_keeps_its_sigint_handler() -> None:
+    with serve(make_app(), name="test"):
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def main_thread_in(function: str, caller: str) -> bool:
@@ -284,6 +295,7 @@ def interrupt_main_in(
     return thread
 
 
+@pytest.mark.usefixtures("sigint_raises")
 def test_interrupting_a_slow_start_leaves_nothing_behind() -> None:
     started = threading.Event()
 

@@ -167,9 +167,24 @@ def test_an_announcement_reaches_each_kernel(
         assert last.endswith("from your instructor: look at the hint for 00.2"), printed
 
 
+def all_sent(kernel: BlockingKernelClient) -> bool:
+    """Wait until the kernel's reporter holds no verdict the server has not acknowledged."""
+    printed = run(
+        kernel,
+        "import time\n"
+        "from ws_lessons.classroom import reporter\n"
+        "deadline = time.monotonic() + 15\n"
+        "while reporter._class.reporter.pending and time.monotonic() < deadline:\n"
+        "    time.sleep(0.02)\n"
+        "print('pending:', len(reporter._class.reporter.pending))",
+    )
+    return printed.strip().endswith("pending: 0")
+
+
 def test_a_restart_mid_class_loses_nothing_and_shows_nothing_twice(
     kernels: list[BlockingKernelClient], room: Class, dashboard: Page
 ) -> None:
+    assert all(all_sent(kernel) for kernel in kernels)  # the last test's verdicts are in
     before = room.store.verdict_count()
     room.restart()
     expect(dashboard.locator("#status")).to_have_attribute("data-state", "down")
