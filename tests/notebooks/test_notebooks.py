@@ -289,7 +289,10 @@ NOT_A_LABEL = re.compile(
     r"|\$ "  # a command
     r"|(?:[\w.-]+ v?\d[\w.+-]*(?:, |$))+$)"  # software versions: "uvicorn 0.55.0, h11 0.16"
 )
-DATA = re.compile(r"\S+://\S+|'[^']*'|\"[^\"]*\"|\{[^}]*\}|\[[^\]]*\]")
+DATA = re.compile(
+    r"\S+://\S+|'[^']*'|\"[^\"]*\"|\{[^}]*\}|\[[^\]]*\]"
+    r"|\b(?:[0-9a-f]{2} )+[0-9a-f]{2}\b"  # bytes in hex: "dd 56 bf c1" holds no words
+)
 PLAIN_WORD = re.compile(r"^[a-z]{2,}[,.:;!?]?$")
 
 
@@ -300,10 +303,10 @@ def english_labels(text: str, data: tuple[str, ...] = ()) -> list[str]:
     rule"). A line is left alone when it holds Chinese, or is not a label at all: a log
     record, JSON or a Python repr, an HTTP header or a program's ``Name: message``, a
     request or status line, a traceback, a ``$ command``, software versions, or one of the
-    lesson's ``data`` lines. Of a line
-    showing an input and an answer (``input -> answer``, ``name <- message``) only the
-    input is read: the answer is a program's. Addresses, quoted strings and bracketed data
-    aside, a line with two plain lowercase English words or more is an English label.
+    lesson's ``data`` lines. Of a line showing an input and an answer (``input -> answer``,
+    ``name <- message``) only the input is read: the answer is a program's. Addresses,
+    quoted strings, bracketed data and bytes in hex aside, a line with two plain lowercase
+    English words or more is an English label.
     """
     found = []
     for line in text.splitlines():
@@ -330,6 +333,7 @@ def test_the_label_rule_tells_labels_from_data() -> None:
         "INFO    uvicorn.error: connection open\n"
         "uvicorn 0.55.0, websockets 17.4, wsproto 1.3.2\n"
         "lobby 2 anyone there?\n"
+        "PING dd 56 bf c1\n"
     )
     assert english_labels(printed, (r"^lobby \d",)) == [
         "a key of 12 bytes, not 16      400       101",
