@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -86,6 +87,15 @@ def start(caplog: pytest.LogCaptureFixture) -> Iterator[Callable[..., RunningSer
         if check_logs:
             assert not [line for line in server.logs if "Traceback" in line or "ERROR" in line]
     assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
+
+
+@pytest.fixture
+def sigint_raises() -> Iterator[None]:
+    """SIGINT raises KeyboardInterrupt, as in a kernel (Python's default), even where the
+    test run inherited SIGINT ignored (a shell starts background jobs that way)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 # -- markers (registered in pyproject.toml) ---------------------------------------------------

@@ -137,6 +137,7 @@ def test_forgotten_await() -> None:
     assert "put `await` before the call" in hint_for(caught(use_without_await))
 
 
+@pytest.mark.usefixtures("sigint_raises")
 def test_interrupting_a_receive_that_waits_forever(server: RunningServer) -> None:
     with connect_sync(server.ws_url("/rooms/1"), open_timeout=2) as ws:  # it never speaks first
         # a real SIGINT, as the kernel's interrupt button sends, once the wait has begun

@@ -248,15 +248,6 @@ def test_two_servers_keep_their_logs_apart() -> None:
         assert not any("/only-on-a" in line for line in b.logs)
 
 
-@pytest.fixture
-def sigint_raises() -> Iterator[None]:
-    """SIGINT raises KeyboardInterrupt, as in a kernel (Python's default), even where the
-    test run inherited SIGINT ignored (a shell starts background jobs that way)."""
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    yield
-    signal.signal(signal.SIGINT, previous)
-
-
 @pytest.mark.usefixtures("sigint_raises")
 def test_the_kernel_keeps_its_sigint_handler() -> None:
     with serve(make_app(), name="test"):
