@@ -11,6 +11,7 @@ import sys
 from collections.abc import Iterator
 from datetime import date
 from importlib.metadata import version
+from typing import Any
 
 import pytest
 
@@ -66,6 +67,35 @@ def test_the_report_reads_per_group_and_per_case(report: autobahn.Report) -> Non
     assert "<table>" in report._repr_html_()
     detail = report.detail("uvicorn", "7.1.5")
     assert detail["behavior"] == "FAILED" and "description" in detail
+
+
+def silent_first(count: int) -> Any:
+    """An ASGI echo that never answers its first ``count`` messages: it waits for the end."""
+    held = 0
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        nonlocal held
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept"})
+        while (message := await receive())["type"] == "websocket.receive":
+            if held < count:
+                held += 1
+                continue
+            text, data = message.get("text"), message.get("bytes")
+            await send({"type": "websocket.send", "text": text, "bytes": data})
+
+    return app
+
+
+@pytest.mark.needs("Autobahn|Testsuite")
+def test_a_case_the_suite_gave_up_waiting_for_runs_once_more() -> None:
+    """Case 1.1.1 waits 1 s for its echo: late once passes the second time, late twice fails."""
+    with serve(silent_first(1)) as once, serve(silent_first(2)) as always:
+        report = autobahn.run({"once": once.ws_url("/"), "always": always.ws_url("/")}, ["1.1.1"])
+    assert report.again == {"once": ["1.1.1"], "always": ["1.1.1"]}
+    assert report.verdict("once", "1.1.1") == "OK"
+    assert report.failed("always") == ["1.1.1"]
+    assert report.gave_up_waiting("always") == ["1.1.1"]  # read from the second run's file
 
 
 def test_only_loopback_servers_are_tested() -> None:

@@ -28,6 +28,10 @@ websockets-sansio protocols, the implementations uvicorn 0.55 picks by default):
 - Bytes waiting for a peer that does not read: ``transport.close()`` waits for the
   buffer to drain, for ever. Here a closed connection is cut after ``linger`` seconds,
   and one with more than ``max_buffer`` bytes waiting is cut at once.
+- A connection closed for a client's error: uvicorn closes the socket at once, and unread
+  data makes the kernel reset it, which can destroy the close frame before a client that
+  is still writing reads it. Here the server half-closes and reads on, discarding, until
+  the client closes, for at most ``linger`` seconds (its 408 and 431 answers do the same).
 - A text frame with invalid UTF-8 is logged by uvicorn as ERROR with a traceback; here
   it is one INFO line with the close code, like every protocol error of a client.
 - Accept errors (out of file descriptors) are logged once per burst, not once per try.
@@ -168,9 +172,13 @@ class _Lingering:
     def __init__(self, transport: asyncio.Transport, linger: float) -> None:
         self._transport = transport
         self._linger = linger
-        self.refused = False
+        self.lingering = False
 
     def close(self) -> None:
+        if not self.lingering:  # else the timer of close_after_peer() closes
+            self._close()
+
+    def _close(self) -> None:
         try:
             waiting = self._transport.get_write_buffer_size()
         except AttributeError:  # asyncio's TLS transport, once closed, has no buffer left
@@ -179,10 +187,21 @@ class _Lingering:
         if waiting:
             asyncio.get_running_loop().call_later(self._linger, self._transport.abort)
 
-    def close_later(self) -> None:
-        """Close once the peer has closed too, or after ``linger`` seconds."""
-        self.refused = True
-        asyncio.get_running_loop().call_later(self._linger, self.close)
+    def close_after_peer(self) -> None:
+        """Stop writing, then close once the peer has closed too, or after ``linger`` seconds.
+
+        Closing a socket with unread data makes the kernel reset the connection, and a
+        client that meets the reset while writing can lose what was sent to it last (an
+        answer, a close frame) before reading it (RFC 9112 §9.6). So half-close, and let
+        the protocol read on, discarding, until the peer closes. TLS cannot half-close.
+        """
+        if not self._transport.can_write_eof():
+            self.close()
+            return
+        self.lingering = True
+        self._transport.write_eof()
+        self._transport.resume_reading()  # read on, or the unread data waits in the kernel
+        asyncio.get_running_loop().call_later(self._linger, self._close)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
@@ -205,24 +224,16 @@ class _Door:
 def _refuse(
     transport: asyncio.Transport, status: int, reason: str, detail: str, *, linger: bool = True
 ) -> None:
-    """Answer ``status``, then stop writing; the caller discards what still comes in.
-
-    Closing a socket with unread data makes the kernel reset the connection, which can
-    destroy the answer before the client reads it: so half-close, and let the
-    connection linger (RFC 9112 §9.6), for at most ``linger`` seconds.
-    """
+    """Answer ``status``, then stop writing; the caller discards what still comes in."""
     body = f"{detail}\n".encode()
     head = (
         f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\n"
         f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
     )
     transport.write(head.encode() + body)
-    if not linger:  # overloaded: free the descriptor now, even at the risk of a reset
-        transport.close()
-    elif transport.can_write_eof():
-        transport.write_eof()
-        transport.close_later()  # type: ignore[attr-defined]
-    else:  # TLS cannot half-close
+    if linger:
+        cast(_Lingering, transport).close_after_peer()
+    else:  # overloaded: free the descriptor now, even at the risk of a reset
         transport.close()
 
 
@@ -276,7 +287,7 @@ class Http(H11Protocol):
             self.transport.abort()
 
     def data_received(self, data: bytes) -> None:
-        if cast(_Lingering, self.transport).refused:  # answered: read on only to let it out
+        if cast(_Lingering, self.transport).lingering:  # answered: read on only to let it out
             return
         if self.conn.their_state is h11.IDLE and self._head_too_big(data):
             self.door.too_big.note()
@@ -359,12 +370,16 @@ class WebSocket(WebSocketsSansIOProtocol):
         self.handle_parser_exception()
 
     def handle_parser_exception(self) -> None:
+        """uvicorn's, but the connection lingers: the client reads why it was closed."""
         if self.close_sent:
             return
         sent = self.conn.close_sent
         code, reason = (sent.code, sent.reason) if sent else (1006, "")
         logger.info("%s closed %d %s", self._where(), code, reason)  # no traceback: not our bug
-        super().handle_parser_exception()
+        self.queue.put_nowait({"type": "websocket.disconnect", "code": code, "reason": reason})
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.close_sent = True
+        cast(_Lingering, self.transport).close_after_peer()
 
     def send_receive_event_to_app(self) -> None:
         # uvicorn 0.55 logs invalid UTF-8 with logger.exception(): decode it here first.
