@@ -108,6 +108,43 @@ async def test_fails_the_connection_with_the_rule_s_close_code(
     writer.close()
 
 
+async def test_an_empty_close_is_answered_with_1000(url: str) -> None:
+    """RFC 6455 §5.5.1: a close frame may have no body; with no code to echo, 1000."""
+    reader, writer = await raw_connection(url)
+    writer.write(masked(Frame(Opcode.CLOSE, b"")))
+    received = await frames_until_close(reader)
+    assert [(f.opcode, f.payload) for f in received] == [(Opcode.CLOSE, b"\x03\xe8")]
+    async with asyncio.timeout(5):
+        assert await reader.read() == b""
+    writer.close()
+
+
+async def test_an_unsolicited_pong_gets_no_answer(url: str) -> None:
+    """RFC 6455 §5.5.3: "A response to an unsolicited Pong frame is not expected."."""
+    reader, writer = await raw_connection(url)
+    writer.write(masked(Frame(Opcode.PONG, b"heartbeat")))
+    writer.write(masked(Frame.text("after")))
+    writer.write(masked(Frame.close()))
+    received = await frames_until_close(reader)
+    assert [f.opcode for f in received] == [Opcode.TEXT, Opcode.CLOSE]
+    assert received[0].payload == b"after"
+    writer.close()
+
+
+async def test_fragments_that_add_up_over_the_limit_close_with_1009(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each fragment is under the limit; the message they make is not."""
+    monkeypatch.setattr(scratch, "MAX_MESSAGE", 1000)
+    reader, writer = await raw_connection(url)
+    writer.write(masked(Frame(Opcode.BINARY, bytes(600), fin=False)))
+    writer.write(masked(Frame(Opcode.CONTINUATION, bytes(600))))
+    received = await frames_until_close(reader)
+    assert [f.opcode for f in received] == [Opcode.CLOSE]
+    assert parse_close(received[0].payload)[0] == CloseCode.MESSAGE_TOO_BIG
+    writer.close()
+
+
 async def test_an_unmasked_frame_from_a_client_is_refused(url: str) -> None:
     reader, writer = await raw_connection(url)
     writer.write(encode(Frame.text("not masked")))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
 import pytest
+import redis
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
@@ -26,8 +28,8 @@ SECRET = "scaling"
 
 
 @contextmanager
-def join(service: Service, user: str) -> Iterator[ClientConnection]:
-    url = service.ws_url(f"/ws/lobby?token={tokens.issue(user, SECRET)}")
+def join(service: Service, user: str, room: str = "lobby") -> Iterator[ClientConnection]:
+    url = service.ws_url(f"/ws/{room}?token={tokens.issue(user, SECRET)}")
     with connect(url, open_timeout=5) as ws:
         assert json.loads(ws.recv(timeout=5))["type"] == "welcome"
         yield ws
@@ -139,6 +141,30 @@ def test_with_redis_a_client_resumes_on_another_process(redis_url: str) -> None:
         with connect(second.ws_url(f"/ws/resume?token={token}&since={last}")) as ws:
             assert read(ws, "welcome")["members"] == ["dee"]
             assert [read(ws, "said")["text"] for _ in range(2)] == ["one", "two"]
+
+
+@pytest.mark.needs("redis-server")
+def test_with_redis_a_second_tab_on_another_process_is_no_news(redis_url: str) -> None:
+    """Presence counts a user's connections in all processes: a second tab opening or
+    closing elsewhere is neither a join nor a leave."""
+    members = redis.Redis.from_url(redis_url, decode_responses=True)
+    with chat_processes(redis_url) as (first, second), join(first, "eve", "tabs") as eve:
+        with join(first, "fay", "tabs") as fay:
+            assert read(eve, "joined")["user"] == "fay"
+            with join(second, "fay", "tabs") as fay_again:
+                assert members.hget("chat:tabs:members", "fay") == "2"
+                fay_again.send(json.dumps({"type": "say", "text": "from the second tab"}))
+                news = json.loads(eve.recv(timeout=5))  # a second "joined" would come first
+                assert (news["type"], news["text"]) == ("said", "from the second tab")
+            for _ in range(100):  # until the second process has counted the tab out
+                if members.hget("chat:tabs:members", "fay") == "1":
+                    break
+                time.sleep(0.05)
+            fay.send(json.dumps({"type": "say", "text": "still here"}))
+            news = json.loads(eve.recv(timeout=5))  # a "left" would come first
+            assert (news["type"], news["text"]) == ("said", "still here")
+        assert read(eve, "left")["user"] == "fay"  # her last tab
+    members.close()
 
 
 def test_with_redis_down_the_worker_does_not_start() -> None:
