@@ -73,8 +73,14 @@ def test_no_websocket_library_is_a_problem_with_the_fix(monkeypatch) -> None:
 
 def test_the_doctor_finds_chromium_where_the_tests_do(monkeypatch, tmp_path) -> None:
     chosen = tmp_path / "my-chromium"
+    chosen.write_text("#!/bin/sh\n")
+    chosen.chmod(0o755)
     monkeypatch.setenv("CHROMIUM", str(chosen))
     assert doctor.check_chromium() == doctor.Finding("chromium", doctor.OK, str(chosen))
+    chosen.unlink()  # a path that names no program: the browser tests would fail to launch it
+    wrong = doctor.check_chromium()
+    assert wrong.status == doctor.PROBLEM
+    assert str(chosen) in wrong.detail and "unset it" in wrong.fix
     monkeypatch.delenv("CHROMIUM")
     monkeypatch.setenv("PATH", str(tmp_path))  # no browser on it
     missing = doctor.check_chromium()

@@ -310,6 +310,13 @@ def check_port(port: int = 8000) -> Finding:
 def check_chromium() -> Finding:
     """The browser the browser tests and lessons 10 and 14 drive: ``$CHROMIUM``, else PATH."""
     found = browser.chromium()
+    if found and not (os.path.isfile(found) and os.access(found, os.X_OK)):  # a typo in $CHROMIUM
+        return Finding(
+            "chromium",
+            PROBLEM,
+            _("CHROMIUM={path}, but no program is there").format(path=found),
+            _("set CHROMIUM to the browser's full path, or unset it to use the one on PATH"),
+        )
     if found:
         return Finding("chromium", OK, found)
     return Finding(
