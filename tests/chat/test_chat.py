@@ -9,6 +9,7 @@ import signal
 import socket
 import struct
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -22,7 +23,7 @@ from websockets.exceptions import InvalidStatus
 
 from ws_lessons.chat import create_app, hub, tokens
 from ws_lessons.chat.broker import MemoryBroker
-from ws_lessons.chat.models import server_message
+from ws_lessons.chat.models import Said, server_message
 from ws_lessons.server import RunningServer
 
 pytestmark = pytest.mark.anyio
@@ -316,21 +317,42 @@ async def test_resume_is_bounded_by_the_history(start) -> None:
             assert [(await bob.receive())["seq"] for _ in range(3)] == [3, 4, 5]
 
 
-class SlowBroker(MemoryBroker):
-    """A broker that takes a while to answer, as one over a network would."""
+class HeldBroker(MemoryBroker):
+    """Holds one join halfway, in the room but before its last ``seq`` is read, until a
+    message is published: the race a broker over a network makes likely, every time."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hold = False  # set by the test: hold the next join
+        self.holding = threading.Event()  # the held join has reached last_seq
+        self.published = asyncio.Event()  # used on the server's loop only
 
     async def last_seq(self, room: str) -> int:
-        await asyncio.sleep(0.3)
+        if self.hold:
+            self.hold = False
+            self.published.clear()
+            self.holding.set()
+            async with asyncio.timeout(TIMEOUT):
+                await self.published.wait()
         return await super().last_seq(room)
+
+    async def publish(self, room: str, user: str, text: str) -> Said:
+        said = await super().publish(room, user, text)
+        self.published.set()
+        return said
 
 
 async def test_message_published_while_joining_is_sent_once(start) -> None:
-    server = start(broker=SlowBroker())
+    broker = HeldBroker()
+    server = start(broker=broker)
     async with join(server, "lobby", "alice") as alice:
         await alice.say("before")
+        await alice.receive("said")
+        broker.hold = True
         url = server.ws_url(f"/ws/lobby?token={token('bob')}&since=0")
         async with asyncio.timeout(TIMEOUT), await connect(url) as bob:
-            # bob is in the room but the hub is still reading the history
+            # bob is in the room but the hub has not read the history yet
+            assert await asyncio.to_thread(broker.holding.wait, TIMEOUT)
             await alice.say("during")
             messages = [json.loads(await bob.recv()) for _ in range(3)]
             await alice.say("after")
