@@ -394,6 +394,8 @@ async def test_a_ping_flood_closes_the_flooder_only(tmp_path: Path, reads: bool)
                         sent += 1000
             except ConnectionError:
                 cut = True
+            except TimeoutError:
+                pass  # never cut: the assertion below says so
             await asyncio.sleep(1)  # what the server holds now
             grew = server.rss() - before
             code = await reading if reading else await close_code(reader)

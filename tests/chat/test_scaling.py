@@ -160,6 +160,7 @@ def test_with_redis_a_second_tab_on_another_process_is_no_news(redis_url: str) -
                 if members.hget("chat:tabs:members", "fay") == "1":
                     break
                 time.sleep(0.05)
+            assert members.hget("chat:tabs:members", "fay") == "1"
             fay.send(json.dumps({"type": "say", "text": "still here"}))
             news = json.loads(eve.recv(timeout=5))  # a "left" would come first
             assert (news["type"], news["text"]) == ("said", "still here")
