@@ -25,6 +25,8 @@ from ws_lessons.chat import tokens
 from ws_lessons.services import Service, free_port, start_chat_worker, start_nginx
 
 pytestmark = pytest.mark.timeout(120)
+GUARD = 20.0
+"""Seconds to wait for a handshake: a hang guard, far beyond what a busy machine takes."""
 SITE = "chat.test"
 """A name Chromium resolves to 127.0.0.1 (--host-resolver-rules). Not loopback by name:
 browsers let pages reach 127.0.0.1 and localhost even from https:// pages, since those
@@ -70,14 +72,14 @@ def test_a_wss_client_that_trusts_the_ca_gets_welcome(
     tls_chat: Service, trusting: ssl.SSLContext
 ) -> None:
     assert chat_url(tls_chat).startswith("wss://")
-    with connect(chat_url(tls_chat), ssl=trusting, open_timeout=5) as ws:
+    with connect(chat_url(tls_chat), ssl=trusting, open_timeout=GUARD) as ws:
         assert read(ws, "welcome")["user"] == "ada"
     assert httpx.get(f"{tls_chat.url}/healthz", verify=trusting).json() == {"status": "ok"}
 
 
 def test_a_client_that_does_not_trust_the_ca_is_refused(tls_chat: Service) -> None:
     with pytest.raises(ssl.SSLCertVerificationError):
-        connect(chat_url(tls_chat), ssl=ssl.create_default_context(), open_timeout=5)
+        connect(chat_url(tls_chat), ssl=ssl.create_default_context(), open_timeout=GUARD)
 
 
 def test_plain_ws_on_the_tls_port_fails_cleanly(
@@ -85,8 +87,8 @@ def test_plain_ws_on_the_tls_port_fails_cleanly(
 ) -> None:
     plain = chat_url(tls_chat).replace("wss://", "ws://", 1)
     with pytest.raises(InvalidMessage):  # the TLS server answers no HTTP at all
-        connect(plain, open_timeout=5)
-    with connect(chat_url(tls_chat), ssl=trusting, open_timeout=5) as ws:  # still serving
+        connect(plain, open_timeout=GUARD)
+    with connect(chat_url(tls_chat), ssl=trusting, open_timeout=GUARD) as ws:  # still serving
         read(ws, "welcome")
 
 
@@ -98,7 +100,7 @@ def test_nginx_terminates_tls_in_front_of_two_workers(
     try:
         with start_nginx([w.port for w in workers], tls=certificate) as proxy:
             for user in ["ada", "bob"]:
-                with connect(chat_url(proxy, user), ssl=trusting, open_timeout=5) as ws:
+                with connect(chat_url(proxy, user), ssl=trusting, open_timeout=GUARD) as ws:
                     read(ws, "welcome")
             # Behind the proxy the app sees https (X-Forwarded-Proto): the cookie is Secure.
             reply = httpx.post(f"{proxy.url}/token", json={"user": "cy"}, verify=trusting)
