@@ -14,14 +14,16 @@ import textwrap
 import httpx
 import pytest
 from test_notebooks import DEAD_PROXIES as DEAD
+from test_notebooks import behind_dead_proxies
 
 from ws_lessons import proxies
 
 
 @pytest.fixture
 def dead_proxies(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    for name in ("no_proxy", "NO_PROXY", *(name.upper() for name in DEAD)):
-        monkeypatch.delenv(name, raising=False)
+    behind = behind_dead_proxies(dict(os.environ))
+    for name in os.environ.keys() - behind.keys():
+        monkeypatch.delenv(name)
     for name, value in DEAD.items():
         monkeypatch.setenv(name, value)
     return DEAD

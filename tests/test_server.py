@@ -135,19 +135,17 @@ def test_send_buffer_fixes_each_connections_kernel_send_buffer() -> None:
             for transport in server.transports()
         ]
 
-    with (
-        serve(make_app(), name="small buffer", send_buffer=8192) as small,
-        serve(make_app()) as grown,
-    ):
-        for server in (small, grown):
-            with connect(server.ws_url("/echo")) as ws:
-                ws.send("x" * 100_000)  # the default buffer grows with what is sent
-                assert ws.recv(timeout=5) == "x" * 100_000
-                sizes = server.run(send_buffers(server))
-            if server is small:
-                assert sizes == [2 * 8192]  # Linux doubles it for its own bookkeeping (socket(7))
-            else:
-                assert sizes and sizes[0] > 2 * 8192
+    sizes = {}
+    for name, options in {"small": {"send_buffer": 8192}, "grown": {}}.items():
+        with (
+            serve(make_app(), name=name, **options) as server,
+            connect(server.ws_url("/echo")) as ws,
+        ):
+            ws.send("x" * 100_000)  # the default buffer grows with what is sent
+            assert ws.recv(timeout=5) == "x" * 100_000
+            sizes[name] = server.run(send_buffers(server))
+    assert sizes["small"] == [2 * 8192]  # Linux doubles it for its own bookkeeping (socket(7))
+    assert sizes["grown"] and sizes["grown"][0] > 2 * 8192
 
 
 def test_run_executes_on_the_server_loop(server: RunningServer) -> None:
